@@ -1,0 +1,50 @@
+//! # strata-tensor
+//!
+//! The n-dimensional `f32` tensor every other Strata crate computes with: a
+//! shape and a contiguous row-major buffer, with creation (zeros, checked
+//! `from_vec`, seeded normal/uniform draws, Xavier/He initialisers),
+//! element-wise arithmetic, a bias row added to every row, sums and means
+//! along an axis, argmax, reshape, row slicing and gathering for mini-batches,
+//! and one matrix multiply.
+//!
+//! **The design decision:** there is exactly one matrix-multiply entry point,
+//! [`gemm`] (`C = alpha * op(A) * op(B) + beta * C` with transpose flags on
+//! the views), so the kernel behind it can be swapped for a faster one
+//! without changing any caller. Shape errors are values, not panics: every
+//! fallible operation returns [`Result`] with a [`TensorError`] naming the
+//! operation and both shapes.
+//!
+//! Randomness comes from [`StrataRng`], a small serializable generator, so
+//! one seed fixes every draw on every platform.
+//!
+//! ```
+//! use strata_tensor::{Init, StrataRng, Tensor};
+//!
+//! let mut rng = StrataRng::seed_from_u64(42);
+//! let w = Init::HeNormal.sample(&[3, 2], 3, 2, &mut rng)?;   // weights [in, out]
+//! let b = Tensor::from_slice(&[0.5, -0.5]);                  // bias [out]
+//! let x = Tensor::from_vec(&[4, 3], vec![1.0; 12])?;         // batch of 4 rows
+//! let mut y = x.matmul(&w)?;                                 // [4, 2]
+//! y.add_row_assign(&b)?;
+//! assert_eq!(y.shape(), &[4, 2]);
+//!
+//! // A shape error names the operation and both shapes.
+//! let err = x.matmul(&x).unwrap_err();
+//! assert_eq!(err.to_string(), "matmul: shapes do not match: left [4, 3], right [4, 3]");
+//! # Ok::<(), strata_tensor::TensorError>(())
+//! ```
+#![warn(missing_docs)]
+
+mod error;
+mod init;
+mod linalg;
+mod params;
+mod rng;
+mod tensor;
+
+pub use error::{Result, TensorError};
+pub use init::Init;
+pub use linalg::{MatMut, MatRef, gemm};
+pub use params::{ParamRef, ParamVisitor};
+pub use rng::{StrataRng, splitmix64};
+pub use tensor::{Tensor, checked_numel};

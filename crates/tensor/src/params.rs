@@ -1,0 +1,79 @@
+//! Named parameters: how a model hands its weights and gradients to an
+//! optimizer, a checkpoint writer or a diagnostic, without either side knowing
+//! the other's types.
+
+use crate::tensor::Tensor;
+
+/// One named tensor of a model, as seen by a [`ParamVisitor`] callback.
+#[derive(Debug)]
+pub struct ParamRef<'a> {
+    /// Full dotted path, unique in the model, e.g. `dense_1.weight`.
+    pub name: &'a str,
+    /// The value.
+    pub value: &'a mut Tensor,
+    /// The accumulated gradient (same shape), or `None` for a non-trainable
+    /// buffer such as a batch-norm running mean.
+    pub grad: Option<&'a mut Tensor>,
+}
+
+/// Walks a model's parameters, building dotted names on a reused buffer (no
+/// allocation once the buffer is warm).
+///
+/// A layer reports its tensors with [`ParamVisitor::param`] (trainable) and
+/// [`ParamVisitor::buffer`] (state that is saved but not trained); a
+/// composite wraps each child in [`ParamVisitor::scope`].
+///
+/// ```
+/// use strata_tensor::{ParamVisitor, Tensor};
+/// let (mut w, mut gw) = (Tensor::zeros(&[2, 2]), Tensor::zeros(&[2, 2]));
+/// let mut names = Vec::new();
+/// let mut path = String::new();
+/// let mut v = ParamVisitor::new(&mut path, &mut |p| names.push(p.name.to_string()));
+/// v.scope("dense_1", |v| v.param("weight", &mut w, &mut gw));
+/// assert_eq!(names, ["dense_1.weight"]);
+/// ```
+pub struct ParamVisitor<'a> {
+    path: &'a mut String,
+    f: &'a mut dyn FnMut(ParamRef<'_>),
+}
+
+impl std::fmt::Debug for ParamVisitor<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ParamVisitor").field("path", &self.path).finish_non_exhaustive()
+    }
+}
+
+impl<'a> ParamVisitor<'a> {
+    /// A visitor calling `f` for every tensor; `path` is scratch space
+    /// (pass the same `String` every step to avoid allocating).
+    pub fn new(path: &'a mut String, f: &'a mut dyn FnMut(ParamRef<'_>)) -> Self {
+        path.clear();
+        ParamVisitor { path, f }
+    }
+
+    /// Report a trainable parameter and its gradient.
+    pub fn param(&mut self, name: &str, value: &mut Tensor, grad: &mut Tensor) {
+        let len = self.path.len();
+        self.path.push_str(name);
+        (self.f)(ParamRef { name: self.path, value, grad: Some(grad) });
+        self.path.truncate(len);
+    }
+
+    /// Report a non-trainable buffer (saved with the model, never updated by
+    /// an optimizer).
+    pub fn buffer(&mut self, name: &str, value: &mut Tensor) {
+        let len = self.path.len();
+        self.path.push_str(name);
+        (self.f)(ParamRef { name: self.path, value, grad: None });
+        self.path.truncate(len);
+    }
+
+    /// Visit a child under `name.`.
+    pub fn scope(&mut self, name: &str, body: impl FnOnce(&mut Self)) {
+        let len = self.path.len();
+        self.path.push_str(name);
+        self.path.push('.');
+        body(self);
+        self.path.truncate(len);
+    }
+}

@@ -1,0 +1,608 @@
+//! The [`Tensor`] type: shape plus contiguous row-major `f32` storage.
+
+use crate::error::{Result, TensorError};
+use crate::rng::StrataRng;
+use rand_distr::{Distribution, Normal, Uniform};
+use serde::{Deserialize, Serialize};
+
+/// An n-dimensional `f32` tensor: a shape and a contiguous, row-major buffer.
+///
+/// The last axis varies fastest. A rank-2 tensor `[rows, cols]` is a batch of
+/// rows; most layers see their input that way (`[batch, features]`).
+///
+/// Tensors own their buffer. Operations that would allocate in a hot loop have
+/// an in-place or `_into` form that reuses the destination's allocation
+/// ([`Tensor::resize`], [`Tensor::copy_from`], [`Tensor::gather_rows_into`]).
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "TensorRepr", into = "TensorRepr")]
+pub struct Tensor {
+    shape: Vec<usize>,
+    data: Vec<f32>,
+}
+
+/// The serialized form; checked on the way back in so a corrupt file cannot
+/// produce a tensor whose buffer disagrees with its shape.
+#[derive(Serialize, Deserialize)]
+struct TensorRepr {
+    shape: Vec<usize>,
+    data: Vec<f32>,
+}
+
+impl TryFrom<TensorRepr> for Tensor {
+    type Error = TensorError;
+    fn try_from(r: TensorRepr) -> Result<Self> {
+        Tensor::from_vec(&r.shape, r.data)
+    }
+}
+
+impl From<Tensor> for TensorRepr {
+    fn from(t: Tensor) -> Self {
+        TensorRepr { shape: t.shape, data: t.data }
+    }
+}
+
+impl std::fmt::Debug for Tensor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        const SHOWN: usize = 8;
+        write!(f, "Tensor{:?} ", self.shape)?;
+        let head = &self.data[..self.data.len().min(SHOWN)];
+        if self.data.len() > SHOWN {
+            write!(f, "{head:?}..(+{})", self.data.len() - SHOWN)
+        } else {
+            write!(f, "{head:?}")
+        }
+    }
+}
+
+/// Number of elements a shape holds, or `None` on overflow.
+pub fn checked_numel(shape: &[usize]) -> Option<usize> {
+    shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d))
+}
+
+fn numel(op: &'static str, shape: &[usize]) -> Result<usize> {
+    checked_numel(shape).ok_or_else(|| TensorError::InvalidArgument {
+        op,
+        reason: format!("shape {shape:?} holds more elements than fit in memory"),
+    })
+}
+
+impl Default for Tensor {
+    /// An empty rank-1 tensor (shape `[0]`).
+    fn default() -> Self {
+        Tensor { shape: vec![0], data: Vec::new() }
+    }
+}
+
+impl Tensor {
+    // ----- creation -------------------------------------------------------
+
+    /// A tensor of zeros. Panics only if the element count overflows `usize`.
+    pub fn zeros(shape: &[usize]) -> Tensor {
+        Tensor::full(shape, 0.0)
+    }
+
+    /// A tensor of ones.
+    pub fn ones(shape: &[usize]) -> Tensor {
+        Tensor::full(shape, 1.0)
+    }
+
+    /// A tensor with every element set to `value`.
+    pub fn full(shape: &[usize], value: f32) -> Tensor {
+        #[allow(clippy::expect_used)]
+        let n = checked_numel(shape).expect("tensor shape overflows usize");
+        Tensor { shape: shape.to_vec(), data: vec![value; n] }
+    }
+
+    /// A rank-0 tensor holding one value.
+    pub fn scalar(value: f32) -> Tensor {
+        Tensor { shape: Vec::new(), data: vec![value] }
+    }
+
+    /// Wrap a buffer; its length must equal the number of elements of `shape`.
+    ///
+    /// ```
+    /// use strata_tensor::{Tensor, TensorError};
+    /// let t = Tensor::from_vec(&[2, 2], vec![1.0, 2.0, 3.0, 4.0]).unwrap();
+    /// assert_eq!(t.shape(), &[2, 2]);
+    /// assert!(matches!(Tensor::from_vec(&[2, 2], vec![1.0]), Err(TensorError::DataLength { .. })));
+    /// ```
+    pub fn from_vec(shape: &[usize], data: Vec<f32>) -> Result<Tensor> {
+        let expected = numel("from_vec", shape)?;
+        if expected != data.len() {
+            return Err(TensorError::DataLength { op: "from_vec", shape: shape.to_vec(), expected, len: data.len() });
+        }
+        Ok(Tensor { shape: shape.to_vec(), data })
+    }
+
+    /// A rank-1 tensor from a slice.
+    pub fn from_slice(data: &[f32]) -> Tensor {
+        Tensor { shape: vec![data.len()], data: data.to_vec() }
+    }
+
+    /// A rank-2 tensor from equally long rows.
+    pub fn from_rows(rows: &[Vec<f32>]) -> Result<Tensor> {
+        let cols = rows.first().map_or(0, Vec::len);
+        let mut data = Vec::with_capacity(rows.len() * cols);
+        for (i, row) in rows.iter().enumerate() {
+            if row.len() != cols {
+                return Err(TensorError::ShapeMismatch {
+                    op: "from_rows",
+                    left: vec![cols],
+                    right: vec![i, row.len()],
+                });
+            }
+            data.extend_from_slice(row);
+        }
+        Ok(Tensor { shape: vec![rows.len(), cols], data })
+    }
+
+    /// Samples from a normal distribution `N(mean, std^2)`.
+    pub fn random_normal(shape: &[usize], mean: f32, std: f32, rng: &mut StrataRng) -> Result<Tensor> {
+        let n = numel("random_normal", shape)?;
+        let dist = Normal::new(mean, std).map_err(|e| TensorError::InvalidArgument {
+            op: "random_normal",
+            reason: format!("mean {mean}, std {std}: {e}"),
+        })?;
+        let data = (0..n).map(|_| dist.sample(rng)).collect();
+        Ok(Tensor { shape: shape.to_vec(), data })
+    }
+
+    /// Samples from a uniform distribution on `[low, high)`.
+    pub fn random_uniform(shape: &[usize], low: f32, high: f32, rng: &mut StrataRng) -> Result<Tensor> {
+        let n = numel("random_uniform", shape)?;
+        let dist = Uniform::new(low, high).map_err(|e| TensorError::InvalidArgument {
+            op: "random_uniform",
+            reason: format!("range [{low}, {high}): {e}"),
+        })?;
+        let data = (0..n).map(|_| dist.sample(rng)).collect();
+        Ok(Tensor { shape: shape.to_vec(), data })
+    }
+
+    // ----- inspection -----------------------------------------------------
+
+    /// The shape, outermost axis first.
+    pub fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+
+    /// Number of axes.
+    pub fn rank(&self) -> usize {
+        self.shape.len()
+    }
+
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        self.data.len()
+    }
+
+    /// True when the tensor holds no element.
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty()
+    }
+
+    /// The elements, row-major.
+    pub fn data(&self) -> &[f32] {
+        &self.data
+    }
+
+    /// The elements, row-major, mutable.
+    pub fn data_mut(&mut self) -> &mut [f32] {
+        &mut self.data
+    }
+
+    /// Give up the buffer.
+    pub fn into_vec(self) -> Vec<f32> {
+        self.data
+    }
+
+    /// Size of the first axis (the batch), 1 for a scalar.
+    pub fn n_rows(&self) -> usize {
+        self.shape.first().copied().unwrap_or(1)
+    }
+
+    /// Elements per row: the product of all axes but the first.
+    pub fn row_len(&self) -> usize {
+        if self.shape.is_empty() { 1 } else { self.shape[1..].iter().product() }
+    }
+
+    /// Row `i` (along the first axis) as a slice.
+    pub fn row(&self, i: usize) -> Result<&[f32]> {
+        if i >= self.n_rows() {
+            return Err(TensorError::OutOfRange { op: "row", index: i, shape: self.shape.clone() });
+        }
+        let w = self.row_len();
+        Ok(&self.data[i * w..(i + 1) * w])
+    }
+
+    /// The element at a multi-index.
+    pub fn get(&self, index: &[usize]) -> Result<f32> {
+        if index.len() != self.shape.len() {
+            return Err(TensorError::Rank { op: "get", expected: self.shape.len(), shape: index.to_vec() });
+        }
+        let mut flat = 0;
+        for (axis, (&i, &d)) in index.iter().zip(&self.shape).enumerate() {
+            if i >= d {
+                return Err(TensorError::OutOfRange { op: "get", index: axis, shape: self.shape.clone() });
+            }
+            flat = flat * d + i;
+        }
+        Ok(self.data[flat])
+    }
+
+    /// True when every element is finite (no NaN, no infinity).
+    pub fn is_finite(&self) -> bool {
+        self.data.iter().all(|x| x.is_finite())
+    }
+
+    /// Check that the tensor has `rank` axes.
+    pub fn expect_rank(&self, op: &'static str, rank: usize) -> Result<()> {
+        if self.rank() == rank {
+            Ok(())
+        } else {
+            Err(TensorError::Rank { op, expected: rank, shape: self.shape.clone() })
+        }
+    }
+
+    fn same_shape(&self, op: &'static str, other: &Tensor) -> Result<()> {
+        if self.shape == other.shape {
+            Ok(())
+        } else {
+            Err(TensorError::ShapeMismatch { op, left: self.shape.clone(), right: other.shape.clone() })
+        }
+    }
+
+    // ----- buffer reuse ---------------------------------------------------
+
+    /// Give the tensor a new shape, reusing its allocation. Existing values are
+    /// kept where they fit; new elements are zero. Allocates only to grow.
+    pub fn resize(&mut self, shape: &[usize]) {
+        if self.shape != shape {
+            #[allow(clippy::expect_used)]
+            let n = checked_numel(shape).expect("tensor shape overflows usize");
+            self.data.resize(n, 0.0);
+            self.shape.clear();
+            self.shape.extend_from_slice(shape);
+        }
+    }
+
+    /// Become a copy of `other`, reusing this tensor's allocation.
+    pub fn copy_from(&mut self, other: &Tensor) {
+        self.resize(&other.shape);
+        self.data.copy_from_slice(&other.data);
+    }
+
+    /// Set every element to `value`.
+    pub fn fill(&mut self, value: f32) {
+        self.data.fill(value);
+    }
+
+    /// A tensor with the same data and a new shape of the same element count.
+    pub fn reshape(&self, shape: &[usize]) -> Result<Tensor> {
+        self.clone().into_reshape(shape)
+    }
+
+    /// Change the shape in place (same element count; no copy).
+    pub fn reshape_in_place(&mut self, shape: &[usize]) -> Result<()> {
+        let n = numel("reshape", shape)?;
+        if n != self.data.len() {
+            return Err(TensorError::ShapeMismatch { op: "reshape", left: self.shape.clone(), right: shape.to_vec() });
+        }
+        self.shape.clear();
+        self.shape.extend_from_slice(shape);
+        Ok(())
+    }
+
+    /// [`Tensor::reshape`] without the copy.
+    pub fn into_reshape(mut self, shape: &[usize]) -> Result<Tensor> {
+        self.reshape_in_place(shape)?;
+        Ok(self)
+    }
+
+    // ----- element-wise ---------------------------------------------------
+
+    /// A new tensor with `f` applied to every element.
+    pub fn map(&self, f: impl Fn(f32) -> f32) -> Tensor {
+        Tensor { shape: self.shape.clone(), data: self.data.iter().map(|&x| f(x)).collect() }
+    }
+
+    /// Apply `f` to every element in place.
+    pub fn map_inplace(&mut self, f: impl Fn(f32) -> f32) {
+        for x in &mut self.data {
+            *x = f(*x);
+        }
+    }
+
+    /// Combine two tensors of the same shape element by element.
+    pub fn zip_map(&self, other: &Tensor, f: impl Fn(f32, f32) -> f32) -> Result<Tensor> {
+        self.same_shape("zip_map", other)?;
+        let data = self.data.iter().zip(&other.data).map(|(&a, &b)| f(a, b)).collect();
+        Ok(Tensor { shape: self.shape.clone(), data })
+    }
+
+    fn binary(&self, op: &'static str, other: &Tensor, f: impl Fn(f32, f32) -> f32) -> Result<Tensor> {
+        self.same_shape(op, other)?;
+        let data = self.data.iter().zip(&other.data).map(|(&a, &b)| f(a, b)).collect();
+        Ok(Tensor { shape: self.shape.clone(), data })
+    }
+
+    fn binary_assign(&mut self, op: &'static str, other: &Tensor, f: impl Fn(&mut f32, f32)) -> Result<()> {
+        self.same_shape(op, other)?;
+        for (a, &b) in self.data.iter_mut().zip(&other.data) {
+            f(a, b);
+        }
+        Ok(())
+    }
+
+    /// `self + other`, same shapes.
+    pub fn add(&self, other: &Tensor) -> Result<Tensor> {
+        self.binary("add", other, |a, b| a + b)
+    }
+
+    /// `self - other`, same shapes.
+    pub fn sub(&self, other: &Tensor) -> Result<Tensor> {
+        self.binary("sub", other, |a, b| a - b)
+    }
+
+    /// Element-wise product, same shapes.
+    pub fn mul(&self, other: &Tensor) -> Result<Tensor> {
+        self.binary("mul", other, |a, b| a * b)
+    }
+
+    /// Element-wise quotient, same shapes.
+    pub fn div(&self, other: &Tensor) -> Result<Tensor> {
+        self.binary("div", other, |a, b| a / b)
+    }
+
+    /// `self += other`.
+    pub fn add_assign(&mut self, other: &Tensor) -> Result<()> {
+        self.binary_assign("add_assign", other, |a, b| *a += b)
+    }
+
+    /// `self -= other`.
+    pub fn sub_assign(&mut self, other: &Tensor) -> Result<()> {
+        self.binary_assign("sub_assign", other, |a, b| *a -= b)
+    }
+
+    /// `self *= other`, element-wise.
+    pub fn mul_assign(&mut self, other: &Tensor) -> Result<()> {
+        self.binary_assign("mul_assign", other, |a, b| *a *= b)
+    }
+
+    /// `self += alpha * other` (BLAS's axpy).
+    pub fn axpy(&mut self, alpha: f32, other: &Tensor) -> Result<()> {
+        self.binary_assign("axpy", other, |a, b| *a += alpha * b)
+    }
+
+    /// A new tensor `self * factor`.
+    pub fn scale(&self, factor: f32) -> Tensor {
+        self.map(|x| x * factor)
+    }
+
+    /// `self *= factor`.
+    pub fn scale_assign(&mut self, factor: f32) {
+        for x in &mut self.data {
+            *x *= factor;
+        }
+    }
+
+    /// A new tensor `self + value`.
+    pub fn add_scalar(&self, value: f32) -> Tensor {
+        self.map(|x| x + value)
+    }
+
+    /// Add `row` (shape `[last axis]`) to every row: the bias of a dense layer.
+    ///
+    /// ```
+    /// use strata_tensor::Tensor;
+    /// let mut x = Tensor::zeros(&[2, 3]);
+    /// x.add_row_assign(&Tensor::from_slice(&[1.0, 2.0, 3.0])).unwrap();
+    /// assert_eq!(x.data(), &[1.0, 2.0, 3.0, 1.0, 2.0, 3.0]);
+    /// ```
+    pub fn add_row_assign(&mut self, row: &Tensor) -> Result<()> {
+        let w = self.shape.last().copied().unwrap_or(1);
+        if row.len() != w || row.rank() != 1 || self.rank() == 0 {
+            return Err(TensorError::ShapeMismatch {
+                op: "add_row",
+                left: self.shape.clone(),
+                right: row.shape.clone(),
+            });
+        }
+        if w == 0 {
+            return Ok(());
+        }
+        for chunk in self.data.chunks_exact_mut(w) {
+            for (x, &b) in chunk.iter_mut().zip(&row.data) {
+                *x += b;
+            }
+        }
+        Ok(())
+    }
+
+    /// A new tensor with `row` added to every row.
+    pub fn add_row(&self, row: &Tensor) -> Result<Tensor> {
+        let mut out = self.clone();
+        out.add_row_assign(row)?;
+        Ok(out)
+    }
+
+    // ----- reductions -----------------------------------------------------
+
+    /// Sum of all elements, accumulated in `f64`.
+    pub fn sum(&self) -> f32 {
+        self.data.iter().map(|&x| f64::from(x)).sum::<f64>() as f32
+    }
+
+    /// Mean of all elements (NaN for an empty tensor).
+    pub fn mean(&self) -> f32 {
+        (self.data.iter().map(|&x| f64::from(x)).sum::<f64>() / self.data.len() as f64) as f32
+    }
+
+    /// Sum of squares of all elements, in `f64`.
+    pub fn sum_squares(&self) -> f64 {
+        self.data.iter().map(|&x| f64::from(x) * f64::from(x)).sum()
+    }
+
+    /// Euclidean norm of all elements.
+    pub fn norm_l2(&self) -> f32 {
+        self.sum_squares().sqrt() as f32
+    }
+
+    /// Largest element (NaN-propagating: NaN if any element is NaN).
+    pub fn max(&self) -> f32 {
+        self.data
+            .iter()
+            .copied()
+            .fold(f32::NEG_INFINITY, |m, x| if x.is_nan() || m.is_nan() { f32::NAN } else { m.max(x) })
+    }
+
+    /// Sum along `axis`; the axis disappears from the shape.
+    ///
+    /// ```
+    /// use strata_tensor::Tensor;
+    /// let x = Tensor::from_vec(&[2, 3], vec![1., 2., 3., 4., 5., 6.]).unwrap();
+    /// assert_eq!(x.sum_axis(0).unwrap().data(), &[5., 7., 9.]);
+    /// assert_eq!(x.sum_axis(1).unwrap().data(), &[6., 15.]);
+    /// ```
+    pub fn sum_axis(&self, axis: usize) -> Result<Tensor> {
+        if axis >= self.rank() {
+            return Err(TensorError::OutOfRange { op: "sum_axis", index: axis, shape: self.shape.clone() });
+        }
+        let outer: usize = self.shape[..axis].iter().product();
+        let n = self.shape[axis];
+        let inner: usize = self.shape[axis + 1..].iter().product();
+        let mut out = vec![0.0f32; outer * inner];
+        for o in 0..outer {
+            let dst = &mut out[o * inner..(o + 1) * inner];
+            for k in 0..n {
+                let src = &self.data[(o * n + k) * inner..(o * n + k + 1) * inner];
+                for (d, &s) in dst.iter_mut().zip(src) {
+                    *d += s;
+                }
+            }
+        }
+        let mut shape = self.shape.clone();
+        shape.remove(axis);
+        Ok(Tensor { shape, data: out })
+    }
+
+    /// Mean along `axis`; the axis disappears from the shape.
+    pub fn mean_axis(&self, axis: usize) -> Result<Tensor> {
+        let mut s = self.sum_axis(axis)?;
+        let n = self.shape[axis];
+        s.scale_assign(1.0 / n as f32);
+        Ok(s)
+    }
+
+    /// `out (+)= sum over rows of self`: the column sums of a `[rows, cols]`
+    /// view, written into `out` of shape `[cols]` (added to it when
+    /// `accumulate`). The bias gradient of a dense layer, without allocating.
+    pub fn sum_rows_into(&self, out: &mut Tensor, accumulate: bool) -> Result<()> {
+        let w = self.row_len();
+        if out.len() != w {
+            return Err(TensorError::ShapeMismatch {
+                op: "sum_rows_into",
+                left: self.shape.clone(),
+                right: out.shape.clone(),
+            });
+        }
+        if !accumulate {
+            out.fill(0.0);
+        }
+        if w == 0 {
+            return Ok(());
+        }
+        for chunk in self.data.chunks_exact(w) {
+            for (d, &s) in out.data.iter_mut().zip(chunk) {
+                *d += s;
+            }
+        }
+        Ok(())
+    }
+
+    /// Index of the largest element of every row (ties: the first). For a
+    /// classifier's `[batch, classes]` output, the predicted classes.
+    pub fn argmax_rows(&self) -> Result<Vec<usize>> {
+        let w = self.row_len();
+        if w == 0 || self.rank() == 0 {
+            return Err(TensorError::InvalidArgument {
+                op: "argmax_rows",
+                reason: format!("rows of shape {:?} are empty", self.shape),
+            });
+        }
+        Ok(self
+            .data
+            .chunks_exact(w)
+            .map(|row| {
+                let mut best = 0;
+                for (i, &x) in row.iter().enumerate() {
+                    if x > row[best] {
+                        best = i;
+                    }
+                }
+                best
+            })
+            .collect())
+    }
+
+    // ----- rows and layout ------------------------------------------------
+
+    /// Rows `start..end` along the first axis, copied.
+    pub fn slice_rows(&self, start: usize, end: usize) -> Result<Tensor> {
+        if start > end || end > self.n_rows() || self.rank() == 0 {
+            return Err(TensorError::OutOfRange { op: "slice_rows", index: end, shape: self.shape.clone() });
+        }
+        let w = self.row_len();
+        let mut shape = self.shape.clone();
+        shape[0] = end - start;
+        Ok(Tensor { shape, data: self.data[start * w..end * w].to_vec() })
+    }
+
+    /// The rows at `indices` (in that order) as a new tensor: a mini-batch.
+    pub fn gather_rows(&self, indices: &[usize]) -> Result<Tensor> {
+        let mut out = Tensor::default();
+        self.gather_rows_into(indices, &mut out)?;
+        Ok(out)
+    }
+
+    /// [`Tensor::gather_rows`] into a reused destination.
+    pub fn gather_rows_into(&self, indices: &[usize], out: &mut Tensor) -> Result<()> {
+        if self.rank() == 0 {
+            return Err(TensorError::Rank { op: "gather_rows", expected: 1, shape: self.shape.clone() });
+        }
+        let n = self.n_rows();
+        if let Some(&bad) = indices.iter().find(|&&i| i >= n) {
+            return Err(TensorError::OutOfRange { op: "gather_rows", index: bad, shape: self.shape.clone() });
+        }
+        let w = self.row_len();
+        let mut shape = std::mem::take(&mut out.shape);
+        shape.clear();
+        shape.extend_from_slice(&self.shape);
+        shape[0] = indices.len();
+        out.data.clear();
+        out.data.reserve(indices.len() * w);
+        for &i in indices {
+            out.data.extend_from_slice(&self.data[i * w..(i + 1) * w]);
+        }
+        out.shape = shape;
+        Ok(())
+    }
+
+    /// The transpose of a rank-2 tensor.
+    pub fn transpose(&self) -> Result<Tensor> {
+        self.expect_rank("transpose", 2)?;
+        let (r, c) = (self.shape[0], self.shape[1]);
+        let mut data = vec![0.0; r * c];
+        for i in 0..r {
+            for j in 0..c {
+                data[j * r + i] = self.data[i * c + j];
+            }
+        }
+        Ok(Tensor { shape: vec![c, r], data })
+    }
+
+    /// Largest absolute element-wise difference to `other` (same shape).
+    pub fn max_abs_diff(&self, other: &Tensor) -> Result<f32> {
+        self.same_shape("max_abs_diff", other)?;
+        Ok(self.data.iter().zip(&other.data).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max))
+    }
+}
