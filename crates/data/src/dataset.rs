@@ -1,0 +1,230 @@
+//! [`InMemoryDataset`]: features and targets held in two tensors.
+
+use crate::Dataset;
+use crate::error::{DataError, Result};
+use strata_tensor::{Tensor, TensorError};
+
+/// Largest class label accepted: labels are stored as `f32`, which holds
+/// every integer up to 2^24 exactly.
+pub(crate) const MAX_LABEL: usize = 1 << 24;
+
+/// The class label an `f32` target encodes, if it is a non-negative integer
+/// no larger than [`MAX_LABEL`].
+pub(crate) fn label_of(value: f64) -> Option<usize> {
+    if value.is_finite() && value >= 0.0 && value.fract() == 0.0 && value <= MAX_LABEL as f64 {
+        Some(value as usize)
+    } else {
+        None
+    }
+}
+
+/// A dataset held in memory: a features tensor `[n, ..feature_shape]` and a
+/// targets tensor, either class indices `[n]` (stored as `f32`, with
+/// [`InMemoryDataset::n_classes`] set) or target vectors `[n, ..]`.
+///
+/// Constructors check that both tensors have the same number of rows and
+/// that there is at least one, so a dataset is never empty.
+///
+/// ```
+/// use strata_data::{Dataset, InMemoryDataset};
+/// use strata_tensor::Tensor;
+///
+/// let x = Tensor::from_vec(&[3, 2], vec![0., 1., 2., 3., 4., 5.])?;
+/// let ds = InMemoryDataset::from_labels(x, &[0, 2, 1])?;
+/// assert_eq!(ds.n_classes(), Some(3));
+///
+/// let (mut xb, mut yb) = (Tensor::default(), Tensor::default());
+/// ds.fill_batch(&[2, 0], &mut xb, &mut yb)?;
+/// assert_eq!(xb.data(), &[4., 5., 0., 1.]);
+/// assert_eq!(yb.data(), &[1., 0.]);
+/// # Ok::<(), strata_data::DataError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct InMemoryDataset {
+    features: Tensor,
+    targets: Tensor,
+    n_classes: Option<usize>,
+}
+
+impl InMemoryDataset {
+    /// A dataset from features `[n, ..]` and targets `[n]` or `[n, ..]`,
+    /// without class information (see [`InMemoryDataset::with_n_classes`]
+    /// and [`InMemoryDataset::from_labels`] for classification data).
+    ///
+    /// Errors: [`DataError::Empty`] when `n` is 0, [`DataError::ShapeMismatch`]
+    /// when the row counts differ, [`DataError::Tensor`] for a rank-0 tensor.
+    pub fn new(features: Tensor, targets: Tensor) -> Result<Self> {
+        for t in [&features, &targets] {
+            if t.rank() == 0 {
+                return Err(
+                    TensorError::Rank { op: "InMemoryDataset::new", expected: 1, shape: t.shape().to_vec() }.into()
+                );
+            }
+        }
+        if features.n_rows() != targets.n_rows() {
+            return Err(DataError::ShapeMismatch {
+                op: "InMemoryDataset::new",
+                left: features.shape().to_vec(),
+                right: targets.shape().to_vec(),
+            });
+        }
+        if features.n_rows() == 0 {
+            return Err(DataError::Empty { what: "the dataset".into() });
+        }
+        Ok(Self { features, targets, n_classes: None })
+    }
+
+    /// A classification dataset from features `[n, ..]` and one class label
+    /// per row; the number of classes is the largest label + 1.
+    pub fn from_labels(features: Tensor, labels: &[usize]) -> Result<Self> {
+        if let Some(&bad) = labels.iter().find(|&&l| l > MAX_LABEL) {
+            return Err(DataError::LabelOutOfRange { label: bad, n_classes: MAX_LABEL + 1 });
+        }
+        let n_classes = labels.iter().max().map(|&m| m + 1);
+        let targets = Tensor::from_slice(&labels.iter().map(|&l| l as f32).collect::<Vec<_>>());
+        let mut ds = Self::new(features, targets)?;
+        ds.n_classes = n_classes;
+        Ok(ds)
+    }
+
+    /// Declare the number of classes (e.g. 10 for MNIST even if a subset
+    /// misses a digit). The targets must be class indices `[n]`, each below
+    /// `n_classes`: otherwise [`DataError::LabelOutOfRange`] (with the largest
+    /// label) or [`DataError::InvalidArgument`] (targets that are not labels).
+    pub fn with_n_classes(mut self, n_classes: usize) -> Result<Self> {
+        let labels = targets_as_labels(&self.targets, "InMemoryDataset::with_n_classes")?;
+        if let Some(&max) = labels.iter().max()
+            && max >= n_classes
+        {
+            return Err(DataError::LabelOutOfRange { label: max, n_classes });
+        }
+        self.n_classes = Some(n_classes);
+        Ok(self)
+    }
+
+    /// Reshape every sample's features, e.g. `[784]` to `[1, 28, 28]` for a
+    /// convolutional layer. The element count per sample must not change.
+    pub fn with_feature_shape(mut self, shape: &[usize]) -> Result<Self> {
+        let per_sample = strata_tensor::checked_numel(shape);
+        if per_sample != Some(self.features.row_len()) {
+            return Err(DataError::ShapeMismatch {
+                op: "with_feature_shape",
+                left: self.features.shape().to_vec(),
+                right: shape.to_vec(),
+            });
+        }
+        let mut full = Vec::with_capacity(shape.len() + 1);
+        full.push(self.features.n_rows());
+        full.extend_from_slice(shape);
+        self.features.reshape_in_place(&full)?;
+        Ok(self)
+    }
+
+    /// The features, `[n, ..feature_shape]`.
+    pub fn features(&self) -> &Tensor {
+        &self.features
+    }
+
+    /// The features, mutable (to normalise them in place). Keep the shape:
+    /// the dataset assumes `[n, ..feature_shape]`.
+    pub fn features_mut(&mut self) -> &mut Tensor {
+        &mut self.features
+    }
+
+    /// The targets: class indices `[n]` as `f32`, or target vectors `[n, ..]`.
+    pub fn targets(&self) -> &Tensor {
+        &self.targets
+    }
+
+    /// The class labels, when this is a classification dataset.
+    pub fn labels(&self) -> Option<Vec<usize>> {
+        self.n_classes?;
+        Some(self.targets.data().iter().map(|&v| v as usize).collect())
+    }
+
+    /// Number of samples of each class (`None` without class labels).
+    pub fn class_counts(&self) -> Option<Vec<usize>> {
+        let mut counts = vec![0; self.n_classes?];
+        for &v in self.targets.data() {
+            if let Some(c) = counts.get_mut(v as usize) {
+                *c += 1;
+            }
+        }
+        Some(counts)
+    }
+
+    /// Number of classes of a classification dataset.
+    pub fn n_classes(&self) -> Option<usize> {
+        self.n_classes
+    }
+
+    /// Number of samples (never 0).
+    pub fn len(&self) -> usize {
+        self.features.n_rows()
+    }
+
+    /// Always false: a dataset holds at least one sample.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The samples at `indices` (in that order; repeats allowed) as a new
+    /// dataset with the same number of classes.
+    ///
+    /// Errors: [`DataError::Empty`] for no index, [`DataError::Tensor`] for an
+    /// index out of range.
+    pub fn subset(&self, indices: &[usize]) -> Result<Self> {
+        if indices.is_empty() {
+            return Err(DataError::Empty { what: "the subset's index list".into() });
+        }
+        let features = self.features.gather_rows(indices)?;
+        let targets = self.targets.gather_rows(indices)?;
+        Ok(Self { features, targets, n_classes: self.n_classes })
+    }
+
+    /// Give up the tensors: `(features, targets, n_classes)`.
+    pub fn into_parts(self) -> (Tensor, Tensor, Option<usize>) {
+        (self.features, self.targets, self.n_classes)
+    }
+}
+
+/// The targets as class labels: a rank-1 tensor of non-negative integers.
+pub(crate) fn targets_as_labels(targets: &Tensor, op: &'static str) -> Result<Vec<usize>> {
+    if targets.rank() != 1 {
+        return Err(DataError::InvalidArgument {
+            op,
+            reason: format!("targets of shape {:?} are not class indices [n]", targets.shape()),
+        });
+    }
+    targets
+        .data()
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| {
+            label_of(f64::from(v)).ok_or_else(|| DataError::InvalidArgument {
+                op,
+                reason: format!("target {v} of sample {i} is not a class index (a non-negative integer)"),
+            })
+        })
+        .collect()
+}
+
+impl Dataset for InMemoryDataset {
+    fn len(&self) -> usize {
+        self.features.n_rows()
+    }
+
+    fn feature_shape(&self) -> &[usize] {
+        self.features.shape().get(1..).unwrap_or(&[])
+    }
+
+    fn fill_batch(&self, indices: &[usize], features: &mut Tensor, targets: &mut Tensor) -> Result<()> {
+        self.features.gather_rows_into(indices, features)?;
+        self.targets.gather_rows_into(indices, targets)?;
+        Ok(())
+    }
+
+    fn n_classes(&self) -> Option<usize> {
+        self.n_classes
+    }
+}

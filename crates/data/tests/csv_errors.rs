@@ -1,0 +1,164 @@
+//! CSV parsing: options, tolerated quirks, and every error with its location.
+
+use crate::{gzip, temp_file};
+use std::path::Path;
+use strata_data::{CsvOptions, DataError, LabelColumn, load_csv, load_csv_bytes, read_csv};
+
+fn parse(text: &str, opts: &CsvOptions) -> strata_data::Result<strata_data::InMemoryDataset> {
+    read_csv(text.as_bytes(), opts, "t.csv")
+}
+
+fn default_parse(text: &str) -> strata_data::Result<strata_data::InMemoryDataset> {
+    parse(text, &CsvOptions::default())
+}
+
+#[test]
+fn crlf_trailing_blank_lines_and_spaces_are_tolerated() {
+    let ds = default_parse("1, 2 ,0\r\n3,4,2\r\n\r\n\n  \n").unwrap();
+    assert_eq!(ds.features().data(), &[1., 2., 3., 4.]);
+    assert_eq!(ds.labels(), Some(vec![0, 2]));
+    assert_eq!(ds.n_classes(), Some(3)); // max label 2, + 1
+    // No final newline at all.
+    assert_eq!(default_parse("1,2,0\n3,4,1").unwrap().len(), 2);
+}
+
+#[test]
+fn label_column_options() {
+    let text = "7,1,2\n8,3,4\n";
+    let first = parse(text, &CsvOptions { label_column: LabelColumn::First, ..Default::default() }).unwrap();
+    assert_eq!(first.labels(), Some(vec![7, 8]));
+    assert_eq!(first.features().data(), &[1., 2., 3., 4.]);
+    let middle = parse(text, &CsvOptions { label_column: LabelColumn::Index(1), ..Default::default() }).unwrap();
+    assert_eq!(middle.labels(), Some(vec![1, 3]));
+    assert_eq!(middle.features().data(), &[7., 2., 8., 4.]);
+    let none = parse(text, &CsvOptions { label_column: LabelColumn::None, ..Default::default() }).unwrap();
+    assert_eq!(none.features().shape(), &[2, 3]);
+    assert_eq!(none.targets().shape(), &[2, 0]);
+    assert_eq!(none.n_classes(), None);
+    assert_eq!(none.labels(), None);
+    let err = parse(text, &CsvOptions { label_column: LabelColumn::Index(3), ..Default::default() }).unwrap_err();
+    assert!(matches!(err, DataError::InvalidArgument { .. }), "{err:?}");
+}
+
+#[test]
+fn header_and_delimiter() {
+    let opts = CsvOptions { has_header: true, delimiter: b';', ..Default::default() };
+    let ds = parse("\u{feff}x;y;class\n1.5;2;1.0\n", &opts).unwrap();
+    assert_eq!(ds.features().data(), &[1.5, 2.0]);
+    assert_eq!(ds.labels(), Some(vec![1]));
+}
+
+#[test]
+fn ragged_row_names_its_line() {
+    let err = default_parse("1,2,0\n3,4,1\n\n5,6\n").unwrap_err();
+    // Line 3 is blank (skipped); the short row is line 4.
+    assert!(matches!(&err, DataError::Ragged { file, line: 4, expected: 3, found: 2 } if file == "t.csv"), "{err:?}");
+    assert_eq!(err.to_string(), "t.csv:4: expected 3 cells (as on the first data row), found 2");
+    let err = default_parse("1,2,0\n3,4,5,1\n").unwrap_err();
+    assert!(matches!(err, DataError::Ragged { line: 2, expected: 3, found: 4, .. }), "{err:?}");
+}
+
+#[test]
+fn non_numeric_cell_names_line_and_column() {
+    let err = default_parse("1,2,0\n3,abc,1\n").unwrap_err();
+    assert!(matches!(&err, DataError::Parse { line: 2, column: 2, value, .. } if value == "abc"), "{err:?}");
+    // With a header the line number counts the header.
+    let opts = CsvOptions { has_header: true, ..Default::default() };
+    let err = parse("a,b,label\n1,2,0\n3,4,1\n5,6e,1\n", &opts).unwrap_err();
+    assert!(matches!(&err, DataError::Parse { line: 4, column: 2, value, .. } if value == "6e"), "{err:?}");
+    assert_eq!(err.to_string(), r#"t.csv:4:2: "6e" is not a finite number"#);
+    // Empty cells, NaN and infinity are not accepted as features.
+    for (text, column) in [("1,,0\n", 2), ("NaN,1,0\n", 1), ("1,inf,0\n", 2)] {
+        let err = default_parse(text).unwrap_err();
+        assert!(matches!(err, DataError::Parse { line: 1, column: c, .. } if c == column), "{text:?}: {err:?}");
+    }
+}
+
+#[test]
+fn labels_must_be_non_negative_integers() {
+    for bad in ["-1", "2.5", "cat", "", "nan", "1e30"] {
+        let text = format!("1,2,0\n3,4,{bad}\n");
+        let err = default_parse(&text).unwrap_err();
+        assert!(
+            matches!(&err, DataError::InvalidLabel { line: 2, column: 3, value, .. } if value == bad),
+            "{bad:?}: {err:?}"
+        );
+    }
+    assert_eq!(default_parse("1,2,3.0\n").unwrap().labels(), Some(vec![3]));
+    let err = default_parse("1,2,-1\n").unwrap_err();
+    assert_eq!(err.to_string(), r#"t.csv:1:3: label "-1" is not a non-negative integer"#);
+}
+
+#[test]
+fn empty_inputs() {
+    for text in ["", "\n\n", "\r\n"] {
+        let err = default_parse(text).unwrap_err();
+        assert!(matches!(err, DataError::Empty { .. }), "{text:?}: {err:?}");
+    }
+    let header_only = parse("a,b,c\n", &CsvOptions { has_header: true, ..Default::default() }).unwrap_err();
+    assert!(matches!(header_only, DataError::Empty { .. }));
+    let gz_empty = load_csv_bytes(&gzip(b""), &CsvOptions::default(), "e.csv.gz").unwrap_err();
+    assert!(matches!(gz_empty, DataError::Empty { .. }), "{gz_empty:?}");
+}
+
+#[test]
+fn missing_file_is_io_with_path() {
+    let path = Path::new("/nonexistent/strata/data.csv");
+    let err = load_csv(path, &CsvOptions::default()).unwrap_err();
+    match &err {
+        DataError::Io { path: p, source } => {
+            assert_eq!(p, path);
+            assert_eq!(source.kind(), std::io::ErrorKind::NotFound);
+        }
+        other => panic!("expected Io, got {other:?}"),
+    }
+    assert!(err.to_string().starts_with("cannot read /nonexistent/strata/data.csv: "), "{err}");
+}
+
+#[test]
+fn gzip_files_and_corrupt_gzip() {
+    let text = b"1,2,0\n3,4,1\n";
+    let path = temp_file("small.csv.gz", &gzip(text));
+    let ds = load_csv(&path, &CsvOptions::default()).unwrap();
+    assert_eq!(ds.features().data(), &[1., 2., 3., 4.]);
+    // Errors inside compressed data still name the line.
+    let err = load_csv_bytes(&gzip(b"1,2,0\n1,x,0\n"), &CsvOptions::default(), "z.csv.gz").unwrap_err();
+    assert!(matches!(err, DataError::Parse { line: 2, column: 2, .. }), "{err:?}");
+
+    let good = gzip(&text.repeat(50));
+    let mut flipped = good.clone();
+    let mid = flipped.len() / 2;
+    flipped[mid] ^= 0xff;
+    flipped[mid + 1] ^= 0x55;
+    let truncated = &good[..good.len() - 12];
+    let magic_only = [0x1f, 0x8b, 1, 2, 3, 4, 5, 6, 7];
+    for (name, bytes) in [("flipped", &flipped[..]), ("truncated", truncated), ("magic only", &magic_only[..])] {
+        let err = load_csv_bytes(bytes, &CsvOptions::default(), "bad.csv.gz").unwrap_err();
+        assert!(matches!(&err, DataError::Gzip { file, .. } if file == "bad.csv.gz"), "{name}: {err:?}");
+    }
+    let path = temp_file("corrupt.csv.gz", truncated);
+    let err = load_csv(&path, &CsvOptions::default()).unwrap_err();
+    assert!(matches!(err, DataError::Gzip { .. }), "{err:?}");
+}
+
+#[test]
+fn garbage_bytes_give_errors_not_panics() {
+    let inputs: [&[u8]; 8] = [
+        b"\x00\x01\x02\xff\xfe",
+        b"\xff\xfe\xfd,\x80\n",
+        b",,,,\n,,,\n",
+        b"1,2,3\n\x1f\x8b\n",
+        b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03garbage",
+        b"1;2;3",
+        b"\n\n\n\n,\n",
+        b"99999999999999999999999999999999999999999,1,0\n",
+    ];
+    for bytes in inputs {
+        for opts in
+            [CsvOptions::default(), CsvOptions { has_header: true, label_column: LabelColumn::First, delimiter: b';' }]
+        {
+            assert!(load_csv_bytes(bytes, &opts, "garbage").is_err(), "{bytes:?} parsed");
+        }
+        assert!(strata_data::read_idx(bytes, "garbage").is_err(), "{bytes:?} parsed as IDX");
+    }
+}

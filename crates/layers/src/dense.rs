@@ -1,0 +1,170 @@
+use crate::error::{LayerError, Result};
+use crate::layer::{Layer, Mode, check_grad, check_input, check_sample_shape};
+use crate::registry::LayerSpec;
+use serde::{Deserialize, Serialize};
+use strata_tensor::{Init, MatMut, MatRef, ParamVisitor, StrataRng, Tensor, gemm};
+
+/// Hyper-parameters of a [`Dense`] layer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DenseConfig {
+    /// Features per input sample.
+    pub n_inputs: usize,
+    /// Neurons (features per output sample).
+    pub n_outputs: usize,
+    /// Weight initialiser (He normal by default, for ReLU networks).
+    #[serde(default)]
+    pub init: Init,
+    /// Whether the layer has a bias.
+    #[serde(default = "yes")]
+    pub bias: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl DenseConfig {
+    /// `n_inputs -> n_outputs`, He-normal weights, zero bias.
+    pub fn new(n_inputs: usize, n_outputs: usize) -> Self {
+        DenseConfig { n_inputs, n_outputs, init: Init::HeNormal, bias: true }
+    }
+
+    /// Use another weight initialiser.
+    pub fn with_init(mut self, init: Init) -> Self {
+        self.init = init;
+        self
+    }
+
+    /// Build the layer, drawing weights from `rng`.
+    pub fn init(&self, rng: &mut StrataRng) -> Result<Dense> {
+        Dense::new(self.clone(), rng)
+    }
+}
+
+/// A fully connected layer: every output neuron sees every input feature.
+///
+/// `y = x W^T + b`, with `W` of shape `[n_outputs, n_inputs]` (PyTorch's
+/// `nn.Linear` layout) and `b` of shape `[n_outputs]`.
+///
+/// # Shapes
+/// - input: `[batch, n_inputs]`
+/// - output: `[batch, n_outputs]`
+/// - parameters: `weight [n_outputs, n_inputs]`, `bias [n_outputs]`
+///
+/// # Gradients
+/// `dW += dy^T x`, `db += sum over the batch of dy`, `dx = dy W`.
+#[derive(Debug, Clone)]
+pub struct Dense {
+    config: DenseConfig,
+    weight: Tensor,
+    bias: Tensor,
+    grad_weight: Tensor,
+    grad_bias: Tensor,
+    input: Tensor,
+    has_input: bool,
+    output: Tensor,
+    grad_input: Tensor,
+}
+
+impl Dense {
+    /// A layer with weights drawn by `config.init` from `rng` and a zero bias.
+    pub fn new(config: DenseConfig, rng: &mut StrataRng) -> Result<Dense> {
+        if config.n_inputs == 0 || config.n_outputs == 0 {
+            return Err(LayerError::InvalidConfig {
+                layer: "dense".into(),
+                reason: format!(
+                    "needs at least one input and one output, got {} -> {}",
+                    config.n_inputs, config.n_outputs
+                ),
+            });
+        }
+        let weight =
+            config.init.sample(&[config.n_outputs, config.n_inputs], config.n_inputs, config.n_outputs, rng)?;
+        let n_bias = if config.bias { config.n_outputs } else { 0 };
+        Ok(Dense {
+            grad_weight: Tensor::zeros(weight.shape()),
+            weight,
+            bias: Tensor::zeros(&[n_bias]),
+            grad_bias: Tensor::zeros(&[n_bias]),
+            config,
+            input: Tensor::default(),
+            has_input: false,
+            output: Tensor::default(),
+            grad_input: Tensor::default(),
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &DenseConfig {
+        &self.config
+    }
+
+    /// The weights, `[n_outputs, n_inputs]`.
+    pub fn weight(&self) -> &Tensor {
+        &self.weight
+    }
+
+    /// The bias, `[n_outputs]` (empty without bias).
+    pub fn bias(&self) -> &Tensor {
+        &self.bias
+    }
+}
+
+impl Layer for Dense {
+    fn forward(&mut self, input: &Tensor, mode: Mode) -> Result<&Tensor> {
+        check_input("dense", input, &[self.config.n_inputs])?;
+        let batch = input.shape()[0];
+        self.output.resize(&[batch, self.config.n_outputs]);
+        gemm(
+            1.0,
+            MatRef::from_tensor(input)?,
+            MatRef::from_tensor(&self.weight)?.t(),
+            0.0,
+            MatMut::from_tensor(&mut self.output)?,
+        )?;
+        if self.config.bias {
+            self.output.add_row_assign(&self.bias)?;
+        }
+        self.has_input = mode == Mode::Train;
+        if self.has_input {
+            self.input.copy_from(input);
+        }
+        Ok(&self.output)
+    }
+
+    fn backward(&mut self, grad_output: &Tensor) -> Result<&Tensor> {
+        if !self.has_input {
+            return Err(LayerError::BackwardBeforeForward { layer: "dense".into() });
+        }
+        let batch = self.input.shape()[0];
+        check_grad("dense", grad_output, &[batch, self.config.n_outputs])?;
+        let g = MatRef::from_tensor(grad_output)?;
+        gemm(1.0, g.t(), MatRef::from_tensor(&self.input)?, 1.0, MatMut::from_tensor(&mut self.grad_weight)?)?;
+        if self.config.bias {
+            grad_output.sum_rows_into(&mut self.grad_bias, true)?;
+        }
+        self.grad_input.resize(&[batch, self.config.n_inputs]);
+        gemm(1.0, g, MatRef::from_tensor(&self.weight)?, 0.0, MatMut::from_tensor(&mut self.grad_input)?)?;
+        Ok(&self.grad_input)
+    }
+
+    fn output_shape(&self, input_shape: &[usize]) -> Result<Vec<usize>> {
+        check_sample_shape("dense", input_shape, &[self.config.n_inputs])?;
+        Ok(vec![self.config.n_outputs])
+    }
+
+    fn kind(&self) -> &str {
+        "dense"
+    }
+
+    fn visit_parameters(&mut self, visitor: &mut ParamVisitor<'_>) {
+        visitor.param("weight", &mut self.weight, &mut self.grad_weight);
+        if self.config.bias {
+            visitor.param("bias", &mut self.bias, &mut self.grad_bias);
+        }
+    }
+
+    fn spec(&self) -> Result<LayerSpec> {
+        LayerSpec::new("dense", &self.config)
+    }
+}

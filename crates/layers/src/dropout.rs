@@ -1,0 +1,112 @@
+use crate::error::{LayerError, Result};
+use crate::layer::{Layer, Mode, check_grad};
+use crate::registry::LayerSpec;
+use serde::{Deserialize, Serialize};
+use strata_tensor::{Tensor, splitmix64};
+
+/// Hyper-parameters of a [`Dropout`] layer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DropoutConfig {
+    /// Probability of zeroing an element, in `[0, 1)`.
+    pub rate: f32,
+    /// Seed of the mask stream. Models derive it from their seed.
+    #[serde(default)]
+    pub seed: u64,
+}
+
+/// Inverted dropout: in training, each element is zeroed with probability
+/// `rate` and the survivors are scaled by `1 / (1 - rate)`, so inference is
+/// the identity.
+///
+/// The mask is a pure function of `(seed, call number, element index)`
+/// (SplitMix64 as a counter-based generator): the same seed gives the same
+/// masks, independent of threads, and the layer's whole random state is one
+/// counter.
+///
+/// # Shapes
+/// - input: `[batch, ...]`
+/// - output: the input's shape
+#[derive(Debug, Clone)]
+pub struct Dropout {
+    config: DropoutConfig,
+    calls: u64,
+    mask: Vec<f32>,
+    mask_shape: Vec<usize>,
+    train_mask: bool,
+    output: Tensor,
+    grad_input: Tensor,
+}
+
+impl Dropout {
+    /// A dropout layer; `rate` must lie in `[0, 1)`.
+    pub fn new(config: DropoutConfig) -> Result<Dropout> {
+        if !(0.0..1.0).contains(&config.rate) {
+            return Err(LayerError::InvalidConfig {
+                layer: "dropout".into(),
+                reason: format!("rate must be in [0, 1), got {}", config.rate),
+            });
+        }
+        Ok(Dropout {
+            config,
+            calls: 0,
+            mask: Vec::new(),
+            mask_shape: Vec::new(),
+            train_mask: false,
+            output: Tensor::default(),
+            grad_input: Tensor::default(),
+        })
+    }
+
+    /// Number of training-mode forward calls so far (the mask stream's position).
+    pub fn calls(&self) -> u64 {
+        self.calls
+    }
+}
+
+impl Layer for Dropout {
+    fn forward(&mut self, input: &Tensor, mode: Mode) -> Result<&Tensor> {
+        self.output.copy_from(input);
+        self.mask_shape.clear();
+        self.mask_shape.extend_from_slice(input.shape());
+        self.train_mask = mode == Mode::Train && self.config.rate > 0.0;
+        if self.train_mask {
+            let keep = 1.0 - self.config.rate;
+            let scale = 1.0 / keep;
+            let stream = splitmix64(self.config.seed ^ splitmix64(self.calls));
+            self.calls += 1;
+            self.mask.resize(input.len(), 0.0);
+            for (i, (m, y)) in self.mask.iter_mut().zip(self.output.data_mut()).enumerate() {
+                let u = (splitmix64(stream.wrapping_add(i as u64)) >> 40) as f32 * (1.0 / (1u64 << 24) as f32);
+                *m = if u < keep { scale } else { 0.0 };
+                *y *= *m;
+            }
+        }
+        Ok(&self.output)
+    }
+
+    fn backward(&mut self, grad_output: &Tensor) -> Result<&Tensor> {
+        if self.mask_shape.is_empty() {
+            return Err(LayerError::BackwardBeforeForward { layer: "dropout".into() });
+        }
+        check_grad("dropout", grad_output, &self.mask_shape)?;
+        self.grad_input.copy_from(grad_output);
+        if self.train_mask {
+            for (g, m) in self.grad_input.data_mut().iter_mut().zip(&self.mask) {
+                *g *= m;
+            }
+        }
+        Ok(&self.grad_input)
+    }
+
+    fn output_shape(&self, input_shape: &[usize]) -> Result<Vec<usize>> {
+        Ok(input_shape.to_vec())
+    }
+
+    fn kind(&self) -> &str {
+        "dropout"
+    }
+
+    fn spec(&self) -> Result<LayerSpec> {
+        LayerSpec::new("dropout", &self.config)
+    }
+}

@@ -1,0 +1,163 @@
+use std::path::PathBuf;
+use strata_activation::ActivationError;
+use strata_tensor::TensorError;
+use thiserror::Error;
+
+/// Everything that can go wrong in a layer, a model, or a model file.
+///
+/// Errors that concern one layer name it. Leaf layers report their kind
+/// (`dense`); a [`crate::Sequential`] replaces that by the name it gave the
+/// layer (`dense_2`) and composites nest with dots (`residual_1.dense_2`).
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum LayerError {
+    /// A tensor reached a layer with a shape it cannot take.
+    #[error("layer '{layer}': expected input of shape {expected}, got {actual}", expected = fmt_shape(expected), actual = fmt_shape(actual))]
+    ShapeMismatch {
+        /// The layer's name (or kind, outside a model).
+        layer: String,
+        /// The shape it accepts; `0` in an axis means "any size" (the batch).
+        expected: Vec<usize>,
+        /// The shape it got.
+        actual: Vec<usize>,
+    },
+    /// Two neighbouring layers of a model do not fit together: found when the
+    /// model is built, before any data flows.
+    #[error("layer '{next}' cannot follow layer '{previous}': '{previous}' produces shape {output} but '{next}' expects {expected}", output = fmt_shape(previous_output), expected = fmt_shape(next_expected))]
+    IncompatibleLayers {
+        /// Name of the earlier layer (`input` for the model's input).
+        previous: String,
+        /// The per-sample shape it produces.
+        previous_output: Vec<usize>,
+        /// Name of the later layer.
+        next: String,
+        /// The per-sample shape that layer accepts.
+        next_expected: Vec<usize>,
+    },
+    /// `backward` was called without a training-mode `forward` before it.
+    #[error("layer '{layer}': backward called before forward")]
+    BackwardBeforeForward {
+        /// The layer.
+        layer: String,
+    },
+    /// A layer configuration that cannot work (zero units, dropout rate 1, ...).
+    #[error("layer '{layer}': invalid configuration: {reason}")]
+    InvalidConfig {
+        /// The layer (or kind).
+        layer: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A model spec names a layer kind that no registered crate provides.
+    #[error("unknown layer kind '{kind}' (registered: {known})")]
+    UnknownKind {
+        /// The kind asked for.
+        kind: String,
+        /// The kinds the registry knows, comma-separated.
+        known: String,
+    },
+    /// A second registration for a kind.
+    #[error("layer kind '{kind}' is registered twice")]
+    DuplicateKind {
+        /// The kind.
+        kind: String,
+    },
+    /// A layer that does not describe itself as a spec cannot be saved.
+    #[error("layer '{layer}' cannot be saved: it does not implement Layer::spec")]
+    NotSerializable {
+        /// The layer.
+        layer: String,
+    },
+    /// A model file or spec lacks a tensor the model needs.
+    #[error("model file has no tensor '{name}'")]
+    MissingWeight {
+        /// Parameter name.
+        name: String,
+    },
+    /// A model file holds a tensor the model does not have.
+    #[error("model file has a tensor '{name}' that the model does not use")]
+    UnexpectedWeight {
+        /// Parameter name.
+        name: String,
+    },
+    /// A saved tensor's shape differs from the model's parameter.
+    #[error("tensor '{name}': the model expects shape {expected:?}, the file holds {actual:?}")]
+    WeightShape {
+        /// Parameter name.
+        name: String,
+        /// Shape in the model.
+        expected: Vec<usize>,
+        /// Shape in the file.
+        actual: Vec<usize>,
+    },
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// A file is not a valid Strata model (bad magic, unknown version,
+    /// truncated, corrupt).
+    #[error("{path}: not a valid Strata model file: {reason}")]
+    ModelFormat {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A model spec (JSON) could not be parsed or has a wrong field.
+    #[error("model spec: {0}")]
+    Spec(String),
+    /// An activation failed.
+    #[error(transparent)]
+    Activation(#[from] ActivationError),
+    /// A tensor operation failed.
+    #[error(transparent)]
+    Tensor(#[from] TensorError),
+}
+
+/// `Result` with [`LayerError`].
+pub type Result<T, E = LayerError> = std::result::Result<T, E>;
+
+/// `[*, 784]` for a batch axis of unknown size (stored as 0), `[784]` otherwise.
+pub(crate) fn fmt_shape(shape: &[usize]) -> String {
+    let parts: Vec<String> = shape.iter().map(|&d| if d == 0 { "*".to_string() } else { d.to_string() }).collect();
+    format!("[{}]", parts.join(", "))
+}
+
+impl LayerError {
+    /// Qualify an error coming out of a child layer with the name its parent
+    /// gave it: a leaf's kind is replaced by `name`, an already qualified name
+    /// gets `name.` in front.
+    pub fn within(mut self, name: &str, child_kind: &str) -> Self {
+        let qualify = |layer: &mut String| {
+            *layer = if layer == child_kind { name.to_string() } else { format!("{name}.{layer}") };
+        };
+        match &mut self {
+            LayerError::ShapeMismatch { layer, .. }
+            | LayerError::BackwardBeforeForward { layer }
+            | LayerError::InvalidConfig { layer, .. }
+            | LayerError::NotSerializable { layer } => qualify(layer),
+            LayerError::IncompatibleLayers { previous, next, .. } => {
+                qualify(previous);
+                qualify(next);
+            }
+            _ => {}
+        }
+        self
+    }
+
+    /// The layer an error concerns, if it concerns one.
+    pub fn layer(&self) -> Option<&str> {
+        match self {
+            LayerError::ShapeMismatch { layer, .. }
+            | LayerError::BackwardBeforeForward { layer }
+            | LayerError::InvalidConfig { layer, .. }
+            | LayerError::NotSerializable { layer } => Some(layer),
+            LayerError::IncompatibleLayers { next, .. } => Some(next),
+            _ => None,
+        }
+    }
+}

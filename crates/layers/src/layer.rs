@@ -1,0 +1,156 @@
+use crate::error::{LayerError, Result};
+use crate::registry::LayerSpec;
+use strata_tensor::{ParamVisitor, Tensor};
+
+/// Whether a forward pass is part of training (dropout active, batch
+/// statistics updated, input kept for backward) or inference.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// Training: the layer keeps what its backward needs.
+    Train,
+    /// Inference: deterministic, nothing kept for backward.
+    #[default]
+    Eval,
+}
+
+/// A layer: a function of its input and its parameters, with its derivative.
+///
+/// Three methods are required; the rest are provided. The trait is object
+/// safe: models hold `Box<dyn Layer>`.
+///
+/// **Buffers.** `forward` and `backward` return references into buffers the
+/// layer owns and reuses, so a training step allocates nothing once warm. The
+/// layer keeps what its backward needs (usually a copy of the input) during a
+/// [`Mode::Train`] forward.
+///
+/// **Gradients accumulate.** `backward` *adds* to the parameter gradients and
+/// returns the gradient with respect to the input; [`Layer::zero_grad`]
+/// clears them (the trainer calls it before each batch).
+///
+/// **Shapes.** The first axis of every tensor is the batch. `output_shape`
+/// works on per-sample shapes (without the batch axis) so a model can check
+/// that its layers fit before any data flows.
+pub trait Layer: Send + std::fmt::Debug {
+    /// Compute the output for a batch.
+    fn forward(&mut self, input: &Tensor, mode: Mode) -> Result<&Tensor>;
+
+    /// Given `dL/doutput` for the last training forward, accumulate the
+    /// parameter gradients and return `dL/dinput`.
+    fn backward(&mut self, grad_output: &Tensor) -> Result<&Tensor>;
+
+    /// The per-sample output shape for a per-sample input shape, or a
+    /// [`LayerError::ShapeMismatch`] if the layer cannot take that input.
+    fn output_shape(&self, input_shape: &[usize]) -> Result<Vec<usize>>;
+
+    /// The layer's kind: its registry key (`dense`, `relu`, ...). Models name
+    /// their layers `kind_n`. Defaults to the type's name.
+    fn kind(&self) -> &str {
+        let full = std::any::type_name::<Self>();
+        full.rsplit("::").next().unwrap_or(full)
+    }
+
+    /// Report every parameter (with its gradient) and every saved buffer.
+    /// Parameter-free layers keep the default.
+    fn visit_parameters(&mut self, _visitor: &mut ParamVisitor<'_>) {}
+
+    /// The layer's configuration, enough for a [`crate::Registry`] to rebuild
+    /// it (weights travel separately, by name). Layers that cannot be saved
+    /// keep the default, an error.
+    fn spec(&self) -> Result<LayerSpec> {
+        Err(LayerError::NotSerializable { layer: self.kind().to_string() })
+    }
+
+    /// Children of a composite, with the names they have in it (for
+    /// summaries and diagnostics). Leaves have none.
+    fn children(&self) -> Vec<(&str, &dyn Layer)> {
+        Vec::new()
+    }
+
+    /// Set every gradient to zero.
+    fn zero_grad(&mut self) {
+        let mut path = String::new();
+        let mut f = |p: strata_tensor::ParamRef<'_>| {
+            if let Some(g) = p.grad {
+                g.fill(0.0);
+            }
+        };
+        self.visit_parameters(&mut ParamVisitor::new(&mut path, &mut f));
+    }
+
+    /// Number of trainable scalars.
+    fn n_parameters(&mut self) -> usize {
+        let mut n = 0;
+        let mut path = String::new();
+        let mut f = |p: strata_tensor::ParamRef<'_>| {
+            if p.grad.is_some() {
+                n += p.value.len();
+            }
+        };
+        self.visit_parameters(&mut ParamVisitor::new(&mut path, &mut f));
+        n
+    }
+
+    /// Inference on a batch, returning an owned tensor.
+    fn predict(&mut self, input: &Tensor) -> Result<Tensor> {
+        self.forward(input, Mode::Eval).cloned()
+    }
+}
+
+impl<L: Layer + ?Sized> Layer for Box<L> {
+    fn forward(&mut self, input: &Tensor, mode: Mode) -> Result<&Tensor> {
+        (**self).forward(input, mode)
+    }
+    fn backward(&mut self, grad_output: &Tensor) -> Result<&Tensor> {
+        (**self).backward(grad_output)
+    }
+    fn output_shape(&self, input_shape: &[usize]) -> Result<Vec<usize>> {
+        (**self).output_shape(input_shape)
+    }
+    fn kind(&self) -> &str {
+        (**self).kind()
+    }
+    fn visit_parameters(&mut self, visitor: &mut ParamVisitor<'_>) {
+        (**self).visit_parameters(visitor)
+    }
+    fn spec(&self) -> Result<LayerSpec> {
+        (**self).spec()
+    }
+    fn children(&self) -> Vec<(&str, &dyn Layer)> {
+        (**self).children()
+    }
+}
+
+/// Check that a batch's per-sample shape is `expected` (the first axis is the batch).
+pub fn check_input(layer: &str, input: &Tensor, expected: &[usize]) -> Result<()> {
+    let s = input.shape();
+    if s.len() != expected.len() + 1 || &s[1..] != expected {
+        let mut want = vec![0];
+        want.extend_from_slice(expected);
+        return Err(LayerError::ShapeMismatch { layer: layer.to_string(), expected: want, actual: s.to_vec() });
+    }
+    Ok(())
+}
+
+/// Check a per-sample shape in `output_shape`.
+pub fn check_sample_shape(layer: &str, input_shape: &[usize], expected: &[usize]) -> Result<()> {
+    if input_shape != expected {
+        return Err(LayerError::ShapeMismatch {
+            layer: layer.to_string(),
+            expected: expected.to_vec(),
+            actual: input_shape.to_vec(),
+        });
+    }
+    Ok(())
+}
+
+/// `backward` needs the matching forward's batch shape; check a gradient against it.
+pub fn check_grad(layer: &str, grad: &Tensor, expected: &[usize]) -> Result<()> {
+    if grad.shape() != expected {
+        return Err(LayerError::ShapeMismatch {
+            layer: layer.to_string(),
+            expected: expected.to_vec(),
+            actual: grad.shape().to_vec(),
+        });
+    }
+    Ok(())
+}

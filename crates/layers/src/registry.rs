@@ -1,0 +1,167 @@
+use crate::activation::ActivationLayer;
+use crate::dense::{Dense, DenseConfig};
+use crate::dropout::{Dropout, DropoutConfig};
+use crate::error::{LayerError, Result};
+use crate::flatten::Flatten;
+use crate::layer::Layer;
+use crate::residual::Residual;
+use crate::sequential::{Sequential, SequentialConfig};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use strata_activation::ActivationKind;
+use strata_tensor::StrataRng;
+
+/// What a model file or a model spec says about one layer: its kind (the
+/// registry key) and its configuration as JSON. Weights travel separately.
+///
+/// ```
+/// use strata_layers::LayerSpec;
+/// let spec: LayerSpec = serde_json::from_str(r#"{"kind": "dense", "config": {"n_inputs": 4, "n_outputs": 2}}"#).unwrap();
+/// assert_eq!(spec.kind, "dense");
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LayerSpec {
+    /// Registry key, e.g. `dense`.
+    pub kind: String,
+    /// The layer's configuration (`null` for layers without one).
+    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
+    pub config: serde_json::Value,
+}
+
+impl LayerSpec {
+    /// A spec from a serializable configuration.
+    pub fn new(kind: &str, config: &impl Serialize) -> Result<LayerSpec> {
+        let config = serde_json::to_value(config).map_err(|e| LayerError::Spec(format!("{kind}: {e}")))?;
+        Ok(LayerSpec { kind: kind.to_string(), config })
+    }
+
+    /// Parse the configuration as `T`; a wrong field is a [`LayerError::Spec`]
+    /// naming the kind.
+    pub fn config<T: DeserializeOwned>(&self) -> Result<T> {
+        let value = if self.config.is_null() { serde_json::json!({}) } else { self.config.clone() };
+        serde_json::from_value(value).map_err(|e| LayerError::Spec(format!("layer '{}': {e}", self.kind)))
+    }
+
+    /// Parse a spec from JSON text (a model spec file).
+    pub fn from_json(text: &str) -> Result<LayerSpec> {
+        serde_json::from_str(text)
+            .map_err(|e| LayerError::Spec(format!("line {}, column {}: {e}", e.line(), e.column())))
+    }
+
+    /// The spec as pretty JSON.
+    pub fn to_json(&self) -> Result<String> {
+        serde_json::to_string_pretty(self).map_err(|e| LayerError::Spec(e.to_string()))
+    }
+}
+
+/// Builds a layer from its spec. `rng` draws initial weights (a loaded model
+/// overwrites them) and derives seeds (dropout).
+pub type LayerBuilder = fn(&LayerSpec, &Registry, &mut StrataRng) -> Result<Box<dyn Layer>>;
+
+/// Maps layer kinds to builders: the open set of layers a model spec or a
+/// model file may name. A layer crate registers its kinds; nothing in the
+/// core crates needs to change for a new layer.
+///
+/// ```
+/// use strata_layers::{LayerSpec, Registry};
+/// use strata_tensor::StrataRng;
+/// let registry = Registry::with_builtins();
+/// let spec = LayerSpec::from_json(r#"{"kind": "sequential", "config": {"input_shape": [4], "layers": [
+///     {"kind": "dense", "config": {"n_inputs": 4, "n_outputs": 3}}, {"kind": "relu"}]}}"#)?;
+/// let model = registry.build(&spec, &mut StrataRng::seed_from_u64(1))?;
+/// assert_eq!(model.output_shape(&[4])?, vec![3]);
+/// # Ok::<(), strata_layers::LayerError>(())
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Registry {
+    builders: BTreeMap<String, LayerBuilder>,
+}
+
+impl Registry {
+    /// A registry with no kinds.
+    pub fn new() -> Self {
+        Registry::default()
+    }
+
+    /// A registry with this crate's kinds: `dense`, `dropout`, `flatten`,
+    /// `sequential`, `residual` and one per activation (`relu`, `softmax`, ...).
+    pub fn with_builtins() -> Self {
+        let mut r = Registry::new();
+        r.register_builtins();
+        r
+    }
+
+    fn register_builtins(&mut self) {
+        let builtins: [(&str, LayerBuilder); 5] = [
+            ("dense", |spec, _, rng| Ok(Box::new(Dense::new(spec.config::<DenseConfig>()?, rng)?))),
+            ("dropout", |spec, _, rng| {
+                let mut config: DropoutConfig = spec.config()?;
+                if config.seed == 0 {
+                    config.seed = rng.next_u64();
+                }
+                Ok(Box::new(Dropout::new(config)?))
+            }),
+            ("flatten", |_, _, _| Ok(Box::new(Flatten::new()))),
+            ("sequential", |spec, registry, rng| {
+                let config: SequentialConfig = spec.config()?;
+                let layers = config.layers.iter().map(|s| registry.build(s, rng)).collect::<Result<Vec<_>>>()?;
+                Ok(Box::new(Sequential::new(&config.input_shape, layers)?))
+            }),
+            ("residual", |spec, registry, rng| {
+                #[derive(Deserialize)]
+                struct ResidualConfig {
+                    inner: LayerSpec,
+                }
+                let config: ResidualConfig = spec.config()?;
+                Ok(Box::new(Residual::new(registry.build(&config.inner, rng)?)))
+            }),
+        ];
+        for (kind, builder) in builtins {
+            self.builders.insert(kind.to_string(), builder);
+        }
+        let activation: LayerBuilder = |spec, _, _| {
+            let kind = match spec.kind.as_str() {
+                "leaky_relu" => {
+                    #[derive(Deserialize)]
+                    struct Slope {
+                        #[serde(default = "default_slope")]
+                        slope: f32,
+                    }
+                    fn default_slope() -> f32 {
+                        0.01
+                    }
+                    ActivationKind::LeakyRelu { slope: spec.config::<Slope>()?.slope }
+                }
+                other => other.parse::<ActivationKind>()?,
+            };
+            Ok(Box::new(ActivationLayer::new(kind)))
+        };
+        for kind in ["identity", "relu", "leaky_relu", "sigmoid", "tanh", "gelu", "softmax"] {
+            self.builders.insert(kind.to_string(), activation);
+        }
+    }
+
+    /// Add a kind. Registering a kind twice is an error.
+    pub fn register(&mut self, kind: &str, builder: LayerBuilder) -> Result<()> {
+        if self.builders.contains_key(kind) {
+            return Err(LayerError::DuplicateKind { kind: kind.to_string() });
+        }
+        self.builders.insert(kind.to_string(), builder);
+        Ok(())
+    }
+
+    /// The registered kinds, sorted.
+    pub fn kinds(&self) -> impl Iterator<Item = &str> {
+        self.builders.keys().map(String::as_str)
+    }
+
+    /// Build a layer (recursively, for composites) from its spec.
+    pub fn build(&self, spec: &LayerSpec, rng: &mut StrataRng) -> Result<Box<dyn Layer>> {
+        let builder = self.builders.get(&spec.kind).ok_or_else(|| LayerError::UnknownKind {
+            kind: spec.kind.clone(),
+            known: self.kinds().collect::<Vec<_>>().join(", "),
+        })?;
+        builder(spec, self, rng)
+    }
+}

@@ -1,0 +1,90 @@
+use crate::error::{LayerError, Result};
+use crate::layer::{Layer, Mode, check_grad};
+use crate::registry::LayerSpec;
+use strata_tensor::{ParamVisitor, Tensor};
+
+/// A skip connection: `y = x + f(x)`, where `f` is any layer (usually a
+/// [`crate::Sequential`]) whose output shape equals its input shape.
+///
+/// The gradient reaching `x` is `dy + df/dx^T dy`: the identity path carries
+/// the upstream gradient unchanged, which is why deep residual networks do
+/// not suffer from vanishing gradients the way plain stacks do.
+///
+/// Naming is transparent: `f`'s parameters keep their own names under the
+/// residual's (`residual_1.dense_1.weight`).
+///
+/// # Shapes
+/// - input: `[batch, ..s]`
+/// - output: `[batch, ..s]` (`f` must map `s` to `s`)
+#[derive(Debug)]
+pub struct Residual {
+    inner: Box<dyn Layer>,
+    output: Tensor,
+    grad_input: Tensor,
+}
+
+impl Residual {
+    /// `x + inner(x)`.
+    pub fn new(inner: Box<dyn Layer>) -> Self {
+        Residual { inner, output: Tensor::default(), grad_input: Tensor::default() }
+    }
+
+    /// The wrapped layer.
+    pub fn inner(&self) -> &dyn Layer {
+        self.inner.as_ref()
+    }
+}
+
+impl Layer for Residual {
+    fn forward(&mut self, input: &Tensor, mode: Mode) -> Result<&Tensor> {
+        let fx = self.inner.forward(input, mode)?;
+        if fx.shape() != input.shape() {
+            return Err(LayerError::ShapeMismatch {
+                layer: "residual".into(),
+                expected: input.shape().to_vec(),
+                actual: fx.shape().to_vec(),
+            });
+        }
+        self.output.copy_from(fx);
+        self.output.add_assign(input)?;
+        Ok(&self.output)
+    }
+
+    fn backward(&mut self, grad_output: &Tensor) -> Result<&Tensor> {
+        check_grad("residual", grad_output, self.output.shape())?;
+        let g_inner = self.inner.backward(grad_output)?;
+        self.grad_input.copy_from(g_inner);
+        self.grad_input.add_assign(grad_output)?;
+        Ok(&self.grad_input)
+    }
+
+    fn output_shape(&self, input_shape: &[usize]) -> Result<Vec<usize>> {
+        let out = self.inner.output_shape(input_shape)?;
+        if out != input_shape {
+            return Err(LayerError::InvalidConfig {
+                layer: "residual".into(),
+                reason: format!(
+                    "the inner layer maps {input_shape:?} to {out:?}; a skip connection needs equal shapes"
+                ),
+            });
+        }
+        Ok(out)
+    }
+
+    fn kind(&self) -> &str {
+        "residual"
+    }
+
+    fn visit_parameters(&mut self, visitor: &mut ParamVisitor<'_>) {
+        self.inner.visit_parameters(visitor);
+    }
+
+    fn spec(&self) -> Result<LayerSpec> {
+        let inner = self.inner.spec()?;
+        LayerSpec::new("residual", &serde_json::json!({ "inner": inner }))
+    }
+
+    fn children(&self) -> Vec<(&str, &dyn Layer)> {
+        vec![("inner", self.inner.as_ref())]
+    }
+}

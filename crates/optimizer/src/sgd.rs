@@ -1,0 +1,151 @@
+//! Stochastic gradient descent with optional momentum, Nesterov momentum and
+//! L2 weight decay.
+
+use crate::state::{self, Parts, StateMap};
+use crate::{Optimizer, OptimizerError, Result};
+use serde::{Deserialize, Serialize};
+use strata_tensor::Tensor;
+
+const NAME: &str = "SGD";
+
+/// Hyper-parameters of [`Sgd`]. Missing fields take their defaults when
+/// deserialized.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SgdConfig {
+    /// Learning rate, `>= 0` (default 0.01).
+    pub lr: f32,
+    /// Momentum factor, `>= 0` (default 0: plain SGD, no state kept).
+    pub momentum: f32,
+    /// Nesterov momentum (needs `momentum > 0`; default false).
+    pub nesterov: bool,
+    /// L2 penalty added to the gradient, `>= 0` (default 0).
+    pub weight_decay: f32,
+}
+
+impl Default for SgdConfig {
+    fn default() -> Self {
+        SgdConfig { lr: 0.01, momentum: 0.0, nesterov: false, weight_decay: 0.0 }
+    }
+}
+
+impl SgdConfig {
+    /// Check every hyper-parameter.
+    pub fn validate(&self) -> Result<()> {
+        state::non_negative(NAME, "lr", self.lr)?;
+        state::non_negative(NAME, "momentum", self.momentum)?;
+        state::non_negative(NAME, "weight_decay", self.weight_decay)?;
+        if self.nesterov && self.momentum <= 0.0 {
+            return Err(OptimizerError::InvalidHyperParameter {
+                optimizer: NAME,
+                name: "momentum",
+                value: f64::from(self.momentum),
+                reason: "Nesterov momentum needs momentum > 0",
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Stochastic gradient descent, with PyTorch's `torch.optim.SGD` semantics
+/// (no dampening):
+///
+/// ```text
+/// g = grad + weight_decay * p
+/// if momentum != 0:
+///     buf = momentum * buf + g          (first step: buf = g)
+///     g   = g + momentum * buf  if nesterov  else  buf
+/// p -= lr * g
+/// ```
+///
+/// The momentum buffer of each parameter is kept under its name. It starts
+/// at zero, which makes the first step's `buf = momentum * 0 + g` exactly `g`.
+///
+/// ```
+/// use strata_optimizer::{Optimizer, Sgd, SgdConfig};
+/// use strata_tensor::Tensor;
+/// let mut sgd = Sgd::new(SgdConfig { lr: 0.1, ..SgdConfig::default() })?;
+/// let mut p = Tensor::from_slice(&[1.0, -2.0]);
+/// sgd.update("p", &mut p, &Tensor::from_slice(&[0.5, 1.0]))?;
+/// assert_eq!(p.data(), &[1.0 - 0.1 * 0.5, -2.0 - 0.1 * 1.0]);
+/// # Ok::<(), strata_optimizer::OptimizerError>(())
+/// ```
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(try_from = "Parts<SgdConfig, Tensor>")]
+pub struct Sgd {
+    config: SgdConfig,
+    /// Momentum buffers by parameter name (empty without momentum).
+    state: StateMap<Tensor>,
+}
+
+impl TryFrom<Parts<SgdConfig, Tensor>> for Sgd {
+    type Error = OptimizerError;
+    fn try_from(parts: Parts<SgdConfig, Tensor>) -> Result<Self> {
+        parts.config.validate()?;
+        Ok(Sgd { config: parts.config, state: parts.state })
+    }
+}
+
+impl std::fmt::Debug for Sgd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sgd").field("config", &self.config).field("buffers", &self.state.len()).finish()
+    }
+}
+
+impl Sgd {
+    /// An SGD optimizer; fails with [`OptimizerError::InvalidHyperParameter`].
+    pub fn new(config: SgdConfig) -> Result<Self> {
+        config.validate()?;
+        Ok(Sgd { config, state: StateMap::new() })
+    }
+
+    /// The hyper-parameters (with the current learning rate).
+    pub fn config(&self) -> &SgdConfig {
+        &self.config
+    }
+
+    /// The momentum buffer kept for `name`, if any.
+    pub fn momentum_buffer(&self, name: &str) -> Option<&Tensor> {
+        self.state.get(name)
+    }
+
+    /// Forget the state of one parameter; true if there was any.
+    pub fn remove_state(&mut self, name: &str) -> bool {
+        self.state.remove(name).is_some()
+    }
+
+    /// Forget all state (momentum restarts from zero).
+    pub fn clear_state(&mut self) {
+        self.state.clear();
+    }
+}
+
+impl Optimizer for Sgd {
+    fn update(&mut self, name: &str, param: &mut Tensor, grad: &Tensor) -> Result<()> {
+        let SgdConfig { lr, momentum, nesterov, weight_decay: wd } = self.config;
+        if momentum == 0.0 {
+            state::check_grad(NAME, name, param, grad)?;
+            for (p, &g) in param.data_mut().iter_mut().zip(grad.data()) {
+                let g = if wd == 0.0 { g } else { g + wd * *p };
+                *p -= lr * g;
+            }
+            return Ok(());
+        }
+        state::update_with_state(NAME, &mut self.state, name, param, grad, Tensor::zeros, |buf, ps, gs| {
+            for ((p, &g), b) in ps.iter_mut().zip(gs).zip(buf.data_mut()) {
+                let g = if wd == 0.0 { g } else { g + wd * *p };
+                *b = momentum * *b + g;
+                let d = if nesterov { g + momentum * *b } else { *b };
+                *p -= lr * d;
+            }
+        })
+    }
+
+    fn learning_rate(&self) -> f32 {
+        self.config.lr
+    }
+
+    fn set_learning_rate(&mut self, lr: f32) {
+        self.config.lr = lr;
+    }
+}

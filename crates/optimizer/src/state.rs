@@ -1,0 +1,120 @@
+//! What every optimizer shares: the per-name state map, the shape checks
+//! around a per-parameter rule, and hyper-parameter validation.
+
+use crate::{OptimizerError, Result};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use strata_tensor::Tensor;
+
+/// State per parameter name. A `BTreeMap` rather than a `HashMap`: lookups
+/// by `&str` allocate nothing either way, and an ordered map serializes the
+/// same state to the same bytes on every run (reproducible checkpoints).
+pub(crate) type StateMap<S> = BTreeMap<String, S>;
+
+/// Per-parameter state whose tensors must all have the parameter's shape.
+pub(crate) trait ParamState {
+    /// The shape of the first tensor of the state that differs from `shape`.
+    fn mismatch(&self, shape: &[usize]) -> Option<&[usize]>;
+}
+
+impl ParamState for Tensor {
+    fn mismatch(&self, shape: &[usize]) -> Option<&[usize]> {
+        (self.shape() != shape).then_some(self.shape())
+    }
+}
+
+/// Check that `grad` has `param`'s shape.
+pub(crate) fn check_grad(optimizer: &'static str, name: &str, param: &Tensor, grad: &Tensor) -> Result<()> {
+    if param.shape() == grad.shape() {
+        Ok(())
+    } else {
+        Err(OptimizerError::ShapeMismatch {
+            optimizer,
+            name: name.to_owned(),
+            param: param.shape().to_vec(),
+            grad: grad.shape().to_vec(),
+        })
+    }
+}
+
+/// Apply a per-parameter `rule` to `param`, `grad` and the state kept under
+/// `name` (created by `init` from the parameter's shape on first sight).
+///
+/// Checks both shapes first, so `rule` may zip the slices freely. Allocates
+/// only the first time a name is seen.
+pub(crate) fn update_with_state<S: ParamState>(
+    optimizer: &'static str,
+    states: &mut StateMap<S>,
+    name: &str,
+    param: &mut Tensor,
+    grad: &Tensor,
+    init: impl FnOnce(&[usize]) -> S,
+    rule: impl FnOnce(&mut S, &mut [f32], &[f32]),
+) -> Result<()> {
+    check_grad(optimizer, name, param, grad)?;
+    if let Some(state) = states.get_mut(name) {
+        if let Some(bad) = state.mismatch(param.shape()) {
+            return Err(OptimizerError::ShapeMismatch {
+                optimizer,
+                name: name.to_owned(),
+                param: param.shape().to_vec(),
+                grad: bad.to_vec(),
+            });
+        }
+        rule(state, param.data_mut(), grad.data());
+        return Ok(());
+    }
+    let mut state = init(param.shape());
+    rule(&mut state, param.data_mut(), grad.data());
+    states.insert(name.to_owned(), state);
+    Ok(())
+}
+
+/// The serialized form of every optimizer: its config and its state map.
+/// Deserializing an optimizer goes through this and re-validates the config.
+#[derive(Deserialize)]
+pub(crate) struct Parts<C, S> {
+    pub(crate) config: C,
+    pub(crate) state: StateMap<S>,
+}
+
+fn invalid(optimizer: &'static str, name: &'static str, value: f32, reason: &'static str) -> OptimizerError {
+    OptimizerError::InvalidHyperParameter { optimizer, name, value: f64::from(value), reason }
+}
+
+/// `value` must be finite and `>= 0`.
+pub(crate) fn non_negative(optimizer: &'static str, name: &'static str, value: f32) -> Result<()> {
+    if value.is_finite() && value >= 0.0 {
+        Ok(())
+    } else {
+        Err(invalid(optimizer, name, value, "must be finite and >= 0"))
+    }
+}
+
+/// `value` must be finite and `> 0`.
+pub(crate) fn positive(optimizer: &'static str, name: &'static str, value: f32) -> Result<()> {
+    if value.is_finite() && value > 0.0 {
+        Ok(())
+    } else {
+        Err(invalid(optimizer, name, value, "must be finite and > 0"))
+    }
+}
+
+/// `value` must lie in `[0, 1)`.
+pub(crate) fn unit_interval(optimizer: &'static str, name: &'static str, value: f32) -> Result<()> {
+    if (0.0..1.0).contains(&value) { Ok(()) } else { Err(invalid(optimizer, name, value, "must be in [0, 1)")) }
+}
+
+/// A count that must be `> 0`.
+pub(crate) fn positive_count(optimizer: &'static str, name: &'static str, value: usize) -> Result<()> {
+    if value > 0 {
+        Ok(())
+    } else {
+        Err(OptimizerError::InvalidHyperParameter { optimizer, name, value: value as f64, reason: "must be > 0" })
+    }
+}
+
+/// `base^exponent` in `f64` for a step count (saturating the exponent).
+pub(crate) fn powi(base: f32, exponent: u64) -> f64 {
+    f64::from(base).powi(i32::try_from(exponent).unwrap_or(i32::MAX))
+}

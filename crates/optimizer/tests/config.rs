@@ -1,0 +1,76 @@
+//! `OptimizerConfig`: names, serde tags, building, validation.
+
+use strata_optimizer::{
+    AdamConfig, AdamWConfig, AnyOptimizer, Optimizer, OptimizerConfig, OptimizerError, RmsPropConfig, SgdConfig,
+};
+
+#[test]
+fn names_parse_to_default_configs() {
+    assert_eq!("sgd".parse::<OptimizerConfig>().unwrap(), OptimizerConfig::Sgd(SgdConfig::default()));
+    assert_eq!("adam".parse::<OptimizerConfig>().unwrap(), OptimizerConfig::Adam(AdamConfig::default()));
+    assert_eq!("AdamW".parse::<OptimizerConfig>().unwrap(), OptimizerConfig::AdamW(AdamWConfig::default()));
+    assert_eq!("rmsprop".parse::<OptimizerConfig>().unwrap(), OptimizerConfig::RmsProp(RmsPropConfig::default()));
+    for name in OptimizerConfig::NAMES {
+        let c: OptimizerConfig = name.parse().unwrap();
+        assert_eq!(c.name(), name);
+        assert_eq!(c.to_string(), name);
+    }
+}
+
+#[test]
+fn from_name_sets_the_learning_rate() {
+    for name in OptimizerConfig::NAMES {
+        let c = OptimizerConfig::from_name(name, 0.123).unwrap();
+        assert_eq!(c.lr(), 0.123);
+        let opt = c.build().unwrap();
+        assert_eq!(opt.learning_rate(), 0.123);
+    }
+}
+
+#[test]
+fn unknown_name_and_bad_lr_are_errors() {
+    assert_eq!(
+        OptimizerConfig::from_name("adagrad", 0.1).unwrap_err(),
+        OptimizerError::UnknownOptimizer { name: "adagrad".into() }
+    );
+    assert!(matches!(
+        OptimizerConfig::from_name("sgd", -0.1),
+        Err(OptimizerError::InvalidHyperParameter { optimizer: "SGD", name: "lr", .. })
+    ));
+}
+
+#[test]
+fn serde_tags_and_defaults() {
+    let c = OptimizerConfig::RmsProp(RmsPropConfig { momentum: 0.5, ..RmsPropConfig::default() });
+    let json = serde_json::to_string(&c).unwrap();
+    assert!(json.starts_with(r#"{"kind":"rmsprop","#), "{json}");
+    assert_eq!(serde_json::from_str::<OptimizerConfig>(&json).unwrap(), c);
+
+    let c: OptimizerConfig = serde_json::from_str(r#"{"kind":"sgd","lr":0.5,"momentum":0.9}"#).unwrap();
+    assert_eq!(c, OptimizerConfig::Sgd(SgdConfig { lr: 0.5, momentum: 0.9, ..SgdConfig::default() }));
+    let c: OptimizerConfig = serde_json::from_str(r#"{"kind":"adamw"}"#).unwrap();
+    assert_eq!(c, OptimizerConfig::AdamW(AdamWConfig::default()));
+    // A misspelt field is an error, not a silently ignored setting.
+    assert!(serde_json::from_str::<OptimizerConfig>(r#"{"kind":"adam","learning_rate":0.1}"#).is_err());
+    assert!(serde_json::from_str::<OptimizerConfig>(r#"{"kind":"lion"}"#).is_err());
+}
+
+#[test]
+fn build_validates() {
+    let c = OptimizerConfig::Adam(AdamConfig { beta2: 1.0, ..AdamConfig::default() });
+    assert!(matches!(c.build(), Err(OptimizerError::InvalidHyperParameter { name: "beta2", .. })));
+}
+
+#[test]
+fn any_optimizer_delegates() {
+    let mut any = OptimizerConfig::from_name("sgd", 0.5).unwrap().build_any().unwrap();
+    assert!(matches!(any, AnyOptimizer::Sgd(_)));
+    assert_eq!(any.name(), "sgd");
+    let mut p = strata_tensor::Tensor::from_slice(&[1.0]);
+    // p = 1 - 0.5 * 1
+    any.update("p", &mut p, &strata_tensor::Tensor::from_slice(&[1.0])).unwrap();
+    assert_eq!(p.data(), &[0.5]);
+    any.set_learning_rate(0.25);
+    assert_eq!(any.learning_rate(), 0.25);
+    assert_eq!(any.config(), OptimizerConfig::Sgd(SgdConfig { lr: 0.25, ..SgdConfig::default() }));
+}
