@@ -9,6 +9,13 @@ mod model;
 mod run;
 
 use clap::Parser;
+use strata::layers::Registry;
+
+/// Every layer kind this build of the command knows: the built-ins and those
+/// of the workspace's layer crates. A new layer crate adds one line here.
+pub fn registry() -> Registry {
+    Registry::with_builtins()
+}
 
 fn main() {
     let cli = args::Cli::parse();

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::error::Error;
 use std::path::Path;
 use strata::data::Normalizer;
-use strata::layers::{Layer, Registry, SavedModel};
+use strata::layers::{Layer, SavedModel};
 
 const NORMALIZER: &str = "strata.cli.normalizer";
 const LABEL_COLUMN: &str = "strata.cli.label_column";
@@ -38,7 +38,7 @@ pub fn save(
 
 pub fn load(path: &Path) -> Result<CliModel, Box<dyn Error>> {
     let saved = SavedModel::load(path)?;
-    let network = saved.instantiate(&Registry::with_builtins())?;
+    let network = saved.instantiate(&crate::registry())?;
     let bad = |what: &str| format!("{}: model metadata '{what}' is invalid", path.display());
     let normalizer = match saved.metadata.get(NORMALIZER) {
         Some(s) => serde_json::from_str(s).map_err(|_| bad(NORMALIZER))?,
@@ -48,12 +48,7 @@ pub fn load(path: &Path) -> Result<CliModel, Box<dyn Error>> {
         Some(s) => Some(s.parse().map_err(|_| bad(N_CLASSES))?),
         None => None,
     };
-    let input_shape = saved
-        .spec
-        .config
-        .get("input_shape")
-        .and_then(|v| serde_json::from_value::<Vec<usize>>(v.clone()).ok())
-        .unwrap_or_default();
+    let input_shape = crate::run::spec_input_shape(&saved.spec).unwrap_or_default();
     Ok(CliModel {
         network,
         normalizer,

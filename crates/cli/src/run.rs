@@ -10,7 +10,7 @@ use strata::data::{
     Dataset, InMemoryDataset, LabelColumn, MinMaxScaler, Normalizer, StandardScaler, first_n_split, split_three,
     train_test_split,
 };
-use strata::layers::{Layer, LayerSpec, Registry, SavedModel, summary};
+use strata::layers::{LayerSpec, SavedModel, summary};
 use strata::loss::LossKind;
 use strata::optimizer::{OptimizerConfig, Schedule};
 use strata::tensor::StrataRng;
@@ -92,7 +92,16 @@ pub fn train(a: TrainArgs) -> Result<()> {
             strata::training::presets::mlp(&widths, activation, a.dropout)?
         }
     };
-    let mut network = Registry::with_builtins().build(&spec, &mut init_rng)?;
+    let mut network = crate::registry().build(&spec, &mut init_rng)?;
+    // A model whose input is an image ([1, 28, 28]) takes the flat rows as images.
+    let model_input = spec_input_shape(&spec);
+    if let Some(shape) =
+        model_input.filter(|s| s.iter().product::<usize>() == n_features && s.as_slice() != train.feature_shape())
+    {
+        train = train.with_feature_shape(&shape)?;
+        val = val.map(|v| v.with_feature_shape(&shape)).transpose()?;
+        test = test.map(|t| t.with_feature_shape(&shape)).transpose()?;
+    }
 
     let n_batches = train.len().div_ceil(a.batch_size.max(1));
     let config = FitConfig {
@@ -155,6 +164,11 @@ pub fn train(a: TrainArgs) -> Result<()> {
     Ok(())
 }
 
+/// The per-sample input shape a spec declares, if it declares one.
+pub fn spec_input_shape(spec: &LayerSpec) -> Option<Vec<usize>> {
+    spec.config.get("input_shape").and_then(|v| serde_json::from_value(v.clone()).ok())
+}
+
 fn load_for_model(m: &model::CliModel, data: &crate::args::DataArgs, want_labels: bool) -> Result<InMemoryDataset> {
     let n_inputs: usize = m.input_shape.iter().product();
     // Read every column as a feature first, then decide where the label is:
@@ -173,6 +187,10 @@ fn load_for_model(m: &model::CliModel, data: &crate::args::DataArgs, want_labels
         if width == n_inputs && !want_labels { all } else { dataset::load(data, column)? }
     };
     let mut ds = loaded.dataset;
+    let width = ds.feature_shape().iter().product::<usize>();
+    if !m.input_shape.is_empty() && width == n_inputs && ds.feature_shape() != m.input_shape.as_slice() {
+        ds = ds.with_feature_shape(&m.input_shape)?;
+    }
     if want_labels && ds.n_classes().is_none() {
         return Err("evaluation needs labelled data".into());
     }
@@ -219,13 +237,13 @@ pub fn summary_cmd(a: SummaryArgs) -> Result<()> {
     let (mut network, input_shape) = match SavedModel::load(&a.model) {
         Ok(saved) => {
             let shape = serde_json::from_value(saved.spec.config["input_shape"].clone()).unwrap_or_default();
-            (saved.instantiate(&Registry::with_builtins())?, shape)
+            (saved.instantiate(&crate::registry())?, shape)
         }
         Err(strata::layers::LayerError::ModelFormat { .. }) => {
             let text = std::fs::read_to_string(&a.model)?;
             let spec = LayerSpec::from_json(&text)?;
             let shape = serde_json::from_value(spec.config["input_shape"].clone()).unwrap_or_default();
-            (Registry::with_builtins().build(&spec, &mut StrataRng::seed_from_u64(0))?, shape)
+            (crate::registry().build(&spec, &mut StrataRng::seed_from_u64(0))?, shape)
         }
         Err(e) => return Err(e.into()),
     };
