@@ -122,9 +122,75 @@ pub fn gemm(alpha: f32, a: MatRef<'_>, b: MatRef<'_>, beta: f32, c: MatMut<'_>) 
         }
         return Ok(());
     }
+    if m.min(n).min(k) <= SMALL_DIM {
+        small_gemm(alpha, &a, &b, beta, c.data, m, n, k);
+        return Ok(());
+    }
     let mut cv = DMatrixViewMut::from_slice_with_strides_mut(c.data, m, n, n, 1);
     cv.gemm(alpha, &a.view(), &b.view(), beta);
     Ok(())
+}
+
+/// nalgebra hands products with a dimension of at most 5 to a generic path
+/// that indexes strided views out of bounds (its `axcpy` on a column of a
+/// row-major view); those go to [`small_gemm`] instead.
+const SMALL_DIM: usize = 5;
+
+/// A plain kernel for thin products (one dimension <= [`SMALL_DIM`]), with
+/// a contiguous inner loop for each transpose case.
+#[allow(clippy::too_many_arguments)]
+fn small_gemm(alpha: f32, a: &MatRef<'_>, b: &MatRef<'_>, beta: f32, c: &mut [f32], m: usize, n: usize, k: usize) {
+    if beta == 0.0 {
+        c.fill(0.0);
+    } else if beta != 1.0 {
+        c.iter_mut().for_each(|x| *x *= beta);
+    }
+    let (ad, bd) = (a.data, b.data);
+    match (a.transposed, b.transposed) {
+        // C[i, :] += alpha * A[i, p] * B[p, :]
+        (false, false) => {
+            for i in 0..m {
+                let crow = &mut c[i * n..(i + 1) * n];
+                for p in 0..k {
+                    let s = alpha * ad[i * k + p];
+                    for (cv, &bv) in crow.iter_mut().zip(&bd[p * n..(p + 1) * n]) {
+                        *cv += s * bv;
+                    }
+                }
+            }
+        }
+        // C[i, j] += alpha * dot(A[i, :], B_stored[j, :])
+        (false, true) => {
+            for i in 0..m {
+                let arow = &ad[i * k..(i + 1) * k];
+                for j in 0..n {
+                    let dot: f32 = arow.iter().zip(&bd[j * k..(j + 1) * k]).map(|(x, y)| x * y).sum();
+                    c[i * n + j] += alpha * dot;
+                }
+            }
+        }
+        // C[i, :] += alpha * A_stored[p, i] * B[p, :]
+        (true, false) => {
+            for p in 0..k {
+                let brow = &bd[p * n..(p + 1) * n];
+                for i in 0..m {
+                    let s = alpha * ad[p * m + i];
+                    for (cv, &bv) in c[i * n..(i + 1) * n].iter_mut().zip(brow) {
+                        *cv += s * bv;
+                    }
+                }
+            }
+        }
+        // C[i, j] += alpha * sum_p A_stored[p, i] * B_stored[j, p]
+        (true, true) => {
+            for i in 0..m {
+                for j in 0..n {
+                    let dot: f32 = (0..k).map(|p| ad[p * m + i] * bd[j * k + p]).sum();
+                    c[i * n + j] += alpha * dot;
+                }
+            }
+        }
+    }
 }
 
 impl Tensor {

@@ -139,6 +139,12 @@ impl Tensor {
     /// Samples from a normal distribution `N(mean, std^2)`.
     pub fn random_normal(shape: &[usize], mean: f32, std: f32, rng: &mut StrataRng) -> Result<Tensor> {
         let n = numel("random_normal", shape)?;
+        if !(std >= 0.0 && std.is_finite() && mean.is_finite()) {
+            return Err(TensorError::InvalidArgument {
+                op: "random_normal",
+                reason: format!("mean {mean}, std {std}: the mean must be finite and the std finite and >= 0"),
+            });
+        }
         let dist = Normal::new(mean, std).map_err(|e| TensorError::InvalidArgument {
             op: "random_normal",
             reason: format!("mean {mean}, std {std}: {e}"),

@@ -1,1 +1,5 @@
-//! Integration tests.
+//! Tests of strata-tensor.
+#![allow(clippy::unwrap_used)]
+
+mod gemm;
+mod ops;

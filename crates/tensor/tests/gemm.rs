@@ -1,0 +1,114 @@
+//! The GEMM entry point against a naive triple loop, for every transpose
+//! combination and for thin and square shapes (both kernels behind it).
+
+use strata_tensor::{MatMut, MatRef, StrataRng, Tensor, TensorError, gemm};
+
+/// Reference: C = alpha * op(A) * op(B) + beta * C, element by element in f64.
+#[allow(clippy::too_many_arguments)]
+fn naive(
+    alpha: f32,
+    a: &[f32],
+    ta: bool,
+    b: &[f32],
+    tb: bool,
+    beta: f32,
+    c: &[f32],
+    m: usize,
+    n: usize,
+    k: usize,
+) -> Vec<f32> {
+    let at = |i: usize, p: usize| if ta { a[p * m + i] } else { a[i * k + p] };
+    let bt = |p: usize, j: usize| if tb { b[j * k + p] } else { b[p * n + j] };
+    let mut out = vec![0.0; m * n];
+    for i in 0..m {
+        for j in 0..n {
+            let dot: f64 = (0..k).map(|p| f64::from(at(i, p)) * f64::from(bt(p, j))).sum();
+            out[i * n + j] = (f64::from(alpha) * dot + f64::from(beta) * f64::from(c[i * n + j])) as f32;
+        }
+    }
+    out
+}
+
+#[test]
+fn gemm_matches_a_naive_loop_for_every_transpose_case_and_size() {
+    let mut rng = StrataRng::seed_from_u64(1);
+    // Thin shapes go through the small kernel, the others through nalgebra/matrixmultiply.
+    for &(m, n, k) in &[(1, 1, 1), (1, 10, 7), (3, 1, 9), (4, 6, 2), (7, 9, 11), (17, 13, 33), (64, 10, 128)] {
+        for (ta, tb) in [(false, false), (false, true), (true, false), (true, true)] {
+            for (alpha, beta) in [(1.0, 0.0), (0.5, 1.0), (-2.0, 0.25)] {
+                let a = Tensor::random_normal(&[m * k], 0.0, 1.0, &mut rng).unwrap();
+                let b = Tensor::random_normal(&[k * n], 0.0, 1.0, &mut rng).unwrap();
+                let c0 = Tensor::random_normal(&[m * n], 0.0, 1.0, &mut rng).unwrap();
+                let (ar, ac) = if ta { (k, m) } else { (m, k) };
+                let (br, bc) = if tb { (n, k) } else { (k, n) };
+                let mut av = MatRef::new(a.data(), ar, ac).unwrap();
+                let mut bv = MatRef::new(b.data(), br, bc).unwrap();
+                if ta {
+                    av = av.t();
+                }
+                if tb {
+                    bv = bv.t();
+                }
+                let mut c = c0.data().to_vec();
+                gemm(alpha, av, bv, beta, MatMut::new(&mut c, m, n).unwrap()).unwrap();
+                let want = naive(alpha, a.data(), ta, b.data(), tb, beta, c0.data(), m, n, k);
+                for (got, want) in c.iter().zip(&want) {
+                    // f32 accumulation over k <= 128 terms of size ~1: error well below 1e-4 * k.
+                    assert!((got - want).abs() <= 1e-4 * (k as f32), "m{m} n{n} k{k} ta{ta} tb{tb}: {got} vs {want}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn gemm_with_beta_zero_ignores_nan_in_c() {
+    let a = [
+        1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 11.0, 12.0, 13.0, 14.0, 15.0, 16.0, 17.0, 18.0, 19.0, 20.0,
+        21.0, 22.0, 23.0, 24.0, 25.0, 26.0, 27.0, 28.0, 29.0, 30.0, 31.0, 32.0, 33.0, 34.0, 35.0, 36.0,
+    ];
+    for d in [2, 6] {
+        let mut c = vec![f32::NAN; d * d];
+        gemm(
+            1.0,
+            MatRef::new(&a[..d * d], d, d).unwrap(),
+            MatRef::new(&a[..d * d], d, d).unwrap(),
+            0.0,
+            MatMut::new(&mut c, d, d).unwrap(),
+        )
+        .unwrap();
+        assert!(c.iter().all(|x| x.is_finite()), "d = {d}");
+    }
+}
+
+#[test]
+fn gemm_shape_errors_name_both_shapes() {
+    let a = [0.0; 6];
+    let mut c = [0.0; 4];
+    let err = gemm(
+        1.0,
+        MatRef::new(&a, 2, 3).unwrap(),
+        MatRef::new(&a, 2, 3).unwrap(),
+        0.0,
+        MatMut::new(&mut c, 2, 2).unwrap(),
+    )
+    .unwrap_err();
+    assert_eq!(
+        err,
+        TensorError::ShapeMismatch {
+            op: "gemm: inner dimensions of op(A) and op(B)",
+            left: vec![2, 3],
+            right: vec![2, 3]
+        }
+    );
+    let err = MatRef::new(&a, 4, 2).unwrap_err();
+    assert!(matches!(err, TensorError::DataLength { expected: 8, len: 6, .. }));
+}
+
+#[test]
+fn matmul_by_hand() {
+    // [[1, 2], [3, 4]] * [[5, 6], [7, 8]] = [[19, 22], [43, 50]]
+    let a = Tensor::from_vec(&[2, 2], vec![1.0, 2.0, 3.0, 4.0]).unwrap();
+    let b = Tensor::from_vec(&[2, 2], vec![5.0, 6.0, 7.0, 8.0]).unwrap();
+    assert_eq!(a.matmul(&b).unwrap().data(), &[19.0, 22.0, 43.0, 50.0]);
+}

@@ -1,0 +1,31 @@
+//! One seed drives initialisation, shuffling and dropout.
+
+use crate::common::{mlp, split, trainer};
+use strata::layers::state_dict;
+
+fn train_weights(seed: u64) -> Vec<(String, strata::tensor::Tensor)> {
+    let (train, val) = split("digits.csv.gz", 0.2, seed);
+    let mut model = mlp(&[64, 32, 10], 0.2, seed);
+    trainer(3, 32, 1e-3, seed).fit(model.as_mut(), &train, Some(&val)).unwrap();
+    state_dict(model.as_mut())
+}
+
+#[test]
+fn training_twice_with_one_seed_gives_bit_identical_weights() {
+    let a = train_weights(42);
+    let b = train_weights(42);
+    assert_eq!(a.len(), 4, "two dense layers, weight and bias each");
+    for ((na, ta), (nb, tb)) in a.iter().zip(&b) {
+        assert_eq!(na, nb);
+        let bits_a: Vec<u32> = ta.data().iter().map(|x| x.to_bits()).collect();
+        let bits_b: Vec<u32> = tb.data().iter().map(|x| x.to_bits()).collect();
+        assert_eq!(bits_a, bits_b, "{na} differs between two runs with seed 42");
+    }
+}
+
+#[test]
+fn another_seed_gives_other_weights() {
+    let a = train_weights(42);
+    let b = train_weights(43);
+    assert_ne!(a[0].1, b[0].1);
+}
