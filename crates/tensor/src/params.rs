@@ -28,7 +28,8 @@ pub struct ParamRef<'a> {
 /// let (mut w, mut gw) = (Tensor::zeros(&[2, 2]), Tensor::zeros(&[2, 2]));
 /// let mut names = Vec::new();
 /// let mut path = String::new();
-/// let mut v = ParamVisitor::new(&mut path, &mut |p| names.push(p.name.to_string()));
+/// let mut record = |p: strata_tensor::ParamRef<'_>| names.push(p.name.to_string());
+/// let mut v = ParamVisitor::new(&mut path, &mut record);
 /// v.scope("dense_1", |v| v.param("weight", &mut w, &mut gw));
 /// assert_eq!(names, ["dense_1.weight"]);
 /// ```
