@@ -34,7 +34,7 @@ pub enum DataError {
         source: std::io::Error,
     },
     /// A CSV cell is not a finite number.
-    #[error("{file}:{line}:{column}: {value:?} is not a finite number")]
+    #[error("{file}: line {line}, column {column}: {value:?} is not a finite number")]
     Parse {
         /// The file or source name.
         file: String,
@@ -46,7 +46,7 @@ pub enum DataError {
         value: String,
     },
     /// A CSV row has a different number of cells than the first data row.
-    #[error("{file}:{line}: expected {expected} cells (as on the first data row), found {found}")]
+    #[error("{file}: line {line}: expected {expected} cells (as on the first data row), found {found}")]
     Ragged {
         /// The file or source name.
         file: String,
@@ -65,7 +65,7 @@ pub enum DataError {
         what: String,
     },
     /// A class label is not a non-negative integer.
-    #[error("{file}:{line}:{column}: label {value:?} is not a non-negative integer")]
+    #[error("{file}: line {line}, column {column}: label {value:?} is not a non-negative integer")]
     InvalidLabel {
         /// The file or source name.
         file: String,

@@ -53,7 +53,7 @@ fn ragged_row_names_its_line() {
     let err = default_parse("1,2,0\n3,4,1\n\n5,6\n").unwrap_err();
     // Line 3 is blank (skipped); the short row is line 4.
     assert!(matches!(&err, DataError::Ragged { file, line: 4, expected: 3, found: 2 } if file == "t.csv"), "{err:?}");
-    assert_eq!(err.to_string(), "t.csv:4: expected 3 cells (as on the first data row), found 2");
+    assert_eq!(err.to_string(), "t.csv: line 4: expected 3 cells (as on the first data row), found 2");
     let err = default_parse("1,2,0\n3,4,5,1\n").unwrap_err();
     assert!(matches!(err, DataError::Ragged { line: 2, expected: 3, found: 4, .. }), "{err:?}");
 }
@@ -66,7 +66,7 @@ fn non_numeric_cell_names_line_and_column() {
     let opts = CsvOptions { has_header: true, ..Default::default() };
     let err = parse("a,b,label\n1,2,0\n3,4,1\n5,6e,1\n", &opts).unwrap_err();
     assert!(matches!(&err, DataError::Parse { line: 4, column: 2, value, .. } if value == "6e"), "{err:?}");
-    assert_eq!(err.to_string(), r#"t.csv:4:2: "6e" is not a finite number"#);
+    assert_eq!(err.to_string(), r#"t.csv: line 4, column 2: "6e" is not a finite number"#);
     // Empty cells, NaN and infinity are not accepted as features.
     for (text, column) in [("1,,0\n", 2), ("NaN,1,0\n", 1), ("1,inf,0\n", 2)] {
         let err = default_parse(text).unwrap_err();
@@ -86,7 +86,7 @@ fn labels_must_be_non_negative_integers() {
     }
     assert_eq!(default_parse("1,2,3.0\n").unwrap().labels(), Some(vec![3]));
     let err = default_parse("1,2,-1\n").unwrap_err();
-    assert_eq!(err.to_string(), r#"t.csv:1:3: label "-1" is not a non-negative integer"#);
+    assert_eq!(err.to_string(), r#"t.csv: line 1, column 3: label "-1" is not a non-negative integer"#);
 }
 
 #[test]

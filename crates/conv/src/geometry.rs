@@ -1,0 +1,292 @@
+//! Window geometry shared by convolution and pooling (output sizes, the
+//! smallest input a window fits), the `usize or [h, w]` serde helper, and the
+//! im2col / col2im transforms behind [`crate::Conv2d`].
+
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
+use std::fmt;
+use strata_layers::{LayerError, Result};
+use strata_tensor::checked_numel;
+
+/// Deserialize a spatial size given either as one number (square) or as
+/// `[height, width]`.
+pub(crate) fn pair<'de, D: Deserializer<'de>>(d: D) -> Result<[usize; 2], D::Error> {
+    struct PairVisitor;
+    impl<'de> Visitor<'de> for PairVisitor {
+        type Value = [usize; 2];
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a non-negative integer or a pair [height, width]")
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<[usize; 2], E> {
+            let v = usize::try_from(v).map_err(|_| E::custom(format!("{v} is too large")))?;
+            Ok([v, v])
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<[usize; 2], E> {
+            let v = usize::try_from(v).map_err(|_| E::invalid_value(de::Unexpected::Signed(v), &self))?;
+            Ok([v, v])
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<[usize; 2], A::Error> {
+            let h = seq.next_element()?.ok_or_else(|| de::Error::invalid_length(0, &self))?;
+            let w = seq.next_element()?.ok_or_else(|| de::Error::invalid_length(1, &self))?;
+            if seq.next_element::<usize>()?.is_some() {
+                return Err(de::Error::invalid_length(3, &self));
+            }
+            Ok([h, w])
+        }
+    }
+    d.deserialize_any(PairVisitor)
+}
+
+/// [`pair`] for an optional field.
+pub(crate) fn opt_pair<'de, D: Deserializer<'de>>(d: D) -> Result<Option<[usize; 2]>, D::Error> {
+    #[derive(serde::Deserialize)]
+    struct Wrap(#[serde(deserialize_with = "pair")] [usize; 2]);
+    Ok(<Option<Wrap> as serde::Deserialize>::deserialize(d)?.map(|Wrap(p)| p))
+}
+
+/// How a sliding window visits a feature map: sizes per spatial axis
+/// (`[height, width]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Window {
+    pub kernel: [usize; 2],
+    pub stride: [usize; 2],
+    pub padding: [usize; 2],
+    pub dilation: [usize; 2],
+}
+
+impl Window {
+    /// Extent of the (dilated) kernel along `axis`: `dilation * (k - 1) + 1`.
+    fn span(&self, axis: usize) -> Option<usize> {
+        self.dilation[axis].checked_mul(self.kernel[axis].checked_sub(1)?)?.checked_add(1)
+    }
+
+    /// `floor((in + 2 pad - dilation (k - 1) - 1) / stride) + 1`, or `None`
+    /// when the kernel does not fit in the padded input (or a size overflows).
+    pub fn out_len(&self, axis: usize, input: usize) -> Option<usize> {
+        let padded = self.padding[axis].checked_mul(2)?.checked_add(input)?;
+        let span = self.span(axis)?;
+        if input == 0 || padded < span || self.stride[axis] == 0 {
+            return None;
+        }
+        Some((padded - span) / self.stride[axis] + 1)
+    }
+
+    /// The output `[height, width]` for an input `[height, width]`.
+    pub fn out_hw(&self, h: usize, w: usize) -> Option<[usize; 2]> {
+        Some([self.out_len(0, h)?, self.out_len(1, w)?])
+    }
+
+    /// The smallest input `[height, width]` the window fits in (at least 1).
+    pub fn min_input(&self) -> [usize; 2] {
+        let min = |axis| {
+            let span = self.span(axis).unwrap_or(usize::MAX);
+            span.saturating_sub(self.padding[axis].saturating_mul(2)).max(1)
+        };
+        [min(0), min(1)]
+    }
+}
+
+/// Everything the transforms need about one image: channels, input and output
+/// sizes, and the window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Geometry {
+    pub channels: usize,
+    pub in_hw: [usize; 2],
+    pub out_hw: [usize; 2],
+    pub window: Window,
+}
+
+impl Geometry {
+    /// The geometry of a `[channels, h, w]` image under `window`, or `None`
+    /// when the window does not fit.
+    pub fn new(channels: usize, h: usize, w: usize, window: Window) -> Option<Geometry> {
+        Some(Geometry { channels, in_hw: [h, w], out_hw: window.out_hw(h, w)?, window })
+    }
+
+    /// Rows of the column matrix: `channels * kh * kw`.
+    pub fn col_rows(&self) -> usize {
+        self.channels * self.window.kernel[0] * self.window.kernel[1]
+    }
+
+    /// Output positions per image: `out_h * out_w` (columns of the column matrix).
+    pub fn n_positions(&self) -> usize {
+        self.out_hw[0] * self.out_hw[1]
+    }
+
+    /// Elements of one input image.
+    pub fn in_len(&self) -> usize {
+        self.channels * self.in_hw[0] * self.in_hw[1]
+    }
+}
+
+/// Check a batch `[n, c, h, w]` (`batched`) or a sample `[c, h, w]` against
+/// a layer taking `channels` input channels (`None`: any) through `window`,
+/// and return the image geometry.
+///
+/// Errors are [`LayerError::ShapeMismatch`] naming `layer`: `expected` is
+/// `[0, channels, 0, 0]` (0 = any size) for a wrong rank or channel count, and
+/// `[0, channels, min_h, min_w]` (the smallest input the window fits) for an
+/// input smaller than the kernel; without the batch axis for a sample.
+/// Sizes whose buffers would not be addressable are an
+/// [`LayerError::InvalidConfig`].
+pub(crate) fn image_geometry(
+    layer: &str,
+    shape: &[usize],
+    batched: bool,
+    channels: Option<usize>,
+    out_channels: Option<usize>,
+    window: Window,
+) -> Result<Geometry> {
+    let lead = usize::from(batched);
+    let want_c = channels.unwrap_or(0);
+    let mismatch = |tail: [usize; 3]| {
+        let mut expected = if batched { vec![0] } else { Vec::new() };
+        expected.extend_from_slice(&tail);
+        LayerError::ShapeMismatch { layer: layer.to_string(), expected, actual: shape.to_vec() }
+    };
+    if shape.len() != lead + 3 || channels.is_some_and(|c| shape[lead] != c) {
+        return Err(mismatch([want_c, 0, 0]));
+    }
+    let (c, h, w) = (shape[lead], shape[lead + 1], shape[lead + 2]);
+    let g = Geometry::new(c, h, w, window).ok_or_else(|| {
+        let [mh, mw] = window.min_input();
+        mismatch([want_c, mh, mw])
+    })?;
+    let n = if batched { shape[0] } else { 1 };
+    let [ho, wo] = g.out_hw;
+    let [kh, kw] = window.kernel;
+    if checked_numel(&[n, out_channels.unwrap_or(c), ho, wo]).is_none()
+        || checked_numel(&[c, kh, kw, ho, wo]).is_none()
+    {
+        return Err(LayerError::InvalidConfig {
+            layer: layer.to_string(),
+            reason: format!("input {shape:?} gives an output of {ho}x{wo} positions, too large to hold in memory"),
+        });
+    }
+    Ok(g)
+}
+
+/// The output indices `lo..hi` along one axis whose input index
+/// `o * stride + offset` lies in `0..input` (`offset` = kernel tap position
+/// minus padding).
+fn valid_range(out: usize, input: usize, stride: usize, offset: isize) -> (usize, usize) {
+    // o * stride + offset >= 0  <=>  o >= ceil(-offset / stride)
+    let lo = if offset >= 0 { 0 } else { offset.unsigned_abs().div_ceil(stride) };
+    // o * stride + offset <= input - 1  <=>  o <= floor((input - 1 - offset) / stride)
+    let last = input as isize - 1 - offset;
+    let hi = if last < 0 { 0 } else { (last as usize / stride + 1).min(out) };
+    (lo.min(hi), hi)
+}
+
+/// Write the column matrix of one image `x` (`[channels, h, w]`):
+/// row `(c * kh + i) * kw + j`, column `oy * out_w + ox` holds
+/// `x[c, oy * sh + i * dh - ph, ox * sw + j * dw - pw]` (0 in the padding).
+///
+/// Row `r` starts at `cols[r * ld + col0]` and is `out_h * out_w` long, so the
+/// same function fills one image's `[rows, positions]` matrix (`ld =
+/// positions`, `col0 = 0`) or a block of columns of a whole batch's matrix.
+pub(crate) fn im2col(x: &[f32], g: &Geometry, cols: &mut [f32], ld: usize, col0: usize) {
+    let [h, w] = g.in_hw;
+    let [ho, wo] = g.out_hw;
+    let Window { kernel: [kh, kw], stride: [sh, sw], padding: [ph, pw], dilation: [dh, dw] } = g.window;
+    let p = ho * wo;
+    for c in 0..g.channels {
+        let plane = &x[c * h * w..(c + 1) * h * w];
+        for i in 0..kh {
+            let off_y = (i * dh) as isize - ph as isize;
+            let (y_lo, y_hi) = valid_range(ho, h, sh, off_y);
+            for j in 0..kw {
+                let off_x = (j * dw) as isize - pw as isize;
+                let (x_lo, x_hi) = valid_range(wo, w, sw, off_x);
+                let r = (c * kh + i) * kw + j;
+                let row = &mut cols[r * ld + col0..r * ld + col0 + p];
+                for (oy, dst) in row.chunks_exact_mut(wo).enumerate() {
+                    if oy < y_lo || oy >= y_hi {
+                        dst.fill(0.0);
+                        continue;
+                    }
+                    let iy = ((oy * sh) as isize + off_y) as usize;
+                    let src = &plane[iy * w..(iy + 1) * w];
+                    dst[..x_lo].fill(0.0);
+                    dst[x_hi..].fill(0.0);
+                    if x_lo == x_hi {
+                        continue;
+                    }
+                    let start = ((x_lo * sw) as isize + off_x) as usize;
+                    if sw == 1 {
+                        dst[x_lo..x_hi].copy_from_slice(&src[start..start + (x_hi - x_lo)]);
+                    } else {
+                        for (d, s) in dst[x_lo..x_hi].iter_mut().zip(src[start..].iter().step_by(sw)) {
+                            *d = *s;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The adjoint of [`im2col`] for one image: set `dx` (`[channels, h, w]`) to
+/// the sum, over every column-matrix entry, of its value at the input pixel it
+/// was read from (padding entries are dropped). `cols` is `[rows, positions]`.
+pub(crate) fn col2im(cols: &[f32], g: &Geometry, dx: &mut [f32]) {
+    let [h, w] = g.in_hw;
+    let [ho, wo] = g.out_hw;
+    let Window { kernel: [kh, kw], stride: [sh, sw], padding: [ph, pw], dilation: [dh, dw] } = g.window;
+    let p = ho * wo;
+    dx.fill(0.0);
+    for c in 0..g.channels {
+        let plane = &mut dx[c * h * w..(c + 1) * h * w];
+        for i in 0..kh {
+            let off_y = (i * dh) as isize - ph as isize;
+            let (y_lo, y_hi) = valid_range(ho, h, sh, off_y);
+            for j in 0..kw {
+                let off_x = (j * dw) as isize - pw as isize;
+                let (x_lo, x_hi) = valid_range(wo, w, sw, off_x);
+                let r = (c * kh + i) * kw + j;
+                let row = &cols[r * p..(r + 1) * p];
+                if x_lo == x_hi {
+                    continue;
+                }
+                for oy in y_lo..y_hi {
+                    let iy = ((oy * sh) as isize + off_y) as usize;
+                    let dst = &mut plane[iy * w..(iy + 1) * w];
+                    let src = &row[oy * wo + x_lo..oy * wo + x_hi];
+                    let start = ((x_lo * sw) as isize + off_x) as usize;
+                    if sw == 1 {
+                        for (d, s) in dst[start..start + src.len()].iter_mut().zip(src) {
+                            *d += s;
+                        }
+                    } else {
+                        for (d, s) in dst[start..].iter_mut().step_by(sw).zip(src) {
+                            *d += s;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn valid_range_matches_brute_force() {
+        for input in 1..7usize {
+            for stride in 1..4usize {
+                for offset in -5isize..6 {
+                    let out = 8;
+                    let brute: Vec<usize> = (0..out)
+                        .filter(|&o| {
+                            let i = (o * stride) as isize + offset;
+                            i >= 0 && i < input as isize
+                        })
+                        .collect();
+                    let (lo, hi) = valid_range(out, input, stride, offset);
+                    assert_eq!((lo..hi).collect::<Vec<_>>(), brute, "in {input} s {stride} off {offset}");
+                }
+            }
+        }
+    }
+}

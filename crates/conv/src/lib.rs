@@ -1,0 +1,2 @@
+//! # strata-conv (work in progress)
+#![warn(missing_docs)]
