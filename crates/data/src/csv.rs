@@ -80,7 +80,7 @@ pub fn load_csv_bytes(bytes: &[u8], opts: &CsvOptions, source_name: &str) -> Res
 /// let csv = "1.0,2.0,0\n3.0,oops,1\n";
 /// let err = read_csv(csv.as_bytes(), &CsvOptions::default(), "inline.csv").unwrap_err();
 /// assert!(matches!(err, DataError::Parse { line: 2, column: 2, .. }));
-/// assert_eq!(err.to_string(), r#"inline.csv:2:2: "oops" is not a finite number"#);
+/// assert_eq!(err.to_string(), r#"inline.csv: line 2, column 2: "oops" is not a finite number"#);
 /// ```
 pub fn read_csv<R: BufRead>(reader: R, opts: &CsvOptions, source: &str) -> Result<InMemoryDataset> {
     parse(reader, opts, source, Path::new(source))

@@ -10,7 +10,7 @@ use thiserror::Error;
 /// Errors about a file name the file (`file` is the path or, for in-memory
 /// bytes, the name the caller gave them) and, for CSV, the 1-based line and
 /// column, so a message reads like
-/// `mnist.csv:17:203: "12x" is not a finite number`.
+/// `mnist.csv: line 17, column 203: "12x" is not a finite number`.
 ///
 /// (The file name field is called `file`, not `source`: `thiserror` reserves
 /// a field named `source` for the underlying error.)

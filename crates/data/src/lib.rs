@@ -48,7 +48,7 @@
 //!
 //! // Errors name the place.
 //! let err = read_csv("1,2,0\n1,2\n".as_bytes(), &CsvOptions::default(), "bad.csv").unwrap_err();
-//! assert_eq!(err.to_string(), "bad.csv:2: expected 3 cells (as on the first data row), found 2");
+//! assert_eq!(err.to_string(), "bad.csv: line 2: expected 3 cells (as on the first data row), found 2");
 //! # Ok::<(), strata_data::DataError>(())
 //! ```
 #![warn(missing_docs)]
