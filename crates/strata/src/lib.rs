@@ -19,7 +19,7 @@
 //! use strata::prelude::*;
 //!
 //! let x = Tensor::from_vec(&[4, 2], vec![0., 0., 0., 1., 1., 0., 1., 1.])?;
-//! let data = InMemoryDataset::new(x, Tensor::from_slice(&[0., 1., 1., 0.]), Some(2))?;
+//! let data = InMemoryDataset::from_labels(x, &[0, 1, 1, 0])?;
 //! let spec = presets::mlp(&[2, 16, 2], ActivationKind::Tanh, 0.0)?;
 //! let mut model = Registry::with_builtins().build(&spec, &mut StrataRng::seed_from_u64(3))?;
 //! let config = FitConfig { epochs: 300, batch_size: 4, progress: Progress::Silent, ..FitConfig::default() };
@@ -51,3 +51,8 @@ pub mod prelude {
     pub use strata_tensor::{Init, StrataRng, Tensor};
     pub use strata_training::{EarlyStopping, FitConfig, History, Progress, Trainer, presets};
 }
+
+/// The README's example runs as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;

@@ -24,8 +24,7 @@
 //!
 //! // XOR: four points, two classes.
 //! let x = Tensor::from_vec(&[4, 2], vec![0., 0., 0., 1., 1., 0., 1., 1.])?;
-//! let y = Tensor::from_slice(&[0., 1., 1., 0.]);
-//! let data = InMemoryDataset::new(x, y, Some(2))?;
+//! let data = InMemoryDataset::from_labels(x, &[0, 1, 1, 0])?;
 //!
 //! let spec = presets::mlp(&[2, 16, 2], ActivationKind::Tanh, 0.0)?;
 //! let mut model = Registry::with_builtins().build(&spec, &mut StrataRng::seed_from_u64(3))?;

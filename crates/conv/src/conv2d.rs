@@ -1,0 +1,368 @@
+use crate::geometry::{Geometry, Window, col2im, im2col, image_geometry, pair};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use strata_layers::{Layer, LayerError, LayerSpec, Mode, Result, check_grad};
+use strata_tensor::{Init, MatMut, MatRef, ParamVisitor, StrataRng, Tensor, gemm};
+
+/// Below this many multiply-adds per forward pass a batch runs on the calling
+/// thread: handing work to rayon costs a few microseconds.
+const PARALLEL_MIN_MACS: usize = 1 << 18;
+
+/// Hyper-parameters of a [`Conv2d`] layer.
+///
+/// Spatial sizes are `[height, width]`; in a spec (JSON) each may also be one
+/// number for a square, e.g. `"kernel_size": 3`.
+///
+/// ```
+/// use strata_conv::Conv2dConfig;
+/// let config: Conv2dConfig = serde_json::from_str(
+///     r#"{"in_channels": 1, "out_channels": 8, "kernel_size": 3, "padding": 1}"#).unwrap();
+/// assert_eq!(config, Conv2dConfig::new(1, 8, 3).with_padding(1));
+/// assert_eq!((config.stride, config.dilation, config.bias), ([1, 1], [1, 1], true));
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Conv2dConfig {
+    /// Channels of the input (`C` of `[N, C, H, W]`).
+    pub in_channels: usize,
+    /// Channels of the output: the number of filters.
+    pub out_channels: usize,
+    /// Kernel `[height, width]`.
+    #[serde(deserialize_with = "pair")]
+    pub kernel_size: [usize; 2],
+    /// Step between windows, `[vertical, horizontal]` (default 1).
+    #[serde(default = "ones", deserialize_with = "pair")]
+    pub stride: [usize; 2],
+    /// Zeros added on each side, `[top and bottom, left and right]` (default 0).
+    #[serde(default, deserialize_with = "pair")]
+    pub padding: [usize; 2],
+    /// Spacing between kernel taps (default 1: a dense kernel).
+    #[serde(default = "ones", deserialize_with = "pair")]
+    pub dilation: [usize; 2],
+    /// Whether the layer adds a bias per output channel (default true).
+    #[serde(default = "yes")]
+    pub bias: bool,
+    /// Weight initialiser (He normal by default, for ReLU networks), with
+    /// `fan_in = in_channels * kh * kw` and `fan_out = out_channels * kh * kw`.
+    #[serde(default)]
+    pub init: Init,
+}
+
+fn ones() -> [usize; 2] {
+    [1, 1]
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Conv2dConfig {
+    /// `in_channels -> out_channels` with a square `kernel x kernel` kernel,
+    /// stride 1, no padding, no dilation, a bias, He-normal weights.
+    pub fn new(in_channels: usize, out_channels: usize, kernel: usize) -> Self {
+        Conv2dConfig {
+            in_channels,
+            out_channels,
+            kernel_size: [kernel, kernel],
+            stride: [1, 1],
+            padding: [0, 0],
+            dilation: [1, 1],
+            bias: true,
+            init: Init::HeNormal,
+        }
+    }
+
+    /// The same stride along both axes.
+    pub fn with_stride(mut self, stride: usize) -> Self {
+        self.stride = [stride, stride];
+        self
+    }
+
+    /// The same zero padding on every side.
+    pub fn with_padding(mut self, padding: usize) -> Self {
+        self.padding = [padding, padding];
+        self
+    }
+
+    /// The same dilation along both axes.
+    pub fn with_dilation(mut self, dilation: usize) -> Self {
+        self.dilation = [dilation, dilation];
+        self
+    }
+
+    /// With or without a bias.
+    pub fn with_bias(mut self, bias: bool) -> Self {
+        self.bias = bias;
+        self
+    }
+
+    /// Another weight initialiser.
+    pub fn with_init(mut self, init: Init) -> Self {
+        self.init = init;
+        self
+    }
+
+    fn window(&self) -> Window {
+        Window { kernel: self.kernel_size, stride: self.stride, padding: self.padding, dilation: self.dilation }
+    }
+}
+
+/// Per-task scratch: one image's column matrix and its gradient.
+#[derive(Debug, Clone, Default)]
+struct Scratch {
+    cols: Tensor,
+    grad_cols: Tensor,
+}
+
+/// A 2-D convolution (strictly, a cross-correlation, as in every framework):
+/// `out_channels` filters of shape `[in_channels, kh, kw]` slide over the
+/// image, each giving one output channel.
+///
+/// `y[n, o, i, j] = b[o] + sum over c, u, v of
+/// W[o, c, u, v] * x[n, c, i*sh + u*dh - ph, j*sw + v*dw - pw]`
+/// (zero outside the image).
+///
+/// # Shapes
+/// - input: `[batch, in_channels, H, W]` (NCHW)
+/// - output: `[batch, out_channels, H_out, W_out]` with, per axis,
+///   `out = floor((in + 2*padding - dilation*(kernel - 1) - 1) / stride) + 1`
+/// - parameters: `weight [out_channels, in_channels, kh, kw]` (PyTorch's
+///   layout), `bias [out_channels]`
+///
+/// A 3x3 kernel with padding 1 and stride 1 keeps `H` and `W` (a "same"
+/// convolution, e.g. inside a [`strata_layers::Residual`]). An input smaller
+/// than the dilated kernel (after padding) is a
+/// [`LayerError::ShapeMismatch`] whose `expected` holds the smallest size.
+///
+/// # Algorithm
+/// im2col + GEMM, one GEMM per image: each image is unrolled into a column
+/// matrix `cols [in_channels*kh*kw, H_out*W_out]`, and
+/// `y_n = W [out, in*kh*kw] * cols`, through the tensor crate's one
+/// [`gemm`] entry point. Backward per image: `dW_n = dy_n * cols^T`,
+/// `dcols = W^T * dy_n`, `dx_n = col2im(dcols)`; the bias gradient sums `dy`.
+///
+/// Images are independent, so a batch is split into one contiguous group per
+/// rayon thread (for batches of more than about 2^18 multiply-adds). The
+/// per-image weight-gradient partials are added in image order afterwards, so
+/// the result is bit-identical for any number of threads. Per image rather
+/// than one GEMM over the whole batch: measured with the `gemm_strategy`
+/// group of the `conv` benchmark on one thread, the two are within a few per
+/// cent of each other, and only the per-image form splits across cores
+/// without changing the order of any sum.
+///
+/// Buffers (output, input gradient, kept input, per-thread column matrices,
+/// weight-gradient partials) are owned by the layer and reused: once warm, a
+/// step allocates nothing.
+///
+/// ```
+/// use strata_conv::{Conv2d, Conv2dConfig};
+/// use strata_layers::{Layer, Mode};
+/// use strata_tensor::{StrataRng, Tensor};
+///
+/// let mut conv = Conv2d::new(Conv2dConfig::new(3, 16, 3).with_padding(1), &mut StrataRng::seed_from_u64(0))?;
+/// let y = conv.forward(&Tensor::zeros(&[2, 3, 32, 32]), Mode::Eval)?;
+/// assert_eq!(y.shape(), &[2, 16, 32, 32]);
+/// assert_eq!(conv.output_shape(&[3, 9, 9])?, vec![16, 9, 9]);
+/// # Ok::<(), strata_layers::LayerError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Conv2d {
+    config: Conv2dConfig,
+    weight: Tensor,
+    bias: Tensor,
+    grad_weight: Tensor,
+    grad_bias: Tensor,
+    input: Tensor,
+    /// Geometry of the last training-mode forward (`None`: backward not allowed).
+    trained: Option<Geometry>,
+    output: Tensor,
+    grad_input: Tensor,
+    scratch: Vec<Scratch>,
+    /// Per-image weight gradients `[batch, out, in*kh*kw]`, summed in order.
+    weight_parts: Tensor,
+}
+
+impl Conv2d {
+    /// A layer with weights drawn by `config.init` from `rng` and a zero bias.
+    ///
+    /// Zero channels, a zero kernel size, stride or dilation are a
+    /// [`LayerError::InvalidConfig`].
+    pub fn new(config: Conv2dConfig, rng: &mut StrataRng) -> Result<Conv2d> {
+        let invalid = |reason: String| Err(LayerError::InvalidConfig { layer: "conv2d".into(), reason });
+        if config.in_channels == 0 || config.out_channels == 0 {
+            return invalid(format!(
+                "needs at least one input and one output channel, got {} -> {}",
+                config.in_channels, config.out_channels
+            ));
+        }
+        for (name, v) in [("kernel_size", config.kernel_size), ("stride", config.stride), ("dilation", config.dilation)]
+        {
+            if v.contains(&0) {
+                return invalid(format!("{name} must be at least 1 along both axes, got {v:?}"));
+            }
+        }
+        let [kh, kw] = config.kernel_size;
+        let area = kh.checked_mul(kw);
+        let (fan_in, fan_out) = match area.and_then(|a| Some((a.checked_mul(config.in_channels)?, a))) {
+            Some((fan_in, a)) => (fan_in, a.saturating_mul(config.out_channels)),
+            None => return invalid(format!("kernel {kh}x{kw} is too large")),
+        };
+        let shape = [config.out_channels, config.in_channels, kh, kw];
+        let weight = config.init.sample(&shape, fan_in, fan_out, rng)?;
+        let n_bias = if config.bias { config.out_channels } else { 0 };
+        Ok(Conv2d {
+            grad_weight: Tensor::zeros(&shape),
+            weight,
+            bias: Tensor::zeros(&[n_bias]),
+            grad_bias: Tensor::zeros(&[n_bias]),
+            config,
+            input: Tensor::default(),
+            trained: None,
+            output: Tensor::default(),
+            grad_input: Tensor::default(),
+            scratch: Vec::new(),
+            weight_parts: Tensor::default(),
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Conv2dConfig {
+        &self.config
+    }
+
+    /// The filters, `[out_channels, in_channels, kh, kw]`.
+    pub fn weight(&self) -> &Tensor {
+        &self.weight
+    }
+
+    /// The bias, `[out_channels]` (empty without bias).
+    pub fn bias(&self) -> &Tensor {
+        &self.bias
+    }
+
+    /// How many groups to split a batch of `n` into, with a column buffer
+    /// (and, for backward, a column-gradient buffer) ready for each.
+    fn prepare_scratch(&mut self, n: usize, g: &Geometry, backward: bool) -> usize {
+        let (rows, cols) = (g.col_rows(), g.n_positions());
+        let macs = n.saturating_mul(self.config.out_channels).saturating_mul(rows).saturating_mul(cols);
+        let groups = if macs < PARALLEL_MIN_MACS { 1 } else { rayon::current_num_threads().clamp(1, n) };
+        if self.scratch.len() < groups {
+            self.scratch.resize_with(groups, Scratch::default);
+        }
+        for s in &mut self.scratch[..groups] {
+            s.cols.resize(&[rows, cols]);
+            if backward {
+                s.grad_cols.resize(&[rows, cols]);
+            }
+        }
+        groups
+    }
+}
+
+impl Layer for Conv2d {
+    fn forward(&mut self, input: &Tensor, mode: Mode) -> Result<&Tensor> {
+        let c = &self.config;
+        let g = image_geometry("conv2d", input.shape(), true, Some(c.in_channels), Some(c.out_channels), c.window())?;
+        let n = input.shape()[0];
+        let (o, rows, p, in_len) = (c.out_channels, g.col_rows(), g.n_positions(), g.in_len());
+        self.output.resize(&[n, o, g.out_hw[0], g.out_hw[1]]);
+        self.trained = (mode == Mode::Train).then_some(g);
+        if mode == Mode::Train {
+            self.input.copy_from(input);
+        }
+        if n == 0 {
+            return Ok(&self.output);
+        }
+        let groups = self.prepare_scratch(n, &g, false);
+        let per = n.div_ceil(groups);
+        let weight = MatRef::new(self.weight.data(), o, rows)?;
+        let bias = self.config.bias.then_some(self.bias.data());
+        self.output
+            .data_mut()
+            .par_chunks_mut(per * o * p)
+            .zip(input.data().par_chunks(per * in_len))
+            .zip(self.scratch[..groups].par_iter_mut())
+            .try_for_each(|((out, x), s)| -> strata_tensor::Result<()> {
+                for (y, x) in out.chunks_exact_mut(o * p).zip(x.chunks_exact(in_len)) {
+                    im2col(x, &g, s.cols.data_mut(), p, 0);
+                    gemm(1.0, weight, MatRef::new(s.cols.data(), rows, p)?, 0.0, MatMut::new(y, o, p)?)?;
+                    if let Some(bias) = bias {
+                        for (channel, &b) in y.chunks_exact_mut(p).zip(bias) {
+                            channel.iter_mut().for_each(|v| *v += b);
+                        }
+                    }
+                }
+                Ok(())
+            })?;
+        Ok(&self.output)
+    }
+
+    fn backward(&mut self, grad_output: &Tensor) -> Result<&Tensor> {
+        let Some(g) = self.trained else {
+            return Err(LayerError::BackwardBeforeForward { layer: "conv2d".into() });
+        };
+        let n = self.input.shape()[0];
+        let (o, rows, p, in_len) = (self.config.out_channels, g.col_rows(), g.n_positions(), g.in_len());
+        check_grad("conv2d", grad_output, &[n, o, g.out_hw[0], g.out_hw[1]])?;
+        self.grad_input.resize(self.input.shape());
+        if n == 0 {
+            return Ok(&self.grad_input);
+        }
+        self.weight_parts.resize(&[n, o, rows]);
+        let groups = self.prepare_scratch(n, &g, true);
+        let per = n.div_ceil(groups);
+        let weight = MatRef::new(self.weight.data(), o, rows)?;
+        self.grad_input
+            .data_mut()
+            .par_chunks_mut(per * in_len)
+            .zip(self.input.data().par_chunks(per * in_len))
+            .zip(grad_output.data().par_chunks(per * o * p))
+            .zip(self.weight_parts.data_mut().par_chunks_mut(per * o * rows))
+            .zip(self.scratch[..groups].par_iter_mut())
+            .try_for_each(|((((dx, x), dy), dw), s)| -> strata_tensor::Result<()> {
+                let images = dx.chunks_exact_mut(in_len).zip(x.chunks_exact(in_len));
+                for ((dx, x), (dy, dw)) in images.zip(dy.chunks_exact(o * p).zip(dw.chunks_exact_mut(o * rows))) {
+                    im2col(x, &g, s.cols.data_mut(), p, 0);
+                    let dy = MatRef::new(dy, o, p)?;
+                    gemm(1.0, dy, MatRef::new(s.cols.data(), rows, p)?.t(), 0.0, MatMut::new(dw, o, rows)?)?;
+                    gemm(1.0, weight.t(), dy, 0.0, MatMut::new(s.grad_cols.data_mut(), rows, p)?)?;
+                    col2im(s.grad_cols.data(), &g, dx);
+                }
+                Ok(())
+            })?;
+        // Fixed order, whatever the number of threads: bit-identical results.
+        for part in self.weight_parts.data().chunks_exact(o * rows) {
+            for (gw, &v) in self.grad_weight.data_mut().iter_mut().zip(part) {
+                *gw += v;
+            }
+        }
+        if self.config.bias {
+            for dy in grad_output.data().chunks_exact(o * p) {
+                for (gb, channel) in self.grad_bias.data_mut().iter_mut().zip(dy.chunks_exact(p)) {
+                    *gb += channel.iter().sum::<f32>();
+                }
+            }
+        }
+        Ok(&self.grad_input)
+    }
+
+    fn output_shape(&self, input_shape: &[usize]) -> Result<Vec<usize>> {
+        let c = &self.config;
+        let g = image_geometry("conv2d", input_shape, false, Some(c.in_channels), Some(c.out_channels), c.window())?;
+        Ok(vec![c.out_channels, g.out_hw[0], g.out_hw[1]])
+    }
+
+    fn kind(&self) -> &str {
+        "conv2d"
+    }
+
+    fn visit_parameters(&mut self, visitor: &mut ParamVisitor<'_>) {
+        visitor.param("weight", &mut self.weight, &mut self.grad_weight);
+        if self.config.bias {
+            visitor.param("bias", &mut self.bias, &mut self.grad_bias);
+        }
+    }
+
+    fn spec(&self) -> Result<LayerSpec> {
+        LayerSpec::new("conv2d", &self.config)
+    }
+}

@@ -1,0 +1,384 @@
+use crate::geometry::{Geometry, Window, image_geometry, opt_pair, pair};
+use serde::{Deserialize, Serialize};
+use strata_layers::{Layer, LayerError, LayerSpec, Mode, Result, check_grad};
+use strata_tensor::Tensor;
+
+/// Hyper-parameters of a [`MaxPool2d`] or an [`AvgPool2d`] layer.
+///
+/// In a spec (JSON) sizes may be one number (square) or `[height, width]`;
+/// `stride` defaults to the kernel (non-overlapping windows).
+///
+/// ```
+/// use strata_conv::Pool2dConfig;
+/// let config: Pool2dConfig = serde_json::from_str(r#"{"kernel": 2}"#).unwrap();
+/// assert_eq!(config, Pool2dConfig::new(2));
+/// assert_eq!(config.effective_stride(), [2, 2]);
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Pool2dConfig {
+    /// Window `[height, width]`.
+    #[serde(deserialize_with = "pair")]
+    pub kernel: [usize; 2],
+    /// Step between windows; `None` means the kernel size.
+    #[serde(default, deserialize_with = "opt_pair", skip_serializing_if = "Option::is_none")]
+    pub stride: Option<[usize; 2]>,
+}
+
+impl Pool2dConfig {
+    /// Square `kernel x kernel` windows with stride `kernel`.
+    pub fn new(kernel: usize) -> Self {
+        Pool2dConfig { kernel: [kernel, kernel], stride: None }
+    }
+
+    /// The same stride along both axes.
+    pub fn with_stride(mut self, stride: usize) -> Self {
+        self.stride = Some([stride, stride]);
+        self
+    }
+
+    /// The stride in use: `stride`, or the kernel when it is `None`.
+    pub fn effective_stride(&self) -> [usize; 2] {
+        self.stride.unwrap_or(self.kernel)
+    }
+
+    fn window(&self, layer: &str) -> Result<Window> {
+        let stride = self.effective_stride();
+        for (name, v) in [("kernel", self.kernel), ("stride", stride)] {
+            if v.contains(&0) {
+                return Err(LayerError::InvalidConfig {
+                    layer: layer.into(),
+                    reason: format!("{name} must be at least 1 along both axes, got {v:?}"),
+                });
+            }
+        }
+        Ok(Window { kernel: self.kernel, stride, padding: [0, 0], dilation: [1, 1] })
+    }
+}
+
+/// `[c, out_h, out_w]` of a pooling layer for a per-sample input shape.
+fn pool_output_shape(layer: &str, window: Window, input_shape: &[usize]) -> Result<Vec<usize>> {
+    let g = image_geometry(layer, input_shape, false, None, None, window)?;
+    Ok(vec![g.channels, g.out_hw[0], g.out_hw[1]])
+}
+
+/// Max pooling: each output is the largest input of its window, per channel.
+///
+/// # Shapes
+/// - input: `[batch, C, H, W]`
+/// - output: `[batch, C, H_out, W_out]`, per axis
+///   `out = floor((in - kernel) / stride) + 1` (the convolution formula
+///   without padding or dilation); the input must be at least as large as
+///   the kernel.
+///
+/// # Gradients
+/// The forward pass keeps the position of each window's maximum (the first
+/// one, on ties); backward sends each output gradient there and nowhere else
+/// (overlapping windows add up).
+///
+/// ```
+/// use strata_conv::{MaxPool2d, Pool2dConfig};
+/// use strata_layers::{Layer, Mode};
+/// use strata_tensor::Tensor;
+///
+/// let mut pool = MaxPool2d::new(Pool2dConfig::new(2))?;
+/// let x = Tensor::from_vec(&[1, 1, 2, 4], vec![1., 5., 2., 0., 3., 4., 8., 7.])?;
+/// assert_eq!(pool.forward(&x, Mode::Eval)?.data(), &[5., 8.]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct MaxPool2d {
+    config: Pool2dConfig,
+    window: Window,
+    output: Tensor,
+    grad_input: Tensor,
+    /// Flat input index of every output's maximum.
+    argmax: Vec<usize>,
+    /// Input shape of the last training-mode forward (`None`: no backward).
+    trained: Option<Vec<usize>>,
+}
+
+impl MaxPool2d {
+    /// A max-pooling layer; a zero kernel or stride is a [`LayerError::InvalidConfig`].
+    pub fn new(config: Pool2dConfig) -> Result<MaxPool2d> {
+        let window = config.window("max_pool2d")?;
+        Ok(MaxPool2d {
+            config,
+            window,
+            output: Tensor::default(),
+            grad_input: Tensor::default(),
+            argmax: Vec::new(),
+            trained: None,
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Pool2dConfig {
+        &self.config
+    }
+}
+
+impl Layer for MaxPool2d {
+    fn forward(&mut self, input: &Tensor, mode: Mode) -> Result<&Tensor> {
+        let g = image_geometry("max_pool2d", input.shape(), true, None, None, self.window)?;
+        let Geometry { in_hw: [h, w], out_hw: [ho, wo], .. } = g;
+        let [kh, kw] = self.window.kernel;
+        let [sh, sw] = self.window.stride;
+        let n = input.shape()[0];
+        self.output.resize(&[n, g.channels, ho, wo]);
+        self.argmax.resize(self.output.len(), 0);
+        let planes = input.data().chunks_exact(h * w).zip(self.output.data_mut().chunks_exact_mut(ho * wo));
+        for (plane, ((x, y), arg)) in planes.zip(self.argmax.chunks_exact_mut(ho * wo)).enumerate() {
+            for oy in 0..ho {
+                for ox in 0..wo {
+                    let mut best = (oy * sh) * w + ox * sw;
+                    for i in 0..kh {
+                        let row = (oy * sh + i) * w + ox * sw;
+                        for (j, &v) in x[row..row + kw].iter().enumerate() {
+                            if v > x[best] {
+                                best = row + j;
+                            }
+                        }
+                    }
+                    y[oy * wo + ox] = x[best];
+                    arg[oy * wo + ox] = plane * h * w + best;
+                }
+            }
+        }
+        self.trained = (mode == Mode::Train).then(|| input.shape().to_vec());
+        Ok(&self.output)
+    }
+
+    fn backward(&mut self, grad_output: &Tensor) -> Result<&Tensor> {
+        let Some(shape) = &self.trained else {
+            return Err(LayerError::BackwardBeforeForward { layer: "max_pool2d".into() });
+        };
+        check_grad("max_pool2d", grad_output, self.output.shape())?;
+        self.grad_input.resize(shape);
+        self.grad_input.fill(0.0);
+        let dx = self.grad_input.data_mut();
+        for (&at, &g) in self.argmax.iter().zip(grad_output.data()) {
+            dx[at] += g;
+        }
+        Ok(&self.grad_input)
+    }
+
+    fn output_shape(&self, input_shape: &[usize]) -> Result<Vec<usize>> {
+        pool_output_shape("max_pool2d", self.window, input_shape)
+    }
+
+    fn kind(&self) -> &str {
+        "max_pool2d"
+    }
+
+    fn spec(&self) -> Result<LayerSpec> {
+        LayerSpec::new("max_pool2d", &self.config)
+    }
+}
+
+/// Average pooling: each output is the mean of its window, per channel.
+///
+/// # Shapes
+/// - input: `[batch, C, H, W]`
+/// - output: `[batch, C, H_out, W_out]`, per axis
+///   `out = floor((in - kernel) / stride) + 1`; the input must be at least as
+///   large as the kernel.
+///
+/// # Gradients
+/// Each output gradient is shared equally, `1 / (kh * kw)` each, by the
+/// inputs of its window.
+///
+/// ```
+/// use strata_conv::{AvgPool2d, Pool2dConfig};
+/// use strata_layers::{Layer, Mode};
+/// use strata_tensor::Tensor;
+///
+/// let mut pool = AvgPool2d::new(Pool2dConfig::new(2))?;
+/// let x = Tensor::from_vec(&[1, 1, 2, 4], vec![1., 5., 2., 0., 3., 4., 8., 7.])?;
+/// assert_eq!(pool.forward(&x, Mode::Eval)?.data(), &[3.25, 4.25]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct AvgPool2d {
+    config: Pool2dConfig,
+    window: Window,
+    output: Tensor,
+    grad_input: Tensor,
+    /// Geometry of the last training-mode forward (`None`: no backward).
+    trained: Option<(usize, Geometry)>,
+}
+
+impl AvgPool2d {
+    /// An average-pooling layer; a zero kernel or stride is a [`LayerError::InvalidConfig`].
+    pub fn new(config: Pool2dConfig) -> Result<AvgPool2d> {
+        let window = config.window("avg_pool2d")?;
+        Ok(AvgPool2d { config, window, output: Tensor::default(), grad_input: Tensor::default(), trained: None })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Pool2dConfig {
+        &self.config
+    }
+}
+
+impl Layer for AvgPool2d {
+    fn forward(&mut self, input: &Tensor, mode: Mode) -> Result<&Tensor> {
+        let g = image_geometry("avg_pool2d", input.shape(), true, None, None, self.window)?;
+        let Geometry { in_hw: [h, w], out_hw: [ho, wo], .. } = g;
+        let [kh, kw] = self.window.kernel;
+        let [sh, sw] = self.window.stride;
+        let scale = 1.0 / (kh * kw) as f32;
+        let n = input.shape()[0];
+        self.output.resize(&[n, g.channels, ho, wo]);
+        for (x, y) in input.data().chunks_exact(h * w).zip(self.output.data_mut().chunks_exact_mut(ho * wo)) {
+            for oy in 0..ho {
+                for ox in 0..wo {
+                    let mut sum = 0.0;
+                    for i in 0..kh {
+                        let row = (oy * sh + i) * w + ox * sw;
+                        sum += x[row..row + kw].iter().sum::<f32>();
+                    }
+                    y[oy * wo + ox] = sum * scale;
+                }
+            }
+        }
+        self.trained = (mode == Mode::Train).then_some((n, g));
+        Ok(&self.output)
+    }
+
+    fn backward(&mut self, grad_output: &Tensor) -> Result<&Tensor> {
+        let Some((n, g)) = self.trained else {
+            return Err(LayerError::BackwardBeforeForward { layer: "avg_pool2d".into() });
+        };
+        let Geometry { channels, in_hw: [h, w], out_hw: [ho, wo], .. } = g;
+        check_grad("avg_pool2d", grad_output, &[n, channels, ho, wo])?;
+        let [kh, kw] = self.window.kernel;
+        let [sh, sw] = self.window.stride;
+        let scale = 1.0 / (kh * kw) as f32;
+        self.grad_input.resize(&[n, channels, h, w]);
+        self.grad_input.fill(0.0);
+        for (dx, dy) in self.grad_input.data_mut().chunks_exact_mut(h * w).zip(grad_output.data().chunks_exact(ho * wo))
+        {
+            for oy in 0..ho {
+                for ox in 0..wo {
+                    let share = dy[oy * wo + ox] * scale;
+                    for i in 0..kh {
+                        let row = (oy * sh + i) * w + ox * sw;
+                        dx[row..row + kw].iter_mut().for_each(|v| *v += share);
+                    }
+                }
+            }
+        }
+        Ok(&self.grad_input)
+    }
+
+    fn output_shape(&self, input_shape: &[usize]) -> Result<Vec<usize>> {
+        pool_output_shape("avg_pool2d", self.window, input_shape)
+    }
+
+    fn kind(&self) -> &str {
+        "avg_pool2d"
+    }
+
+    fn spec(&self) -> Result<LayerSpec> {
+        LayerSpec::new("avg_pool2d", &self.config)
+    }
+}
+
+/// Global average pooling: the mean of every channel over the whole image,
+/// `[N, C, H, W] -> [N, C]`. The usual bridge from convolutions to a
+/// classifier head, independent of the image size.
+///
+/// # Shapes
+/// - input: `[batch, C, H, W]` (`H`, `W` at least 1)
+/// - output: `[batch, C]`
+///
+/// # Gradients
+/// `dx[n, c, i, j] = dy[n, c] / (H * W)`.
+///
+/// ```
+/// use strata_conv::GlobalAvgPool;
+/// use strata_layers::{Layer, Mode};
+/// use strata_tensor::Tensor;
+///
+/// let mut pool = GlobalAvgPool::new();
+/// let x = Tensor::from_vec(&[1, 2, 1, 2], vec![1., 3., 10., 20.])?;
+/// assert_eq!(pool.forward(&x, Mode::Eval)?.data(), &[2., 15.]);
+/// assert_eq!(pool.output_shape(&[2, 7, 7])?, vec![2]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct GlobalAvgPool {
+    output: Tensor,
+    grad_input: Tensor,
+    /// Input shape of the last training-mode forward (`None`: no backward).
+    trained: Option<Vec<usize>>,
+}
+
+impl GlobalAvgPool {
+    /// A global average-pooling layer.
+    pub fn new() -> Self {
+        GlobalAvgPool::default()
+    }
+
+    fn check(shape: &[usize], batched: bool) -> Result<()> {
+        let lead = usize::from(batched);
+        if shape.len() != lead + 3 || shape[lead + 1] == 0 || shape[lead + 2] == 0 {
+            let expected = if batched { vec![0, 0, 1, 1] } else { vec![0, 1, 1] };
+            let expected = if shape.len() == lead + 3 { expected } else { expected.iter().map(|_| 0).collect() };
+            return Err(LayerError::ShapeMismatch {
+                layer: "global_avg_pool".into(),
+                expected,
+                actual: shape.to_vec(),
+            });
+        }
+        Ok(())
+    }
+}
+
+impl Layer for GlobalAvgPool {
+    fn forward(&mut self, input: &Tensor, mode: Mode) -> Result<&Tensor> {
+        GlobalAvgPool::check(input.shape(), true)?;
+        let s = input.shape();
+        let (n, c, area) = (s[0], s[1], s[2] * s[3]);
+        self.output.resize(&[n, c]);
+        let scale = 1.0 / area as f32;
+        for (y, plane) in self.output.data_mut().iter_mut().zip(input.data().chunks_exact(area)) {
+            *y = plane.iter().sum::<f32>() * scale;
+        }
+        if mode == Mode::Train {
+            let kept = self.trained.get_or_insert_with(Vec::new);
+            kept.clear();
+            kept.extend_from_slice(s);
+        } else {
+            self.trained = None;
+        }
+        Ok(&self.output)
+    }
+
+    fn backward(&mut self, grad_output: &Tensor) -> Result<&Tensor> {
+        let Some(shape) = &self.trained else {
+            return Err(LayerError::BackwardBeforeForward { layer: "global_avg_pool".into() });
+        };
+        check_grad("global_avg_pool", grad_output, &shape[..2])?;
+        let area = shape[2] * shape[3];
+        let scale = 1.0 / area as f32;
+        self.grad_input.resize(shape);
+        for (dx, &dy) in self.grad_input.data_mut().chunks_exact_mut(area).zip(grad_output.data()) {
+            dx.fill(dy * scale);
+        }
+        Ok(&self.grad_input)
+    }
+
+    fn output_shape(&self, input_shape: &[usize]) -> Result<Vec<usize>> {
+        GlobalAvgPool::check(input_shape, false)?;
+        Ok(vec![input_shape[0]])
+    }
+
+    fn kind(&self) -> &str {
+        "global_avg_pool"
+    }
+
+    fn spec(&self) -> Result<LayerSpec> {
+        Ok(LayerSpec { kind: "global_avg_pool".into(), config: serde_json::Value::Null })
+    }
+}
