@@ -44,7 +44,7 @@ mod tensor;
 
 pub use error::{Result, TensorError};
 pub use init::Init;
-pub use linalg::{MatMut, MatRef, gemm};
+pub use linalg::{MatMut, MatRef, PARALLEL_THRESHOLD, gemm};
 pub use params::{ParamRef, ParamVisitor};
 pub use rng::{StrataRng, splitmix64};
 pub use tensor::{Tensor, checked_numel};

@@ -2,12 +2,24 @@
 //!
 //! Every product in Strata (dense layers, convolution through im2col, attention)
 //! goes through [`gemm`], so a faster kernel replaces it here without touching
-//! a caller. Today the kernel is nalgebra's `gemm` on strided views (which
-//! dispatches to `matrixmultiply`'s packed SIMD kernel for `f32`).
+//! a caller.
+//!
+//! **The kernel, chosen by measurement** (`cargo xtask bench --only W1`, see
+//! `docs/performance.md`): the `gemm` crate's packed micro-kernels (runtime
+//! dispatch to AVX-512/AVX2/FMA), on rayon's threads above a size threshold.
+//! It beat nalgebra's `gemm` (matrixmultiply) at every shape of the
+//! workloads, and its results do not depend on the thread count (it splits
+//! the output, never the sum over `k`), so training stays bit-reproducible.
+//! nalgebra stays the user-facing matrix type: [`Tensor::to_dmatrix`] and
+//! [`Tensor::from_dmatrix`] convert.
 
 use crate::error::{Result, TensorError};
 use crate::tensor::Tensor;
-use nalgebra::{DMatrixView, DMatrixViewMut};
+use nalgebra::DMatrix;
+
+/// Products with fewer multiply-adds than this run on the calling thread:
+/// below it, waking a second thread costs more than it saves.
+pub const PARALLEL_THRESHOLD: usize = 1 << 18;
 
 /// A read-only row-major matrix view: `rows x cols` elements of `data`,
 /// optionally used transposed.
@@ -55,16 +67,6 @@ impl<'a> MatRef<'a> {
     /// Rows and columns of `op(self)`.
     pub fn dims(&self) -> (usize, usize) {
         if self.transposed { (self.cols, self.rows) } else { (self.rows, self.cols) }
-    }
-
-    fn view(&self) -> DMatrixView<'a, f32, nalgebra::Dyn, nalgebra::Dyn> {
-        // Row-major (r, c) lives at r * cols + c: row stride `cols`, column stride 1.
-        // Transposed, the roles of the strides swap.
-        if self.transposed {
-            DMatrixView::from_slice_with_strides(self.data, self.cols, self.rows, 1, self.cols)
-        } else {
-            DMatrixView::from_slice_with_strides(self.data, self.rows, self.cols, self.cols, 1)
-        }
     }
 }
 
@@ -122,78 +124,65 @@ pub fn gemm(alpha: f32, a: MatRef<'_>, b: MatRef<'_>, beta: f32, c: MatMut<'_>) 
         }
         return Ok(());
     }
-    if m.min(n).min(k) <= SMALL_DIM {
-        small_gemm(alpha, &a, &b, beta, c.data, m, n, k);
-        return Ok(());
-    }
-    let mut cv = DMatrixViewMut::from_slice_with_strides_mut(c.data, m, n, n, 1);
-    cv.gemm(alpha, &a.view(), &b.view(), beta);
+    run_kernel(alpha, &a, &b, beta, c.data, m, n, k);
     Ok(())
 }
 
-/// nalgebra hands products with a dimension of at most 5 to a generic path
-/// that indexes strided views out of bounds (its `axcpy` on a column of a
-/// row-major view); those go to [`small_gemm`] instead.
-const SMALL_DIM: usize = 5;
+/// Strides (row, column) of `op(view)` over its row-major storage.
+fn strides(v: &MatRef<'_>) -> (isize, isize) {
+    if v.transposed { (1, v.cols as isize) } else { (v.cols as isize, 1) }
+}
 
-/// A plain kernel for thin products (one dimension <= [`SMALL_DIM`]), with
-/// a contiguous inner loop for each transpose case.
-#[allow(clippy::too_many_arguments)]
-fn small_gemm(alpha: f32, a: &MatRef<'_>, b: &MatRef<'_>, beta: f32, c: &mut [f32], m: usize, n: usize, k: usize) {
-    if beta == 0.0 {
-        c.fill(0.0);
-    } else if beta != 1.0 {
-        c.iter_mut().for_each(|x| *x *= beta);
-    }
-    let (ad, bd) = (a.data, b.data);
-    match (a.transposed, b.transposed) {
-        // C[i, :] += alpha * A[i, p] * B[p, :]
-        (false, false) => {
-            for i in 0..m {
-                let crow = &mut c[i * n..(i + 1) * n];
-                for p in 0..k {
-                    let s = alpha * ad[i * k + p];
-                    for (cv, &bv) in crow.iter_mut().zip(&bd[p * n..(p + 1) * n]) {
-                        *cv += s * bv;
-                    }
-                }
-            }
-        }
-        // C[i, j] += alpha * dot(A[i, :], B_stored[j, :])
-        (false, true) => {
-            for i in 0..m {
-                let arow = &ad[i * k..(i + 1) * k];
-                for j in 0..n {
-                    let dot: f32 = arow.iter().zip(&bd[j * k..(j + 1) * k]).map(|(x, y)| x * y).sum();
-                    c[i * n + j] += alpha * dot;
-                }
-            }
-        }
-        // C[i, :] += alpha * A_stored[p, i] * B[p, :]
-        (true, false) => {
-            for p in 0..k {
-                let brow = &bd[p * n..(p + 1) * n];
-                for i in 0..m {
-                    let s = alpha * ad[p * m + i];
-                    for (cv, &bv) in c[i * n..(i + 1) * n].iter_mut().zip(brow) {
-                        *cv += s * bv;
-                    }
-                }
-            }
-        }
-        // C[i, j] += alpha * sum_p A_stored[p, i] * B_stored[j, p]
-        (true, true) => {
-            for i in 0..m {
-                for j in 0..n {
-                    let dot: f32 = (0..k).map(|p| ad[p * m + i] * bd[j * k + p]).sum();
-                    c[i * n + j] += alpha * dot;
-                }
-            }
-        }
+#[allow(unsafe_code, clippy::too_many_arguments)]
+fn run_kernel(alpha: f32, a: &MatRef<'_>, b: &MatRef<'_>, beta: f32, c: &mut [f32], m: usize, n: usize, k: usize) {
+    let (a_rs, a_cs) = strides(a);
+    let (b_rs, b_cs) = strides(b);
+    let threads = if m * n * k >= PARALLEL_THRESHOLD { rayon::current_num_threads() } else { 1 };
+    let parallelism = if threads > 1 { gemm::Parallelism::Rayon(threads) } else { gemm::Parallelism::None };
+    // SAFETY: the views were checked on construction (`data.len() == rows * cols`)
+    // and `gemm` above checked that op(A) is m x k, op(B) is k x n and C is
+    // m x n, so every strided access the kernel makes lies inside its slice.
+    // `c` is a unique borrow, so it cannot alias `a` or `b`. The `gemm` crate
+    // computes `dst = alpha_g * dst + beta_g * lhs * rhs`, and does not read
+    // `dst` when `read_dst` is false (our beta == 0: C may hold NaN).
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            c.as_mut_ptr(),
+            1,
+            n as isize,
+            beta != 0.0,
+            a.data.as_ptr(),
+            a_cs,
+            a_rs,
+            b.data.as_ptr(),
+            b_cs,
+            b_rs,
+            beta,
+            alpha,
+            false,
+            false,
+            false,
+            parallelism,
+        );
     }
 }
 
 impl Tensor {
+    /// A rank-2 tensor as a nalgebra matrix (copied).
+    pub fn to_dmatrix(&self) -> Result<DMatrix<f32>> {
+        self.expect_rank("to_dmatrix", 2)?;
+        Ok(DMatrix::from_row_slice(self.shape()[0], self.shape()[1], self.data()))
+    }
+
+    /// A nalgebra matrix as a rank-2 tensor (copied).
+    pub fn from_dmatrix(m: &DMatrix<f32>) -> Tensor {
+        let data: Vec<f32> = m.transpose().as_slice().to_vec();
+        Tensor::from_vec(&[m.nrows(), m.ncols()], data).unwrap_or_default()
+    }
+
     /// The matrix product of two rank-2 tensors, `self * other`.
     ///
     /// ```

@@ -112,3 +112,29 @@ fn matmul_by_hand() {
     let b = Tensor::from_vec(&[2, 2], vec![5.0, 6.0, 7.0, 8.0]).unwrap();
     assert_eq!(a.matmul(&b).unwrap().data(), &[19.0, 22.0, 43.0, 50.0]);
 }
+
+/// The kernel splits the output between threads, never the sum over k: one
+/// thread and two give the same bits (training stays reproducible on any
+/// machine size).
+#[test]
+fn gemm_is_bit_identical_on_one_and_two_threads() {
+    let mut rng = StrataRng::seed_from_u64(9);
+    for &(m, k, n) in &[(64, 784, 256), (256, 64, 784), (300, 500, 300)] {
+        let a = Tensor::random_normal(&[m, k], 0.0, 1.0, &mut rng).unwrap();
+        let b = Tensor::random_normal(&[k, n], 0.0, 1.0, &mut rng).unwrap();
+        let run = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            pool.install(|| a.matmul(&b).unwrap())
+        };
+        let (one, two) = (run(1), run(2));
+        assert!(one.data().iter().zip(two.data()).all(|(x, y)| x.to_bits() == y.to_bits()), "{m}x{k}x{n}");
+    }
+}
+
+#[test]
+fn nalgebra_round_trip() {
+    let t = Tensor::from_vec(&[2, 3], vec![1., 2., 3., 4., 5., 6.]).unwrap();
+    let m = t.to_dmatrix().unwrap();
+    assert_eq!(m[(1, 0)], 4.0); // row 1, column 0 of [[1, 2, 3], [4, 5, 6]]
+    assert_eq!(Tensor::from_dmatrix(&m), t);
+}

@@ -46,4 +46,4 @@ mod trainer;
 pub use error::{Result, TrainingError};
 pub use history::{EpochRecord, History, Metrics};
 pub use progress::{Progress, epoch_line};
-pub use trainer::{EarlyStopping, FitConfig, Trainer, TrainerState, count_correct};
+pub use trainer::{EarlyStopping, FitConfig, StepOutcome, Trainer, TrainerState, count_correct};

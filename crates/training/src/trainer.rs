@@ -95,10 +95,26 @@ pub struct Trainer {
     loss: Box<dyn Loss>,
     optimizer: Box<dyn Optimizer>,
     state: TrainerState,
+    /// Batches run in the current epoch (for error messages).
+    batch_in_epoch: usize,
+    /// Per-parameter gradient-norm sums of the current epoch, and their names.
+    norm_sums: Vec<f64>,
+    norm_names: Vec<String>,
     path: String,
     features: Tensor,
     targets: Tensor,
     grad: Tensor,
+}
+
+/// What one [`Trainer::train_step`] measured.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StepOutcome {
+    /// The batch's mean loss (before the update).
+    pub loss: f32,
+    /// Correctly classified rows of the batch, for classification targets.
+    pub correct: Option<usize>,
+    /// The learning rate the update used.
+    pub learning_rate: f32,
 }
 
 /// How many rows of `output` predict their target: argmax against a class
@@ -167,6 +183,9 @@ impl Trainer {
             loss,
             optimizer,
             state,
+            batch_in_epoch: 0,
+            norm_sums: Vec::new(),
+            norm_names: Vec::new(),
             path: String::new(),
             features: Tensor::default(),
             targets: Tensor::default(),
@@ -255,8 +274,6 @@ impl Trainer {
         let mut reporter = Reporter::new(self.config.progress, self.config.epochs, n_batches);
         let mut history = History::default();
         let mut order: Vec<usize> = (0..n).collect();
-        let mut norm_sums: Vec<f64> = Vec::new();
-        let mut norm_names: Vec<String> = Vec::new();
         let mut best: Option<Best> = None;
         let mut since_best = 0;
 
@@ -270,41 +287,33 @@ impl Trainer {
                 self.state.rng.shuffle(&mut order);
             }
             let (mut loss_sum, mut correct, mut has_acc, mut seen) = (0f64, 0usize, true, 0usize);
-            norm_sums.iter_mut().for_each(|s| *s = 0.0);
+            self.norm_sums.iter_mut().for_each(|s| *s = 0.0);
+            self.batch_in_epoch = 0;
             let mut lr = self.optimizer.learning_rate();
             reporter.start_epoch(epoch);
 
+            let mut features = std::mem::take(&mut self.features);
+            let mut targets = std::mem::take(&mut self.targets);
             for (b, chunk) in order.chunks(bs).enumerate() {
-                let batch = b + 1;
-                train.fill_batch(chunk, &mut self.features, &mut self.targets)?;
-                self.zero_grad(model);
-                let out = model.forward(&self.features, Mode::Train)?;
-                let loss = self.loss.value_and_gradient(out, &self.targets, &mut self.grad)?;
-                if !loss.is_finite() {
-                    reporter.finish();
-                    return Err(TrainingError::NonFiniteLoss { epoch, batch, loss });
-                }
-                match count_correct(out, &self.targets) {
+                train.fill_batch(chunk, &mut features, &mut targets)?;
+                let step = match self.train_step(model, &features, &targets) {
+                    Ok(step) => step,
+                    Err(e) => {
+                        reporter.finish();
+                        return Err(e);
+                    }
+                };
+                match step.correct {
                     Some(c) => correct += c,
                     None => has_acc = false,
                 }
-                loss_sum += f64::from(loss) * chunk.len() as f64;
+                loss_sum += f64::from(step.loss) * chunk.len() as f64;
                 seen += chunk.len();
-                model.backward(&self.grad)?;
-
-                if let Some(parameter) = self.check_gradients(model, &mut norm_sums, &mut norm_names) {
-                    reporter.finish();
-                    return Err(TrainingError::NonFiniteGradient { epoch, batch, parameter });
-                }
-                if let Some(max_norm) = self.config.clip_grad_norm {
-                    strata_optimizer::clip_grad_norm(&mut |v| model.visit_parameters(v), &mut self.path, max_norm);
-                }
-                lr = self.config.schedule.lr_at(self.state.base_lr, self.state.step);
-                self.optimizer.set_learning_rate(lr);
-                self.optimizer.step(&mut |v| model.visit_parameters(v), &mut self.path)?;
-                self.state.step += 1;
-                reporter.batch(batch, (loss_sum / seen as f64) as f32);
+                lr = step.learning_rate;
+                reporter.batch(b + 1, (loss_sum / seen as f64) as f32);
             }
+            self.features = features;
+            self.targets = targets;
 
             let validation_metrics = match validation {
                 Some(v) => Some(self.evaluate(model, v)?),
@@ -319,9 +328,10 @@ impl Trainer {
                 validation: validation_metrics,
                 learning_rate: lr,
                 seconds: started.elapsed().as_secs_f64(),
-                grad_norms: norm_names
+                grad_norms: self
+                    .norm_names
                     .iter()
-                    .zip(&norm_sums)
+                    .zip(&self.norm_sums)
                     .map(|(name, s)| (name.clone(), (s / n_steps) as f32))
                     .collect(),
             };
@@ -355,6 +365,36 @@ impl Trainer {
         Ok(history)
     }
 
+    /// One step of the learning cycle on one batch: zero the gradients,
+    /// forward, loss, backward, (clip), update with the scheduled learning
+    /// rate. `fit` calls it for every batch; call it yourself for a custom loop.
+    ///
+    /// A non-finite loss or gradient returns an error *before* the update, so
+    /// the model keeps its weights.
+    pub fn train_step(&mut self, model: &mut dyn Layer, features: &Tensor, targets: &Tensor) -> Result<StepOutcome> {
+        self.batch_in_epoch += 1;
+        let (epoch, batch) = (self.state.epoch + 1, self.batch_in_epoch);
+        self.zero_grad(model);
+        let out = model.forward(features, Mode::Train)?;
+        let loss = self.loss.value_and_gradient(out, targets, &mut self.grad)?;
+        if !loss.is_finite() {
+            return Err(TrainingError::NonFiniteLoss { epoch, batch, loss });
+        }
+        let correct = count_correct(out, targets);
+        model.backward(&self.grad)?;
+        if let Some(parameter) = self.check_gradients(model) {
+            return Err(TrainingError::NonFiniteGradient { epoch, batch, parameter });
+        }
+        if let Some(max_norm) = self.config.clip_grad_norm {
+            strata_optimizer::clip_grad_norm(&mut |v| model.visit_parameters(v), &mut self.path, max_norm);
+        }
+        let learning_rate = self.config.schedule.lr_at(self.state.base_lr, self.state.step);
+        self.optimizer.set_learning_rate(learning_rate);
+        self.optimizer.step(&mut |v| model.visit_parameters(v), &mut self.path)?;
+        self.state.step += 1;
+        Ok(StepOutcome { loss, correct, learning_rate })
+    }
+
     fn zero_grad(&mut self, model: &mut dyn Layer) {
         let mut f = |p: strata_tensor::ParamRef<'_>| {
             if let Some(g) = p.grad {
@@ -366,13 +406,9 @@ impl Trainer {
 
     /// Accumulate per-parameter gradient norms (when tracking) and return the
     /// name of the first parameter whose gradient is not finite.
-    fn check_gradients(
-        &mut self,
-        model: &mut dyn Layer,
-        sums: &mut Vec<f64>,
-        names: &mut Vec<String>,
-    ) -> Option<String> {
+    fn check_gradients(&mut self, model: &mut dyn Layer) -> Option<String> {
         let track = self.config.track_grad_norms;
+        let (sums, names) = (&mut self.norm_sums, &mut self.norm_names);
         let mut bad = None;
         let mut i = 0;
         let mut f = |p: strata_tensor::ParamRef<'_>| {
