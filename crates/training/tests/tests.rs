@@ -1,1 +1,4 @@
-//! Integration tests.
+//! Tests of the fit loop.
+#![allow(clippy::unwrap_used)]
+
+mod fit;
