@@ -1,7 +1,9 @@
 //! Strata's developer workflows (matklad's cargo-xtask pattern): `cargo xtask <command>`.
 //! One file per subcommand; plain std, no dependencies.
 
+mod bench;
 mod ci;
+mod peers;
 
 use std::process::ExitCode;
 
@@ -10,12 +12,14 @@ cargo xtask <command>
 
 commands:
   ci          fmt check, clippy (warnings are errors), then the test suite
+  bench       the W1-W6 benchmarks as one table (`cargo xtask bench --help`)
 ";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci::run(&args[1..]),
+        Some("bench") => bench::run(&args[1..]),
         Some("help" | "--help" | "-h") | None => {
             print!("{HELP}");
             Ok(())
@@ -33,9 +37,15 @@ fn main() -> ExitCode {
 
 /// Run a command from the workspace root, echoing it; an error if it fails.
 pub fn run_cmd(program: &str, args: &[&str]) -> Result<(), String> {
+    run_cmd_env(program, args, &[])
+}
+
+/// [`run_cmd`] with extra environment variables.
+pub fn run_cmd_env(program: &str, args: &[&str], env: &[(&str, &str)]) -> Result<(), String> {
     eprintln!("$ {program} {}", args.join(" "));
     let status = std::process::Command::new(program)
         .args(args)
+        .envs(env.iter().copied())
         .current_dir(workspace_root())
         .status()
         .map_err(|e| format!("could not start {program}: {e}"))?;

@@ -25,6 +25,11 @@ fn main() {
         args::Command::Predict(a) => run::predict(a),
         args::Command::Summary(a) => run::summary_cmd(a),
     };
+    if std::env::var_os("STRATA_REPORT_PEAK_RSS").is_some() {
+        if let Some(kb) = peak_rss_kb() {
+            eprintln!("peak RSS: {kb} kB");
+        }
+    }
     if let Err(e) = result {
         eprintln!("error: {e}");
         let mut source = std::error::Error::source(e.as_ref());
@@ -34,4 +39,10 @@ fn main() {
         }
         std::process::exit(1);
     }
+}
+
+/// The process's peak resident set size (Linux `VmHWM`), in kB.
+pub fn peak_rss_kb() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status.lines().find_map(|l| l.strip_prefix("VmHWM:")?.trim().strip_suffix("kB")?.trim().parse().ok())
 }

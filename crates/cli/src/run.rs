@@ -150,11 +150,12 @@ pub fn train(a: TrainArgs) -> Result<()> {
     }
     if !a.quiet {
         println!(
-            "trained {} epochs in {:.2} s ({:.3} s per epoch); total {:.2} s",
+            "trained {} epochs in {:.2} s ({:.3} s per epoch); total {:.2} s{}",
             history.epochs.len(),
             fit_seconds,
             fit_seconds / n_epochs as f64,
-            started.elapsed().as_secs_f64()
+            started.elapsed().as_secs_f64(),
+            crate::peak_rss_kb().map_or_else(String::new, |kb| format!(", peak memory {:.1} MB", kb as f64 / 1024.0))
         );
     }
     if let Some(out) = &a.out {

@@ -64,6 +64,7 @@ pub struct Dense {
     has_input: bool,
     output: Tensor,
     grad_input: Tensor,
+    input_gradient: bool,
 }
 
 impl Dense {
@@ -91,6 +92,7 @@ impl Dense {
             has_input: false,
             output: Tensor::default(),
             grad_input: Tensor::default(),
+            input_gradient: true,
         })
     }
 
@@ -143,6 +145,10 @@ impl Layer for Dense {
         if self.config.bias {
             grad_output.sum_rows_into(&mut self.grad_bias, true)?;
         }
+        if !self.input_gradient {
+            self.grad_input.resize(&[batch, 0]);
+            return Ok(&self.grad_input);
+        }
         self.grad_input.resize(&[batch, self.config.n_inputs]);
         gemm(1.0, g, MatRef::from_tensor(&self.weight)?, 0.0, MatMut::from_tensor(&mut self.grad_input)?)?;
         Ok(&self.grad_input)
@@ -166,5 +172,9 @@ impl Layer for Dense {
 
     fn spec(&self) -> Result<LayerSpec> {
         LayerSpec::new("dense", &self.config)
+    }
+
+    fn set_input_gradient(&mut self, needed: bool) {
+        self.input_gradient = needed;
     }
 }

@@ -66,6 +66,13 @@ pub trait Layer: Send + std::fmt::Debug {
         Vec::new()
     }
 
+    /// Whether `backward` must compute `dL/dinput`. A trainer turns it off for
+    /// the duration of a step because a model's input is data: the first
+    /// layer then skips that product (for a dense layer on MNIST, a quarter
+    /// of the step's work). While it is off, `backward` may return an empty
+    /// tensor. Layers that cannot skip anything keep the default.
+    fn set_input_gradient(&mut self, _needed: bool) {}
+
     /// Set every gradient to zero.
     fn zero_grad(&mut self) {
         let mut path = String::new();
@@ -117,6 +124,9 @@ impl<L: Layer + ?Sized> Layer for Box<L> {
     }
     fn children(&self) -> Vec<(&str, &dyn Layer)> {
         (**self).children()
+    }
+    fn set_input_gradient(&mut self, needed: bool) {
+        (**self).set_input_gradient(needed)
     }
 }
 

@@ -21,12 +21,13 @@ pub struct Residual {
     inner: Box<dyn Layer>,
     output: Tensor,
     grad_input: Tensor,
+    input_gradient: bool,
 }
 
 impl Residual {
     /// `x + inner(x)`.
     pub fn new(inner: Box<dyn Layer>) -> Self {
-        Residual { inner, output: Tensor::default(), grad_input: Tensor::default() }
+        Residual { inner, output: Tensor::default(), grad_input: Tensor::default(), input_gradient: true }
     }
 
     /// The wrapped layer.
@@ -53,6 +54,9 @@ impl Layer for Residual {
     fn backward(&mut self, grad_output: &Tensor) -> Result<&Tensor> {
         check_grad("residual", grad_output, self.output.shape())?;
         let g_inner = self.inner.backward(grad_output)?;
+        if !self.input_gradient {
+            return Ok(g_inner);
+        }
         self.grad_input.copy_from(g_inner);
         self.grad_input.add_assign(grad_output)?;
         Ok(&self.grad_input)
@@ -86,5 +90,10 @@ impl Layer for Residual {
 
     fn children(&self) -> Vec<(&str, &dyn Layer)> {
         vec![("inner", self.inner.as_ref())]
+    }
+
+    fn set_input_gradient(&mut self, needed: bool) {
+        self.input_gradient = needed;
+        self.inner.set_input_gradient(needed);
     }
 }

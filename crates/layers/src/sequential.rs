@@ -191,6 +191,14 @@ impl Layer for Sequential {
         LayerSpec::new("sequential", &SequentialConfig { input_shape: self.input_shape.clone(), layers })
     }
 
+    /// Only the first layer's input is the model's input; every later layer
+    /// must pass its gradient on.
+    fn set_input_gradient(&mut self, needed: bool) {
+        if let Some(first) = self.layers.first_mut() {
+            first.set_input_gradient(needed);
+        }
+    }
+
     fn children(&self) -> Vec<(&str, &dyn Layer)> {
         self.names.iter().map(String::as_str).zip(self.layers.iter().map(|l| l.as_ref() as &dyn Layer)).collect()
     }

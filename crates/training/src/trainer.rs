@@ -375,6 +375,21 @@ impl Trainer {
         self.batch_in_epoch += 1;
         let (epoch, batch) = (self.state.epoch + 1, self.batch_in_epoch);
         self.zero_grad(model);
+        // The input is data: nobody needs its gradient.
+        model.set_input_gradient(false);
+        let result = self.forward_backward_update(model, features, targets, epoch, batch);
+        model.set_input_gradient(true);
+        result
+    }
+
+    fn forward_backward_update(
+        &mut self,
+        model: &mut dyn Layer,
+        features: &Tensor,
+        targets: &Tensor,
+        epoch: usize,
+        batch: usize,
+    ) -> Result<StepOutcome> {
         let out = model.forward(features, Mode::Train)?;
         let loss = self.loss.value_and_gradient(out, targets, &mut self.grad)?;
         if !loss.is_finite() {

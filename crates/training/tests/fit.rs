@@ -13,8 +13,15 @@ fn blobs(n: usize, seed: u64) -> InMemoryDataset {
     let mut rng = StrataRng::seed_from_u64(seed);
     let noise = Tensor::random_normal(&[n, 2], 0.0, 0.5, &mut rng).unwrap();
     let labels: Vec<usize> = (0..n).map(|i| i % 2).collect();
-    let x: Vec<f32> =
-        noise.data().chunks(2).zip(&labels).flat_map(|(p, &l)| { let c = if l == 0 { -1.0 } else { 1.0 }; [p[0] + c, p[1] + c] }).collect();
+    let x: Vec<f32> = noise
+        .data()
+        .chunks(2)
+        .zip(&labels)
+        .flat_map(|(p, &l)| {
+            let c = if l == 0 { -1.0 } else { 1.0 };
+            [p[0] + c, p[1] + c]
+        })
+        .collect();
     InMemoryDataset::from_labels(Tensor::from_vec(&[n, 2], x).unwrap(), &labels).unwrap()
 }
 
@@ -24,7 +31,12 @@ fn model(seed: u64) -> Box<dyn Layer> {
 }
 
 fn trainer(config: FitConfig, lr: f32) -> Trainer {
-    Trainer::new(config, Box::new(LossKind::CrossEntropy), OptimizerConfig::from_name("adam", lr).unwrap().build().unwrap()).unwrap()
+    Trainer::new(
+        config,
+        Box::new(LossKind::CrossEntropy),
+        OptimizerConfig::from_name("adam", lr).unwrap().build().unwrap(),
+    )
+    .unwrap()
 }
 
 #[test]
@@ -53,7 +65,13 @@ fn early_stopping_stops_and_restores_the_best_weights() {
     let (train, val) = (blobs(200, 3), blobs(60, 4));
     let mut m = model(2);
     let es = EarlyStopping { patience: 2, min_delta: 0.0, restore_best: true };
-    let config = FitConfig { epochs: 200, batch_size: 10, early_stopping: Some(es), progress: Progress::Silent, ..FitConfig::default() };
+    let config = FitConfig {
+        epochs: 200,
+        batch_size: 10,
+        early_stopping: Some(es),
+        progress: Progress::Silent,
+        ..FitConfig::default()
+    };
     let mut t = trainer(config, 0.05);
     let h = t.fit(m.as_mut(), &train, Some(&val)).unwrap();
     assert!(h.stopped_early, "ran all {} epochs", h.epochs.len());

@@ -1,0 +1,296 @@
+//! `cargo xtask bench`: the W1-W6 workloads of `docs/performance.md`, run with
+//! criterion across the workspace (every crate with a `benches/` folder, the
+//! root package included) and as a whole process (W6), printed as one table.
+//!
+//! Criterion ids follow the workload ids: criterion's `W2/b64` is `W2-b64`.
+
+use crate::{run_cmd, workspace_root};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+const HELP: &str = "\
+cargo xtask bench [options]
+
+Runs the W1-W5 criterion benchmarks of every workspace crate with benches, then
+W6 (a whole `strata train` process), and prints one table: workload, figure,
+unit, change against the baseline (criterion's previous run unless --baseline).
+
+options:
+  --quick            a short run (criterion --quick, one W6 run): a smoke test
+  --only ID          one workload: W1-1024, W1-mlp, W2-b64, W2-b256, W3, W4, W5, W6 (or a prefix: W1)
+  --save NAME        save the criterion results as baseline NAME
+  --baseline NAME    compare against baseline NAME (saved with --save)
+  --threshold PCT    a change worse than PCT percent is reported as a regression (default 5)
+  --json FILE        also write the table as a JSON array of {\"id\", \"value\", \"unit\"}
+  --peers            also run the PyTorch/numpy scripts of benches/peers/ and print ratios
+                     (needs python3 with torch and numpy; skipped with a hint otherwise)
+";
+
+/// The reported workloads: id, criterion directory (group/id), unit.
+const WORKLOADS: &[(&str, &str, &str)] = &[
+    ("W1-1024", "W1/1024", "GFLOP/s"),
+    ("W1-mlp", "W1/mlp", "GFLOP/s"),
+    ("W2-b64", "W2/b64", "samples/s"),
+    ("W2-b256", "W2/b256", "samples/s"),
+    ("W3", "W3/b64", "samples/s"),
+    ("W4", "W4/b32", "samples/s"),
+    ("W5", "W5/b1", "us"),
+];
+
+#[derive(Default)]
+struct Options {
+    quick: bool,
+    only: Option<String>,
+    save: Option<String>,
+    baseline: Option<String>,
+    threshold: f64,
+    json: Option<PathBuf>,
+    peers: bool,
+}
+
+/// One row of the table.
+pub struct Row {
+    pub id: String,
+    pub value: Option<f64>,
+    pub unit: &'static str,
+    pub change: Option<f64>,
+    pub note: String,
+}
+
+fn parse(args: &[String]) -> Result<Options, String> {
+    let mut o = Options { threshold: 5.0, ..Options::default() };
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut value = |name: &str| it.next().cloned().ok_or_else(|| format!("{name} needs a value\n\n{HELP}"));
+        match a.as_str() {
+            "--quick" => o.quick = true,
+            "--peers" => o.peers = true,
+            "--only" => o.only = Some(value("--only")?),
+            "--save" => o.save = Some(value("--save")?),
+            "--baseline" => o.baseline = Some(value("--baseline")?),
+            "--json" => o.json = Some(PathBuf::from(value("--json")?)),
+            "--threshold" => {
+                o.threshold = value("--threshold")?.parse().map_err(|_| "--threshold takes a number of percent")?
+            }
+            "-h" | "--help" => return Err(HELP.to_string()),
+            other => return Err(format!("unknown option '{other}'\n\n{HELP}")),
+        }
+    }
+    Ok(o)
+}
+
+fn selected(o: &Options, id: &str) -> bool {
+    o.only.as_deref().is_none_or(|only| id == only || id.starts_with(&format!("{only}-")))
+}
+
+pub fn run(args: &[String]) -> Result<(), String> {
+    let o = parse(args)?;
+    let root = workspace_root();
+    // The workloads are defined on 2 threads (docs/performance.md).
+    let threads = std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| "2".into());
+
+    let ids: Vec<&str> = WORKLOADS.iter().map(|w| w.0).filter(|id| selected(&o, id)).collect();
+    if !ids.is_empty() {
+        let mut cargo_args: Vec<String> =
+            ["bench", "--workspace", "--benches", "--quiet", "--"].map(String::from).to_vec();
+        if o.quick {
+            cargo_args.push("--quick".into());
+        }
+        if let Some(name) = &o.save {
+            cargo_args.extend(["--save-baseline".into(), name.clone()]);
+        }
+        if let Some(name) = &o.baseline {
+            cargo_args.extend(["--baseline".into(), name.clone()]);
+        }
+        if let Some(only) = &o.only {
+            let dirs: Vec<&str> = WORKLOADS.iter().filter(|w| selected(&o, w.0)).map(|w| w.1).collect();
+            let _ = only;
+            cargo_args.push(format!("^({})$", dirs.join("|")));
+        }
+        let refs: Vec<&str> = cargo_args.iter().map(String::as_str).collect();
+        crate::run_cmd_env("cargo", &refs, &[("RAYON_NUM_THREADS", threads.as_str())])?;
+    }
+
+    let mut rows = Vec::new();
+    for &(id, dir, unit) in WORKLOADS.iter().filter(|w| selected(&o, w.0)) {
+        rows.push(criterion_row(&root, id, dir, unit, o.baseline.as_deref()));
+    }
+    if selected(&o, "W6-wall") || selected(&o, "W6-rss") || o.only.as_deref() == Some("W6") {
+        rows.extend(w6(&root, if o.quick { 1 } else { 5 }, &threads)?);
+    }
+
+    let peers = if o.peers { crate::peers::run(&root, &o.only, o.quick)? } else { Vec::new() };
+    print_table(&rows, &peers, o.threshold);
+    if let Some(path) = &o.json {
+        write_json(path, &rows)?;
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(())
+}
+
+/// Median time per iteration (ns) and throughput elements of a criterion result.
+fn read_estimate(dir: &Path) -> Option<(f64, Option<f64>)> {
+    let estimates = std::fs::read_to_string(dir.join("estimates.json")).ok()?;
+    let median = json_number_after(&estimates, "\"median\"", "\"point_estimate\"")?;
+    let bench = std::fs::read_to_string(dir.join("benchmark.json")).unwrap_or_default();
+    let elements = json_number_after(&bench, "\"throughput\"", "\"Elements\"");
+    Some((median, elements))
+}
+
+/// The number after `key` that follows `section` in a JSON text (criterion's
+/// files are flat enough that this avoids a JSON dependency in xtask).
+fn json_number_after(text: &str, section: &str, key: &str) -> Option<f64> {
+    let rest = &text[text.find(section)?..];
+    let rest = &rest[rest.find(key)? + key.len()..];
+    let rest = rest.trim_start_matches([':', ' ', '\n']);
+    let end = rest.find(|c: char| !(c.is_ascii_digit() || "+-.eE".contains(c))).unwrap_or(rest.len());
+    rest[..end].parse().ok()
+}
+
+fn figure(unit: &str, ns: f64, elements: Option<f64>) -> f64 {
+    match unit {
+        "us" => ns / 1e3,
+        "GFLOP/s" => elements.unwrap_or(0.0) / ns,
+        _ => elements.unwrap_or(1.0) / (ns * 1e-9),
+    }
+}
+
+fn criterion_row(root: &Path, id: &str, dir: &str, unit: &'static str, baseline: Option<&str>) -> Row {
+    let base = root.join("target/criterion").join(dir);
+    let Some((ns, elements)) = read_estimate(&base.join("new")) else {
+        let note = if id == "W4" { "not built yet (attention layers)" } else { "no result" };
+        return Row { id: id.into(), value: None, unit, change: None, note: note.into() };
+    };
+    let value = figure(unit, ns, elements);
+    let change = read_estimate(&base.join(baseline.unwrap_or("base"))).map(|(b_ns, b_el)| {
+        let old = figure(unit, b_ns, b_el);
+        (value - old) / old * 100.0
+    });
+    Row { id: id.into(), value: Some(value), unit, change, note: String::new() }
+}
+
+/// W6: the whole process, `strata train` on the embedded MNIST sample with
+/// the W2 settings (MLP 784-256-128-10, batch 64, Adam 1e-3, 10 epochs),
+/// wall seconds including start-up, and the peak RSS the process reports.
+fn w6(root: &Path, runs: usize, threads: &str) -> Result<Vec<Row>, String> {
+    run_cmd("cargo", &["build", "--release", "--quiet", "-p", "strata-cli"])?;
+    let exe = root.join("target/release/strata");
+    let args = [
+        "train",
+        "--epochs",
+        "10",
+        "--batch-size",
+        "64",
+        "--dropout",
+        "0",
+        "--val-fraction",
+        "0",
+        "--schedule",
+        "constant",
+        "--lr",
+        "0.001",
+        "--quiet",
+    ];
+    let mut walls = Vec::new();
+    let mut rss = Vec::new();
+    for _ in 0..runs {
+        let start = Instant::now();
+        let out = Command::new(&exe)
+            .args(args)
+            .env("RAYON_NUM_THREADS", threads)
+            .env("STRATA_REPORT_PEAK_RSS", "1")
+            .output()
+            .map_err(|e| format!("could not run {}: {e}", exe.display()))?;
+        walls.push(start.elapsed().as_secs_f64());
+        if !out.status.success() {
+            return Err(format!("strata train failed: {}", String::from_utf8_lossy(&out.stderr)));
+        }
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if let Some(kb) =
+            stderr.lines().find_map(|l| l.strip_prefix("peak RSS: ")?.strip_suffix(" kB")?.parse::<f64>().ok())
+        {
+            rss.push(kb / 1024.0);
+        }
+        eprintln!("W6 run: {:.2} s, {}", walls[walls.len() - 1], String::from_utf8_lossy(&out.stdout).trim());
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v.get(v.len() / 2).copied()
+    };
+    Ok(vec![
+        Row {
+            id: "W6-wall".into(),
+            value: median(&mut walls),
+            unit: "s",
+            change: None,
+            note: format!("median of {runs}"),
+        },
+        Row { id: "W6-rss".into(), value: median(&mut rss), unit: "MB", change: None, note: "peak RSS (VmHWM)".into() },
+    ])
+}
+
+/// Higher is better for throughput, lower for time and memory.
+fn higher_is_better(unit: &str) -> bool {
+    matches!(unit, "GFLOP/s" | "samples/s")
+}
+
+fn print_table(rows: &[Row], peers: &[crate::peers::PeerFigure], threshold: f64) {
+    let peer_names: Vec<String> = {
+        let mut n: Vec<String> = peers.iter().map(|p| p.peer.clone()).collect();
+        n.sort();
+        n.dedup();
+        n
+    };
+    let mut header = format!("{:<9} {:>12} {:<10} {:>10}", "workload", "figure", "unit", "change");
+    for p in &peer_names {
+        header.push_str(&format!(" {:>12} {:>8}", p, "ratio"));
+    }
+    println!("\n{header}  note");
+    println!("{}", "-".repeat(header.len() + 6));
+    let mut regressions = Vec::new();
+    for r in rows {
+        let value = r.value.map_or_else(|| "-".into(), |v| format!("{v:.1}"));
+        let change = r.change.map_or_else(|| "".into(), |c| format!("{c:+.1}%"));
+        let mut line = format!("{:<9} {:>12} {:<10} {:>10}", r.id, value, r.unit, change);
+        for p in &peer_names {
+            match peers.iter().find(|f| &f.peer == p && f.id == r.id) {
+                Some(f) => {
+                    // The ratio reads "x times better than the peer" for every unit.
+                    let ratio = r.value.map(|v| if higher_is_better(r.unit) { v / f.value } else { f.value / v });
+                    line.push_str(&format!(
+                        " {:>12.1} {:>8}",
+                        f.value,
+                        ratio.map_or("-".into(), |x| format!("{x:.2}x"))
+                    ));
+                }
+                None => line.push_str(&format!(" {:>12} {:>8}", "-", "-")),
+            }
+        }
+        println!("{line}  {}", r.note);
+        if let Some(c) = r.change {
+            let worse = if higher_is_better(r.unit) { -c } else { c };
+            if worse > threshold {
+                regressions.push(format!("{} is {:.1}% worse than the baseline", r.id, worse));
+            }
+        }
+    }
+    if !peer_names.is_empty() {
+        println!(
+            "ratio: how many times better Strata's figure is than the peer's (throughput / peer, or peer time / Strata time)"
+        );
+    }
+    for r in &regressions {
+        println!("REGRESSION (threshold {threshold}%): {r}");
+    }
+}
+
+fn write_json(path: &Path, rows: &[Row]) -> Result<(), String> {
+    let items: Vec<String> = rows
+        .iter()
+        .filter_map(|r| {
+            r.value.map(|v| format!("  {{\"id\": \"{}\", \"value\": {v:.3}, \"unit\": \"{}\"}}", r.id, r.unit))
+        })
+        .collect();
+    std::fs::write(path, format!("[\n{}\n]\n", items.join(",\n"))).map_err(|e| format!("{}: {e}", path.display()))
+}
