@@ -1,1 +1,4 @@
-//! Integration tests.
+//! Integration tests of strata-layers.
+#![allow(clippy::unwrap_used)]
+
+mod conformance;

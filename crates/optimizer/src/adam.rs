@@ -94,17 +94,20 @@ impl AdamRule {
         let bc1 = (1.0 - state::powi(beta1, state.step)) as f32;
         let bc2 = (1.0 - state::powi(beta2, state.step)) as f32;
         let AdamState { exp_avg, exp_avg_sq, .. } = state;
-        for (((p, &g), m), v) in ps.iter_mut().zip(gs).zip(exp_avg.data_mut()).zip(exp_avg_sq.data_mut()) {
-            let g = if l2 == 0.0 { g } else { g + l2 * *p };
-            if decay != 1.0 {
-                *p *= decay;
-            }
-            *m = beta1 * *m + (1.0 - beta1) * g;
-            *v = beta2 * *v + (1.0 - beta2) * g * g;
-            let m_hat = *m / bc1;
-            let v_hat = *v / bc2;
-            *p -= lr * m_hat / (v_hat.sqrt() + eps);
-        }
+        crate::kernels::adam(
+            ps,
+            gs,
+            exp_avg.data_mut(),
+            exp_avg_sq.data_mut(),
+            lr,
+            beta1,
+            beta2,
+            eps,
+            bc1,
+            bc2,
+            l2,
+            decay,
+        );
     }
 }
 

@@ -59,6 +59,7 @@ mod adam;
 mod adamw;
 mod clip;
 mod config;
+mod kernels;
 mod rmsprop;
 mod schedule;
 mod sgd;

@@ -141,19 +141,19 @@ impl Optimizer for RmsProp {
             if momentum > 0.0 {
                 // Present unless the state was restored from a run without momentum.
                 let buf = s.momentum_buffer.get_or_insert_with(|| Tensor::zeros(s.square_avg.shape()));
-                let sq = s.square_avg.data_mut();
-                for (((p, &g), a), b) in ps.iter_mut().zip(gs).zip(sq).zip(buf.data_mut()) {
-                    let g = if wd == 0.0 { g } else { g + wd * *p };
-                    *a = alpha * *a + (1.0 - alpha) * g * g;
-                    *b = momentum * *b + g / (a.sqrt() + eps);
-                    *p -= lr * *b;
-                }
+                crate::kernels::rmsprop_momentum(
+                    ps,
+                    gs,
+                    s.square_avg.data_mut(),
+                    buf.data_mut(),
+                    lr,
+                    alpha,
+                    eps,
+                    wd,
+                    momentum,
+                );
             } else {
-                for ((p, &g), a) in ps.iter_mut().zip(gs).zip(s.square_avg.data_mut()) {
-                    let g = if wd == 0.0 { g } else { g + wd * *p };
-                    *a = alpha * *a + (1.0 - alpha) * g * g;
-                    *p -= lr * (g / (a.sqrt() + eps));
-                }
+                crate::kernels::rmsprop(ps, gs, s.square_avg.data_mut(), lr, alpha, eps, wd);
             }
         })
     }

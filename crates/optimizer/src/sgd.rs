@@ -125,19 +125,11 @@ impl Optimizer for Sgd {
         let SgdConfig { lr, momentum, nesterov, weight_decay: wd } = self.config;
         if momentum == 0.0 {
             state::check_grad(NAME, name, param, grad)?;
-            for (p, &g) in param.data_mut().iter_mut().zip(grad.data()) {
-                let g = if wd == 0.0 { g } else { g + wd * *p };
-                *p -= lr * g;
-            }
+            crate::kernels::sgd(param.data_mut(), grad.data(), lr, wd);
             return Ok(());
         }
         state::update_with_state(NAME, &mut self.state, name, param, grad, Tensor::zeros, |buf, ps, gs| {
-            for ((p, &g), b) in ps.iter_mut().zip(gs).zip(buf.data_mut()) {
-                let g = if wd == 0.0 { g } else { g + wd * *p };
-                *b = momentum * *b + g;
-                let d = if nesterov { g + momentum * *b } else { *b };
-                *p -= lr * d;
-            }
+            crate::kernels::sgd_momentum(ps, gs, buf.data_mut(), lr, wd, momentum, nesterov);
         })
     }
 

@@ -40,6 +40,8 @@ mod init;
 mod linalg;
 mod params;
 mod rng;
+#[macro_use]
+mod simd;
 mod tensor;
 
 pub use error::{Result, TensorError};

@@ -447,19 +447,7 @@ impl Tensor {
     /// lanes (vectorised), block sums accumulate in `f64`. The order is fixed,
     /// so the result is too.
     pub fn sum_squares(&self) -> f64 {
-        let mut total = 0f64;
-        for block in self.data.chunks(256) {
-            let mut lanes = [0f32; 16];
-            let mut chunks = block.chunks_exact(16);
-            for c in &mut chunks {
-                for (l, &x) in lanes.iter_mut().zip(c) {
-                    *l += x * x;
-                }
-            }
-            let tail: f32 = chunks.remainder().iter().map(|&x| x * x).sum();
-            total += f64::from(lanes.iter().sum::<f32>()) + f64::from(tail);
-        }
-        total
+        sum_squares(&self.data)
     }
 
     /// Euclidean norm of all elements.
@@ -624,5 +612,24 @@ impl Tensor {
     pub fn max_abs_diff(&self, other: &Tensor) -> Result<f32> {
         self.same_shape("max_abs_diff", other)?;
         Ok(self.data.iter().zip(&other.data).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max))
+    }
+}
+
+simd_kernel! {
+    /// Sum of squares: blocks of 256 in 16 `f32` lanes, block sums in `f64`.
+    fn sum_squares(data: &[f32]) -> f64 {
+        let mut total = 0f64;
+        for block in data.chunks(256) {
+            let mut lanes = [0f32; 16];
+            let mut chunks = block.chunks_exact(16);
+            for c in &mut chunks {
+                for (l, &x) in lanes.iter_mut().zip(c) {
+                    *l += x * x;
+                }
+            }
+            let tail: f32 = chunks.remainder().iter().map(|&x| x * x).sum();
+            total += f64::from(lanes.iter().sum::<f32>()) + f64::from(tail);
+        }
+        total
     }
 }

@@ -1,0 +1,178 @@
+//! # strata-testkit
+//!
+//! The conformance kit: one call checks a [`Layer`](strata_layers::Layer),
+//! an [`Activation`](strata_activation::Activation) or a
+//! [`Loss`](strata_loss::Loss) against everything the rest of Strata relies
+//! on, and reports every failure with a message that names what is wrong
+//! and where. Write a layer in your own crate, add one test, and the kit
+//! tells you whether Strata can train, save and load it.
+//!
+//! [`check_layer`] runs these checks ([`Check`]):
+//!
+//! 1. **gradients**: the input gradient and *every* parameter gradient agree
+//!    with central finite differences of the objective `L = Σ w ⊙ y` (a fixed
+//!    random `w`), taken in training mode;
+//! 2. **shapes**: `output_shape` agrees with what `forward` returns, and
+//!    `backward` returns the input's shape;
+//! 3. **shape errors**: inputs of wrong shapes are rejected with an `Err`
+//!    naming the layer and both shapes (the accepted one may use `*` for
+//!    "any size", as in `[*, 4, *, *]`) — exactly when `output_shape`
+//!    rejects them — and so is a gradient of the wrong shape; a panic is a
+//!    failure, not a crash;
+//! 4. **parameter names**: non-empty, unique, stable across visits, passes
+//!    and builds;
+//! 5. **batch independence**: inference on a batch equals inference row by
+//!    row (opt out with [`CheckOptions::skip`]);
+//! 6. **determinism**: the same seed builds the same layer, with the same
+//!    outputs;
+//! 7. **save/load**: [`SavedModel`](strata_layers::SavedModel) capture →
+//!    bytes → parse → instantiate with the [`CheckOptions::registry`] gives
+//!    the same spec, the same tensors and bitwise the same inference output;
+//! 8. **optimizer step**: one SGD step on an MSE regression to a random
+//!    target lowers the loss (skipped for parameter-free layers).
+//!
+//! [`check_activation`] and [`check_loss`] do the same for activations
+//! (finite differences of `backward`, shape preservation, shape errors) and
+//! losses (finite differences of `gradient`, finite values,
+//! `value_and_gradient` = `value` + `gradient`, shape errors). Each returns
+//! a [`Report`] or [`Failures`]; the `assert_*` functions and
+//! [`layer_conformance!`] panic with the failures' message, for tests.
+//!
+//! ## The design decision: rebuild, don't reset
+//!
+//! The kit never reuses a layer between two evaluations of the objective:
+//! each finite difference calls the caller's `make` with a freshly seeded
+//! generator and perturbs the fresh layer. The [`Layer`](strata_layers::Layer)
+//! trait has no `reset`, and the kit cannot rewind a layer's random stream
+//! from outside; but a layer that builds deterministically from a seed —
+//! which check 6 verifies, and which model files need anyway — applies the
+//! same dropout mask on its first training-mode forward every time. So
+//! dropout's training-mode gradients are checked with a fixed mask, without
+//! a hook, and a new layer needs nothing beyond the `Layer` trait. If the
+//! layer is *not* deterministic, the gradient check is skipped and the
+//! determinism failure explains why. The price is one build per evaluation,
+//! small next to the forward pass at the sizes a conformance test uses.
+//!
+//! ## Step and tolerance
+//!
+//! Element `v` is moved to `v ± h` with `h = 1e-2 · max(1, |v|)` and
+//! `(L(v + h) - L(v - h)) / (2h)` is compared with the analytic gradient;
+//! `L` is accumulated in `f64` from the layer's `f32` output, and the
+//! quotient divides by the step actually taken in `f32`. Two errors
+//! compete. *Truncation*: `h² |L'''| / 6 ≈ 2e-5 · |L'''|` (zero for a
+//! linear map such as a dense layer). *Rounding*: `f32` carries about 7
+//! significant digits (`ε = 6e-8`), so each output is off by about `ε |y|`
+//! and the quotient turns that into roughly `ε Σ|w y| / (2h)` ≈ `6e-8 · 10
+//! / 2e-2 ≈ 3e-5` for ten outputs of size one. `h = 1e-2` keeps both near
+//! `1e-5`; `h = 1e-3` would push rounding to `3e-4` and `1e-4` to `3e-3`.
+//!
+//! Analytic `a` and numeric `n` pass when the *relative error*
+//! `|a - n| / max(|a|, |n|, atol / rtol)` is at most `rtol = 1e-2`, i.e.
+//! `|a - n| <= max(1e-2 · max(|a|, |n|), 1e-3)`: two orders of magnitude above
+//! the errors above, and two below what a real bug produces (a wrong sign
+//! gives a relative error of 2, a missing factor 2 gives 0.5). Gradients
+//! below `atol / rtol = 0.1` are compared absolutely, because the relative
+//! error of a near-zero gradient measures nothing but rounding.
+//!
+//! An element that misses the tolerance is measured again at `h / 10` and
+//! `h / 100`, each time with the central and both one-sided differences, and
+//! the best estimate counts. A wrong derivative is wrong at every step and
+//! on both sides; the two legitimate misses are not. Truncation error
+//! shrinks with `h`. A kink inside the stencil — a hidden ReLU whose
+//! pre-activation lies within `h` of zero, which the kit cannot steer clear
+//! of from outside — biases the central difference, but once the step is
+//! shorter than the distance to the kink, the difference on the other side
+//! is exact. Measured on a dense(4→6)-relu-dense(6→3) network: the central
+//! difference at `h` alone failed for 4 of 12 seeds, central differences
+//! down to `h / 100` for 2 of 300, the full refinement for none of 3000.
+//! The layer's own inputs are kept off kinks at zero by [`InputRange`],
+//! which draws magnitudes in `[0.1, 1]` by default.
+//!
+//! ## Example
+//!
+//! ```
+//! use strata_activation::ActivationKind;
+//! use strata_layers::{ActivationLayer, Dense, DenseConfig, Sequential};
+//! use strata_testkit::{Check, CheckOptions, check_layer};
+//!
+//! // A small network: dense -> relu -> dense, built from the kit's generator.
+//! let make = |rng: &mut strata_tensor::StrataRng| {
+//!     Sequential::new(&[4], vec![
+//!         Box::new(Dense::new(DenseConfig::new(4, 5), rng)?),
+//!         Box::new(ActivationLayer::new(ActivationKind::Relu)),
+//!         Box::new(Dense::new(DenseConfig::new(5, 2), rng)?),
+//!     ])
+//! };
+//! let report = check_layer("mlp", make, &[4], &CheckOptions::default())?;
+//! assert!(report.passed(Check::Gradients) && report.passed(Check::SaveLoad));
+//! println!("{report}"); // one line per check: pass/skip/FAIL and what was measured
+//! # Ok::<(), strata_testkit::Failures>(())
+//! ```
+//!
+//! In a layer crate's tests, one line per layer:
+//!
+//! ```
+//! use strata_layers::{Dense, DenseConfig};
+//! use strata_testkit::layer_conformance;
+//!
+//! layer_conformance!(dense_4_to_3, |rng| Dense::new(DenseConfig::new(4, 3), rng), [4]);
+//! # fn main() {}
+//! ```
+//!
+//! A dense layer (no bias) whose weight gradient has the wrong sign fails
+//! like this — the kit's own test keeps `docs/kit-failure-example.txt`
+//! equal to what it prints:
+//!
+//! ```text
+//! 'sign_flipped_dense' failed 2 of 8 conformance checks:
+//!   [gradients] sign_flipped_dense: gradient of 'weight' differs from finite differences: largest relative error 2 at [2, 0] (analytic 1.78, numeric -1.78), tolerance 1e-2 (12 of 12 elements outside it)
+//!   [optimizer step] sign_flipped_dense: one SGD step (lr 0.01) on an MSE regression did not lower the loss: it went from 1.06 to 1.07 (+0.00561)
+//! ```
+#![warn(missing_docs)]
+
+mod activation;
+mod layer;
+mod loss;
+mod numeric;
+mod options;
+mod report;
+
+pub use activation::{assert_activation_conforms, check_activation};
+pub use layer::{assert_layer_conforms, check_layer};
+pub use loss::{assert_loss_conforms, check_loss};
+pub use options::{Check, CheckOptions, InputRange};
+pub use report::{CheckResult, Failures, Outcome, Report, Result};
+
+/// A `#[test]` that runs [`check_layer`] and fails with the kit's message.
+///
+/// `layer_conformance!(test_name, make, input_shape)` or, with options,
+/// `layer_conformance!(test_name, make, input_shape, options)`. `make` is a
+/// closure `|rng| -> Result<impl Layer, LayerError>`, `input_shape` the
+/// per-sample input shape (an array or slice), `options` a
+/// [`CheckOptions`]. The test's name starts every failure message.
+///
+/// ```
+/// use strata_layers::{Dropout, DropoutConfig, Flatten};
+/// use strata_testkit::{CheckOptions, layer_conformance};
+///
+/// layer_conformance!(flatten_rank_4, |_| Ok(Flatten::new()), [2, 3, 2]);
+/// layer_conformance!(
+///     dropout_half,
+///     |rng| Dropout::new(DropoutConfig { rate: 0.5, seed: rng.next_u64() }),
+///     [6],
+///     CheckOptions::default().with_batch_size(4)
+/// );
+/// # fn main() {}
+/// ```
+#[macro_export]
+macro_rules! layer_conformance {
+    ($test:ident, $make:expr, $input_shape:expr $(,)?) => {
+        $crate::layer_conformance!($test, $make, $input_shape, $crate::CheckOptions::default());
+    };
+    ($test:ident, $make:expr, $input_shape:expr, $options:expr $(,)?) => {
+        #[test]
+        fn $test() {
+            $crate::assert_layer_conforms(::core::stringify!($test), $make, &$input_shape, &$options);
+        }
+    };
+}

@@ -1,0 +1,95 @@
+//! Subjects that conform pass every check; options, skips and reports.
+
+use crate::fixtures::{Scale, registry};
+use strata_activation::Tanh;
+use strata_layers::{Dense, DenseConfig, Flatten};
+use strata_loss::MeanSquaredError;
+use strata_tensor::{StrataRng, Tensor};
+use strata_testkit::{
+    Check, CheckOptions, InputRange, assert_activation_conforms, assert_layer_conforms, assert_loss_conforms,
+    check_layer, layer_conformance,
+};
+
+layer_conformance!(dense_via_the_macro, |rng| Dense::new(DenseConfig::new(4, 3), rng), [4]);
+
+layer_conformance!(
+    a_user_layer_with_its_own_registry,
+    |rng| Ok(Scale::new(5, rng)),
+    [5],
+    CheckOptions::default().with_registry(registry())
+);
+
+#[test]
+fn a_conforming_layer_passes_every_check() {
+    let make = |rng: &mut StrataRng| Dense::new(DenseConfig::new(4, 3), rng);
+    let report = check_layer("dense", make, &[4], &CheckOptions::default()).unwrap();
+    let checks: Vec<Check> = report.results.iter().map(|r| r.check).collect();
+    assert_eq!(
+        checks,
+        [
+            Check::Setup,
+            Check::Gradients,
+            Check::Shapes,
+            Check::ShapeErrors,
+            Check::ParameterNames,
+            Check::BatchIndependence,
+            Check::Determinism,
+            Check::SaveLoad,
+            Check::OptimizerStep,
+        ]
+    );
+    assert!(checks.iter().all(|&c| report.passed(c)), "{report}");
+    assert!(report.to_string().contains("pass  parameter names: 2 unique, stable names: weight, bias"), "{report}");
+    // A dense layer is linear in its input and weights: central differences are exact up to f32 rounding.
+    assert!(report.max_gradient_error.unwrap() < 1e-3, "{report}");
+}
+
+#[test]
+fn parameter_free_layers_skip_the_optimizer_step() {
+    let report = assert_layer_conforms("flatten", |_| Ok(Flatten::new()), &[2, 2], &CheckOptions::default());
+    assert!(report.skipped(Check::OptimizerStep));
+    assert!(report.passed(Check::Gradients));
+}
+
+#[test]
+fn skipped_checks_are_reported_as_skipped() {
+    let opts = CheckOptions::default().skip(Check::SaveLoad).skip(Check::Gradients);
+    let report = check_layer("scale", |rng| Ok(Scale::new(3, rng)), &[3], &opts).unwrap();
+    assert!(report.skipped(Check::SaveLoad) && report.skipped(Check::Gradients));
+    assert_eq!(report.max_gradient_error, None);
+    assert!(report.to_string().contains("skip  save/load: switched off in the options"), "{report}");
+}
+
+#[test]
+fn conforming_activations_and_losses_pass() {
+    let report = assert_activation_conforms("tanh", &Tanh, &CheckOptions::default());
+    let checks: Vec<Check> = report.results.iter().map(|r| r.check).collect();
+    assert_eq!(checks, [Check::Setup, Check::Gradients, Check::Shapes, Check::ShapeErrors]);
+
+    let draw = |rng: &mut StrataRng| {
+        (Tensor::random_normal(&[5, 2], 0.0, 1.0, rng).unwrap(), Tensor::random_normal(&[5, 2], 0.0, 1.0, rng).unwrap())
+    };
+    let report = assert_loss_conforms("mse", &MeanSquaredError, draw, &CheckOptions::default());
+    let checks: Vec<Check> = report.results.iter().map(|r| r.check).collect();
+    assert_eq!(
+        checks,
+        [Check::Setup, Check::Gradients, Check::Shapes, Check::ShapeErrors, Check::Value, Check::ValueAndGradient]
+    );
+}
+
+#[test]
+fn input_ranges_keep_their_bounds() {
+    let range = InputRange::new(0.1, 1.0);
+    let x = range.sample(&[1000], &mut StrataRng::seed_from_u64(3));
+    assert!(x.data().iter().all(|v| (0.1..=1.0).contains(&v.abs())));
+    // Both signs occur (1000 fair coin flips).
+    assert!(x.data().iter().any(|&v| v < 0.0) && x.data().iter().any(|&v| v > 0.0));
+}
+
+#[test]
+fn failures_are_errors() {
+    let make = |rng: &mut StrataRng| Dense::new(DenseConfig::new(4, 3), rng);
+    let err: Box<dyn std::error::Error> =
+        Box::new(check_layer("dense", make, &[5], &CheckOptions::default()).unwrap_err());
+    assert!(err.to_string().starts_with("'dense' failed 1 of 1 conformance checks:\n  [setup] dense: "), "{err}");
+}
