@@ -35,18 +35,20 @@
 //! ```
 #![warn(missing_docs)]
 
+// First: the macro is used by the modules below.
+#[macro_use]
+mod simd;
+
 mod error;
 mod init;
 mod linalg;
 mod params;
 mod rng;
-#[macro_use]
-mod simd;
 mod tensor;
 
 pub use error::{Result, TensorError};
 pub use init::Init;
-pub use linalg::{MatMut, MatRef, PARALLEL_THRESHOLD, gemm};
+pub use linalg::{GemmStats, MatMut, MatRef, PARALLEL_THRESHOLD, gemm, gemm_stats};
 pub use params::{ParamRef, ParamVisitor};
 pub use rng::{StrataRng, splitmix64};
 pub use tensor::{Tensor, checked_numel};

@@ -16,6 +16,26 @@
 use crate::error::{Result, TensorError};
 use crate::tensor::Tensor;
 use nalgebra::DMatrix;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// How many products [`gemm`] has run in this process, and how many of them
+/// on more than one thread (for profiling, and for the test that checks a
+/// training step allocates nothing but the kernel's packing buffers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct GemmStats {
+    /// Products run.
+    pub calls: u64,
+    /// Of those, products split between threads.
+    pub parallel_calls: u64,
+}
+
+static CALLS: AtomicU64 = AtomicU64::new(0);
+static PARALLEL_CALLS: AtomicU64 = AtomicU64::new(0);
+
+/// The process-wide [`GemmStats`].
+pub fn gemm_stats() -> GemmStats {
+    GemmStats { calls: CALLS.load(Ordering::Relaxed), parallel_calls: PARALLEL_CALLS.load(Ordering::Relaxed) }
+}
 
 /// Products with fewer multiply-adds than this run on the calling thread:
 /// below it, waking a second thread costs more than it saves.
@@ -124,8 +144,95 @@ pub fn gemm(alpha: f32, a: MatRef<'_>, b: MatRef<'_>, beta: f32, c: MatMut<'_>) 
         }
         return Ok(());
     }
+    if m == 1 {
+        // One row (batch-1 inference): no packing, no threads.
+        CALLS.fetch_add(1, Ordering::Relaxed);
+        if b.transposed {
+            // Large layers: each core takes half of the outputs, so each
+            // streams half of the weights (and keeps them in its own cache).
+            // Every output is computed exactly as on one thread.
+            if n * k >= PARALLEL_THRESHOLD && n >= 32 && rayon::current_num_threads() > 1 {
+                let half = n / 2;
+                let (c0, c1) = c.data.split_at_mut(half);
+                let (b0, b1) = b.data.split_at(half * k);
+                rayon::join(
+                    || row_times_transposed(alpha, a.data, b0, beta, c0, k),
+                    || row_times_transposed(alpha, a.data, b1, beta, c1, k),
+                );
+            } else {
+                row_times_transposed(alpha, a.data, b.data, beta, c.data, k);
+            }
+        } else {
+            row_times_matrix(alpha, a.data, b.data, beta, c.data, n);
+        }
+        return Ok(());
+    }
     run_kernel(alpha, &a, &b, beta, c.data, m, n, k);
     Ok(())
+}
+
+simd_kernel! {
+    /// `c[j] = alpha * dot(a, B[j, :]) + beta * c[j]` for `B` stored `[n, k]`
+    /// (a dense layer's weights): one dot product per output, accumulated in
+    /// 64 lanes (four independent vector accumulators, so the additions do
+    /// not wait on each other) in a fixed order.
+    fn row_times_transposed(alpha: f32, a: &[f32], b: &[f32], beta: f32, c: &mut [f32], k: usize) {
+        for (cj, row) in c.iter_mut().zip(b.chunks_exact(k)) {
+            let mut lanes = [0f32; 64];
+            let mut xs = a.chunks_exact(64);
+            let mut ws = row.chunks_exact(64);
+            for (x, w) in (&mut xs).zip(&mut ws) {
+                for ((l, &xi), &wi) in lanes.iter_mut().zip(x).zip(w) {
+                    *l += xi * wi;
+                }
+            }
+            // The rest in 16-wide steps into the first accumulator, then one by one.
+            let (xr, wr) = (xs.remainder(), ws.remainder());
+            let mut x16 = xr.chunks_exact(16);
+            let mut w16 = wr.chunks_exact(16);
+            for (x, w) in (&mut x16).zip(&mut w16) {
+                for ((l, &xi), &wi) in lanes[..16].iter_mut().zip(x).zip(w) {
+                    *l += xi * wi;
+                }
+            }
+            let tail: f32 = x16.remainder().iter().zip(w16.remainder()).map(|(x, w)| x * w).sum();
+            *cj = if beta == 0.0 { alpha * (reduce64(&lanes) + tail) } else { alpha * (reduce64(&lanes) + tail) + beta * *cj };
+        }
+    }
+}
+
+/// Sum of 64 lanes as a fixed tree (64 -> 16 -> 8 -> 4 -> 2 -> 1): vector
+/// additions instead of a chain of 63 dependent ones.
+#[inline(always)]
+fn reduce64(l: &[f32; 64]) -> f32 {
+    let mut s16 = [0f32; 16];
+    for i in 0..16 {
+        s16[i] = (l[i] + l[i + 16]) + (l[i + 32] + l[i + 48]);
+    }
+    let mut s8 = [0f32; 8];
+    for i in 0..8 {
+        s8[i] = s16[i] + s16[i + 8];
+    }
+    let s4 = [s8[0] + s8[4], s8[1] + s8[5], s8[2] + s8[6], s8[3] + s8[7]];
+    (s4[0] + s4[2]) + (s4[1] + s4[3])
+}
+
+simd_kernel! {
+    /// `c = alpha * sum_p a[p] * B[p, :] + beta * c` for `B` stored `[k, n]`:
+    /// rows of `B` added in order, vectorised along the row.
+    fn row_times_matrix(alpha: f32, a: &[f32], b: &[f32], beta: f32, c: &mut [f32], n: usize) {
+        if beta == 0.0 {
+            c.fill(0.0);
+        } else if beta != 1.0 {
+            c.iter_mut().for_each(|x| *x *= beta);
+        }
+        for (&ap, row) in a.iter().zip(b.chunks_exact(n)) {
+            let s = alpha * ap;
+            for (cj, &bj) in c.iter_mut().zip(row) {
+                *cj += s * bj;
+            }
+        }
+    }
 }
 
 /// Strides (row, column) of `op(view)` over its row-major storage.
@@ -139,6 +246,10 @@ fn run_kernel(alpha: f32, a: &MatRef<'_>, b: &MatRef<'_>, beta: f32, c: &mut [f3
     let (b_rs, b_cs) = strides(b);
     let threads = if m * n * k >= PARALLEL_THRESHOLD { rayon::current_num_threads() } else { 1 };
     let parallelism = if threads > 1 { gemm::Parallelism::Rayon(threads) } else { gemm::Parallelism::None };
+    CALLS.fetch_add(1, Ordering::Relaxed);
+    if threads > 1 {
+        PARALLEL_CALLS.fetch_add(1, Ordering::Relaxed);
+    }
     // SAFETY: the views were checked on construction (`data.len() == rows * cols`)
     // and `gemm` above checked that op(A) is m x k, op(B) is k x n and C is
     // m x n, so every strided access the kernel makes lies inside its slice.
