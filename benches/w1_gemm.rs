@@ -3,6 +3,7 @@
 //!
 //! Ids: `W1/128`, `W1/512`, `W1/1024`, `W1/2048` (square) and `W1/mlp`
 //! (256x784 * 784x256, the first layer of the W2 MLP at batch 256).
+#![allow(clippy::unwrap_used)]
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;

@@ -2,6 +2,7 @@
 //! init, Adam 1e-3) for one epoch over the 4000 training rows of MNIST 5k,
 //! data already in memory; the figure is training samples per second.
 //! Ids: `W2/b64`, `W2/b256`.
+#![allow(clippy::unwrap_used)]
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use strata::data::{CsvOptions, Dataset, Normalizer, first_n_split, load_csv};

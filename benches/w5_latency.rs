@@ -1,5 +1,6 @@
 //! W5: batch-1 inference latency of the W2 MLP (784-256-128-10), forward
 //! only; the figure is microseconds per call. Id: `W5/b1`.
+#![allow(clippy::unwrap_used)]
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
