@@ -25,6 +25,10 @@ impl Activation for Identity {
         Ok(())
     }
 
+    fn uses_input(&self) -> bool {
+        false
+    }
+
     fn backward(&self, input: &Tensor, output: &Tensor, grad_output: &Tensor, grad_input: &mut Tensor) -> Result<()> {
         check_backward(self.name(), input, output, grad_output)?;
         grad_input.copy_from(grad_output);

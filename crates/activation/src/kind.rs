@@ -89,6 +89,10 @@ impl Activation for ActivationKind {
         }
     }
 
+    fn uses_input(&self) -> bool {
+        matches!(self, ActivationKind::LeakyRelu { .. } | ActivationKind::Gelu)
+    }
+
     fn backward(&self, input: &Tensor, output: &Tensor, grad_output: &Tensor, grad_input: &mut Tensor) -> Result<()> {
         match *self {
             ActivationKind::Identity => Identity.backward(input, output, grad_output, grad_input),

@@ -125,6 +125,14 @@ pub trait Activation: Send + Sync + std::fmt::Debug {
     /// resized; the three other tensors must share one shape.
     fn backward(&self, input: &Tensor, output: &Tensor, grad_output: &Tensor, grad_input: &mut Tensor) -> Result<()>;
 
+    /// Whether `backward` reads `input`. Activations whose derivative is a
+    /// function of the output (ReLU, sigmoid, tanh, softmax, identity) return
+    /// `false`, and a layer then need not keep a copy of the input; it may pass
+    /// the output in the input's place.
+    fn uses_input(&self) -> bool {
+        true
+    }
+
     /// `f(input)` as a new tensor.
     fn apply(&self, input: &Tensor) -> Result<Tensor> {
         let mut out = Tensor::default();

@@ -29,6 +29,10 @@ impl Activation for Relu {
         Ok(())
     }
 
+    fn uses_input(&self) -> bool {
+        false
+    }
+
     fn backward(&self, input: &Tensor, output: &Tensor, grad_output: &Tensor, grad_input: &mut Tensor) -> Result<()> {
         backward_into(self.name(), input, output, grad_output, grad_input, |_, y| if y > 0.0 { 1.0 } else { 0.0 })
     }

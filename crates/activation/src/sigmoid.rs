@@ -44,6 +44,10 @@ impl Activation for Sigmoid {
         Ok(())
     }
 
+    fn uses_input(&self) -> bool {
+        false
+    }
+
     fn backward(&self, input: &Tensor, output: &Tensor, grad_output: &Tensor, grad_input: &mut Tensor) -> Result<()> {
         backward_into(self.name(), input, output, grad_output, grad_input, |_, y| y * (1.0 - y))
     }

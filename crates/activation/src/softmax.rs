@@ -63,6 +63,10 @@ impl Activation for Softmax {
         Ok(())
     }
 
+    fn uses_input(&self) -> bool {
+        false
+    }
+
     fn backward(&self, input: &Tensor, output: &Tensor, grad_output: &Tensor, grad_input: &mut Tensor) -> Result<()> {
         let w = row_width("backward", input)?;
         check_backward(self.name(), input, output, grad_output)?;

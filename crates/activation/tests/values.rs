@@ -155,3 +155,27 @@ fn buffers_are_reused_once_warm() {
         assert_eq!(y.data().as_ptr(), py, "{label} forward reallocated on shrink");
     }
 }
+
+/// An activation that says its backward does not read the input must give
+/// the same gradient when the input is replaced by anything of its shape
+/// (layers rely on this to skip keeping a copy of the input).
+#[test]
+fn uses_input_false_means_backward_ignores_the_input() {
+    use strata_activation::{Activation, ActivationKind};
+    use strata_tensor::{StrataRng, Tensor};
+    let mut rng = StrataRng::seed_from_u64(3);
+    let x = Tensor::random_normal(&[4, 6], 0.0, 1.0, &mut rng).unwrap();
+    let g = Tensor::random_normal(&[4, 6], 0.0, 1.0, &mut rng).unwrap();
+    let junk = Tensor::random_normal(&[4, 6], 5.0, 3.0, &mut rng).unwrap();
+    for name in ["identity", "relu", "leaky_relu", "sigmoid", "tanh", "gelu", "softmax"] {
+        let act: ActivationKind = name.parse().unwrap();
+        if act.uses_input() {
+            continue;
+        }
+        let y = act.apply(&x).unwrap();
+        let (mut with_x, mut with_junk) = (Tensor::default(), Tensor::default());
+        act.backward(&x, &y, &g, &mut with_x).unwrap();
+        act.backward(&junk, &y, &g, &mut with_junk).unwrap();
+        assert_eq!(with_x, with_junk, "{name}");
+    }
+}

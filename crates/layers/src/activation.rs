@@ -49,7 +49,12 @@ impl Layer for ActivationLayer {
         self.activation.forward(input, &mut self.output)?;
         self.has_input = mode == Mode::Train;
         if self.has_input {
-            self.input.copy_from(input);
+            if self.activation.uses_input() {
+                self.input.copy_from(input);
+            } else {
+                // Backward reads the output (of the input's shape) instead.
+                self.input.resize(&[0]);
+            }
         }
         Ok(&self.output)
     }
@@ -58,8 +63,9 @@ impl Layer for ActivationLayer {
         if !self.has_input {
             return Err(LayerError::BackwardBeforeForward { layer: self.activation.name().into() });
         }
-        check_grad(self.activation.name(), grad_output, self.input.shape())?;
-        self.activation.backward(&self.input, &self.output, grad_output, &mut self.grad_input)?;
+        let input = if self.activation.uses_input() { &self.input } else { &self.output };
+        check_grad(self.activation.name(), grad_output, input.shape())?;
+        self.activation.backward(input, &self.output, grad_output, &mut self.grad_input)?;
         Ok(&self.grad_input)
     }
 
