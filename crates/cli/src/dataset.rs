@@ -55,7 +55,28 @@ pub fn load(args: &DataArgs, label_column: LabelColumn) -> Result<Loaded, Box<dy
             embedded: false,
         }),
         (Some(path), None) => {
+            if looks_like_idx(path) {
+                return Err(format!(
+                    "{} looks like an IDX images file: give its labels file with --labels FILE",
+                    path.display()
+                )
+                .into());
+            }
             Ok(Loaded { dataset: load_csv(path, &opts)?, name: path.display().to_string(), embedded: false })
         }
     }
+}
+
+/// IDX files are named `*-idx3-ubyte[.gz]` and start with two zero bytes, a
+/// type code and a rank (a CSV file never starts with a zero byte).
+fn looks_like_idx(path: &std::path::Path) -> bool {
+    let name = path.file_name().map(|n| n.to_string_lossy().to_lowercase()).unwrap_or_default();
+    if name.contains("idx") || name.contains("ubyte") {
+        return true;
+    }
+    let mut head = [0u8; 4];
+    std::fs::File::open(path).and_then(|mut f| std::io::Read::read_exact(&mut f, &mut head)).is_ok()
+        && head[0] == 0
+        && head[1] == 0
+        && matches!(head[2], 0x08 | 0x09 | 0x0B | 0x0C | 0x0D | 0x0E)
 }

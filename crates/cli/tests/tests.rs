@@ -126,3 +126,35 @@ fn train_without_arguments_uses_the_embedded_mnist_sample() {
     // Two epochs of a small MLP reach ~88% (measured 88-90%); chance is 10%.
     assert!(acc > 80.0, "{log}");
 }
+
+/// IDX (MNIST's distribution format): images and labels in two files.
+#[test]
+fn trains_on_idx_files_and_asks_for_labels_when_missing() {
+    let dir = temp_dir("idx");
+    // 40 images of 2x2 u8 pixels: class 1 is bright, class 0 dark.
+    let n = 40u32;
+    let mut images = vec![0, 0, 0x08, 3];
+    for d in [n, 2, 2] {
+        images.extend_from_slice(&d.to_be_bytes());
+    }
+    let mut labels = vec![0, 0, 0x08, 1];
+    labels.extend_from_slice(&n.to_be_bytes());
+    for i in 0..n {
+        let class = (i % 2) as u8;
+        images.extend_from_slice(&[10 + 200 * class + (i % 7) as u8; 4]);
+        labels.push(class);
+    }
+    let (img, lab) = (dir.join("train-images-idx3-ubyte"), dir.join("train-labels-idx1-ubyte"));
+    std::fs::write(&img, images).unwrap();
+    std::fs::write(&lab, labels).unwrap();
+    let (img, lab) = (img.display().to_string(), lab.display().to_string());
+
+    let out = strata(&["train", "--data", &img, "--labels", &lab, "--layers", "4,8,2", "--epochs", "30", "--lr", "0.01"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("(40 samples, 4 features, 2 classes)"), "{}", text(&out));
+
+    let out = strata(&["train", "--data", &img]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).contains("--labels"), "{}", text(&out));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
