@@ -1,4 +1,4 @@
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 /// Strata: train and run neural networks on the CPU.
@@ -19,6 +19,8 @@ pub enum Command {
     Predict(PredictArgs),
     /// Print a model's layers, output shapes and parameter counts.
     Summary(SummaryArgs),
+    /// Write the kernels of a model's first convolution as a PNG image.
+    ExportFilters(ExportFiltersArgs),
 }
 
 /// Where the data comes from and how to read it.
@@ -48,15 +50,18 @@ pub struct TrainArgs {
     /// A model spec (JSON) describing any architecture, instead of --layers.
     #[arg(long, value_name = "SPEC.json", conflicts_with = "layers")]
     pub model: Option<PathBuf>,
+    /// Ready-made architecture: mlp (see --layers, --dropout) or cnn (the small CNN of W3 for 28x28 images; --layers and --dropout are ignored).
+    #[arg(long, value_enum, default_value = "mlp", conflicts_with = "model")]
+    pub preset: Preset,
     /// Hidden-layer activation: relu, leaky_relu, gelu, tanh, sigmoid.
     #[arg(long, default_value = "relu")]
     pub activation: String,
-    /// Dropout rate after each hidden layer (0 disables it).
-    #[arg(long, default_value_t = 0.3)]
-    pub dropout: f32,
-    /// Passes over the training data.
-    #[arg(long, default_value_t = 40)]
-    pub epochs: usize,
+    /// Dropout rate after each hidden layer, 0 disables it [default: 0.3 for the MLP].
+    #[arg(long)]
+    pub dropout: Option<f32>,
+    /// Passes over the training data [default: 40 for the MLP, 15 for the CNN].
+    #[arg(long)]
+    pub epochs: Option<usize>,
     /// Samples per mini-batch.
     #[arg(long, default_value_t = 64)]
     pub batch_size: usize,
@@ -66,15 +71,15 @@ pub struct TrainArgs {
     /// Optimizer: adam, adamw, sgd, rmsprop.
     #[arg(long, default_value = "adam")]
     pub optimizer: String,
-    /// Learning-rate schedule: cosine (with one epoch of linear warm-up), constant.
-    #[arg(long, default_value = "cosine")]
-    pub schedule: String,
+    /// Learning-rate schedule: cosine (one epoch of linear warm-up, then cosine decay), constant [default: cosine for the MLP, constant for the CNN].
+    #[arg(long)]
+    pub schedule: Option<String>,
     /// Seed of initialisation, splitting, shuffling and dropout.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Fraction of the training part held out for validation (early stopping watches its loss).
-    #[arg(long, default_value_t = 0.1)]
-    pub val_fraction: f32,
+    /// Fraction of the training part held out for validation; early stopping watches its loss [default: 0.1 for the MLP, 0 for the CNN].
+    #[arg(long)]
+    pub val_fraction: Option<f32>,
     /// Fraction held out for testing (default: 0.2 for a --data file; the embedded sample uses its standard split, the last 1000 rows).
     #[arg(long)]
     pub test_fraction: Option<f32>,
@@ -115,4 +120,41 @@ pub struct SummaryArgs {
     /// A saved model, or a model spec (JSON).
     #[arg(long, value_name = "MODEL")]
     pub model: PathBuf,
+}
+
+impl TrainArgs {
+    /// The defaults that depend on the preset, each measured to be robust
+    /// across seeds on the embedded MNIST sample (README, docs/conv.md): the MLP
+    /// 94% with dropout 0.3 and cosine decay over 40 epochs; the CNN 95-97%
+    /// after 15 epochs at a constant rate on the whole training part, as
+    /// PyTorch's reference run trains it.
+    pub fn resolve_defaults(&mut self) {
+        let (epochs, dropout, schedule, val) = match self.preset {
+            Preset::Mlp => (40, 0.3, "cosine", 0.1),
+            Preset::Cnn => (15, 0.0, "constant", 0.0),
+        };
+        self.epochs.get_or_insert(epochs);
+        self.dropout.get_or_insert(dropout);
+        self.schedule.get_or_insert_with(|| schedule.to_string());
+        self.val_fraction.get_or_insert(val);
+    }
+}
+
+/// The architectures `strata train --preset` knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Preset {
+    /// A multi-layer perceptron (--layers, --activation, --dropout).
+    Mlp,
+    /// conv 3x3 1->8, relu, maxpool 2, conv 3x3 8->16, relu, maxpool 2, dense 784->10.
+    Cnn,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportFiltersArgs {
+    /// A model saved by `strata train --out` with a convolution.
+    #[arg(long, value_name = "MODEL")]
+    pub model: PathBuf,
+    /// The PNG file to write.
+    #[arg(long, value_name = "FILE.png")]
+    pub out: PathBuf,
 }

@@ -14,7 +14,14 @@ use strata::layers::Registry;
 /// Every layer kind this build of the command knows: the built-ins and those
 /// of the workspace's layer crates. A new layer crate adds one line here.
 pub fn registry() -> Registry {
-    Registry::with_builtins()
+    let mut r = Registry::with_builtins();
+    // Its kinds (conv2d, max_pool2d, ...) are not built-ins: no duplicate.
+    #[allow(clippy::expect_used)]
+    strata_conv::register(&mut r).expect("strata-conv's layer kinds are registered once");
+    // batch_norm, layer_norm: not built-ins either.
+    #[allow(clippy::expect_used)]
+    strata_normalization::register(&mut r).expect("strata-normalization's layer kinds are registered once");
+    r
 }
 
 fn main() {
@@ -24,11 +31,12 @@ fn main() {
         args::Command::Evaluate(a) => run::evaluate(a),
         args::Command::Predict(a) => run::predict(a),
         args::Command::Summary(a) => run::summary_cmd(a),
+        args::Command::ExportFilters(a) => run::export_filters(a),
     };
-    if std::env::var_os("STRATA_REPORT_PEAK_RSS").is_some() {
-        if let Some(kb) = peak_rss_kb() {
-            eprintln!("peak RSS: {kb} kB");
-        }
+    if std::env::var_os("STRATA_REPORT_PEAK_RSS").is_some()
+        && let Some(kb) = peak_rss_kb()
+    {
+        eprintln!("peak RSS: {kb} kB");
     }
     if let Err(e) = result {
         eprintln!("error: {e}");

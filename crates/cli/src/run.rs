@@ -1,6 +1,6 @@
 //! The subcommands.
 
-use crate::args::{EvaluateArgs, PredictArgs, SummaryArgs, TrainArgs};
+use crate::args::{EvaluateArgs, ExportFiltersArgs, PredictArgs, Preset, SummaryArgs, TrainArgs};
 use crate::dataset::{self, EMBEDDED_TRAIN_ROWS};
 use crate::model;
 use std::error::Error;
@@ -43,7 +43,11 @@ fn schedule_for(name: &str, epochs: usize, n_batches: usize) -> Result<Schedule>
     })
 }
 
-pub fn train(a: TrainArgs) -> Result<()> {
+pub fn train(mut a: TrainArgs) -> Result<()> {
+    a.resolve_defaults();
+    let (epochs, dropout, val_fraction) =
+        (a.epochs.unwrap_or(1), a.dropout.unwrap_or(0.0), a.val_fraction.unwrap_or(0.0));
+    let schedule = a.schedule.clone().unwrap_or_default();
     let started = Instant::now();
     let label_column = dataset::parse_label_column(&a.data.label_column)?;
     if label_column == LabelColumn::None {
@@ -68,8 +72,8 @@ pub fn train(a: TrainArgs) -> Result<()> {
             (split.train, split.test)
         }
     };
-    let (mut train, mut val) = if a.val_fraction > 0.0 {
-        let (t, v) = train_test_split(&train_val, a.val_fraction, true, &mut split_rng)?;
+    let (mut train, mut val) = if val_fraction > 0.0 {
+        let (t, v) = train_test_split(&train_val, val_fraction, true, &mut split_rng)?;
         (t, Some(v))
     } else {
         (train_val, None)
@@ -86,10 +90,11 @@ pub fn train(a: TrainArgs) -> Result<()> {
             let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
             LayerSpec::from_json(&text).map_err(|e| format!("{}: {e}", path.display()))?
         }
+        None if a.preset == Preset::Cnn => strata_conv::cnn_spec(),
         None => {
             let widths = a.layers.clone().unwrap_or_else(|| vec![n_features, 256, 128, n_classes]);
             let activation: ActivationKind = a.activation.parse()?;
-            strata::training::presets::mlp(&widths, activation, a.dropout)?
+            strata::training::presets::mlp(&widths, activation, dropout)?
         }
     };
     let mut network = crate::registry().build(&spec, &mut init_rng)?;
@@ -105,10 +110,10 @@ pub fn train(a: TrainArgs) -> Result<()> {
 
     let n_batches = train.len().div_ceil(a.batch_size.max(1));
     let config = FitConfig {
-        epochs: a.epochs,
+        epochs,
         batch_size: a.batch_size,
         seed: a.seed,
-        schedule: schedule_for(&a.schedule, a.epochs, n_batches)?,
+        schedule: schedule_for(&schedule, epochs, n_batches)?,
         early_stopping: (a.patience > 0).then_some(EarlyStopping { patience: a.patience, ..EarlyStopping::default() }),
         progress: if a.quiet { Progress::Silent } else { Progress::Auto },
         ..FitConfig::default()
@@ -130,7 +135,7 @@ pub fn train(a: TrainArgs) -> Result<()> {
         print!("{}", summary(network.as_mut(), train.feature_shape())?);
         println!(
             "optimizer {} lr {}, schedule {}, batch {}, epochs {}, seed {}",
-            a.optimizer, a.lr, a.schedule, a.batch_size, a.epochs, a.seed
+            a.optimizer, a.lr, schedule, a.batch_size, epochs, a.seed
         );
     }
     let fit_started = Instant::now();
@@ -250,5 +255,30 @@ pub fn summary_cmd(a: SummaryArgs) -> Result<()> {
     };
     let shape: Vec<usize> = input_shape;
     print!("{}", summary(network.as_mut(), &shape)?);
+    Ok(())
+}
+
+/// Write the kernels of the model's first convolution (the first rank-4
+/// tensor named `*.weight`) as a PNG grid.
+pub fn export_filters(a: ExportFiltersArgs) -> Result<()> {
+    let saved = SavedModel::load(&a.model)?;
+    let (name, weight) = saved
+        .tensors
+        .iter()
+        .find(|(name, t)| (name == "weight" || name.ends_with(".weight")) && t.rank() == 4)
+        .ok_or_else(|| {
+            format!("{}: the model has no convolution weight (a rank-4 tensor named *.weight)", a.model.display())
+        })?;
+    strata_conv::filters_png(weight, &a.out).map_err(|e| format!("{}: {e}", a.out.display()))?;
+    let s = weight.shape();
+    println!(
+        "wrote the {} kernels {}x{} of {name} ({} filters x {} channels) to {}",
+        s[0] * s[1],
+        s[2],
+        s[3],
+        s[0],
+        s[1],
+        a.out.display()
+    );
     Ok(())
 }

@@ -1,4 +1,5 @@
 use crate::geometry::{Geometry, Window, col2im, im2col, image_geometry, pair};
+use rayon::iter::Either;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use strata_layers::{Layer, LayerError, LayerSpec, Mode, Result, check_grad};
@@ -143,11 +144,22 @@ struct Scratch {
 /// Images are independent, so a batch is split into one contiguous group per
 /// rayon thread (for batches of more than about 2^18 multiply-adds). The
 /// per-image weight-gradient partials are added in image order afterwards, so
-/// the result is bit-identical for any number of threads. Per image rather
-/// than one GEMM over the whole batch: measured with the `gemm_strategy`
-/// group of the `conv` benchmark on one thread, the two are within a few per
-/// cent of each other, and only the per-image form splits across cores
-/// without changing the order of any sum.
+/// the result is bit-identical for any number of threads.
+///
+/// Per image rather than one GEMM over the whole batch's column matrix, by
+/// measurement (`cargo bench -p strata-conv -- gemm_strategy`, forward of a
+/// 3x3 padded convolution, 2 cores shared with other jobs, so ranges over
+/// two runs):
+///
+/// | shape | one GEMM per image, in a loop | one GEMM over the batch | per image, images on rayon's threads |
+/// |---|---|---|---|
+/// | batch 64, 8 -> 16 channels, 14x14 (W3's second conv) | 0.74-0.76 ms | 0.94-0.95 ms | 0.55-0.82 ms |
+/// | batch 32, 64 -> 64 channels, 32x32 | 23-28 ms | 40-41 ms | 14-16 ms |
+///
+/// The batch-wide GEMM never won: its longer `n` does not pay for a column
+/// matrix the size of the whole batch (out of cache) and a transpose back to
+/// NCHW. Splitting images over threads beats letting [`gemm`] split each
+/// product on the large shape and is within the noise on the small one.
 ///
 /// Buffers (output, input gradient, kept input, per-thread column matrices,
 /// weight-gradient partials) are owned by the layer and reused: once warm, a
@@ -179,6 +191,8 @@ pub struct Conv2d {
     scratch: Vec<Scratch>,
     /// Per-image weight gradients `[batch, out, in*kh*kw]`, summed in order.
     weight_parts: Tensor,
+    /// Whether backward computes `dL/dinput` (see [`Layer::set_input_gradient`]).
+    input_gradient: bool,
 }
 
 impl Conv2d {
@@ -221,6 +235,7 @@ impl Conv2d {
             grad_input: Tensor::default(),
             scratch: Vec::new(),
             weight_parts: Tensor::default(),
+            input_gradient: true,
         })
     }
 
@@ -303,29 +318,41 @@ impl Layer for Conv2d {
         let n = self.input.shape()[0];
         let (o, rows, p, in_len) = (self.config.out_channels, g.col_rows(), g.n_positions(), g.in_len());
         check_grad("conv2d", grad_output, &[n, o, g.out_hw[0], g.out_hw[1]])?;
-        self.grad_input.resize(self.input.shape());
+        let input_gradient = self.input_gradient;
+        if input_gradient {
+            self.grad_input.resize(self.input.shape());
+        } else {
+            self.grad_input.resize(&[n, 0]);
+        }
         if n == 0 {
             return Ok(&self.grad_input);
         }
         self.weight_parts.resize(&[n, o, rows]);
-        let groups = self.prepare_scratch(n, &g, true);
+        let groups = self.prepare_scratch(n, &g, input_gradient);
         let per = n.div_ceil(groups);
         let weight = MatRef::new(self.weight.data(), o, rows)?;
-        self.grad_input
-            .data_mut()
-            .par_chunks_mut(per * in_len)
+        // Without the input gradient there is no `dx` to split: every group
+        // gets an empty slice.
+        let dx_chunks = if input_gradient {
+            Either::Left(self.grad_input.data_mut().par_chunks_mut(per * in_len))
+        } else {
+            Either::Right((0..n.div_ceil(per)).into_par_iter().map(|_| <&mut [f32]>::default()))
+        };
+        dx_chunks
             .zip(self.input.data().par_chunks(per * in_len))
             .zip(grad_output.data().par_chunks(per * o * p))
             .zip(self.weight_parts.data_mut().par_chunks_mut(per * o * rows))
             .zip(self.scratch[..groups].par_iter_mut())
             .try_for_each(|((((dx, x), dy), dw), s)| -> strata_tensor::Result<()> {
-                let images = dx.chunks_exact_mut(in_len).zip(x.chunks_exact(in_len));
-                for ((dx, x), (dy, dw)) in images.zip(dy.chunks_exact(o * p).zip(dw.chunks_exact_mut(o * rows))) {
+                let images = x.chunks_exact(in_len).zip(dy.chunks_exact(o * p)).zip(dw.chunks_exact_mut(o * rows));
+                for (i, ((x, dy), dw)) in images.enumerate() {
                     im2col(x, &g, s.cols.data_mut(), p, 0);
                     let dy = MatRef::new(dy, o, p)?;
                     gemm(1.0, dy, MatRef::new(s.cols.data(), rows, p)?.t(), 0.0, MatMut::new(dw, o, rows)?)?;
-                    gemm(1.0, weight.t(), dy, 0.0, MatMut::new(s.grad_cols.data_mut(), rows, p)?)?;
-                    col2im(s.grad_cols.data(), &g, dx);
+                    if input_gradient {
+                        gemm(1.0, weight.t(), dy, 0.0, MatMut::new(s.grad_cols.data_mut(), rows, p)?)?;
+                        col2im(s.grad_cols.data(), &g, &mut dx[i * in_len..(i + 1) * in_len]);
+                    }
                 }
                 Ok(())
             })?;
@@ -364,5 +391,9 @@ impl Layer for Conv2d {
 
     fn spec(&self) -> Result<LayerSpec> {
         LayerSpec::new("conv2d", &self.config)
+    }
+
+    fn set_input_gradient(&mut self, needed: bool) {
+        self.input_gradient = needed;
     }
 }

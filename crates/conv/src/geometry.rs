@@ -154,8 +154,7 @@ pub(crate) fn image_geometry(
     let n = if batched { shape[0] } else { 1 };
     let [ho, wo] = g.out_hw;
     let [kh, kw] = window.kernel;
-    if checked_numel(&[n, out_channels.unwrap_or(c), ho, wo]).is_none()
-        || checked_numel(&[c, kh, kw, ho, wo]).is_none()
+    if checked_numel(&[n, out_channels.unwrap_or(c), ho, wo]).is_none() || checked_numel(&[c, kh, kw, ho, wo]).is_none()
     {
         return Err(LayerError::InvalidConfig {
             layer: layer.to_string(),

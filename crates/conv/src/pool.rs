@@ -93,8 +93,10 @@ pub struct MaxPool2d {
     grad_input: Tensor,
     /// Flat input index of every output's maximum.
     argmax: Vec<usize>,
-    /// Input shape of the last training-mode forward (`None`: no backward).
-    trained: Option<Vec<usize>>,
+    /// Input shape of the last forward.
+    input_shape: Vec<usize>,
+    /// Whether that forward was in training mode (backward allowed).
+    trained: bool,
 }
 
 impl MaxPool2d {
@@ -107,7 +109,8 @@ impl MaxPool2d {
             output: Tensor::default(),
             grad_input: Tensor::default(),
             argmax: Vec::new(),
-            trained: None,
+            input_shape: Vec::new(),
+            trained: false,
         })
     }
 
@@ -130,30 +133,35 @@ impl Layer for MaxPool2d {
         for (plane, ((x, y), arg)) in planes.zip(self.argmax.chunks_exact_mut(ho * wo)).enumerate() {
             for oy in 0..ho {
                 for ox in 0..wo {
-                    let mut best = (oy * sh) * w + ox * sw;
+                    let start = (oy * sh) * w + ox * sw;
+                    let (mut best, mut best_v) = (start, x[start]);
                     for i in 0..kh {
-                        let row = (oy * sh + i) * w + ox * sw;
+                        let row = start + i * w;
                         for (j, &v) in x[row..row + kw].iter().enumerate() {
-                            if v > x[best] {
-                                best = row + j;
-                            }
+                            // Two selects on one comparison (the first
+                            // maximum wins ties; a NaN at the start stays).
+                            let better = v > best_v;
+                            best = if better { row + j } else { best };
+                            best_v = if better { v } else { best_v };
                         }
                     }
-                    y[oy * wo + ox] = x[best];
+                    y[oy * wo + ox] = best_v;
                     arg[oy * wo + ox] = plane * h * w + best;
                 }
             }
         }
-        self.trained = (mode == Mode::Train).then(|| input.shape().to_vec());
+        self.input_shape.clear();
+        self.input_shape.extend_from_slice(input.shape());
+        self.trained = mode == Mode::Train;
         Ok(&self.output)
     }
 
     fn backward(&mut self, grad_output: &Tensor) -> Result<&Tensor> {
-        let Some(shape) = &self.trained else {
+        if !self.trained {
             return Err(LayerError::BackwardBeforeForward { layer: "max_pool2d".into() });
-        };
+        }
         check_grad("max_pool2d", grad_output, self.output.shape())?;
-        self.grad_input.resize(shape);
+        self.grad_input.resize(&self.input_shape);
         self.grad_input.fill(0.0);
         let dx = self.grad_input.data_mut();
         for (&at, &g) in self.argmax.iter().zip(grad_output.data()) {
@@ -310,8 +318,10 @@ impl Layer for AvgPool2d {
 pub struct GlobalAvgPool {
     output: Tensor,
     grad_input: Tensor,
-    /// Input shape of the last training-mode forward (`None`: no backward).
-    trained: Option<Vec<usize>>,
+    /// Input shape of the last forward.
+    input_shape: Vec<usize>,
+    /// Whether that forward was in training mode (backward allowed).
+    trained: bool,
 }
 
 impl GlobalAvgPool {
@@ -345,20 +355,17 @@ impl Layer for GlobalAvgPool {
         for (y, plane) in self.output.data_mut().iter_mut().zip(input.data().chunks_exact(area)) {
             *y = plane.iter().sum::<f32>() * scale;
         }
-        if mode == Mode::Train {
-            let kept = self.trained.get_or_insert_with(Vec::new);
-            kept.clear();
-            kept.extend_from_slice(s);
-        } else {
-            self.trained = None;
-        }
+        self.input_shape.clear();
+        self.input_shape.extend_from_slice(s);
+        self.trained = mode == Mode::Train;
         Ok(&self.output)
     }
 
     fn backward(&mut self, grad_output: &Tensor) -> Result<&Tensor> {
-        let Some(shape) = &self.trained else {
+        if !self.trained {
             return Err(LayerError::BackwardBeforeForward { layer: "global_avg_pool".into() });
-        };
+        }
+        let shape = &self.input_shape;
         check_grad("global_avg_pool", grad_output, &shape[..2])?;
         let area = shape[2] * shape[3];
         let scale = 1.0 / area as f32;
