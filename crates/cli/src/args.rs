@@ -12,7 +12,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Train a classifier (default: an MLP on the embedded MNIST 5k sample) and report its test accuracy.
-    Train(TrainArgs),
+    Train(Box<TrainArgs>),
     /// Evaluate a saved model on a labelled dataset.
     Evaluate(EvaluateArgs),
     /// Print the predicted class of every row of a dataset.

@@ -27,7 +27,7 @@ pub fn registry() -> Registry {
 fn main() {
     let cli = args::Cli::parse();
     let result = match cli.command {
-        args::Command::Train(a) => run::train(a),
+        args::Command::Train(a) => run::train(*a),
         args::Command::Evaluate(a) => run::evaluate(a),
         args::Command::Predict(a) => run::predict(a),
         args::Command::Summary(a) => run::summary_cmd(a),
