@@ -3,6 +3,7 @@
 
 mod bench;
 mod ci;
+mod new_layer;
 mod peers;
 
 use std::process::ExitCode;
@@ -13,6 +14,7 @@ cargo xtask <command>
 commands:
   ci          fmt check, clippy (warnings are errors), then the test suite
   bench       the W1-W6 benchmarks as one table (`cargo xtask bench --help`)
+  new-layer   a new layer crate, crates/NAME, to fill in (`cargo xtask new-layer --help`)
 ";
 
 fn main() -> ExitCode {
@@ -20,6 +22,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci::run(&args[1..]),
         Some("bench") => bench::run(&args[1..]),
+        Some("new-layer") => new_layer::run(&args[1..]),
         Some("help" | "--help" | "-h") | None => {
             print!("{HELP}");
             Ok(())

@@ -1,0 +1,266 @@
+use crate::config::{check_eps, default_eps, sum_and_dot_f64, sum_f64, yes};
+use serde::{Deserialize, Serialize};
+use strata_layers::{Layer, LayerError, LayerSpec, Mode, Result, check_grad, check_input, check_sample_shape};
+use strata_tensor::{ParamVisitor, Tensor};
+
+/// The registry kind of [`LayerNorm`].
+const KIND: &str = "layer_norm";
+
+/// Hyper-parameters of a [`LayerNorm`] layer. The defaults are PyTorch's.
+///
+/// In a model spec only `normalized_shape` is required:
+///
+/// ```
+/// use strata_normalization::LayerNormConfig;
+/// let config: LayerNormConfig = serde_json::from_str(r#"{"normalized_shape": [128]}"#).unwrap();
+/// assert_eq!(config, LayerNormConfig::new(&[128]));
+/// assert_eq!((config.eps, config.affine), (1e-5, true));
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LayerNormConfig {
+    /// The axes normalised together: the per-sample shape, e.g. `[128]`
+    /// after a dense layer or `[C, H, W]` after a convolution.
+    pub normalized_shape: Vec<usize>,
+    /// Added to the variance before the square root; positive (default `1e-5`).
+    #[serde(default = "default_eps")]
+    pub eps: f32,
+    /// Whether the layer has a learnable element-wise scale (`weight`,
+    /// initially 1) and shift (`bias`, initially 0). Default `true`.
+    #[serde(default = "yes")]
+    pub affine: bool,
+}
+
+impl LayerNormConfig {
+    /// Normalise over `normalized_shape`, `eps = 1e-5`, affine.
+    pub fn new(normalized_shape: &[usize]) -> Self {
+        LayerNormConfig { normalized_shape: normalized_shape.to_vec(), eps: default_eps(), affine: true }
+    }
+
+    /// Another `eps`.
+    pub fn with_eps(mut self, eps: f32) -> Self {
+        self.eps = eps;
+        self
+    }
+
+    /// With or without the learnable scale and shift.
+    pub fn with_affine(mut self, affine: bool) -> Self {
+        self.affine = affine;
+        self
+    }
+
+    /// Build the layer (the configuration is checked).
+    pub fn init(&self) -> Result<LayerNorm> {
+        LayerNorm::new(self.clone())
+    }
+
+    fn validate(&self) -> Result<()> {
+        if self.normalized_shape.is_empty() || self.normalized_shape.contains(&0) {
+            return Err(LayerError::InvalidConfig {
+                layer: KIND.into(),
+                reason: format!(
+                    "normalized_shape needs at least one axis and no axis of size 0, got {:?}",
+                    self.normalized_shape
+                ),
+            });
+        }
+        check_eps(KIND, self.eps)
+    }
+}
+
+/// Layer normalisation (Ba, Kiros and Hinton, 2016): each sample is
+/// normalised with its own mean and variance over `normalized_shape`, then
+/// scaled and shifted element-wise by learnable parameters.
+///
+/// For one sample `x` of `D` values (`D` = the product of
+/// `normalized_shape`):
+///
+/// ```text
+/// mean = Σ x / D          var = Σ (x - mean)² / D          (biased)
+/// x̂ = (x - mean) / sqrt(var + eps)
+/// y = weight ⊙ x̂ + bias
+/// ```
+///
+/// No statistics are shared between samples, so training and inference
+/// compute the same function and nothing is kept across batches.
+///
+/// # Shapes
+/// - input: `[N, ..normalized_shape]`
+/// - output: the input's shape
+/// - parameters (when `affine`): `weight` and `bias`, both of shape
+///   `normalized_shape`
+///
+/// # Gradients
+/// With `g = dL/dy` and `ĝ = weight ⊙ g`, per sample:
+/// `dL/dbias += g`, `dL/dweight += g ⊙ x̂` (summed over the batch) and
+/// `dL/dx = (ĝ - Σ ĝ / D - x̂ · Σ (ĝ ⊙ x̂) / D) / sqrt(var + eps)`.
+///
+/// ```
+/// use strata_layers::{Layer, Mode};
+/// use strata_normalization::{LayerNorm, LayerNormConfig};
+/// use strata_tensor::Tensor;
+///
+/// let mut ln = LayerNorm::new(LayerNormConfig::new(&[2]))?;
+/// // Each row is normalised on its own: [1, 3] and [10, 30] both become ∓1 / sqrt(1 + eps / var).
+/// let y = ln.forward(&Tensor::from_vec(&[2, 2], vec![1.0, 3.0, 10.0, 30.0])?, Mode::Eval)?;
+/// for (got, want) in y.data().iter().zip([-1.0, 1.0, -1.0, 1.0]) {
+///     assert!((got - want).abs() < 1e-5);
+/// }
+/// # Ok::<(), strata_layers::LayerError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct LayerNorm {
+    config: LayerNormConfig,
+    weight: Tensor,
+    bias: Tensor,
+    grad_weight: Tensor,
+    grad_bias: Tensor,
+    /// `1 / sqrt(var + eps)` per sample of the last forward.
+    inv_std: Vec<f32>,
+    /// `x̂` of the last forward (its shape is that forward's input shape).
+    x_hat: Tensor,
+    has_cache: bool,
+    output: Tensor,
+    grad_input: Tensor,
+    input_gradient: bool,
+}
+
+impl LayerNorm {
+    /// A layer with `weight = 1` and `bias = 0`. Errors:
+    /// [`LayerError::InvalidConfig`] for an empty `normalized_shape`, an axis
+    /// of size 0, or `eps <= 0` (or not finite).
+    pub fn new(config: LayerNormConfig) -> Result<LayerNorm> {
+        config.validate()?;
+        let shape: &[usize] = if config.affine { &config.normalized_shape } else { &[0] };
+        Ok(LayerNorm {
+            weight: Tensor::ones(shape),
+            bias: Tensor::zeros(shape),
+            grad_weight: Tensor::zeros(shape),
+            grad_bias: Tensor::zeros(shape),
+            inv_std: Vec::new(),
+            x_hat: Tensor::default(),
+            has_cache: false,
+            output: Tensor::default(),
+            grad_input: Tensor::default(),
+            input_gradient: true,
+            config,
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &LayerNormConfig {
+        &self.config
+    }
+
+    /// The scale, of shape `normalized_shape` (`[0]` without `affine`).
+    pub fn weight(&self) -> &Tensor {
+        &self.weight
+    }
+
+    /// The shift, of shape `normalized_shape` (`[0]` without `affine`).
+    pub fn bias(&self) -> &Tensor {
+        &self.bias
+    }
+
+    /// `D`, the values per sample (at least 1: no axis has size 0).
+    fn sample_len(&self) -> usize {
+        self.config.normalized_shape.iter().product()
+    }
+}
+
+impl Layer for LayerNorm {
+    fn forward(&mut self, input: &Tensor, mode: Mode) -> Result<&Tensor> {
+        check_input(KIND, input, &self.config.normalized_shape)?;
+        let n = input.shape()[0];
+        let d = self.sample_len();
+        let eps = f64::from(self.config.eps);
+        self.output.resize(input.shape());
+        self.x_hat.resize(input.shape());
+        self.inv_std.resize(n, 0.0);
+        let rows = input.data().chunks_exact(d).zip(self.x_hat.data_mut().chunks_exact_mut(d));
+        for (((x, h), y), inv_std) in rows.zip(self.output.data_mut().chunks_exact_mut(d)).zip(&mut self.inv_std) {
+            let mean = sum_f64(x, |v| v) / d as f64;
+            let var = sum_f64(x, |v| (v - mean).powi(2)) / d as f64;
+            *inv_std = (1.0 / (var + eps).sqrt()) as f32;
+            let mean = mean as f32;
+            for (h, &x) in h.iter_mut().zip(x) {
+                *h = (x - mean) * *inv_std;
+            }
+            if self.config.affine {
+                let affine = self.weight.data().iter().zip(self.bias.data());
+                for ((y, &h), (&w, &b)) in y.iter_mut().zip(h.iter()).zip(affine) {
+                    *y = w * h + b;
+                }
+            } else {
+                y.copy_from_slice(h);
+            }
+        }
+        self.has_cache = mode == Mode::Train;
+        Ok(&self.output)
+    }
+
+    fn backward(&mut self, grad_output: &Tensor) -> Result<&Tensor> {
+        if !self.has_cache {
+            return Err(LayerError::BackwardBeforeForward { layer: KIND.into() });
+        }
+        check_grad(KIND, grad_output, self.x_hat.shape())?;
+        let n = self.x_hat.shape()[0];
+        let d = self.sample_len();
+        if self.config.affine {
+            let rows = grad_output.data().chunks_exact(d).zip(self.x_hat.data().chunks_exact(d));
+            for (g, h) in rows {
+                let grads = self.grad_weight.data_mut().iter_mut().zip(self.grad_bias.data_mut());
+                for (((gw, gb), &g), &h) in grads.zip(g).zip(h) {
+                    *gw += g * h;
+                    *gb += g;
+                }
+            }
+        }
+        if !self.input_gradient {
+            self.grad_input.resize(&[n, 0]);
+            return Ok(&self.grad_input);
+        }
+        self.grad_input.resize(self.x_hat.shape());
+        let rows = grad_output.data().chunks_exact(d).zip(self.x_hat.data().chunks_exact(d));
+        for (((g, h), dx), &inv_std) in rows.zip(self.grad_input.data_mut().chunks_exact_mut(d)).zip(&self.inv_std) {
+            // dx first holds ĝ = weight ⊙ g.
+            if self.config.affine {
+                for ((dx, &g), &w) in dx.iter_mut().zip(g).zip(self.weight.data()) {
+                    *dx = w * g;
+                }
+            } else {
+                dx.copy_from_slice(g);
+            }
+            let (sum_g, sum_gh) = sum_and_dot_f64(dx, h);
+            let mean_g = (sum_g / d as f64) as f32;
+            let mean_gh = (sum_gh / d as f64) as f32;
+            for (dx, &h) in dx.iter_mut().zip(h) {
+                *dx = inv_std * (*dx - mean_g - h * mean_gh);
+            }
+        }
+        Ok(&self.grad_input)
+    }
+
+    fn output_shape(&self, input_shape: &[usize]) -> Result<Vec<usize>> {
+        check_sample_shape(KIND, input_shape, &self.config.normalized_shape)?;
+        Ok(input_shape.to_vec())
+    }
+
+    fn kind(&self) -> &str {
+        KIND
+    }
+
+    fn visit_parameters(&mut self, visitor: &mut ParamVisitor<'_>) {
+        if self.config.affine {
+            visitor.param("weight", &mut self.weight, &mut self.grad_weight);
+            visitor.param("bias", &mut self.bias, &mut self.grad_bias);
+        }
+    }
+
+    fn spec(&self) -> Result<LayerSpec> {
+        LayerSpec::new(KIND, &self.config)
+    }
+
+    fn set_input_gradient(&mut self, needed: bool) {
+        self.input_gradient = needed;
+    }
+}
