@@ -33,10 +33,13 @@ fn w2(c: &mut Criterion) {
             })
             .collect();
         group.bench_function(BenchmarkId::from_parameter(format!("b{batch_size}")), |bench| {
+            // The epoch runs on rayon's pool, as `Trainer::fit` runs it.
             bench.iter(|| {
-                for (x, y) in &batches {
-                    trainer.train_step(model.as_mut(), x, y).unwrap();
-                }
+                rayon::scope(|_| {
+                    for (x, y) in &batches {
+                        trainer.train_step(model.as_mut(), x, y).unwrap();
+                    }
+                })
             })
         });
     }

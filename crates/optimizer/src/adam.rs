@@ -94,7 +94,7 @@ impl AdamRule {
         let bc1 = (1.0 - state::powi(beta1, state.step)) as f32;
         let bc2 = (1.0 - state::powi(beta2, state.step)) as f32;
         let AdamState { exp_avg, exp_avg_sq, .. } = state;
-        crate::kernels::adam(
+        crate::kernels::adam_split(
             ps,
             gs,
             exp_avg.data_mut(),

@@ -4,6 +4,40 @@
 
 use strata_tensor::simd_kernel;
 
+/// Tensors with at least this many elements are updated by two threads, each
+/// taking one half (the update is element-wise, so the result is the same).
+const PARALLEL_ELEMENTS: usize = 1 << 15;
+
+/// Adam on two threads for large tensors (see [`adam`]).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn adam_split(
+    ps: &mut [f32],
+    gs: &[f32],
+    ms: &mut [f32],
+    vs: &mut [f32],
+    lr: f32,
+    beta1: f32,
+    beta2: f32,
+    eps: f32,
+    bc1: f32,
+    bc2: f32,
+    l2: f32,
+    decay: f32,
+) {
+    if ps.len() < PARALLEL_ELEMENTS || rayon::current_num_threads() < 2 {
+        return adam(ps, gs, ms, vs, lr, beta1, beta2, eps, bc1, bc2, l2, decay);
+    }
+    let mid = ps.len() / 2;
+    let (p0, p1) = ps.split_at_mut(mid);
+    let (g0, g1) = gs.split_at(mid);
+    let (m0, m1) = ms.split_at_mut(mid);
+    let (v0, v1) = vs.split_at_mut(mid);
+    rayon::join(
+        || adam(p0, g0, m0, v0, lr, beta1, beta2, eps, bc1, bc2, l2, decay),
+        || adam(p1, g1, m1, v1, lr, beta1, beta2, eps, bc1, bc2, l2, decay),
+    );
+}
+
 simd_kernel! {
     /// Adam/AdamW for one parameter: `bc1`, `bc2` are the bias corrections
     /// `1 - beta^t`; `l2` is folded into the gradient (Adam), `decay`

@@ -233,6 +233,10 @@ impl Trainer {
 
     /// Loss and accuracy of `model` on `data` (inference mode, batches of 512).
     pub fn evaluate(&mut self, model: &mut dyn Layer, data: &dyn Dataset) -> Result<Metrics> {
+        on_pool(|| self.evaluate_here(model, data))
+    }
+
+    fn evaluate_here(&mut self, model: &mut dyn Layer, data: &dyn Dataset) -> Result<Metrics> {
         Self::check_data(model, data, "evaluation")?;
         let n = data.len();
         let indices: Vec<usize> = (0..n).collect();
@@ -259,6 +263,15 @@ impl Trainer {
     /// call ran), returns the per-epoch history. On a non-finite loss it stops
     /// with [`TrainingError::NonFiniteLoss`] before that batch's update.
     pub fn fit(
+        &mut self,
+        model: &mut dyn Layer,
+        train: &dyn Dataset,
+        validation: Option<&dyn Dataset>,
+    ) -> Result<History> {
+        on_pool(|| self.fit_here(model, train, validation))
+    }
+
+    fn fit_here(
         &mut self,
         model: &mut dyn Layer,
         train: &dyn Dataset,
@@ -316,7 +329,7 @@ impl Trainer {
             self.targets = targets;
 
             let validation_metrics = match validation {
-                Some(v) => Some(self.evaluate(model, v)?),
+                Some(v) => Some(self.evaluate_here(model, v)?),
                 None => None,
             };
             self.state.epoch = epoch;
@@ -371,7 +384,15 @@ impl Trainer {
     ///
     /// A non-finite loss or gradient returns an error *before* the update, so
     /// the model keeps its weights.
+    ///
+    /// Called from outside rayon's pool, the step moves onto it (products
+    /// split between threads are cheap from a pool thread); for a loop of
+    /// steps, run the whole loop inside `rayon::scope` as `fit` does.
     pub fn train_step(&mut self, model: &mut dyn Layer, features: &Tensor, targets: &Tensor) -> Result<StepOutcome> {
+        on_pool(|| self.train_step_here(model, features, targets))
+    }
+
+    fn train_step_here(&mut self, model: &mut dyn Layer, features: &Tensor, targets: &Tensor) -> Result<StepOutcome> {
         self.batch_in_epoch += 1;
         let (epoch, batch) = (self.state.epoch + 1, self.batch_in_epoch);
         self.zero_grad(model);
@@ -444,6 +465,14 @@ impl Trainer {
         model.visit_parameters(&mut ParamVisitor::new(&mut self.path, &mut f));
         bad
     }
+}
+
+/// Run `f` on one of rayon's worker threads. A product split between threads
+/// from a worker is a cheap in-pool join; from any other thread it is handed
+/// to the pool while the caller sleeps, three threads taking turns on the
+/// cores at every product. Measured on W2 (docs/performance.md).
+fn on_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    if rayon::current_thread_index().is_some() { f() } else { rayon::scope(|_| f()) }
 }
 
 /// The model's per-sample input shape as far as it can be told (for an error message).

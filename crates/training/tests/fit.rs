@@ -61,10 +61,10 @@ fn history_records_every_epoch_and_the_loss_falls() {
 
 #[test]
 fn early_stopping_stops_and_restores_the_best_weights() {
-    // A learning rate so large that the validation loss soon stops improving.
+    // Improvements under 0.001 do not count, so training soon stops improving.
     let (train, val) = (blobs(200, 3), blobs(60, 4));
     let mut m = model(2);
-    let es = EarlyStopping { patience: 2, min_delta: 0.0, restore_best: true };
+    let es = EarlyStopping { patience: 2, min_delta: 1e-3, restore_best: true };
     let config = FitConfig {
         epochs: 200,
         batch_size: 10,
@@ -82,8 +82,10 @@ fn early_stopping_stops_and_restores_the_best_weights() {
     let best_loss = h.epochs[best - 1].validation.unwrap().loss;
     let now = t.evaluate(m.as_mut(), &val).unwrap().loss;
     assert!((now - best_loss).abs() < 1e-6, "{now} vs {best_loss}");
+    // No epoch improved on the restored one by more than min_delta (Keras's
+    // rule: smaller improvements do not count).
     let min = h.epochs.iter().map(|e| e.validation.unwrap().loss).fold(f32::INFINITY, f32::min);
-    assert_eq!(best_loss, min);
+    assert!(best_loss <= min + 1e-3, "best {best_loss}, minimum {min}");
 }
 
 #[test]
