@@ -182,6 +182,41 @@ impl InMemoryDataset {
         Ok(Self { features, targets, n_classes: self.n_classes })
     }
 
+    /// Split into the first `n` samples and the rest, without copying the
+    /// first part (its buffers are reused; only the rest is copied). Both
+    /// parts must be non-empty.
+    ///
+    /// ```
+    /// use strata_data::InMemoryDataset;
+    /// use strata_tensor::Tensor;
+    /// let ds = InMemoryDataset::from_labels(Tensor::from_vec(&[3, 1], vec![1., 2., 3.])?, &[0, 1, 0])?;
+    /// let (head, tail) = ds.split_at(2)?;
+    /// assert_eq!((head.len(), tail.features().data()), (2, &[3.0][..]));
+    /// # Ok::<(), strata_data::DataError>(())
+    /// ```
+    pub fn split_at(self, n: usize) -> Result<(Self, Self)> {
+        let total = self.len();
+        if n == 0 || n >= total {
+            return Err(DataError::InvalidArgument {
+                op: "split_at",
+                reason: format!("{n} must leave both parts non-empty (the dataset has {total} samples)"),
+            });
+        }
+        let n_classes = self.n_classes;
+        let split = |t: Tensor| -> Result<(Tensor, Tensor)> {
+            let (shape, w) = (t.shape().to_vec(), t.row_len());
+            let mut head = t.into_vec();
+            let tail = head.split_off(n * w);
+            let (mut head_shape, mut tail_shape) = (shape.clone(), shape);
+            head_shape[0] = n;
+            tail_shape[0] = total - n;
+            Ok((Tensor::from_vec(&head_shape, head)?, Tensor::from_vec(&tail_shape, tail)?))
+        };
+        let (f0, f1) = split(self.features)?;
+        let (t0, t1) = split(self.targets)?;
+        Ok((Self { features: f0, targets: t0, n_classes }, Self { features: f1, targets: t1, n_classes }))
+    }
+
     /// Give up the tensors: `(features, targets, n_classes)`.
     pub fn into_parts(self) -> (Tensor, Tensor, Option<usize>) {
         (self.features, self.targets, self.n_classes)
