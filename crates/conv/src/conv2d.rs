@@ -365,7 +365,7 @@ impl Layer for Conv2d {
         if self.config.bias {
             for dy in grad_output.data().chunks_exact(o * p) {
                 for (gb, channel) in self.grad_bias.data_mut().iter_mut().zip(dy.chunks_exact(p)) {
-                    *gb += channel.iter().sum::<f32>();
+                    *gb += strata_tensor::sum_lanes(channel);
                 }
             }
         }

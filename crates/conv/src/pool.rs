@@ -1,4 +1,5 @@
 use crate::geometry::{Geometry, Window, image_geometry, opt_pair, pair};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use strata_layers::{Layer, LayerError, LayerSpec, Mode, Result, check_grad};
 use strata_tensor::Tensor;
@@ -129,8 +130,16 @@ impl Layer for MaxPool2d {
         let n = input.shape()[0];
         self.output.resize(&[n, g.channels, ho, wo]);
         self.argmax.resize(self.output.len(), 0);
-        let planes = input.data().chunks_exact(h * w).zip(self.output.data_mut().chunks_exact_mut(ho * wo));
-        for (plane, ((x, y), arg)) in planes.zip(self.argmax.chunks_exact_mut(ho * wo)).enumerate() {
+        // Planes are independent: rayon's threads take them in chunks (the
+        // result does not depend on how they are shared out).
+        let planes = input
+            .data()
+            .par_chunks(h * w)
+            .zip(self.output.data_mut().par_chunks_mut(ho * wo))
+            .zip(self.argmax.par_chunks_mut(ho * wo))
+            .enumerate()
+            .with_min_len(16);
+        planes.for_each(|(plane, ((x, y), arg))| {
             for oy in 0..ho {
                 for ox in 0..wo {
                     let start = (oy * sh) * w + ox * sw;
@@ -149,7 +158,7 @@ impl Layer for MaxPool2d {
                     arg[oy * wo + ox] = plane * h * w + best;
                 }
             }
-        }
+        });
         self.input_shape.clear();
         self.input_shape.extend_from_slice(input.shape());
         self.trained = mode == Mode::Train;
@@ -162,11 +171,21 @@ impl Layer for MaxPool2d {
         }
         check_grad("max_pool2d", grad_output, self.output.shape())?;
         self.grad_input.resize(&self.input_shape);
-        self.grad_input.fill(0.0);
-        let dx = self.grad_input.data_mut();
-        for (&at, &g) in self.argmax.iter().zip(grad_output.data()) {
-            dx[at] += g;
-        }
+        let out = self.output.shape();
+        let (plane_in, plane_out) = (self.input_shape[2] * self.input_shape[3], out[2] * out[3]);
+        self.grad_input
+            .data_mut()
+            .par_chunks_mut(plane_in)
+            .zip(self.argmax.par_chunks(plane_out))
+            .zip(grad_output.data().par_chunks(plane_out))
+            .enumerate()
+            .with_min_len(16)
+            .for_each(|(plane, ((dx, args), gs))| {
+                dx.fill(0.0);
+                for (&at, &g) in args.iter().zip(gs) {
+                    dx[at - plane * plane_in] += g;
+                }
+            });
         Ok(&self.grad_input)
     }
 

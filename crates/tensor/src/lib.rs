@@ -51,4 +51,4 @@ pub use init::Init;
 pub use linalg::{GemmStats, MatMut, MatRef, PARALLEL_THRESHOLD, gemm, gemm_stats};
 pub use params::{ParamRef, ParamVisitor};
 pub use rng::{StrataRng, splitmix64};
-pub use tensor::{Tensor, checked_numel};
+pub use tensor::{Tensor, checked_numel, sum_lanes};
