@@ -147,21 +147,10 @@ pub fn gemm(alpha: f32, a: MatRef<'_>, b: MatRef<'_>, beta: f32, c: MatMut<'_>) 
     if m == 1 {
         // One row (batch-1 inference): no packing, no threads.
         CALLS.fetch_add(1, Ordering::Relaxed);
+        // One thread: handing half of the outputs to the other core was
+        // measured to cost what it saves at these sizes (W5).
         if b.transposed {
-            // Large layers: each core takes half of the outputs, so each
-            // streams half of the weights (and keeps them in its own cache).
-            // Every output is computed exactly as on one thread.
-            if n * k >= PARALLEL_THRESHOLD && n >= 32 && rayon::current_num_threads() > 1 {
-                let half = n / 2;
-                let (c0, c1) = c.data.split_at_mut(half);
-                let (b0, b1) = b.data.split_at(half * k);
-                rayon::join(
-                    || row_times_transposed(alpha, a.data, b0, beta, c0, k),
-                    || row_times_transposed(alpha, a.data, b1, beta, c1, k),
-                );
-            } else {
-                row_times_transposed(alpha, a.data, b.data, beta, c.data, k);
-            }
+            row_times_transposed(alpha, a.data, b.data, beta, c.data, k);
         } else {
             row_times_matrix(alpha, a.data, b.data, beta, c.data, n);
         }
@@ -218,19 +207,35 @@ fn reduce64(l: &[f32; 64]) -> f32 {
 }
 
 simd_kernel! {
-    /// `c = alpha * sum_p a[p] * B[p, :] + beta * c` for `B` stored `[k, n]`:
-    /// rows of `B` added in order, vectorised along the row.
+    /// `c = alpha * sum_p a[p] * B[p, :] + beta * c` for `B` stored `[k, n]`
+    /// (a dense layer's weights, batch-1 inference). Blocks of 64 outputs
+    /// stay in four vector accumulators while `p` runs over the inputs, so
+    /// each weight is loaded once and `c` is written once; every output sums
+    /// its terms in the order of `p`.
     fn row_times_matrix(alpha: f32, a: &[f32], b: &[f32], beta: f32, c: &mut [f32], n: usize) {
-        if beta == 0.0 {
-            c.fill(0.0);
-        } else if beta != 1.0 {
-            c.iter_mut().for_each(|x| *x *= beta);
-        }
-        for (&ap, row) in a.iter().zip(b.chunks_exact(n)) {
-            let s = alpha * ap;
-            for (cj, &bj) in c.iter_mut().zip(row) {
-                *cj += s * bj;
+        let mut j0 = 0;
+        while j0 < n {
+            let width = (n - j0).min(64);
+            let mut acc = [0f32; 64];
+            if width == 64 {
+                for (p, &ap) in a.iter().enumerate() {
+                    let row = &b[p * n + j0..p * n + j0 + 64];
+                    for (x, &bv) in acc.iter_mut().zip(row) {
+                        *x += ap * bv;
+                    }
+                }
+            } else {
+                for (p, &ap) in a.iter().enumerate() {
+                    let row = &b[p * n + j0..p * n + j0 + width];
+                    for (x, &bv) in acc.iter_mut().zip(row) {
+                        *x += ap * bv;
+                    }
+                }
             }
+            for (cj, &x) in c[j0..j0 + width].iter_mut().zip(&acc) {
+                *cj = if beta == 0.0 { alpha * x } else { alpha * x + beta * *cj };
+            }
+            j0 += width;
         }
     }
 }
