@@ -163,10 +163,21 @@ fn criterion_row(root: &Path, id: &str, dir: &str, unit: &'static str, baseline:
         return Row { id: id.into(), value: None, unit, change: None, note: note.into() };
     };
     let value = figure(unit, ns, elements);
-    let change = read_estimate(&base.join(baseline.unwrap_or("base"))).map(|(b_ns, b_el)| {
-        let old = figure(unit, b_ns, b_el);
-        (value - old) / old * 100.0
-    });
+    let change = match baseline {
+        // `--baseline NAME`: criterion leaves NAME as it was; compare with it.
+        Some(name) => read_estimate(&base.join(name)).map(|(b_ns, b_el)| {
+            let old = figure(unit, b_ns, b_el);
+            (value - old) / old * 100.0
+        }),
+        // Otherwise criterion compared with its previous run (and has since
+        // overwritten it): its relative change of the median time is in
+        // `change/estimates.json`. A time ratio r is a throughput ratio 1/r.
+        None => {
+            let text = std::fs::read_to_string(base.join("change/estimates.json")).ok();
+            text.and_then(|t| json_number_after(&t, "\"median\"", "\"point_estimate\""))
+                .map(|rel| if unit == "us" { rel * 100.0 } else { (1.0 / (1.0 + rel) - 1.0) * 100.0 })
+        }
+    };
     Row { id: id.into(), value: Some(value), unit, change, note: String::new() }
 }
 
