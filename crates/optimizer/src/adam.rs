@@ -1,7 +1,7 @@
 //! Adam, with optional L2 weight decay added to the gradient.
 
 use crate::state::{self, ParamState, Parts, StateMap};
-use crate::{Optimizer, OptimizerError, Result};
+use crate::{Optimizer, Result};
 use serde::{Deserialize, Serialize};
 use strata_tensor::Tensor;
 
@@ -143,45 +143,12 @@ pub struct Adam {
     state: StateMap<AdamState>,
 }
 
-impl TryFrom<Parts<AdamConfig, AdamState>> for Adam {
-    type Error = OptimizerError;
-    fn try_from(parts: Parts<AdamConfig, AdamState>) -> Result<Self> {
-        parts.config.validate()?;
-        Ok(Adam { config: parts.config, state: parts.state })
-    }
-}
-
-impl std::fmt::Debug for Adam {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Adam").field("config", &self.config).field("params", &self.state.len()).finish()
-    }
-}
+optimizer_common!(Adam, AdamConfig, AdamState, "Adam");
 
 impl Adam {
-    /// An Adam optimizer; fails with [`OptimizerError::InvalidHyperParameter`].
-    pub fn new(config: AdamConfig) -> Result<Self> {
-        config.validate()?;
-        Ok(Adam { config, state: StateMap::new() })
-    }
-
-    /// The hyper-parameters (with the current learning rate).
-    pub fn config(&self) -> &AdamConfig {
-        &self.config
-    }
-
     /// The state kept for `name`, if it has been updated.
     pub fn state(&self, name: &str) -> Option<&AdamState> {
         self.state.get(name)
-    }
-
-    /// Forget the state of one parameter; true if there was any.
-    pub fn remove_state(&mut self, name: &str) -> bool {
-        self.state.remove(name).is_some()
-    }
-
-    /// Forget all state (moments and step counts restart).
-    pub fn clear_state(&mut self) {
-        self.state.clear();
     }
 }
 

@@ -2,7 +2,7 @@
 
 use crate::adam::{self, AdamRule, AdamState};
 use crate::state::{self, Parts, StateMap};
-use crate::{Optimizer, OptimizerError, Result};
+use crate::{Optimizer, Result};
 use serde::{Deserialize, Serialize};
 use strata_tensor::Tensor;
 
@@ -67,45 +67,12 @@ pub struct AdamW {
     state: StateMap<AdamState>,
 }
 
-impl TryFrom<Parts<AdamWConfig, AdamState>> for AdamW {
-    type Error = OptimizerError;
-    fn try_from(parts: Parts<AdamWConfig, AdamState>) -> Result<Self> {
-        parts.config.validate()?;
-        Ok(AdamW { config: parts.config, state: parts.state })
-    }
-}
-
-impl std::fmt::Debug for AdamW {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AdamW").field("config", &self.config).field("params", &self.state.len()).finish()
-    }
-}
+optimizer_common!(AdamW, AdamWConfig, AdamState, "AdamW");
 
 impl AdamW {
-    /// An AdamW optimizer; fails with [`OptimizerError::InvalidHyperParameter`].
-    pub fn new(config: AdamWConfig) -> Result<Self> {
-        config.validate()?;
-        Ok(AdamW { config, state: StateMap::new() })
-    }
-
-    /// The hyper-parameters (with the current learning rate).
-    pub fn config(&self) -> &AdamWConfig {
-        &self.config
-    }
-
     /// The state kept for `name`, if it has been updated.
     pub fn state(&self, name: &str) -> Option<&AdamState> {
         self.state.get(name)
-    }
-
-    /// Forget the state of one parameter; true if there was any.
-    pub fn remove_state(&mut self, name: &str) -> bool {
-        self.state.remove(name).is_some()
-    }
-
-    /// Forget all state (moments and step counts restart).
-    pub fn clear_state(&mut self) {
-        self.state.clear();
     }
 }
 

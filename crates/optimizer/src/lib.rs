@@ -55,6 +55,9 @@
 //! ```
 #![warn(missing_docs)]
 
+#[macro_use]
+mod state;
+
 mod adam;
 mod adamw;
 mod clip;
@@ -63,7 +66,6 @@ mod kernels;
 mod rmsprop;
 mod schedule;
 mod sgd;
-mod state;
 
 pub use adam::{Adam, AdamConfig, AdamState};
 pub use adamw::{AdamW, AdamWConfig};

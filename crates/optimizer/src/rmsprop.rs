@@ -1,7 +1,7 @@
 //! RMSprop, with optional momentum and L2 weight decay.
 
 use crate::state::{self, ParamState, Parts, StateMap};
-use crate::{Optimizer, OptimizerError, Result};
+use crate::{Optimizer, Result};
 use serde::{Deserialize, Serialize};
 use strata_tensor::Tensor;
 
@@ -88,45 +88,12 @@ pub struct RmsProp {
     state: StateMap<RmsPropState>,
 }
 
-impl TryFrom<Parts<RmsPropConfig, RmsPropState>> for RmsProp {
-    type Error = OptimizerError;
-    fn try_from(parts: Parts<RmsPropConfig, RmsPropState>) -> Result<Self> {
-        parts.config.validate()?;
-        Ok(RmsProp { config: parts.config, state: parts.state })
-    }
-}
-
-impl std::fmt::Debug for RmsProp {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RmsProp").field("config", &self.config).field("params", &self.state.len()).finish()
-    }
-}
+optimizer_common!(RmsProp, RmsPropConfig, RmsPropState, "RMSprop");
 
 impl RmsProp {
-    /// An RMSprop optimizer; fails with [`OptimizerError::InvalidHyperParameter`].
-    pub fn new(config: RmsPropConfig) -> Result<Self> {
-        config.validate()?;
-        Ok(RmsProp { config, state: StateMap::new() })
-    }
-
-    /// The hyper-parameters (with the current learning rate).
-    pub fn config(&self) -> &RmsPropConfig {
-        &self.config
-    }
-
     /// The state kept for `name`, if it has been updated.
     pub fn state(&self, name: &str) -> Option<&RmsPropState> {
         self.state.get(name)
-    }
-
-    /// Forget the state of one parameter; true if there was any.
-    pub fn remove_state(&mut self, name: &str) -> bool {
-        self.state.remove(name).is_some()
-    }
-
-    /// Forget all state.
-    pub fn clear_state(&mut self) {
-        self.state.clear();
     }
 }
 

@@ -78,45 +78,12 @@ pub struct Sgd {
     state: StateMap<Tensor>,
 }
 
-impl TryFrom<Parts<SgdConfig, Tensor>> for Sgd {
-    type Error = OptimizerError;
-    fn try_from(parts: Parts<SgdConfig, Tensor>) -> Result<Self> {
-        parts.config.validate()?;
-        Ok(Sgd { config: parts.config, state: parts.state })
-    }
-}
-
-impl std::fmt::Debug for Sgd {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Sgd").field("config", &self.config).field("buffers", &self.state.len()).finish()
-    }
-}
+optimizer_common!(Sgd, SgdConfig, Tensor, "SGD");
 
 impl Sgd {
-    /// An SGD optimizer; fails with [`OptimizerError::InvalidHyperParameter`].
-    pub fn new(config: SgdConfig) -> Result<Self> {
-        config.validate()?;
-        Ok(Sgd { config, state: StateMap::new() })
-    }
-
-    /// The hyper-parameters (with the current learning rate).
-    pub fn config(&self) -> &SgdConfig {
-        &self.config
-    }
-
     /// The momentum buffer kept for `name`, if any.
     pub fn momentum_buffer(&self, name: &str) -> Option<&Tensor> {
         self.state.get(name)
-    }
-
-    /// Forget the state of one parameter; true if there was any.
-    pub fn remove_state(&mut self, name: &str) -> bool {
-        self.state.remove(name).is_some()
-    }
-
-    /// Forget all state (momentum restarts from zero).
-    pub fn clear_state(&mut self) {
-        self.state.clear();
     }
 }
 

@@ -118,3 +118,47 @@ pub(crate) fn positive_count(optimizer: &'static str, name: &'static str, value:
 pub(crate) fn powi(base: f32, exponent: u64) -> f64 {
     f64::from(base).powi(i32::try_from(exponent).unwrap_or(i32::MAX))
 }
+
+/// What every optimizer type has besides its update rule: validation when
+/// it is deserialized, a short `Debug`, `new`, `config`, `remove_state` and
+/// `clear_state`. `$Type { config: $Config, state: StateMap<$State> }`.
+macro_rules! optimizer_common {
+    ($Type:ident, $Config:ty, $State:ty, $label:literal) => {
+        impl TryFrom<$crate::state::Parts<$Config, $State>> for $Type {
+            type Error = $crate::OptimizerError;
+            fn try_from(parts: $crate::state::Parts<$Config, $State>) -> $crate::Result<Self> {
+                parts.config.validate()?;
+                Ok($Type { config: parts.config, state: parts.state })
+            }
+        }
+
+        impl std::fmt::Debug for $Type {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($Type)).field("config", &self.config).field("params", &self.state.len()).finish()
+            }
+        }
+
+        impl $Type {
+            #[doc = concat!("A new ", $label, " optimizer; fails with [`OptimizerError::InvalidHyperParameter`](crate::OptimizerError::InvalidHyperParameter).")]
+            pub fn new(config: $Config) -> $crate::Result<Self> {
+                config.validate()?;
+                Ok($Type { config, state: $crate::state::StateMap::new() })
+            }
+
+            /// The hyper-parameters (with the current learning rate).
+            pub fn config(&self) -> &$Config {
+                &self.config
+            }
+
+            /// Forget the state of one parameter; true if there was any.
+            pub fn remove_state(&mut self, name: &str) -> bool {
+                self.state.remove(name).is_some()
+            }
+
+            /// Forget all state (moments, buffers and step counts restart).
+            pub fn clear_state(&mut self) {
+                self.state.clear();
+            }
+        }
+    };
+}
