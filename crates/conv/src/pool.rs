@@ -139,7 +139,28 @@ impl Layer for MaxPool2d {
             .zip(self.argmax.par_chunks_mut(ho * wo))
             .enumerate()
             .with_min_len(16);
+        let two_by_two = [kh, kw] == [2, 2] && [sh, sw] == [2, 2];
         planes.for_each(|(plane, ((x, y), arg))| {
+            if two_by_two {
+                // The common case without the window loops: the same scan
+                // order (row by row) and the same tie rule as below.
+                for oy in 0..ho {
+                    let (r0, r1) = (2 * oy * w, (2 * oy + 1) * w);
+                    for ox in 0..wo {
+                        let cells = [r0 + 2 * ox, r0 + 2 * ox + 1, r1 + 2 * ox, r1 + 2 * ox + 1];
+                        let (mut best, mut best_v) = (cells[0], x[cells[0]]);
+                        for &at in &cells[1..] {
+                            let v = x[at];
+                            let better = v > best_v;
+                            best = if better { at } else { best };
+                            best_v = if better { v } else { best_v };
+                        }
+                        y[oy * wo + ox] = best_v;
+                        arg[oy * wo + ox] = plane * h * w + best;
+                    }
+                }
+                return;
+            }
             for oy in 0..ho {
                 for ox in 0..wo {
                     let start = (oy * sh) * w + ox * sw;
