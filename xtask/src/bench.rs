@@ -173,7 +173,12 @@ fn criterion_row(root: &Path, id: &str, dir: &str, unit: &'static str, baseline:
         // overwritten it): its relative change of the median time is in
         // `change/estimates.json`. A time ratio r is a throughput ratio 1/r.
         None => {
-            let text = std::fs::read_to_string(base.join("change/estimates.json")).ok();
+            // Only a comparison made by this run counts: with `--save NAME`
+            // criterion compares with nothing and leaves an older file here.
+            let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+            let (change, new) = (base.join("change/estimates.json"), base.join("new/estimates.json"));
+            let fresh = matches!((modified(&change), modified(&new)), (Some(c), Some(n)) if c >= n);
+            let text = if fresh { std::fs::read_to_string(change).ok() } else { None };
             text.and_then(|t| json_number_after(&t, "\"median\"", "\"point_estimate\""))
                 .map(|rel| if unit == "us" { rel * 100.0 } else { (1.0 / (1.0 + rel) - 1.0) * 100.0 })
         }
