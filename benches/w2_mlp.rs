@@ -10,7 +10,7 @@ use strata::prelude::*;
 use strata_suite::data_file;
 
 fn w2(c: &mut Criterion) {
-    let ds = load_csv(&data_file("mnist_5k.csv.gz"), &CsvOptions::default()).unwrap();
+    let ds = load_csv(data_file("mnist_5k.csv.gz"), &CsvOptions::default()).unwrap();
     let (mut train, _) = first_n_split(&ds, 4000).unwrap();
     Normalizer::Scale { factor: 1.0 / 255.0 }.transform(train.features_mut()).unwrap();
     let mut group = c.benchmark_group("W2");
@@ -20,8 +20,8 @@ fn w2(c: &mut Criterion) {
         let spec = presets::mlp(&[784, 256, 128, 10], ActivationKind::Relu, 0.0).unwrap();
         let mut model = Registry::with_builtins().build(&spec, &mut StrataRng::seed_from_u64(0)).unwrap();
         let config = FitConfig { batch_size, progress: Progress::Silent, ..FitConfig::default() };
-        let adam = OptimizerConfig::from_name("adam", 1e-3).unwrap().build().unwrap();
-        let mut trainer = Trainer::new(config, Box::new(LossKind::CrossEntropy), adam).unwrap();
+        let adam = OptimizerConfig::from_name("adam", 1e-3).unwrap();
+        let mut trainer = Trainer::new(config, LossKind::CrossEntropy, adam).unwrap();
         // The epoch's batches, gathered once: the benchmark measures the steps.
         let order: Vec<usize> = (0..train.len()).collect();
         let batches: Vec<(Tensor, Tensor)> = order

@@ -87,8 +87,8 @@ fn check_allocations() {
     let mut model = Registry::with_builtins().build(&spec, &mut StrataRng::seed_from_u64(0)).unwrap();
     let config =
         FitConfig { batch_size: 64, clip_grad_norm: Some(5.0), progress: Progress::Silent, ..FitConfig::default() };
-    let adam = OptimizerConfig::from_name("adam", 1e-3).unwrap().build().unwrap();
-    let mut trainer = Trainer::new(config, Box::new(LossKind::CrossEntropy), adam).unwrap();
+    let adam = OptimizerConfig::from_name("adam", 1e-3).unwrap();
+    let mut trainer = Trainer::new(config, LossKind::CrossEntropy, adam).unwrap();
     let mut rng = StrataRng::seed_from_u64(1);
     let x = Tensor::random_uniform(&[64, 784], 0.0, 1.0, &mut rng).unwrap();
     let y = Tensor::from_vec(&[64], (0..64).map(|i| (i % 10) as f32).collect()).unwrap();

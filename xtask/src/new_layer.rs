@@ -70,9 +70,11 @@ next steps:
   2. write `backward` in crates/{name}/src/lib.rs (search for TODO) until the test passes
   3. add it to [workspace.dependencies] in the root Cargo.toml:
        strata-{name} = {{ path = \"crates/{name}\", version = \"0.1.0\" }}
-  4. register it in the command line: `strata-{name}.workspace = true` in crates/cli/Cargo.toml,
-     then in crates/cli/src/main.rs::registry():
-       strata_{name}::register(&mut r).expect(\"strata-{name}'s layer kinds are registered once\");
+  4. use it from the command line without editing Strata (the crate's own binary):
+       cargo run -p strata-{name} --features cli --bin strata-{name} -- train --model spec.json
+     or add it to Strata's default registry: `strata-{name}.workspace = true` in
+     crates/model/Cargo.toml, then in crates/model/src/registry.rs::register_workspace():
+       strata_{name}::register(r)?;
 docs/extending.md walks through every step."
     );
     Ok(())
@@ -137,6 +139,7 @@ pub fn generate(name: &str, root: &Path) -> Result<Vec<PathBuf>, String> {
     let templates = [
         ("Cargo.toml".to_string(), CARGO_TOML),
         ("src/lib.rs".to_string(), LIB_RS),
+        ("src/bin/cli.rs".to_string(), CLI_RS),
         ("tests/tests.rs".to_string(), TESTS_RS),
         (format!("benches/{name}.rs"), BENCH_RS),
     ];
@@ -185,10 +188,22 @@ autobenches = false
 [lib]
 bench = false
 
+# The strata command with this crate's kinds, without editing Strata:
+#   cargo run -p strata-{{name}} --features cli --bin strata-{{name}} -- train --model spec.json
+[[bin]]
+name = "strata-{{name}}"
+path = "src/bin/cli.rs"
+required-features = ["cli"]
+
+[features]
+cli = ["dep:strata", "dep:strata-cli"]
+
 [dependencies]
 strata-tensor.workspace = true
 strata-layers.workspace = true
 serde.workspace = true
+strata = { workspace = true, optional = true }
+strata-cli = { workspace = true, optional = true }
 
 [dev-dependencies]
 strata-testkit.workspace = true
@@ -228,7 +243,7 @@ const LIB_RS: &str = r##"//! # strata-{{name}}
 
 use serde::{Deserialize, Serialize};
 use strata_layers::{
-    Layer, LayerError, LayerSpec, Mode, Registry, Result, check_grad, check_input, check_sample_shape,
+    Dim, Layer, LayerError, LayerSpec, Mode, Registry, Result, check_features, check_grad, features_output_shape,
 };
 use strata_tensor::{ParamVisitor, Tensor};
 
@@ -252,8 +267,9 @@ impl {{Camel}}Config {
 /// Multiplies every feature by a learnable weight: `y = x ⊙ weight`.
 ///
 /// # Shapes
-/// - input: `[batch, n_features]`
-/// - output: `[batch, n_features]`
+/// - input: `[batch, n_features]`, or any leading axes before the features
+///   (`[batch, sequence, n_features]`)
+/// - output: the input's shape
 /// - parameters: `weight [n_features]`, initially 1
 #[derive(Debug, Clone)]
 pub struct {{Camel}} {
@@ -298,7 +314,7 @@ impl {{Camel}} {
 
 impl Layer for {{Camel}} {
     fn forward(&mut self, input: &Tensor, mode: Mode) -> Result<&Tensor> {
-        check_input(KIND, input, &[self.config.n_features])?;
+        check_features(KIND, input, self.config.n_features)?;
         self.output.copy_from(input);
         for row in self.output.data_mut().chunks_exact_mut(self.config.n_features) {
             for (y, &w) in row.iter_mut().zip(self.weight.data()) {
@@ -326,9 +342,8 @@ impl Layer for {{Camel}} {
         Ok(&self.grad_input)
     }
 
-    fn output_shape(&self, input_shape: &[usize]) -> Result<Vec<usize>> {
-        check_sample_shape(KIND, input_shape, &[self.config.n_features])?;
-        Ok(input_shape.to_vec())
+    fn output_shape(&self, input_shape: &[Dim]) -> Result<Vec<Dim>> {
+        features_output_shape(KIND, input_shape, self.config.n_features, self.config.n_features)
     }
 
     fn kind(&self) -> &str {
@@ -347,14 +362,30 @@ impl Layer for {{Camel}} {
 /// Add this crate's kind, `{{name}}` ([`{{Camel}}Config`]), to `registry`.
 /// Fails with [`LayerError::DuplicateKind`] if it is already registered.
 pub fn register(registry: &mut Registry) -> Result<()> {
-    registry.register(KIND, |spec, _, _| Ok(Box::new({{Camel}}::new(spec.config()?)?)))
+    registry.register_from(env!("CARGO_PKG_NAME"), KIND, |spec, _, _| Ok(Box::new({{Camel}}::new(spec.config()?)?)))
+}
+"##;
+
+const CLI_RS: &str = r##"//! The `strata` command with this crate's layer kind registered: build
+//! with `--features cli`.
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let mut registry = strata::registry();
+    if let Err(e) = strata_{{name}}::register(&mut registry) {
+        eprintln!("error: {e}");
+        return ExitCode::FAILURE;
+    }
+    strata_cli::main_with(registry)
 }
 "##;
 
 const TESTS_RS: &str = r##"//! Tests of strata-{{name}}. The conformance kit (strata-testkit) checks
 //! the layer against everything Strata relies on: gradients against finite
 //! differences, shapes, shape errors, parameter names, batch independence,
-//! determinism, save/load and one optimizer step.
+//! determinism, save/load, one optimizer step, gradient accumulation and
+//! leading batch axes.
 #![allow(clippy::unwrap_used)]
 
 use strata_layers::Registry;
@@ -370,6 +401,9 @@ fn options() -> CheckOptions {
 }
 
 layer_conformance!({{name}}_conforms, |_| {{Camel}}::new({{Camel}}Config::new(4)), [4], options());
+
+// Sequences: batches [3, 5, 4], and the kit's leading-axes check on [3, 2, 5, 4].
+layer_conformance!({{name}}_on_sequences, |_| {{Camel}}::new({{Camel}}Config::new(4)), [5, 4], options());
 
 #[test]
 fn register_adds_the_kind() {

@@ -110,8 +110,8 @@ fn cargo(dir: &Path, args: &[&str]) -> Output {
     let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| PathBuf::from("target"), PathBuf::from);
     let target = workspace_root().join(target);
     Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-        .args(args)
         .arg("--offline")
+        .args(args)
         .current_dir(dir)
         .env("CARGO_TARGET_DIR", target)
         .env("CARGO_TERM_COLOR", "never")
@@ -132,7 +132,7 @@ fn the_generated_crate_builds_and_its_conformance_test_fails_until_backward_is_w
     assert!(log.contains("crates/xtask_probe/benches/xtask_probe.rs"), "{log}");
     assert!(log.contains(r#"strata-xtask_probe = { path = "crates/xtask_probe", version = "0.1.0" }"#), "{log}");
     let krate = mirror.join("crates/xtask_probe");
-    for file in ["Cargo.toml", "src/lib.rs", "tests/tests.rs", "benches/xtask_probe.rs"] {
+    for file in ["Cargo.toml", "src/lib.rs", "src/bin/cli.rs", "tests/tests.rs", "benches/xtask_probe.rs"] {
         assert!(krate.join(file).is_file(), "{file} was not generated");
     }
 
@@ -145,7 +145,8 @@ fn the_generated_crate_builds_and_its_conformance_test_fails_until_backward_is_w
     // The kit's report: backward returns zeros, so both gradients are wrong
     // and an SGD step (with zero gradients) leaves the loss where it was.
     for expected in [
-        "'xtask_probe_conforms' failed 2 of 8 conformance checks:",
+        "'xtask_probe_conforms' failed 2 of 10 conformance checks:",
+        "'xtask_probe_on_sequences' failed 2 of 10 conformance checks:",
         "[gradients] xtask_probe_conforms: gradient of the input differs from finite differences",
         "[gradients] xtask_probe_conforms: gradient of 'weight' differs from finite differences",
         "[optimizer step] xtask_probe_conforms: one SGD step (lr 0.01) on an MSE regression did not lower the loss",
@@ -176,6 +177,19 @@ fn the_generated_crate_builds_and_its_conformance_test_fails_until_backward_is_w
     let run = cargo(&mirror, &["test", "-p", "strata-xtask_probe", "--test", "tests"]);
     assert!(run.status.success(), "the conformance test still fails with backward written:\n{}", text(&run));
     assert!(text(&run).contains("test xtask_probe_conforms ... ok"), "{}", text(&run));
+    assert!(text(&run).contains("test xtask_probe_on_sequences ... ok"), "{}", text(&run));
+
+    // The crate's own `strata` command knows its kind, without editing Strata.
+    let spec = mirror.join("probe.json");
+    std::fs::write(
+        &spec,
+        r#"{"kind": "sequential", "config": {"input_shape": [4], "layers": [{"kind": "xtask_probe", "config": {"n_features": 4}}]}}"#,
+    )
+    .unwrap();
+    let args = ["run", "-q", "-p", "strata-xtask_probe", "--features", "cli", "--bin", "strata-xtask_probe", "--"];
+    let run = cargo(&mirror, &[&args[..], &["summary", "--model", &spec.display().to_string()]].concat());
+    assert!(run.status.success(), "{}", text(&run));
+    assert!(text(&run).contains("xtask_probe_1 (xtask_probe)"), "{}", text(&run));
 
     std::fs::remove_dir_all(&mirror).unwrap();
 }

@@ -13,6 +13,11 @@ use strata_tensor::Tensor;
 /// The backward reads the output: for each row, `dx = y ⊙ (g - Σ_j g_j y_j)`
 /// (the Jacobian-vector product of `diag(y) - y yᵀ`).
 ///
+/// **Masks.** An entry of `-inf` (a masked position, as attention masks
+/// write them) gets probability 0 and passes no gradient. A row in which
+/// *every* entry is `-inf` becomes all zeros, with a zero gradient (PyTorch's
+/// `softmax` returns NaN there, from `0 / 0`); a NaN entry makes its row NaN.
+///
 /// A rank-0 tensor has no axis to normalise over and is an
 /// [`ActivationError::ShapeMismatch`]. For classification, prefer the
 /// cross-entropy loss on logits (it fuses this softmax and is more stable).
@@ -50,6 +55,12 @@ impl Activation for Softmax {
         }
         for (x, y) in input.data().chunks_exact(w).zip(output.data_mut().chunks_exact_mut(w)) {
             let m = x.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            if m == f32::NEG_INFINITY {
+                // Every entry masked: no distribution to speak of; zeros
+                // (and so a zero gradient) rather than 0/0.
+                y.fill(0.0);
+                continue;
+            }
             let mut sum = 0.0f64;
             for (yj, &xj) in y.iter_mut().zip(x) {
                 *yj = (xj - m).exp();

@@ -29,8 +29,8 @@ fn w3(c: &mut Criterion) {
     let x = Tensor::random_uniform(&[64, 1, 28, 28], 0.0, 1.0, &mut rng).unwrap();
     let y = Tensor::from_vec(&[64], (0..64).map(|i| (i % 10) as f32).collect()).unwrap();
     let config = FitConfig { batch_size: 64, progress: Progress::Silent, ..FitConfig::default() };
-    let adam = OptimizerConfig::from_name("adam", 1e-3).unwrap().build().unwrap();
-    let mut trainer = Trainer::new(config, Box::new(LossKind::CrossEntropy), adam).unwrap();
+    let adam = OptimizerConfig::from_name("adam", 1e-3).unwrap();
+    let mut trainer = Trainer::new(config, LossKind::CrossEntropy, adam).unwrap();
     let mut group = c.benchmark_group("W3");
     group.throughput(Throughput::Elements(64));
     group.bench_function(BenchmarkId::from_parameter("b64"), |b| {

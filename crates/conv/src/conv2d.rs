@@ -1,8 +1,8 @@
-use crate::geometry::{Geometry, Window, col2im, im2col, image_geometry, pair};
+use crate::geometry::{Geometry, Window, col2im, im2col, image_geometry, image_output_dims, pair};
 use rayon::iter::Either;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
-use strata_layers::{Layer, LayerError, LayerSpec, Mode, Result, check_grad};
+use strata_layers::{Dim, Layer, LayerError, LayerSpec, Mode, Result, check_grad};
 use strata_tensor::{Init, MatMut, MatRef, ParamVisitor, StrataRng, Tensor, gemm};
 
 /// Below this many multiply-adds per forward pass a batch runs on the calling
@@ -173,7 +173,7 @@ struct Scratch {
 /// let mut conv = Conv2d::new(Conv2dConfig::new(3, 16, 3).with_padding(1), &mut StrataRng::seed_from_u64(0))?;
 /// let y = conv.forward(&Tensor::zeros(&[2, 3, 32, 32]), Mode::Eval)?;
 /// assert_eq!(y.shape(), &[2, 16, 32, 32]);
-/// assert_eq!(conv.output_shape(&[3, 9, 9])?, vec![16, 9, 9]);
+/// assert_eq!(conv.output_shape(&strata_layers::dims(&[3, 9, 9]))?, vec![16, 9, 9]);
 /// # Ok::<(), strata_layers::LayerError>(())
 /// ```
 #[derive(Debug, Clone)]
@@ -372,10 +372,9 @@ impl Layer for Conv2d {
         Ok(&self.grad_input)
     }
 
-    fn output_shape(&self, input_shape: &[usize]) -> Result<Vec<usize>> {
+    fn output_shape(&self, input_shape: &[Dim]) -> Result<Vec<Dim>> {
         let c = &self.config;
-        let g = image_geometry("conv2d", input_shape, false, Some(c.in_channels), Some(c.out_channels), c.window())?;
-        Ok(vec![c.out_channels, g.out_hw[0], g.out_hw[1]])
+        image_output_dims("conv2d", input_shape, Some(c.in_channels), Some(c.out_channels), c.window())
     }
 
     fn kind(&self) -> &str {

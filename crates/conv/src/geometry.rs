@@ -4,8 +4,13 @@
 
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use std::fmt;
-use strata_layers::{LayerError, Result};
+use strata_layers::{Dim, LayerError, Result, dims};
 use strata_tensor::checked_numel;
+
+/// A shape pattern with 0 for "any size" as dims.
+fn pattern(v: &[usize]) -> Vec<Dim> {
+    v.iter().map(|&n| if n == 0 { Dim::Any } else { Dim::Fixed(n) }).collect()
+}
 
 /// Deserialize a spatial size given either as one number (square) or as
 /// `[height, width]`.
@@ -141,7 +146,7 @@ pub(crate) fn image_geometry(
     let mismatch = |tail: [usize; 3]| {
         let mut expected = if batched { vec![0] } else { Vec::new() };
         expected.extend_from_slice(&tail);
-        LayerError::ShapeMismatch { layer: layer.to_string(), expected, actual: shape.to_vec() }
+        LayerError::ShapeMismatch { layer: layer.to_string(), expected: pattern(&expected), actual: dims(shape) }
     };
     if shape.len() != lead + 3 || channels.is_some_and(|c| shape[lead] != c) {
         return Err(mismatch([want_c, 0, 0]));
@@ -264,6 +269,40 @@ pub(crate) fn col2im(cols: &[f32], g: &Geometry, dx: &mut [f32]) {
             }
         }
     }
+}
+
+/// `output_shape` of an image layer (`[c, h, w]` per sample) for a shape of
+/// dims: height and width may be of any size (the output's are then too);
+/// the channel axis must be fixed. `out_channels` `None` keeps the input's.
+pub(crate) fn image_output_dims(
+    layer: &str,
+    shape: &[Dim],
+    channels: Option<usize>,
+    out_channels: Option<usize>,
+    window: Window,
+) -> Result<Vec<Dim>> {
+    if let Some(fixed) = strata_layers::fixed_shape(shape) {
+        let g = image_geometry(layer, &fixed, false, channels, out_channels, window)?;
+        return Ok(dims(&[out_channels.unwrap_or(g.channels), g.out_hw[0], g.out_hw[1]]));
+    }
+    let mismatch = |tail: [usize; 3]| LayerError::ShapeMismatch {
+        layer: layer.to_string(),
+        expected: pattern(&tail),
+        actual: shape.to_vec(),
+    };
+    let want_c = channels.unwrap_or(0);
+    let &[Dim::Fixed(c), h, w] = shape else {
+        return Err(mismatch([want_c, 0, 0]));
+    };
+    if channels.is_some_and(|want| want != c) {
+        return Err(mismatch([want_c, 0, 0]));
+    }
+    let [mh, mw] = window.min_input();
+    let axis = |d: Dim, i: usize| match d {
+        Dim::Any => Ok(Dim::Any),
+        Dim::Fixed(n) => window.out_len(i, n).map(Dim::Fixed).ok_or_else(|| mismatch([want_c, mh, mw])),
+    };
+    Ok(vec![Dim::Fixed(out_channels.unwrap_or(c)), axis(h, 0)?, axis(w, 1)?])
 }
 
 #[cfg(test)]

@@ -37,7 +37,7 @@
 //!
 //! // The W3 network: two conv-relu-maxpool stages and a dense head.
 //! let mut model = registry.build(&cnn_spec(), &mut StrataRng::seed_from_u64(0))?;
-//! assert_eq!(model.output_shape(&[1, 28, 28])?, vec![10]);
+//! assert_eq!(model.output_shape(&strata_layers::dims(&[1, 28, 28]))?, vec![10]);
 //! assert_eq!(model.n_parameters(), (8 * 9 + 8) + (16 * 8 * 9 + 16) + (784 * 10 + 10));
 //!
 //! let images = Tensor::random_uniform(&[4, 1, 28, 28], 0.0, 1.0, &mut StrataRng::seed_from_u64(1))?;
@@ -79,10 +79,18 @@ use strata_layers::{Layer, LayerSpec, Registry};
 /// # Ok::<(), strata_layers::LayerError>(())
 /// ```
 pub fn register(registry: &mut Registry) -> strata_layers::Result<()> {
-    registry.register("conv2d", |spec, _, rng| Ok(Box::new(Conv2d::new(spec.config()?, rng)?)))?;
-    registry.register("max_pool2d", |spec, _, _| Ok(Box::new(MaxPool2d::new(spec.config()?)?)))?;
-    registry.register("avg_pool2d", |spec, _, _| Ok(Box::new(AvgPool2d::new(spec.config()?)?)))?;
-    registry.register("global_avg_pool", |_, _, _| Ok(Box::new(GlobalAvgPool::new()) as Box<dyn Layer>))?;
+    registry.register_from(env!("CARGO_PKG_NAME"), "conv2d", |spec, _, rng| {
+        Ok(Box::new(Conv2d::new(spec.config()?, rng)?))
+    })?;
+    registry.register_from(env!("CARGO_PKG_NAME"), "max_pool2d", |spec, _, _| {
+        Ok(Box::new(MaxPool2d::new(spec.config()?)?))
+    })?;
+    registry.register_from(env!("CARGO_PKG_NAME"), "avg_pool2d", |spec, _, _| {
+        Ok(Box::new(AvgPool2d::new(spec.config()?)?))
+    })?;
+    registry.register_from(env!("CARGO_PKG_NAME"), "global_avg_pool", |_, _, _| {
+        Ok(Box::new(GlobalAvgPool::new()) as Box<dyn Layer>)
+    })?;
     Ok(())
 }
 

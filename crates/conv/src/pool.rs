@@ -1,7 +1,7 @@
-use crate::geometry::{Geometry, Window, image_geometry, opt_pair, pair};
+use crate::geometry::{Geometry, Window, image_geometry, image_output_dims, opt_pair, pair};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
-use strata_layers::{Layer, LayerError, LayerSpec, Mode, Result, check_grad};
+use strata_layers::{Dim, Layer, LayerError, LayerSpec, Mode, Result, check_grad, dims};
 use strata_tensor::Tensor;
 
 /// Hyper-parameters of a [`MaxPool2d`] or an [`AvgPool2d`] layer.
@@ -57,9 +57,8 @@ impl Pool2dConfig {
 }
 
 /// `[c, out_h, out_w]` of a pooling layer for a per-sample input shape.
-fn pool_output_shape(layer: &str, window: Window, input_shape: &[usize]) -> Result<Vec<usize>> {
-    let g = image_geometry(layer, input_shape, false, None, None, window)?;
-    Ok(vec![g.channels, g.out_hw[0], g.out_hw[1]])
+fn pool_output_shape(layer: &str, window: Window, input_shape: &[Dim]) -> Result<Vec<Dim>> {
+    image_output_dims(layer, input_shape, None, None, window)
 }
 
 /// Max pooling: each output is the largest input of its window, per channel.
@@ -73,7 +72,8 @@ fn pool_output_shape(layer: &str, window: Window, input_shape: &[usize]) -> Resu
 ///
 /// # Gradients
 /// The forward pass keeps the position of each window's maximum (the first
-/// one, on ties); backward sends each output gradient there and nowhere else
+/// one, on ties; a NaN propagates: the window's last NaN, as in PyTorch's CPU
+/// kernel); backward sends each output gradient there and nowhere else
 /// (overlapping windows add up).
 ///
 /// ```
@@ -151,7 +151,7 @@ impl Layer for MaxPool2d {
                         let (mut best, mut best_v) = (cells[0], x[cells[0]]);
                         for &at in &cells[1..] {
                             let v = x[at];
-                            let better = v > best_v;
+                            let better = v > best_v || v.is_nan();
                             best = if better { at } else { best };
                             best_v = if better { v } else { best_v };
                         }
@@ -168,9 +168,10 @@ impl Layer for MaxPool2d {
                     for i in 0..kh {
                         let row = start + i * w;
                         for (j, &v) in x[row..row + kw].iter().enumerate() {
-                            // Two selects on one comparison (the first
-                            // maximum wins ties; a NaN at the start stays).
-                            let better = v > best_v;
+                            // Two selects on one comparison: the first
+                            // maximum wins ties, and a NaN wins over any
+                            // number (the last NaN, as PyTorch's CPU kernel).
+                            let better = v > best_v || v.is_nan();
                             best = if better { row + j } else { best };
                             best_v = if better { v } else { best_v };
                         }
@@ -210,7 +211,7 @@ impl Layer for MaxPool2d {
         Ok(&self.grad_input)
     }
 
-    fn output_shape(&self, input_shape: &[usize]) -> Result<Vec<usize>> {
+    fn output_shape(&self, input_shape: &[Dim]) -> Result<Vec<Dim>> {
         pool_output_shape("max_pool2d", self.window, input_shape)
     }
 
@@ -319,7 +320,7 @@ impl Layer for AvgPool2d {
         Ok(&self.grad_input)
     }
 
-    fn output_shape(&self, input_shape: &[usize]) -> Result<Vec<usize>> {
+    fn output_shape(&self, input_shape: &[Dim]) -> Result<Vec<Dim>> {
         pool_output_shape("avg_pool2d", self.window, input_shape)
     }
 
@@ -351,7 +352,7 @@ impl Layer for AvgPool2d {
 /// let mut pool = GlobalAvgPool::new();
 /// let x = Tensor::from_vec(&[1, 2, 1, 2], vec![1., 3., 10., 20.])?;
 /// assert_eq!(pool.forward(&x, Mode::Eval)?.data(), &[2., 15.]);
-/// assert_eq!(pool.output_shape(&[2, 7, 7])?, vec![2]);
+/// assert_eq!(pool.output_shape(&strata_layers::dims(&[2, 7, 7]))?, vec![2]);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, Default)]
@@ -370,11 +371,15 @@ impl GlobalAvgPool {
         GlobalAvgPool::default()
     }
 
-    fn check(shape: &[usize], batched: bool) -> Result<()> {
+    /// `shape` is a batch `[n, c, h, w]` (`batched`) or a sample `[c, h, w]`
+    /// with `h, w >= 1` (an axis of any size counts as non-empty).
+    fn check(shape: &[Dim], batched: bool) -> Result<()> {
         let lead = usize::from(batched);
-        if shape.len() != lead + 3 || shape[lead + 1] == 0 || shape[lead + 2] == 0 {
-            let expected = if batched { vec![0, 0, 1, 1] } else { vec![0, 1, 1] };
-            let expected = if shape.len() == lead + 3 { expected } else { expected.iter().map(|_| 0).collect() };
+        let empty = |d: Dim| d == Dim::Fixed(0);
+        if shape.len() != lead + 3 || empty(shape[lead + 1]) || empty(shape[lead + 2]) {
+            let one = if shape.len() == lead + 3 { Dim::Fixed(1) } else { Dim::Any };
+            let mut expected = vec![Dim::Any; lead + 1];
+            expected.extend([one, one]);
             return Err(LayerError::ShapeMismatch {
                 layer: "global_avg_pool".into(),
                 expected,
@@ -387,7 +392,7 @@ impl GlobalAvgPool {
 
 impl Layer for GlobalAvgPool {
     fn forward(&mut self, input: &Tensor, mode: Mode) -> Result<&Tensor> {
-        GlobalAvgPool::check(input.shape(), true)?;
+        GlobalAvgPool::check(&dims(input.shape()), true)?;
         let s = input.shape();
         let (n, c, area) = (s[0], s[1], s[2] * s[3]);
         self.output.resize(&[n, c]);
@@ -416,7 +421,7 @@ impl Layer for GlobalAvgPool {
         Ok(&self.grad_input)
     }
 
-    fn output_shape(&self, input_shape: &[usize]) -> Result<Vec<usize>> {
+    fn output_shape(&self, input_shape: &[Dim]) -> Result<Vec<Dim>> {
         GlobalAvgPool::check(input_shape, false)?;
         Ok(vec![input_shape[0]])
     }

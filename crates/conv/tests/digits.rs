@@ -31,8 +31,8 @@ fn train(spec: &LayerSpec, train: &InMemoryDataset, test: &InMemoryDataset, seed
         track_grad_norms: false,
         ..FitConfig::default()
     };
-    let optimizer = OptimizerConfig::from_name("adam", 3e-3).unwrap().build().unwrap();
-    let mut trainer = Trainer::new(config, Box::new(LossKind::CrossEntropy), optimizer).unwrap();
+    let optimizer = OptimizerConfig::from_name("adam", 3e-3).unwrap();
+    let mut trainer = Trainer::new(config, LossKind::CrossEntropy, optimizer).unwrap();
     trainer.fit(model.as_mut(), train, None).unwrap();
     (trainer.evaluate(model.as_mut(), test).unwrap().accuracy.unwrap(), n_params)
 }

@@ -3,16 +3,18 @@
 
 use crate::common::{random, registry};
 use strata_conv::{AvgPool2d, Conv2d, Conv2dConfig, GlobalAvgPool, MaxPool2d, Pool2dConfig};
-use strata_layers::{Layer, LayerError, LayerSpec, Mode, Sequential};
+use strata_layers::{Dim, Layer, LayerError, LayerSpec, Mode, Sequential, dims};
 use strata_tensor::{StrataRng, Tensor};
 
 fn conv(config: Conv2dConfig) -> strata_layers::Result<Conv2d> {
     Conv2d::new(config, &mut StrataRng::seed_from_u64(0))
 }
 
+/// The error's layer and shapes, with 0 for an axis of any size.
 fn shape_mismatch(e: LayerError) -> (String, Vec<usize>, Vec<usize>) {
+    let zero_for_any = |s: Vec<Dim>| s.iter().map(|d| d.fixed().unwrap_or(0)).collect();
     match e {
-        LayerError::ShapeMismatch { layer, expected, actual } => (layer, expected, actual),
+        LayerError::ShapeMismatch { layer, expected, actual } => (layer, zero_for_any(expected), zero_for_any(actual)),
         other => panic!("expected ShapeMismatch, got {other:?}"),
     }
 }
@@ -23,7 +25,7 @@ fn channel_count_mismatch() {
     let err = c.forward(&random(&[2, 1, 8, 8], 0), Mode::Eval).unwrap_err();
     assert_eq!(err.to_string(), "layer 'conv2d': expected input of shape [*, 3, *, *], got [2, 1, 8, 8]");
     assert_eq!(shape_mismatch(err), ("conv2d".into(), vec![0, 3, 0, 0], vec![2, 1, 8, 8]));
-    let err = c.output_shape(&[1, 8, 8]).unwrap_err();
+    let err = c.output_shape(&dims(&[1, 8, 8])).unwrap_err();
     assert_eq!(shape_mismatch(err), ("conv2d".into(), vec![3, 0, 0], vec![1, 8, 8]));
 }
 
@@ -32,7 +34,7 @@ fn wrong_rank() {
     let mut c = conv(Conv2dConfig::new(1, 2, 3)).unwrap();
     let err = c.forward(&random(&[4, 64], 0), Mode::Train).unwrap_err();
     assert_eq!(shape_mismatch(err), ("conv2d".into(), vec![0, 1, 0, 0], vec![4, 64]));
-    let err = c.output_shape(&[1, 8, 8, 1]).unwrap_err();
+    let err = c.output_shape(&dims(&[1, 8, 8, 1])).unwrap_err();
     assert_eq!(shape_mismatch(err), ("conv2d".into(), vec![1, 0, 0], vec![1, 8, 8, 1]));
     for layer in [
         Box::new(MaxPool2d::new(Pool2dConfig::new(2)).unwrap()) as Box<dyn Layer>,
@@ -43,7 +45,7 @@ fn wrong_rank() {
         let err = layer.forward(&random(&[2, 16], 0), Mode::Eval).unwrap_err();
         let (name, expected, actual) = shape_mismatch(err);
         assert_eq!((name.as_str(), expected, actual), (layer.kind(), vec![0, 0, 0, 0], vec![2, 16]));
-        let (_, expected, _) = shape_mismatch(layer.output_shape(&[16]).unwrap_err());
+        let (_, expected, _) = shape_mismatch(layer.output_shape(&dims(&[16])).unwrap_err());
         assert_eq!(expected, vec![0, 0, 0]);
     }
 }
@@ -52,8 +54,8 @@ fn wrong_rank() {
 fn kernel_larger_than_the_padded_input() {
     // A 5x5 kernel needs 5x5 pixels; with padding 1, a 3x3 input.
     let mut c = conv(Conv2dConfig::new(1, 2, 5).with_padding(1)).unwrap();
-    assert_eq!(c.output_shape(&[1, 3, 3]).unwrap(), vec![2, 1, 1]);
-    let err = c.output_shape(&[1, 2, 4]).unwrap_err();
+    assert_eq!(c.output_shape(&dims(&[1, 3, 3])).unwrap(), vec![2, 1, 1]);
+    let err = c.output_shape(&dims(&[1, 2, 4])).unwrap_err();
     assert_eq!(shape_mismatch(err), ("conv2d".into(), vec![1, 3, 3], vec![1, 2, 4]));
     let err = c.forward(&random(&[1, 1, 2, 4], 0), Mode::Eval).unwrap_err();
     assert_eq!(err.to_string(), "layer 'conv2d': expected input of shape [*, 1, 3, 3], got [1, 1, 2, 4]");
@@ -61,14 +63,14 @@ fn kernel_larger_than_the_padded_input() {
 
     // Dilation widens the kernel: 3 taps 3 apart span 7 pixels.
     let c = conv(Conv2dConfig::new(1, 1, 3).with_dilation(3)).unwrap();
-    assert_eq!(shape_mismatch(c.output_shape(&[1, 6, 9]).unwrap_err()).1, vec![1, 7, 7]);
+    assert_eq!(shape_mismatch(c.output_shape(&dims(&[1, 6, 9])).unwrap_err()).1, vec![1, 7, 7]);
 
     // Pools: a window larger than the input.
     let mut pool = MaxPool2d::new(Pool2dConfig::new(3)).unwrap();
     let err = pool.forward(&random(&[1, 4, 2, 2], 0), Mode::Eval).unwrap_err();
     assert_eq!(shape_mismatch(err), ("max_pool2d".into(), vec![0, 0, 3, 3], vec![1, 4, 2, 2]));
     let pool = AvgPool2d::new(Pool2dConfig { kernel: [1, 4], stride: None }).unwrap();
-    assert_eq!(shape_mismatch(pool.output_shape(&[4, 2, 2]).unwrap_err()).1, vec![0, 1, 4]);
+    assert_eq!(shape_mismatch(pool.output_shape(&dims(&[4, 2, 2])).unwrap_err()).1, vec![0, 1, 4]);
     // An empty image has no mean.
     let err = GlobalAvgPool::new().forward(&Tensor::zeros(&[1, 2, 0, 3]), Mode::Eval).unwrap_err();
     assert_eq!(shape_mismatch(err).1, vec![0, 0, 1, 1]);
@@ -104,7 +106,7 @@ fn sequential_reports_the_layers_that_do_not_fit() {
     assert!(matches!(
         err,
         LayerError::IncompatibleLayers { ref previous_output, ref next_expected, .. }
-            if previous_output == &[8, 6, 6] && next_expected == &[4, 0, 0]
+            if previous_output == &[8, 6, 6] && next_expected == &[Dim::Fixed(4), Dim::Any, Dim::Any]
     ));
 }
 
@@ -194,8 +196,8 @@ fn absurd_sizes_are_errors_not_panics() {
     // Padding so large that the output would not fit in memory.
     let mut c = conv(Conv2dConfig::new(1, 1, 1).with_padding(usize::MAX / 4)).unwrap();
     assert!(c.forward(&random(&[1, 1, 2, 2], 0), Mode::Eval).is_err());
-    assert!(c.output_shape(&[1, 2, 2]).is_err());
+    assert!(c.output_shape(&dims(&[1, 2, 2])).is_err());
     let c = conv(Conv2dConfig::new(1, 1, 2).with_dilation(usize::MAX));
-    assert!(c.unwrap().output_shape(&[1, 9, 9]).is_err());
+    assert!(c.unwrap().output_shape(&dims(&[1, 9, 9])).is_err());
     assert!(conv(Conv2dConfig::new(1, 1, usize::MAX)).is_err());
 }

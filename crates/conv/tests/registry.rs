@@ -3,7 +3,7 @@
 
 use crate::common::{random, registry};
 use strata_conv::{Conv2d, Conv2dConfig, MaxPool2d, Pool2dConfig, cnn_spec};
-use strata_layers::{Layer, LayerError, LayerSpec, Mode, Registry, SavedModel, summary};
+use strata_layers::{Layer, LayerError, LayerSpec, Mode, Registry, SavedModel, dims, summary};
 use strata_tensor::{Init, StrataRng};
 
 #[test]
@@ -56,9 +56,9 @@ fn specs_round_trip_through_json() {
 #[test]
 fn cnn_spec_is_the_w3_network() {
     let mut model = registry().build(&cnn_spec(), &mut StrataRng::seed_from_u64(0)).unwrap();
-    assert_eq!(model.output_shape(&[1, 28, 28]).unwrap(), vec![10]);
+    assert_eq!(model.output_shape(&dims(&[1, 28, 28])).unwrap(), vec![10]);
     assert_eq!(model.n_parameters(), 80 + 1168 + 7850);
-    let table = summary(model.as_mut(), &[1, 28, 28]).unwrap();
+    let table = summary(model.as_mut(), &dims(&[1, 28, 28])).unwrap();
     for line in ["conv2d_1 (conv2d)", "max_pool2d_2 (max_pool2d)", "16, 7, 7]", "784]", "Total params: 9098"] {
         assert!(table.contains(line), "{line} missing from\n{table}");
     }
@@ -86,7 +86,7 @@ fn save_and_load_every_kind() {
     )
     .unwrap();
     let mut model = r.build(&spec, &mut StrataRng::seed_from_u64(5)).unwrap();
-    assert_eq!(model.output_shape(&[3, 12, 12]).unwrap(), vec![3]);
+    assert_eq!(model.output_shape(&dims(&[3, 12, 12])).unwrap(), vec![3]);
     let x = random(&[4, 3, 12, 12], 6);
     let y = model.predict(&x).unwrap();
 

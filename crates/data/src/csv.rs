@@ -51,7 +51,8 @@ impl Default for CsvOptions {
 ///
 /// Errors: [`DataError::Io`] when the file cannot be read, and the errors of
 /// [`read_csv`].
-pub fn load_csv(path: &Path, opts: &CsvOptions) -> Result<InMemoryDataset> {
+pub fn load_csv(path: impl AsRef<Path>, opts: &CsvOptions) -> Result<InMemoryDataset> {
+    let path = path.as_ref();
     let file = File::open(path).map_err(|source| DataError::Io { path: path.to_path_buf(), source })?;
     let name = path.display().to_string();
     parse(BufReader::with_capacity(1 << 16, file), opts, &name, path)

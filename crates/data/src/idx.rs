@@ -122,7 +122,8 @@ pub fn read_idx(bytes: &[u8], source: &str) -> Result<Tensor> {
 }
 
 /// Read an IDX file (plain or gzipped); see [`read_idx`].
-pub fn load_idx(path: &Path) -> Result<Tensor> {
+pub fn load_idx(path: impl AsRef<Path>) -> Result<Tensor> {
+    let path = path.as_ref();
     let bytes = std::fs::read(path).map_err(|source| DataError::Io { path: path.to_path_buf(), source })?;
     read_idx(&bytes, &path.display().to_string())
 }
@@ -134,7 +135,8 @@ pub fn load_idx(path: &Path) -> Result<Tensor> {
 /// [`InMemoryDataset::with_feature_shape`] to get `[1, rows, cols]` back);
 /// pixel values are kept as stored (0-255 for MNIST). Labels must be a
 /// one-dimensional file of `n` non-negative integers.
-pub fn load_idx_dataset(images: &Path, labels: &Path) -> Result<InMemoryDataset> {
+pub fn load_idx_dataset(images: impl AsRef<Path>, labels: impl AsRef<Path>) -> Result<InMemoryDataset> {
+    let labels = labels.as_ref();
     let x = load_idx(images)?;
     let y = load_idx(labels)?;
     idx_dataset(x, y, &labels.display().to_string())

@@ -5,7 +5,7 @@ use strata_data::{CsvOptions, Dataset, first_n_split, load_csv, load_csv_bytes};
 
 #[test]
 fn mnist_5k_loads_with_500_per_class() {
-    let ds = load_csv(&data_file("mnist_5k.csv.gz"), &CsvOptions::default()).unwrap();
+    let ds = load_csv(data_file("mnist_5k.csv.gz"), &CsvOptions::default()).unwrap();
     // README: 5000 rows, 784 pixels, 10 digits with 500 each.
     assert_eq!(ds.features().shape(), &[5000, 784]);
     assert_eq!(ds.targets().shape(), &[5000]);
@@ -37,7 +37,7 @@ fn mnist_from_embedded_bytes_and_reshaped() {
 #[test]
 fn digits_loads() {
     // README: 1797 rows of 64 pixels 0-16, 10 digits.
-    let ds = load_csv(&data_file("digits.csv.gz"), &CsvOptions::default()).unwrap();
+    let ds = load_csv(data_file("digits.csv.gz"), &CsvOptions::default()).unwrap();
     assert_eq!(ds.features().shape(), &[1797, 64]);
     assert_eq!(ds.n_classes(), Some(10));
     assert!(ds.features().data().iter().all(|&v| (0.0..=16.0).contains(&v)));
@@ -46,7 +46,7 @@ fn digits_loads() {
 #[test]
 fn iris_loads() {
     // README: 150 rows, 4 measurements, 3 species with 50 each, sorted by label.
-    let ds = load_csv(&data_file("iris.csv"), &CsvOptions::default()).unwrap();
+    let ds = load_csv(data_file("iris.csv"), &CsvOptions::default()).unwrap();
     assert_eq!(ds.features().shape(), &[150, 4]);
     assert_eq!(ds.n_classes(), Some(3));
     assert_eq!(ds.class_counts(), Some(vec![50, 50, 50]));

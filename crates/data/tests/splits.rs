@@ -8,7 +8,7 @@ use strata_data::{
 use strata_tensor::{StrataRng, Tensor};
 
 fn iris() -> InMemoryDataset {
-    load_csv(&data_file("iris.csv"), &CsvOptions::default()).unwrap()
+    load_csv(data_file("iris.csv"), &CsvOptions::default()).unwrap()
 }
 
 /// A dataset whose single feature is the row index, so a split's rows can be traced back.

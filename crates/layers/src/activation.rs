@@ -1,6 +1,7 @@
 use crate::error::{LayerError, Result};
 use crate::layer::{Layer, Mode, check_grad};
 use crate::registry::LayerSpec;
+use crate::shape::Dim;
 use strata_activation::{Activation, ActivationKind};
 use strata_tensor::Tensor;
 
@@ -42,7 +43,7 @@ impl Layer for ActivationLayer {
         if input.rank() == 0 {
             return Err(LayerError::ShapeMismatch {
                 layer: self.activation.name().into(),
-                expected: vec![0],
+                expected: vec![Dim::Any],
                 actual: vec![],
             });
         }
@@ -69,7 +70,7 @@ impl Layer for ActivationLayer {
         Ok(&self.grad_input)
     }
 
-    fn output_shape(&self, input_shape: &[usize]) -> Result<Vec<usize>> {
+    fn output_shape(&self, input_shape: &[Dim]) -> Result<Vec<Dim>> {
         Ok(input_shape.to_vec())
     }
 

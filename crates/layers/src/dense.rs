@@ -1,6 +1,7 @@
 use crate::error::{LayerError, Result};
-use crate::layer::{Layer, Mode, check_grad, check_input, check_sample_shape};
+use crate::layer::{Layer, Mode, check_features, check_grad, features_output_shape};
 use crate::registry::LayerSpec;
+use crate::shape::Dim;
 use serde::{Deserialize, Serialize};
 use strata_tensor::{Init, MatMut, MatRef, ParamVisitor, StrataRng, Tensor, gemm};
 
@@ -52,8 +53,10 @@ impl DenseConfig {
 /// less than half (`docs/performance.md`).
 ///
 /// # Shapes
-/// - input: `[batch, n_inputs]`
-/// - output: `[batch, n_outputs]`
+/// - input: `[batch, n_inputs]`, or `[batch, .., n_inputs]` with any leading
+///   axes (`[batch, sequence, d_model]`): all rows go through one product,
+///   without a copy
+/// - output: the input's leading axes, then `n_outputs`
 /// - parameters: `weight [n_inputs, n_outputs]`, `bias [n_outputs]`
 ///
 /// # Gradients
@@ -119,15 +122,15 @@ impl Dense {
 
 impl Layer for Dense {
     fn forward(&mut self, input: &Tensor, mode: Mode) -> Result<&Tensor> {
-        check_input("dense", input, &[self.config.n_inputs])?;
-        let batch = input.shape()[0];
-        self.output.resize(&[batch, self.config.n_outputs]);
+        let rows = check_features("dense", input, self.config.n_inputs)?;
+        let shape = input.shape();
+        self.output.resize_with_last(&shape[..shape.len() - 1], self.config.n_outputs);
         gemm(
             1.0,
-            MatRef::from_tensor(input)?,
+            MatRef::new(input.data(), rows, self.config.n_inputs)?,
             MatRef::from_tensor(&self.weight)?,
             0.0,
-            MatMut::from_tensor(&mut self.output)?,
+            MatMut::new(self.output.data_mut(), rows, self.config.n_outputs)?,
         )?;
         if self.config.bias {
             self.output.add_row_assign(&self.bias)?;
@@ -143,25 +146,38 @@ impl Layer for Dense {
         if !self.has_input {
             return Err(LayerError::BackwardBeforeForward { layer: "dense".into() });
         }
-        let batch = self.input.shape()[0];
-        check_grad("dense", grad_output, &[batch, self.config.n_outputs])?;
-        let g = MatRef::from_tensor(grad_output)?;
-        gemm(1.0, MatRef::from_tensor(&self.input)?.t(), g, 1.0, MatMut::from_tensor(&mut self.grad_weight)?)?;
+        let shape = self.input.shape();
+        let lead = &shape[..shape.len() - 1];
+        let rows: usize = lead.iter().product();
+        if grad_output.shape().split_last() != Some((&self.config.n_outputs, lead)) {
+            let mut expected = lead.to_vec();
+            expected.push(self.config.n_outputs);
+            check_grad("dense", grad_output, &expected)?;
+        }
+        let (n_in, n_out) = (self.config.n_inputs, self.config.n_outputs);
+        let g = MatRef::new(grad_output.data(), rows, n_out)?;
+        let x = MatRef::new(self.input.data(), rows, n_in)?;
+        gemm(1.0, x.t(), g, 1.0, MatMut::from_tensor(&mut self.grad_weight)?)?;
         if self.config.bias {
             grad_output.sum_rows_into(&mut self.grad_bias, true)?;
         }
         if !self.input_gradient {
-            self.grad_input.resize(&[batch, 0]);
+            self.grad_input.resize(&[shape[0], 0]);
             return Ok(&self.grad_input);
         }
-        self.grad_input.resize(&[batch, self.config.n_inputs]);
-        gemm(1.0, g, MatRef::from_tensor(&self.weight)?.t(), 0.0, MatMut::from_tensor(&mut self.grad_input)?)?;
+        self.grad_input.resize(shape);
+        gemm(
+            1.0,
+            g,
+            MatRef::from_tensor(&self.weight)?.t(),
+            0.0,
+            MatMut::new(self.grad_input.data_mut(), rows, n_in)?,
+        )?;
         Ok(&self.grad_input)
     }
 
-    fn output_shape(&self, input_shape: &[usize]) -> Result<Vec<usize>> {
-        check_sample_shape("dense", input_shape, &[self.config.n_inputs])?;
-        Ok(vec![self.config.n_outputs])
+    fn output_shape(&self, input_shape: &[Dim]) -> Result<Vec<Dim>> {
+        features_output_shape("dense", input_shape, self.config.n_inputs, self.config.n_outputs)
     }
 
     fn kind(&self) -> &str {

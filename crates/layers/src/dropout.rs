@@ -1,8 +1,9 @@
 use crate::error::{LayerError, Result};
 use crate::layer::{Layer, Mode, check_grad};
 use crate::registry::LayerSpec;
+use crate::shape::Dim;
 use serde::{Deserialize, Serialize};
-use strata_tensor::{Tensor, splitmix64};
+use strata_tensor::{ParamVisitor, Tensor, splitmix64};
 
 /// Hyper-parameters of a [`Dropout`] layer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -21,7 +22,8 @@ pub struct DropoutConfig {
 /// The mask is a pure function of `(seed, call number, element index)`
 /// (SplitMix64 as a counter-based generator): the same seed gives the same
 /// masks, independent of threads, and the layer's whole random state is one
-/// counter.
+/// counter, reported as `calls` to [`ParamVisitor::counter`] so that a
+/// training snapshot resumes the mask stream exactly.
 ///
 /// # Shapes
 /// - input: `[batch, ...]`
@@ -98,12 +100,16 @@ impl Layer for Dropout {
         Ok(&self.grad_input)
     }
 
-    fn output_shape(&self, input_shape: &[usize]) -> Result<Vec<usize>> {
+    fn output_shape(&self, input_shape: &[Dim]) -> Result<Vec<Dim>> {
         Ok(input_shape.to_vec())
     }
 
     fn kind(&self) -> &str {
         "dropout"
+    }
+
+    fn visit_parameters(&mut self, visitor: &mut ParamVisitor<'_>) {
+        visitor.counter("calls", &mut self.calls);
     }
 
     fn spec(&self) -> Result<LayerSpec> {

@@ -1,3 +1,4 @@
+use crate::shape::{Dim, ShapeDisplay};
 use std::path::PathBuf;
 use strata_activation::ActivationError;
 use strata_tensor::TensorError;
@@ -12,27 +13,37 @@ use thiserror::Error;
 #[non_exhaustive]
 pub enum LayerError {
     /// A tensor reached a layer with a shape it cannot take.
-    #[error("layer '{layer}': expected input of shape {expected}, got {actual}", expected = fmt_shape(expected), actual = fmt_shape(actual))]
+    #[error("layer '{layer}': expected input of shape {expected}, got {actual}", expected = ShapeDisplay(expected), actual = ShapeDisplay(actual))]
     ShapeMismatch {
         /// The layer's name (or kind, outside a model).
         layer: String,
-        /// The shape it accepts; `0` in an axis means "any size" (the batch).
-        expected: Vec<usize>,
+        /// The shape it accepts; [`Dim::Any`] (printed `*`) for an axis of
+        /// any size, such as the batch.
+        expected: Vec<Dim>,
         /// The shape it got.
-        actual: Vec<usize>,
+        actual: Vec<Dim>,
     },
     /// Two neighbouring layers of a model do not fit together: found when the
     /// model is built, before any data flows.
-    #[error("layer '{next}' cannot follow layer '{previous}': '{previous}' produces shape {output} but '{next}' expects {expected}", output = fmt_shape(previous_output), expected = fmt_shape(next_expected))]
+    #[error("layer '{next}' cannot follow layer '{previous}': '{previous}' produces shape {output} but '{next}' expects {expected}", output = ShapeDisplay(previous_output), expected = ShapeDisplay(next_expected))]
     IncompatibleLayers {
         /// Name of the earlier layer (`input` for the model's input).
         previous: String,
         /// The per-sample shape it produces.
-        previous_output: Vec<usize>,
+        previous_output: Vec<Dim>,
         /// Name of the later layer.
         next: String,
         /// The per-sample shape that layer accepts.
-        next_expected: Vec<usize>,
+        next_expected: Vec<Dim>,
+    },
+    /// A layer that needs every axis of its per-sample input to have a fixed
+    /// size (flatten) was given an axis of any size.
+    #[error("layer '{layer}': needs a fixed size on every axis, got {shape} (an axis of any size)", shape = ShapeDisplay(shape))]
+    VariableAxis {
+        /// The layer.
+        layer: String,
+        /// The per-sample shape it was given.
+        shape: Vec<Dim>,
     },
     /// `backward` was called without a training-mode `forward` before it.
     #[error("layer '{layer}': backward called before forward")]
@@ -48,13 +59,16 @@ pub enum LayerError {
         /// What is wrong.
         reason: String,
     },
-    /// A model spec names a layer kind that no registered crate provides.
-    #[error("unknown layer kind '{kind}' (registered: {known})")]
+    /// A model spec names a layer kind that the registry does not know.
+    #[error("unknown layer kind '{kind}'{hint} (registered: {known})", hint = provider_hint(provider.as_deref()))]
     UnknownKind {
         /// The kind asked for.
         kind: String,
         /// The kinds the registry knows, comma-separated.
         known: String,
+        /// The crate that provides the kind, when known (a Strata layer crate,
+        /// or what the model file recorded).
+        provider: Option<String>,
     },
     /// A second registration for a kind.
     #[error("layer kind '{kind}' is registered twice")]
@@ -121,10 +135,14 @@ pub enum LayerError {
 /// `Result` with [`LayerError`].
 pub type Result<T, E = LayerError> = std::result::Result<T, E>;
 
-/// `[*, 784]` for a batch axis of unknown size (stored as 0), `[784]` otherwise.
-pub(crate) fn fmt_shape(shape: &[usize]) -> String {
-    let parts: Vec<String> = shape.iter().map(|&d| if d == 0 { "*".to_string() } else { d.to_string() }).collect();
-    format!("[{}]", parts.join(", "))
+fn provider_hint(provider: Option<&str>) -> String {
+    match provider {
+        Some(p) => format!(
+            ": it is provided by the crate {p}; add it to the registry with {}::register(&mut registry)",
+            p.replace('-', "_")
+        ),
+        None => String::new(),
+    }
 }
 
 impl LayerError {
@@ -137,6 +155,7 @@ impl LayerError {
         };
         match &mut self {
             LayerError::ShapeMismatch { layer, .. }
+            | LayerError::VariableAxis { layer, .. }
             | LayerError::BackwardBeforeForward { layer }
             | LayerError::InvalidConfig { layer, .. }
             | LayerError::NotSerializable { layer } => qualify(layer),
@@ -153,6 +172,7 @@ impl LayerError {
     pub fn layer(&self) -> Option<&str> {
         match self {
             LayerError::ShapeMismatch { layer, .. }
+            | LayerError::VariableAxis { layer, .. }
             | LayerError::BackwardBeforeForward { layer }
             | LayerError::InvalidConfig { layer, .. }
             | LayerError::NotSerializable { layer } => Some(layer),

@@ -1,6 +1,7 @@
 use crate::error::{LayerError, Result};
 use crate::layer::{Layer, Mode, check_grad};
 use crate::registry::LayerSpec;
+use crate::shape::{Dim, fixed_shape};
 use strata_tensor::Tensor;
 
 /// Flattens every sample to one axis: `[batch, c, h, w] -> [batch, c*h*w]`.
@@ -25,7 +26,11 @@ impl Flatten {
 impl Layer for Flatten {
     fn forward(&mut self, input: &Tensor, _mode: Mode) -> Result<&Tensor> {
         if input.rank() == 0 {
-            return Err(LayerError::ShapeMismatch { layer: "flatten".into(), expected: vec![0, 0], actual: vec![] });
+            return Err(LayerError::ShapeMismatch {
+                layer: "flatten".into(),
+                expected: vec![Dim::Any, Dim::Any],
+                actual: vec![],
+            });
         }
         self.input_shape.clear();
         self.input_shape.extend_from_slice(input.shape());
@@ -45,8 +50,11 @@ impl Layer for Flatten {
         Ok(&self.grad_input)
     }
 
-    fn output_shape(&self, input_shape: &[usize]) -> Result<Vec<usize>> {
-        Ok(vec![input_shape.iter().product()])
+    fn output_shape(&self, input_shape: &[Dim]) -> Result<Vec<Dim>> {
+        match fixed_shape(input_shape) {
+            Some(s) => Ok(vec![Dim::Fixed(s.iter().product())]),
+            None => Err(LayerError::VariableAxis { layer: "flatten".into(), shape: input_shape.to_vec() }),
+        }
     }
 
     fn kind(&self) -> &str {

@@ -57,6 +57,41 @@ pub fn state_dict(model: &mut dyn Layer) -> Vec<(String, Tensor)> {
     out
 }
 
+/// Every counter of a model (dropout's call count, batch norm's batch
+/// count), by name, in visit order: the integer state a training snapshot
+/// restores exactly (see [`strata_tensor::ParamVisitor::counter`]).
+pub fn counters(model: &mut dyn Layer) -> Vec<(String, u64)> {
+    let mut out = Vec::new();
+    let mut path = String::new();
+    let mut tensors = |_: strata_tensor::ParamRef<'_>| {};
+    let mut f = |name: &str, value: &mut u64| out.push((name.to_string(), *value));
+    model.visit_parameters(&mut ParamVisitor::with_counters(&mut path, &mut tensors, &mut f));
+    out
+}
+
+/// Set a model's counters by name. Every counter of the model must be
+/// present, and every given counter must be used.
+pub fn load_counters(model: &mut dyn Layer, values: &[(String, u64)]) -> Result<()> {
+    let mut by_name: HashMap<&str, u64> = values.iter().map(|(n, v)| (n.as_str(), *v)).collect();
+    let mut missing = None;
+    let mut path = String::new();
+    let mut tensors = |_: strata_tensor::ParamRef<'_>| {};
+    let mut f = |name: &str, value: &mut u64| match by_name.remove(name) {
+        Some(v) => *value = v,
+        None => {
+            missing.get_or_insert_with(|| name.to_string());
+        }
+    };
+    model.visit_parameters(&mut ParamVisitor::with_counters(&mut path, &mut tensors, &mut f));
+    if let Some(name) = missing {
+        return Err(LayerError::MissingWeight { name });
+    }
+    if let Some(name) = by_name.keys().min() {
+        return Err(LayerError::UnexpectedWeight { name: name.to_string() });
+    }
+    Ok(())
+}
+
 /// Copy tensors into a model by name. Every parameter and buffer of the model
 /// must be present with its shape, and every tensor must be used.
 pub fn load_state_dict(model: &mut dyn Layer, tensors: &[(String, Tensor)]) -> Result<()> {
@@ -157,12 +192,14 @@ impl SavedModel {
     /// Write the model to `path` atomically (a temporary file in the same
     /// folder, synced, then renamed over the target): a crash leaves either
     /// the old file or the new one, never half of one.
-    pub fn save(&self, path: &Path) -> Result<()> {
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
+        let path = path.as_ref();
         atomic_write(path, &self.to_bytes()?).map_err(|source| LayerError::Io { path: path.to_path_buf(), source })
     }
 
     /// Read a model file.
-    pub fn load(path: &Path) -> Result<SavedModel> {
+    pub fn load(path: impl AsRef<Path>) -> Result<SavedModel> {
+        let path = path.as_ref();
         let bytes = std::fs::read(path).map_err(|source| LayerError::Io { path: path.to_path_buf(), source })?;
         SavedModel::from_bytes(&bytes, path)
     }

@@ -1,5 +1,6 @@
 use crate::error::{LayerError, Result};
 use crate::registry::LayerSpec;
+use crate::shape::{Dim, dims};
 use strata_tensor::{ParamVisitor, Tensor};
 
 /// Whether a forward pass is part of training (dropout active, batch
@@ -29,7 +30,10 @@ pub enum Mode {
 ///
 /// **Shapes.** The first axis of every tensor is the batch. `output_shape`
 /// works on per-sample shapes (without the batch axis) so a model can check
-/// that its layers fit before any data flows.
+/// that its layers fit before any data flows; an axis may be [`Dim::Any`]
+/// (a sequence of any length). Layers that work on features (dense,
+/// activations, dropout, layer norm) treat every axis but the last as a batch
+/// axis: a `[batch, sequence, features]` tensor is `batch * sequence` rows.
 pub trait Layer: Send + std::fmt::Debug {
     /// Compute the output for a batch.
     fn forward(&mut self, input: &Tensor, mode: Mode) -> Result<&Tensor>;
@@ -40,7 +44,7 @@ pub trait Layer: Send + std::fmt::Debug {
 
     /// The per-sample output shape for a per-sample input shape, or a
     /// [`LayerError::ShapeMismatch`] if the layer cannot take that input.
-    fn output_shape(&self, input_shape: &[usize]) -> Result<Vec<usize>>;
+    fn output_shape(&self, input_shape: &[Dim]) -> Result<Vec<Dim>>;
 
     /// The layer's kind: its registry key (`dense`, `relu`, ...). Models name
     /// their layers `kind_n`. Defaults to the type's name.
@@ -110,7 +114,7 @@ impl<L: Layer + ?Sized> Layer for Box<L> {
     fn backward(&mut self, grad_output: &Tensor) -> Result<&Tensor> {
         (**self).backward(grad_output)
     }
-    fn output_shape(&self, input_shape: &[usize]) -> Result<Vec<usize>> {
+    fn output_shape(&self, input_shape: &[Dim]) -> Result<Vec<Dim>> {
         (**self).output_shape(input_shape)
     }
     fn kind(&self) -> &str {
@@ -130,20 +134,46 @@ impl<L: Layer + ?Sized> Layer for Box<L> {
     }
 }
 
-/// Check that a batch's per-sample shape is `expected` (the first axis is the batch).
-pub fn check_input(layer: &str, input: &Tensor, expected: &[usize]) -> Result<()> {
+/// Check that a batch's per-sample shape fits `expected` (the first axis is
+/// the batch; [`Dim::Any`] accepts any size).
+pub fn check_input(layer: &str, input: &Tensor, expected: &[Dim]) -> Result<()> {
     let s = input.shape();
-    if s.len() != expected.len() + 1 || &s[1..] != expected {
-        let mut want = vec![0];
+    if s.len() != expected.len() + 1 || !crate::shape::shape_accepts(expected, &s[1..]) {
+        let mut want = vec![Dim::Any];
         want.extend_from_slice(expected);
-        return Err(LayerError::ShapeMismatch { layer: layer.to_string(), expected: want, actual: s.to_vec() });
+        return Err(LayerError::ShapeMismatch { layer: layer.to_string(), expected: want, actual: dims(s) });
     }
     Ok(())
 }
 
-/// Check a per-sample shape in `output_shape`.
-pub fn check_sample_shape(layer: &str, input_shape: &[usize], expected: &[usize]) -> Result<()> {
-    if input_shape != expected {
+/// Check an input of rank >= 2 whose last axis holds `n_features` values;
+/// every axis before it is a batch axis. Returns the number of rows (the
+/// product of the leading axes).
+///
+/// ```
+/// use strata_layers::check_features;
+/// use strata_tensor::Tensor;
+/// assert_eq!(check_features("dense", &Tensor::zeros(&[2, 5, 4]), 4).unwrap(), 10);
+/// let err = check_features("dense", &Tensor::zeros(&[2, 5, 3]), 4).unwrap_err();
+/// assert_eq!(err.to_string(), "layer 'dense': expected input of shape [*, *, 4], got [2, 5, 3]");
+/// ```
+pub fn check_features(layer: &str, input: &Tensor, n_features: usize) -> Result<usize> {
+    let s = input.shape();
+    match s.split_last() {
+        Some((&last, lead)) if !lead.is_empty() && last == n_features => Ok(lead.iter().product()),
+        _ => {
+            let mut want = vec![Dim::Any; s.len().max(2) - 1];
+            want.push(Dim::Fixed(n_features));
+            Err(LayerError::ShapeMismatch { layer: layer.to_string(), expected: want, actual: dims(s) })
+        }
+    }
+}
+
+/// Check a per-sample shape in `output_shape`: the same rank, and every
+/// axis fits (an axis of any size fits only where `expected` takes any size).
+pub fn check_sample_shape(layer: &str, input_shape: &[Dim], expected: &[Dim]) -> Result<()> {
+    let fits = input_shape.len() == expected.len() && input_shape.iter().zip(expected).all(|(d, e)| d.fits(*e));
+    if !fits {
         return Err(LayerError::ShapeMismatch {
             layer: layer.to_string(),
             expected: expected.to_vec(),
@@ -153,13 +183,31 @@ pub fn check_sample_shape(layer: &str, input_shape: &[usize], expected: &[usize]
     Ok(())
 }
 
+/// `output_shape` of a layer on features (see [`check_features`]): the
+/// per-sample shape must end in a fixed `n_inputs` (any axes before it);
+/// the output has the same axes with `n_outputs` last.
+pub fn features_output_shape(layer: &str, input_shape: &[Dim], n_inputs: usize, n_outputs: usize) -> Result<Vec<Dim>> {
+    match input_shape.split_last() {
+        Some((&last, lead)) if last == Dim::Fixed(n_inputs) => {
+            let mut out = lead.to_vec();
+            out.push(Dim::Fixed(n_outputs));
+            Ok(out)
+        }
+        _ => {
+            let mut expected = vec![Dim::Any; input_shape.len().max(1) - 1];
+            expected.push(Dim::Fixed(n_inputs));
+            Err(LayerError::ShapeMismatch { layer: layer.to_string(), expected, actual: input_shape.to_vec() })
+        }
+    }
+}
+
 /// `backward` needs the matching forward's batch shape; check a gradient against it.
 pub fn check_grad(layer: &str, grad: &Tensor, expected: &[usize]) -> Result<()> {
     if grad.shape() != expected {
         return Err(LayerError::ShapeMismatch {
             layer: layer.to_string(),
-            expected: expected.to_vec(),
-            actual: grad.shape().to_vec(),
+            expected: dims(expected),
+            actual: dims(grad.shape()),
         });
     }
     Ok(())

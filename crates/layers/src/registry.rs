@@ -70,13 +70,31 @@ pub type LayerBuilder = fn(&LayerSpec, &Registry, &mut StrataRng) -> Result<Box<
 /// let spec = LayerSpec::from_json(r#"{"kind": "sequential", "config": {"input_shape": [4], "layers": [
 ///     {"kind": "dense", "config": {"n_inputs": 4, "n_outputs": 3}}, {"kind": "relu"}]}}"#)?;
 /// let model = registry.build(&spec, &mut StrataRng::seed_from_u64(1))?;
-/// assert_eq!(model.output_shape(&[4])?, vec![3]);
+/// assert_eq!(model.output_shape(&strata_layers::dims(&[4]))?, vec![3]);
 /// # Ok::<(), strata_layers::LayerError>(())
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct Registry {
     builders: BTreeMap<String, LayerBuilder>,
+    /// The crate that registered each kind.
+    providers: BTreeMap<String, String>,
 }
+
+/// The crates of the Strata workspace that provide layer kinds beyond the
+/// built-ins: named in the error for a kind a registry lacks.
+const KNOWN_PROVIDERS: &[(&str, &str)] = &[
+    ("conv2d", "strata-conv"),
+    ("max_pool2d", "strata-conv"),
+    ("avg_pool2d", "strata-conv"),
+    ("global_avg_pool", "strata-conv"),
+    ("batch_norm", "strata-normalization"),
+    ("layer_norm", "strata-normalization"),
+    ("embedding", "strata-attention"),
+    ("positional_encoding", "strata-attention"),
+    ("multi_head_attention", "strata-attention"),
+    ("transformer_encoder_block", "strata-attention"),
+    ("transformer_decoder_block", "strata-attention"),
+];
 
 impl Registry {
     /// A registry with no kinds.
@@ -106,7 +124,7 @@ impl Registry {
             ("sequential", |spec, registry, rng| {
                 let config: SequentialConfig = spec.config()?;
                 let layers = config.layers.iter().map(|s| registry.build(s, rng)).collect::<Result<Vec<_>>>()?;
-                Ok(Box::new(Sequential::new(&config.input_shape, layers)?))
+                Ok(Box::new(Sequential::with_dims(&config.input_shape, layers)?))
             }),
             ("residual", |spec, registry, rng| {
                 #[derive(Deserialize)]
@@ -119,6 +137,7 @@ impl Registry {
         ];
         for (kind, builder) in builtins {
             self.builders.insert(kind.to_string(), builder);
+            self.providers.insert(kind.to_string(), env!("CARGO_PKG_NAME").to_string());
         }
         let activation: LayerBuilder = |spec, _, _| {
             let kind = match spec.kind.as_str() {
@@ -139,16 +158,61 @@ impl Registry {
         };
         for kind in ["identity", "relu", "leaky_relu", "sigmoid", "tanh", "gelu", "softmax"] {
             self.builders.insert(kind.to_string(), activation);
+            self.providers.insert(kind.to_string(), env!("CARGO_PKG_NAME").to_string());
         }
     }
 
-    /// Add a kind. Registering a kind twice is an error.
+    /// Add a kind whose provider is not named (prefer
+    /// [`Registry::register_from`]). Registering a kind twice is an error.
     pub fn register(&mut self, kind: &str, builder: LayerBuilder) -> Result<()> {
+        self.register_from("", kind, builder)
+    }
+
+    /// Add a kind provided by the crate `provider` (pass
+    /// `env!("CARGO_PKG_NAME")`): model files record it, so that loading one
+    /// where the kind is missing names the crate to add. Registering a kind
+    /// twice is a [`LayerError::DuplicateKind`].
+    ///
+    /// ```
+    /// use strata_layers::{Flatten, Layer, LayerError, Registry};
+    /// let mut r = Registry::with_builtins();
+    /// r.register_from("my-layers", "my_flatten", |_, _, _| Ok(Box::new(Flatten::new()) as Box<dyn Layer>))?;
+    /// assert_eq!(r.provider("my_flatten"), Some("my-layers"));
+    /// let again = r.register_from("my-layers", "my_flatten", |_, _, _| Ok(Box::new(Flatten::new()) as Box<dyn Layer>));
+    /// assert!(matches!(again, Err(LayerError::DuplicateKind { .. })));
+    /// # Ok::<(), LayerError>(())
+    /// ```
+    pub fn register_from(&mut self, provider: &str, kind: &str, builder: LayerBuilder) -> Result<()> {
         if self.builders.contains_key(kind) {
             return Err(LayerError::DuplicateKind { kind: kind.to_string() });
         }
         self.builders.insert(kind.to_string(), builder);
+        if !provider.is_empty() {
+            self.providers.insert(kind.to_string(), provider.to_string());
+        }
         Ok(())
+    }
+
+    /// The crate that registered `kind`, when it said.
+    pub fn provider(&self, kind: &str) -> Option<&str> {
+        self.providers.get(kind).map(String::as_str)
+    }
+
+    /// The providers of every kind in a spec (recursively through composites'
+    /// configurations), as far as this registry knows them.
+    pub fn providers_of(&self, spec: &LayerSpec) -> BTreeMap<String, String> {
+        let mut out = BTreeMap::new();
+        collect_kinds(&serde_json::to_value(spec).unwrap_or_default(), &mut |kind| {
+            if let Some(p) = self.provider(kind) {
+                out.insert(kind.to_string(), p.to_string());
+            }
+        });
+        out
+    }
+
+    /// Whether `kind` is registered.
+    pub fn contains(&self, kind: &str) -> bool {
+        self.builders.contains_key(kind)
     }
 
     /// The registered kinds, sorted.
@@ -161,7 +225,27 @@ impl Registry {
         let builder = self.builders.get(&spec.kind).ok_or_else(|| LayerError::UnknownKind {
             kind: spec.kind.clone(),
             known: self.kinds().collect::<Vec<_>>().join(", "),
+            provider: KNOWN_PROVIDERS.iter().find(|(k, _)| *k == spec.kind).map(|(_, p)| p.to_string()),
         })?;
         builder(spec, self, rng)
+    }
+}
+
+/// Every `"kind"` string of layer specs nested anywhere in `value` (a
+/// composite keeps its children's specs in its configuration).
+fn collect_kinds(value: &serde_json::Value, f: &mut dyn FnMut(&str)) {
+    match value {
+        serde_json::Value::Object(map) => {
+            if let (Some(serde_json::Value::String(kind)), true) =
+                (map.get("kind"), map.contains_key("config") || map.len() == 1)
+            {
+                f(kind);
+            }
+            for v in map.values() {
+                collect_kinds(v, f);
+            }
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|v| collect_kinds(v, f)),
+        _ => {}
     }
 }

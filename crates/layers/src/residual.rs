@@ -1,6 +1,7 @@
 use crate::error::{LayerError, Result};
 use crate::layer::{Layer, Mode, check_grad};
 use crate::registry::LayerSpec;
+use crate::shape::{Dim, ShapeDisplay, dims};
 use strata_tensor::{ParamVisitor, Tensor};
 
 /// A skip connection: `y = x + f(x)`, where `f` is any layer (usually a
@@ -42,8 +43,8 @@ impl Layer for Residual {
         if fx.shape() != input.shape() {
             return Err(LayerError::ShapeMismatch {
                 layer: "residual".into(),
-                expected: input.shape().to_vec(),
-                actual: fx.shape().to_vec(),
+                expected: dims(input.shape()),
+                actual: dims(fx.shape()),
             });
         }
         self.output.copy_from(fx);
@@ -62,13 +63,15 @@ impl Layer for Residual {
         Ok(&self.grad_input)
     }
 
-    fn output_shape(&self, input_shape: &[usize]) -> Result<Vec<usize>> {
+    fn output_shape(&self, input_shape: &[Dim]) -> Result<Vec<Dim>> {
         let out = self.inner.output_shape(input_shape)?;
         if out != input_shape {
             return Err(LayerError::InvalidConfig {
                 layer: "residual".into(),
                 reason: format!(
-                    "the inner layer maps {input_shape:?} to {out:?}; a skip connection needs equal shapes"
+                    "the inner layer maps {} to {}; a skip connection needs equal shapes",
+                    ShapeDisplay(input_shape),
+                    ShapeDisplay(&out)
                 ),
             });
         }

@@ -1,13 +1,15 @@
 use crate::error::{LayerError, Result};
 use crate::layer::{Layer, Mode, check_input};
 use crate::registry::LayerSpec;
+use crate::shape::{Dim, dims};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use strata_tensor::{ParamVisitor, Tensor};
 
 /// Layers applied one after another; itself a [`Layer`].
 ///
-/// Built with the per-sample input shape, it checks when it is built that
+/// Built with the per-sample input shape (axes may be [`Dim::Any`], a
+/// sequence of any length: see [`Sequential::with_dims`]), it checks when it is built that
 /// every layer accepts what the one before produces, so a mismatch is an
 /// error naming both layers and both shapes before any data flows. Layers are
 /// named Keras-style, `kind_n` (`dense_1`, `relu_1`, `dense_2`); parameter
@@ -44,8 +46,8 @@ use strata_tensor::{ParamVisitor, Tensor};
 /// ```
 #[derive(Debug)]
 pub struct Sequential {
-    input_shape: Vec<usize>,
-    output_shape: Vec<usize>,
+    input_shape: Vec<Dim>,
+    output_shape: Vec<Dim>,
     names: Vec<String>,
     kinds: Vec<String>,
     layers: Vec<Box<dyn Layer>>,
@@ -55,8 +57,9 @@ pub struct Sequential {
 /// The spec of a [`Sequential`]: its input shape and its layers' specs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SequentialConfig {
-    /// Per-sample input shape, e.g. `[784]`.
-    pub input_shape: Vec<usize>,
+    /// Per-sample input shape, e.g. `[784]`; `null` for an axis of any size
+    /// (`[null, 28]`: sequences of any length of 28 features).
+    pub input_shape: Vec<Dim>,
     /// The layers, first to last.
     pub layers: Vec<LayerSpec>,
 }
@@ -65,6 +68,26 @@ impl Sequential {
     /// Chain `layers` for inputs of per-sample shape `input_shape`, checking
     /// that each layer accepts the previous one's output.
     pub fn new(input_shape: &[usize], layers: Vec<Box<dyn Layer>>) -> Result<Sequential> {
+        Sequential::with_dims(&dims(input_shape), layers)
+    }
+
+    /// [`Sequential::new`] for an input shape with axes of any size
+    /// ([`Dim::Any`]), such as sequences of any length.
+    ///
+    /// ```
+    /// use strata_layers::{Dense, DenseConfig, Dim, Layer, Mode, Sequential};
+    /// use strata_tensor::{StrataRng, Tensor};
+    /// let mut rng = StrataRng::seed_from_u64(0);
+    /// let mut model = Sequential::with_dims(&[Dim::Any, Dim::Fixed(4)], vec![
+    ///     Box::new(Dense::new(DenseConfig::new(4, 2), &mut rng)?),
+    /// ])?;
+    /// assert_eq!(model.output_shape(&[Dim::Any, Dim::Fixed(4)])?, [Dim::Any, Dim::Fixed(2)]);
+    /// // Sequences of 3 and of 7 steps both flow.
+    /// assert_eq!(model.forward(&Tensor::zeros(&[5, 3, 4]), Mode::Eval)?.shape(), &[5, 3, 2]);
+    /// assert_eq!(model.forward(&Tensor::zeros(&[5, 7, 4]), Mode::Eval)?.shape(), &[5, 7, 2]);
+    /// # Ok::<(), strata_layers::LayerError>(())
+    /// ```
+    pub fn with_dims(input_shape: &[Dim], layers: Vec<Box<dyn Layer>>) -> Result<Sequential> {
         let mut counters: BTreeMap<String, usize> = BTreeMap::new();
         let names = layers
             .iter()
@@ -103,7 +126,7 @@ impl Sequential {
     }
 
     /// Per-sample input shape.
-    pub fn input_shape(&self) -> &[usize] {
+    pub fn input_shape(&self) -> &[Dim] {
         &self.input_shape
     }
 
@@ -160,15 +183,19 @@ impl Layer for Sequential {
         Ok(g)
     }
 
-    fn output_shape(&self, input_shape: &[usize]) -> Result<Vec<usize>> {
-        if input_shape != self.input_shape {
-            return Err(LayerError::ShapeMismatch {
-                layer: "sequential".into(),
-                expected: self.input_shape.clone(),
-                actual: input_shape.to_vec(),
-            });
+    /// The input must fit the declared input shape; the output follows the
+    /// layers from the given shape (so a fixed sequence length given for a
+    /// declared [`Dim::Any`] stays fixed).
+    fn output_shape(&self, input_shape: &[Dim]) -> Result<Vec<Dim>> {
+        crate::layer::check_sample_shape("sequential", input_shape, &self.input_shape)?;
+        if input_shape == self.input_shape {
+            return Ok(self.output_shape.clone());
         }
-        Ok(self.output_shape.clone())
+        let mut shape = input_shape.to_vec();
+        for ((name, kind), layer) in self.names.iter().zip(&self.kinds).zip(&self.layers) {
+            shape = layer.output_shape(&shape).map_err(|e| e.within(name, kind))?;
+        }
+        Ok(shape)
     }
 
     fn kind(&self) -> &str {

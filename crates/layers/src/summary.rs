@@ -1,27 +1,28 @@
-use crate::error::{Result, fmt_shape};
+use crate::error::Result;
 use crate::layer::Layer;
+use crate::shape::{Dim, ShapeDisplay};
 use std::collections::HashMap;
 use strata_tensor::ParamVisitor;
 
 /// A Keras-style table of a model: one row per top-level layer (name and
-/// kind, output shape with `None` for the batch axis, trainable parameter
-/// count), then the total.
+/// kind, output shape with `None` for the batch axis and for axes of any
+/// size, trainable parameter count), then the total.
 ///
 /// ```
-/// use strata_layers::{summary, Dense, DenseConfig, Sequential, Flatten};
+/// use strata_layers::{dims, summary, Dense, DenseConfig, Sequential, Flatten};
 /// use strata_tensor::StrataRng;
 /// let mut rng = StrataRng::seed_from_u64(0);
 /// let mut model = Sequential::new(&[2, 2], vec![
 ///     Box::new(Flatten::new()),
 ///     Box::new(Dense::new(DenseConfig::new(4, 3), &mut rng)?),
 /// ])?;
-/// let table = summary(&mut model, &[2, 2])?;
+/// let table = summary(&mut model, &dims(&[2, 2]))?;
 /// assert!(table.contains("dense_1 (dense)"));
 /// assert!(table.contains("[None, 3]"));
 /// assert!(table.ends_with("Total params: 15\n"));  // 4 * 3 weights + 3 biases
 /// # Ok::<(), strata_layers::LayerError>(())
 /// ```
-pub fn summary(model: &mut dyn Layer, input_shape: &[usize]) -> Result<String> {
+pub fn summary(model: &mut dyn Layer, input_shape: &[Dim]) -> Result<String> {
     // Trainable scalars per top-level name (the first segment of the parameter path).
     let mut counts: HashMap<String, usize> = HashMap::new();
     let mut total = 0;
@@ -35,10 +36,10 @@ pub fn summary(model: &mut dyn Layer, input_shape: &[usize]) -> Result<String> {
     };
     model.visit_parameters(&mut ParamVisitor::new(&mut path, &mut f));
 
-    let show = |shape: &[usize]| {
-        let mut full = vec![0];
+    let show = |shape: &[Dim]| {
+        let mut full = vec![Dim::Any];
         full.extend_from_slice(shape);
-        fmt_shape(&full).replace('*', "None")
+        ShapeDisplay(&full).to_string().replace('*', "None")
     };
     let mut rows = Vec::new();
     let children = model.children();

@@ -95,4 +95,11 @@ impl Loss for BinaryCrossEntropy {
     fn value_and_gradient(&self, prediction: &Tensor, target: &Tensor, grad: &mut Tensor) -> Result<f32> {
         Self::compute(prediction, target, Some(grad))
     }
+
+    /// Every element: a positive logit predicts 1, against a target above 0.5.
+    fn correct(&self, prediction: &Tensor, target: &Tensor) -> Option<(usize, usize)> {
+        let n = check(prediction, target).ok()?;
+        let hits = prediction.data().iter().zip(target.data()).filter(|&(&x, &t)| (x > 0.0) == (t > 0.5)).count();
+        Some((hits, n))
+    }
 }

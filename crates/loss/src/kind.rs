@@ -69,7 +69,7 @@ impl Loss for LossKind {
     fn value(&self, prediction: &Tensor, target: &Tensor) -> Result<f32> {
         match self {
             LossKind::Mse => MeanSquaredError.value(prediction, target),
-            LossKind::CrossEntropy => CrossEntropy.value(prediction, target),
+            LossKind::CrossEntropy => CrossEntropy::new().value(prediction, target),
             LossKind::BinaryCrossEntropy => BinaryCrossEntropy.value(prediction, target),
         }
     }
@@ -77,7 +77,7 @@ impl Loss for LossKind {
     fn gradient(&self, prediction: &Tensor, target: &Tensor, grad: &mut Tensor) -> Result<()> {
         match self {
             LossKind::Mse => MeanSquaredError.gradient(prediction, target, grad),
-            LossKind::CrossEntropy => CrossEntropy.gradient(prediction, target, grad),
+            LossKind::CrossEntropy => CrossEntropy::new().gradient(prediction, target, grad),
             LossKind::BinaryCrossEntropy => BinaryCrossEntropy.gradient(prediction, target, grad),
         }
     }
@@ -85,8 +85,24 @@ impl Loss for LossKind {
     fn value_and_gradient(&self, prediction: &Tensor, target: &Tensor, grad: &mut Tensor) -> Result<f32> {
         match self {
             LossKind::Mse => MeanSquaredError.value_and_gradient(prediction, target, grad),
-            LossKind::CrossEntropy => CrossEntropy.value_and_gradient(prediction, target, grad),
+            LossKind::CrossEntropy => CrossEntropy::new().value_and_gradient(prediction, target, grad),
             LossKind::BinaryCrossEntropy => BinaryCrossEntropy.value_and_gradient(prediction, target, grad),
+        }
+    }
+
+    fn n_terms(&self, prediction: &Tensor, target: &Tensor) -> usize {
+        match self {
+            LossKind::Mse => MeanSquaredError.n_terms(prediction, target),
+            LossKind::CrossEntropy => CrossEntropy::new().n_terms(prediction, target),
+            LossKind::BinaryCrossEntropy => BinaryCrossEntropy.n_terms(prediction, target),
+        }
+    }
+
+    fn correct(&self, prediction: &Tensor, target: &Tensor) -> Option<(usize, usize)> {
+        match self {
+            LossKind::Mse => MeanSquaredError.correct(prediction, target),
+            LossKind::CrossEntropy => CrossEntropy::new().correct(prediction, target),
+            LossKind::BinaryCrossEntropy => BinaryCrossEntropy.correct(prediction, target),
         }
     }
 }

@@ -7,7 +7,7 @@
 //! | type | formula (mean over …) | target |
 //! |---|---|---|
 //! | [`MeanSquaredError`] | `(p - t)²`, all elements (PyTorch `MSELoss()`) | same shape as the prediction |
-//! | [`CrossEntropy`] | `-Σ_j t_j log softmax(p)_j`, batch rows | class indices `[batch]` / `[batch, 1]`, or probabilities `[batch, classes]` |
+//! | [`CrossEntropy`] | `-Σ_j t_j log softmax(p)_j`, rows (every axis but the last) | class indices `[..]` / `[.., 1]` (an ignore index for padding), or probabilities `[.., classes]` |
 //! | [`BinaryCrossEntropy`] | `-t log σ(x) - (1-t) log(1-σ(x))`, all elements | same shape, values in `[0, 1]` |
 //!
 //! [`LossKind`] names them as one serializable value, parses from and prints
@@ -40,14 +40,14 @@
 //! let labels = Tensor::from_slice(&[2.0, 0.0]); // class indices as f32
 //!
 //! let mut grad = Tensor::default();
-//! let loss = CrossEntropy.value_and_gradient(&logits, &labels, &mut grad)?;
+//! let loss = CrossEntropy::new().value_and_gradient(&logits, &labels, &mut grad)?;
 //! // Row 0: uniform over 3 classes, -ln(1/3) = ln 3; row 1: almost certain and right.
 //! assert!((loss - 3f32.ln() / 2.0).abs() < 1e-3);
 //! assert_eq!(grad.shape(), &[2, 3]);
 //!
 //! // A label that is not a class is an error, not a panic.
 //! let bad = Tensor::from_slice(&[2.0, 3.0]);
-//! assert!(matches!(CrossEntropy.value(&logits, &bad), Err(LossError::LabelOutOfRange { row: 1, .. })));
+//! assert!(matches!(CrossEntropy::new().value(&logits, &bad), Err(LossError::LabelOutOfRange { row: 1, .. })));
 //!
 //! // Losses by name, e.g. from a configuration file.
 //! let kind: LossKind = "mse".parse()?;
@@ -141,6 +141,43 @@ pub trait Loss: Send + Sync + std::fmt::Debug {
         let v = self.value(prediction, target)?;
         self.gradient(prediction, target, grad)?;
         Ok(v)
+    }
+
+    /// How many terms the mean of [`Loss::value`] runs over, up to a factor
+    /// that is the same for every batch: what an evaluation over several
+    /// batches weights each batch's mean by. The default is the number of
+    /// rows (the product of every axis but the last); a loss that skips rows
+    /// (cross-entropy's `ignore_index`) counts only the others.
+    fn n_terms(&self, prediction: &Tensor, _target: &Tensor) -> usize {
+        prediction.len() / prediction.shape().last().copied().unwrap_or(1).max(1)
+    }
+
+    /// `(correct, counted)` predictions of a batch, for the losses that
+    /// define an accuracy (classification); `None` for the others
+    /// (regression) and for targets the loss would reject.
+    fn correct(&self, _prediction: &Tensor, _target: &Tensor) -> Option<(usize, usize)> {
+        None
+    }
+}
+
+impl<L: Loss + ?Sized> Loss for Box<L> {
+    fn name(&self) -> &'static str {
+        (**self).name()
+    }
+    fn value(&self, prediction: &Tensor, target: &Tensor) -> Result<f32> {
+        (**self).value(prediction, target)
+    }
+    fn gradient(&self, prediction: &Tensor, target: &Tensor, grad: &mut Tensor) -> Result<()> {
+        (**self).gradient(prediction, target, grad)
+    }
+    fn value_and_gradient(&self, prediction: &Tensor, target: &Tensor, grad: &mut Tensor) -> Result<f32> {
+        (**self).value_and_gradient(prediction, target, grad)
+    }
+    fn n_terms(&self, prediction: &Tensor, target: &Tensor) -> usize {
+        (**self).n_terms(prediction, target)
+    }
+    fn correct(&self, prediction: &Tensor, target: &Tensor) -> Option<(usize, usize)> {
+        (**self).correct(prediction, target)
     }
 }
 

@@ -19,25 +19,25 @@ fn all_fail(loss: &dyn Loss, p: &Tensor, t: &Tensor) -> LossError {
 
 #[test]
 fn label_out_of_range() {
-    let err = all_fail(&CrossEntropy, &logits(), &Tensor::from_slice(&[2.0, 3.0]));
+    let err = all_fail(&CrossEntropy::new(), &logits(), &Tensor::from_slice(&[2.0, 3.0]));
     assert!(
         matches!(err, LossError::LabelOutOfRange { loss: "cross_entropy", row: 1, label, n_classes: 3 } if label == 3.0),
         "{err:?}"
     );
     assert_eq!(err.to_string(), "cross_entropy: label 3 in row 1 is not a class in 0..3");
-    let err = all_fail(&CrossEntropy, &logits(), &Tensor::from_slice(&[-1.0, 0.0]));
+    let err = all_fail(&CrossEntropy::new(), &logits(), &Tensor::from_slice(&[-1.0, 0.0]));
     assert!(matches!(err, LossError::LabelOutOfRange { row: 0, .. }), "{err:?}");
-    let err = all_fail(&CrossEntropy, &logits(), &Tensor::from_slice(&[0.0, 1e20]));
+    let err = all_fail(&CrossEntropy::new(), &logits(), &Tensor::from_slice(&[0.0, 1e20]));
     assert!(matches!(err, LossError::LabelOutOfRange { row: 1, .. }), "{err:?}");
 }
 
 #[test]
 fn non_integer_and_nan_labels() {
-    let err = all_fail(&CrossEntropy, &logits(), &Tensor::from_slice(&[1.5, 0.0]));
+    let err = all_fail(&CrossEntropy::new(), &logits(), &Tensor::from_slice(&[1.5, 0.0]));
     assert!(matches!(err, LossError::LabelOutOfRange { row: 0, label, .. } if label == 1.5), "{err:?}");
-    let err = all_fail(&CrossEntropy, &logits(), &Tensor::from_slice(&[0.0, f32::NAN]));
+    let err = all_fail(&CrossEntropy::new(), &logits(), &Tensor::from_slice(&[0.0, f32::NAN]));
     assert!(matches!(err, LossError::LabelOutOfRange { row: 1, label, .. } if label.is_nan()), "{err:?}");
-    let err = all_fail(&CrossEntropy, &logits(), &Tensor::from_vec(&[2, 1], vec![f32::INFINITY, 0.0]).unwrap());
+    let err = all_fail(&CrossEntropy::new(), &logits(), &Tensor::from_vec(&[2, 1], vec![f32::INFINITY, 0.0]).unwrap());
     assert!(matches!(err, LossError::LabelOutOfRange { row: 0, .. }), "{err:?}");
 }
 
@@ -54,7 +54,7 @@ fn cross_entropy_shape_mismatch() {
         (Tensor::zeros(&[2, 0]), Tensor::zeros(&[2])), // no classes
     ];
     for (p, t) in cases {
-        let err = all_fail(&CrossEntropy, &p, &t);
+        let err = all_fail(&CrossEntropy::new(), &p, &t);
         assert!(
             matches!(&err, LossError::ShapeMismatch { loss: "cross_entropy", prediction, target }
                 if prediction == p.shape() && target == t.shape()),
@@ -85,9 +85,9 @@ fn elementwise_losses_shape_mismatch() {
 
 #[test]
 fn empty_batch() {
-    let err = all_fail(&CrossEntropy, &Tensor::zeros(&[0, 3]), &Tensor::zeros(&[0]));
+    let err = all_fail(&CrossEntropy::new(), &Tensor::zeros(&[0, 3]), &Tensor::zeros(&[0]));
     assert!(matches!(err, LossError::EmptyBatch { loss: "cross_entropy" }), "{err:?}");
-    let err = all_fail(&CrossEntropy, &Tensor::zeros(&[0, 3]), &Tensor::zeros(&[0, 3]));
+    let err = all_fail(&CrossEntropy::new(), &Tensor::zeros(&[0, 3]), &Tensor::zeros(&[0, 3]));
     assert!(matches!(err, LossError::EmptyBatch { .. }), "{err:?}");
     let err = all_fail(&MeanSquaredError, &Tensor::zeros(&[0]), &Tensor::zeros(&[0]));
     assert!(matches!(err, LossError::EmptyBatch { loss: "mse" }), "{err:?}");
@@ -111,7 +111,7 @@ fn bce_targets_outside_0_1_are_invalid() {
 #[test]
 fn cross_entropy_negative_probability_targets_are_invalid() {
     let t = Tensor::from_vec(&[2, 3], vec![1.0, 0.0, 0.0, 0.5, -0.5, 1.0]).unwrap();
-    let err = all_fail(&CrossEntropy, &logits(), &t);
+    let err = all_fail(&CrossEntropy::new(), &logits(), &t);
     assert!(matches!(err, LossError::InvalidTarget { loss: "cross_entropy", index: 4, .. }), "{err:?}");
 }
 

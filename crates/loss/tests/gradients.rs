@@ -82,13 +82,13 @@ fn cross_entropy_with_class_indices_conforms() {
     let (batch, classes) = (6, 4);
     // Labels as [batch] and as [batch, 1].
     for target_shape in [&[batch][..], &[batch, 1]] {
-        conforms(&format!("cross_entropy labels {target_shape:?}"), &CrossEntropy, |rng| {
+        conforms(&format!("cross_entropy labels {target_shape:?}"), &CrossEntropy::new(), |rng| {
             let p = normal(&[batch, classes], 1.0, rng);
             (p, Tensor::from_vec(target_shape, labels(batch, classes, rng)).unwrap())
         });
     }
     // Larger logits: a confident classifier.
-    conforms("cross_entropy confident", &CrossEntropy, |rng| {
+    conforms("cross_entropy confident", &CrossEntropy::new(), |rng| {
         let p = normal(&[batch, classes], 4.0, rng);
         (p, Tensor::from_slice(&labels(batch, classes, rng)))
     });
@@ -96,10 +96,10 @@ fn cross_entropy_with_class_indices_conforms() {
 
 #[test]
 fn cross_entropy_with_probabilities_conforms() {
-    conforms("cross_entropy soft", &CrossEntropy, |rng| (normal(&[5, 3], 1.0, rng), distributions(5, 3, rng)));
-    conforms("cross_entropy one-hot", &CrossEntropy, |rng| onehot(5, 3, rng));
+    conforms("cross_entropy soft", &CrossEntropy::new(), |rng| (normal(&[5, 3], 1.0, rng), distributions(5, 3, rng)));
+    conforms("cross_entropy one-hot", &CrossEntropy::new(), |rng| onehot(5, 3, rng));
     // Unnormalised non-negative targets: the gradient is softmax · Σt - t.
-    conforms("cross_entropy unnormalised", &CrossEntropy, |rng| {
+    conforms("cross_entropy unnormalised", &CrossEntropy::new(), |rng| {
         (normal(&[5, 3], 1.0, rng), Tensor::random_uniform(&[5, 3], 0.0, 2.0, rng).unwrap())
     });
 }

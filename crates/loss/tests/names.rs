@@ -45,7 +45,7 @@ fn kind_dispatches_to_the_structs() {
     let t = Tensor::random_uniform(&[4, 3], 0.0, 1.0, &mut rng).unwrap();
     let pairs: [(LossKind, &dyn Loss); 3] = [
         (LossKind::Mse, &MeanSquaredError),
-        (LossKind::CrossEntropy, &CrossEntropy),
+        (LossKind::CrossEntropy, &CrossEntropy::new()),
         (LossKind::BinaryCrossEntropy, &BinaryCrossEntropy),
     ];
     for (kind, loss) in pairs {

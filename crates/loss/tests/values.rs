@@ -35,7 +35,7 @@ fn cross_entropy_of_uniform_logits_is_ln_2() {
     // Gradient (softmax - onehot(1)) / 1 = [0.5, -0.5].
     let logits = Tensor::from_vec(&[1, 2], vec![0.0, 0.0]).unwrap();
     let mut g = Tensor::default();
-    let loss = CrossEntropy.value_and_gradient(&logits, &Tensor::from_slice(&[1.0]), &mut g).unwrap();
+    let loss = CrossEntropy::new().value_and_gradient(&logits, &Tensor::from_slice(&[1.0]), &mut g).unwrap();
     assert!((loss - LN_2).abs() < 1e-7, "{loss}");
     assert_eq!(g.data(), &[0.5, -0.5]);
 }
@@ -46,11 +46,11 @@ fn cross_entropy_known_value_and_batch_mean() {
     // Logits [0, 0, 0], label 0: ln 3 = 1.098612289. Mean over the 2 rows: 0.753109127.
     let logits = Tensor::from_vec(&[2, 3], vec![1.0, 2.0, 3.0, 0.0, 0.0, 0.0]).unwrap();
     let labels = Tensor::from_slice(&[2.0, 0.0]);
-    let loss = CrossEntropy.value(&logits, &labels).unwrap();
+    let loss = CrossEntropy::new().value(&logits, &labels).unwrap();
     assert!((loss - 0.753_109_1).abs() < 1e-6, "{loss}");
     // Gradient row 1: ([1/3, 1/3, 1/3] - [1, 0, 0]) / 2.
     let mut g = Tensor::default();
-    CrossEntropy.gradient(&logits, &labels, &mut g).unwrap();
+    CrossEntropy::new().gradient(&logits, &labels, &mut g).unwrap();
     assert_close(&g.data()[3..], &[-1.0 / 3.0, 1.0 / 6.0, 1.0 / 6.0], 1e-7);
     // Gradient rows sum to 0 (softmax and one-hot both sum to 1).
     assert!(g.data()[..3].iter().sum::<f32>().abs() < 1e-7);
@@ -68,9 +68,9 @@ fn cross_entropy_target_layouts_agree() {
         onehot.data_mut()[r * 4 + c] = 1.0;
     }
     let (mut g1, mut g2, mut g3) = (Tensor::default(), Tensor::default(), Tensor::default());
-    let v1 = CrossEntropy.value_and_gradient(&logits, &idx, &mut g1).unwrap();
-    let v2 = CrossEntropy.value_and_gradient(&logits, &idx_col, &mut g2).unwrap();
-    let v3 = CrossEntropy.value_and_gradient(&logits, &onehot, &mut g3).unwrap();
+    let v1 = CrossEntropy::new().value_and_gradient(&logits, &idx, &mut g1).unwrap();
+    let v2 = CrossEntropy::new().value_and_gradient(&logits, &idx_col, &mut g2).unwrap();
+    let v3 = CrossEntropy::new().value_and_gradient(&logits, &onehot, &mut g3).unwrap();
     assert_eq!(v1, v2);
     assert!((v1 - v3).abs() < 1e-6);
     assert_eq!(g1, g2);
@@ -83,7 +83,7 @@ fn cross_entropy_soft_targets() {
     let logits = Tensor::from_vec(&[1, 2], vec![0.0, 0.0]).unwrap();
     let t = Tensor::from_vec(&[1, 2], vec![0.5, 0.5]).unwrap();
     let mut g = Tensor::default();
-    let loss = CrossEntropy.value_and_gradient(&logits, &t, &mut g).unwrap();
+    let loss = CrossEntropy::new().value_and_gradient(&logits, &t, &mut g).unwrap();
     assert!((loss - LN_2).abs() < 1e-7);
     assert_eq!(g.data(), &[0.0, 0.0]);
 }
@@ -94,16 +94,16 @@ fn cross_entropy_is_stable_for_huge_logits() {
     // wrong and confident: lse - x_label = 10000 - (-10000) = 20000.
     let logits = Tensor::from_vec(&[2, 2], vec![1e4, -1e4, 1e4, -1e4]).unwrap();
     let mut g = Tensor::default();
-    let right = CrossEntropy.value(&logits.slice_rows(0, 1).unwrap(), &Tensor::from_slice(&[0.0])).unwrap();
+    let right = CrossEntropy::new().value(&logits.slice_rows(0, 1).unwrap(), &Tensor::from_slice(&[0.0])).unwrap();
     assert_eq!(right, 0.0);
-    let loss = CrossEntropy.value_and_gradient(&logits, &Tensor::from_slice(&[0.0, 1.0]), &mut g).unwrap();
+    let loss = CrossEntropy::new().value_and_gradient(&logits, &Tensor::from_slice(&[0.0, 1.0]), &mut g).unwrap();
     assert!(loss.is_finite());
     assert_eq!(loss, 1e4); // (0 + 20000) / 2
     assert!(g.is_finite());
     assert_eq!(g.data(), &[0.0, 0.0, 0.5, -0.5]);
     // Extreme finite logits stay finite too.
     let logits = Tensor::from_vec(&[1, 3], vec![1e30, 0.0, -1e30]).unwrap();
-    let loss = CrossEntropy.value(&logits, &Tensor::from_slice(&[1.0])).unwrap();
+    let loss = CrossEntropy::new().value(&logits, &Tensor::from_slice(&[1.0])).unwrap();
     assert!(loss.is_finite() && (loss - 1e30).abs() <= 1e24);
 }
 
@@ -140,11 +140,11 @@ fn gradient_buffer_is_reused_once_warm() {
     let labels = Tensor::from_vec(&[16], (0..16).map(|i| (i % 5) as f32).collect()).unwrap();
     let probs = Tensor::random_uniform(&[16, 5], 0.0, 1.0, &mut rng).unwrap();
     let mut g = Tensor::default();
-    CrossEntropy.value_and_gradient(&p, &labels, &mut g).unwrap();
+    CrossEntropy::new().value_and_gradient(&p, &labels, &mut g).unwrap();
     let ptr = g.data().as_ptr();
     for (loss, target) in [
-        (&CrossEntropy as &dyn Loss, &labels),
-        (&CrossEntropy, &probs),
+        (&CrossEntropy::new() as &dyn Loss, &labels),
+        (&CrossEntropy::new(), &probs),
         (&MeanSquaredError, &probs),
         (&BinaryCrossEntropy, &probs),
     ] {
@@ -154,7 +154,7 @@ fn gradient_buffer_is_reused_once_warm() {
     }
     // A stale, wrongly shaped buffer is resized and fully overwritten.
     let mut g = Tensor::full(&[3, 3], f32::NAN);
-    CrossEntropy.gradient(&p, &labels, &mut g).unwrap();
+    CrossEntropy::new().gradient(&p, &labels, &mut g).unwrap();
     assert_eq!(g.shape(), &[16, 5]);
     assert!(g.is_finite());
 }

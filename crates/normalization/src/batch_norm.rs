@@ -1,6 +1,6 @@
 use crate::config::{check_eps, default_eps, default_momentum, sum_and_dot_f64, sum_f64, yes};
 use serde::{Deserialize, Serialize};
-use strata_layers::{Layer, LayerError, LayerSpec, Mode, Result, check_grad};
+use strata_layers::{Dim, Layer, LayerError, LayerSpec, Mode, Result, check_grad, dims};
 use strata_tensor::{ParamVisitor, Tensor};
 
 /// The registry kind of [`BatchNorm`].
@@ -149,6 +149,8 @@ pub struct BatchNorm {
     grad_bias: Tensor,
     running_mean: Tensor,
     running_var: Tensor,
+    /// Training batches seen (PyTorch's `num_batches_tracked`), a counter.
+    num_batches_tracked: u64,
     /// Per-channel statistics of the last training batch.
     mean: Vec<f32>,
     inv_std: Vec<f32>,
@@ -184,6 +186,7 @@ impl BatchNorm {
             grad_bias: Tensor::zeros(&[n_affine]),
             running_mean: Tensor::zeros(&[c]),
             running_var: Tensor::ones(&[c]),
+            num_batches_tracked: 0,
             mean: vec![0.0; c],
             inv_std: vec![0.0; c],
             sums: vec![0.0; c],
@@ -228,19 +231,19 @@ impl BatchNorm {
     /// A shape error: `expected` is `[*, C, *, ...]` with as many axes as
     /// `actual` has (at least `[*, C]`), or without the batch axis for a
     /// per-sample shape.
-    fn shape_error(&self, actual: &[usize], batched: bool) -> LayerError {
+    fn shape_error(&self, actual: Vec<Dim>, batched: bool) -> LayerError {
         let lead = usize::from(batched);
-        let mut expected = vec![0; lead];
-        expected.push(self.config.n_features);
-        expected.resize(actual.len().max(lead + 1), 0);
-        LayerError::ShapeMismatch { layer: KIND.into(), expected, actual: actual.to_vec() }
+        let mut expected = vec![Dim::Any; lead];
+        expected.push(Dim::Fixed(self.config.n_features));
+        expected.resize(actual.len().max(lead + 1), Dim::Any);
+        LayerError::ShapeMismatch { layer: KIND.into(), expected, actual }
     }
 
     /// `(N, C, S)` of a batch `[N, C, ...]`, `S` the product of the trailing axes.
     fn dims(&self, shape: &[usize]) -> Result<(usize, usize, usize)> {
         match shape {
             [n, c, rest @ ..] if *c == self.config.n_features => Ok((*n, *c, rest.iter().product())),
-            _ => Err(self.shape_error(shape, true)),
+            _ => Err(self.shape_error(dims(shape), true)),
         }
     }
 
@@ -400,8 +403,14 @@ impl Layer for BatchNorm {
         match (mode, s) {
             // An empty batch: nothing to normalise, no statistics to update.
             _ if n * s == 0 => {}
-            (Mode::Train, 1) => self.train_forward::<true>(input.data(), c, s),
-            (Mode::Train, _) => self.train_forward::<false>(input.data(), c, s),
+            (Mode::Train, 1) => {
+                self.num_batches_tracked += 1;
+                self.train_forward::<true>(input.data(), c, s)
+            }
+            (Mode::Train, _) => {
+                self.num_batches_tracked += 1;
+                self.train_forward::<false>(input.data(), c, s)
+            }
             (Mode::Eval, 1) => self.eval_forward::<true>(input.data(), c, s),
             (Mode::Eval, _) => self.eval_forward::<false>(input.data(), c, s),
         }
@@ -441,10 +450,10 @@ impl Layer for BatchNorm {
         Ok(&self.grad_input)
     }
 
-    fn output_shape(&self, input_shape: &[usize]) -> Result<Vec<usize>> {
+    fn output_shape(&self, input_shape: &[Dim]) -> Result<Vec<Dim>> {
         match input_shape.first() {
             Some(&c) if c == self.config.n_features => Ok(input_shape.to_vec()),
-            _ => Err(self.shape_error(input_shape, false)),
+            _ => Err(self.shape_error(input_shape.to_vec(), false)),
         }
     }
 
@@ -459,6 +468,7 @@ impl Layer for BatchNorm {
         }
         visitor.buffer("running_mean", &mut self.running_mean);
         visitor.buffer("running_var", &mut self.running_var);
+        visitor.counter("num_batches_tracked", &mut self.num_batches_tracked);
     }
 
     fn spec(&self) -> Result<LayerSpec> {

@@ -1,6 +1,6 @@
 use crate::config::{check_eps, default_eps, sum_and_dot_f64, sum_f64, yes};
 use serde::{Deserialize, Serialize};
-use strata_layers::{Layer, LayerError, LayerSpec, Mode, Result, check_grad, check_input, check_sample_shape};
+use strata_layers::{Dim, Layer, LayerError, LayerSpec, Mode, Result, check_grad, dims};
 use strata_tensor::{ParamVisitor, Tensor};
 
 /// The registry kind of [`LayerNorm`].
@@ -84,7 +84,9 @@ impl LayerNormConfig {
 /// compute the same function and nothing is kept across batches.
 ///
 /// # Shapes
-/// - input: `[N, ..normalized_shape]`
+/// - input: `[N, ..normalized_shape]`, or any leading axes before
+///   `normalized_shape` (PyTorch's rule): `[batch, sequence, d_model]` with
+///   `normalized_shape = [d_model]` normalises every position on its own
 /// - output: the input's shape
 /// - parameters (when `affine`): `weight` and `bias`, both of shape
 ///   `normalized_shape`
@@ -165,12 +167,30 @@ impl LayerNorm {
     fn sample_len(&self) -> usize {
         self.config.normalized_shape.iter().product()
     }
+
+    /// The error for a shape that does not end in `normalized_shape` after
+    /// `min_lead` or more leading axes.
+    fn shape_error(&self, actual: Vec<Dim>, min_lead: usize) -> LayerError {
+        let lead = actual.len().saturating_sub(self.config.normalized_shape.len()).max(min_lead);
+        let mut expected = vec![Dim::Any; lead];
+        expected.extend(dims(&self.config.normalized_shape));
+        LayerError::ShapeMismatch { layer: KIND.into(), expected, actual }
+    }
+
+    /// Rows of a batch: the product of the axes before `normalized_shape`
+    /// (at least one, the batch).
+    fn rows(&self, shape: &[usize]) -> Result<usize> {
+        let ns = &self.config.normalized_shape;
+        match shape.len().checked_sub(ns.len()) {
+            Some(lead) if lead >= 1 && shape[lead..] == ns[..] => Ok(shape[..lead].iter().product()),
+            _ => Err(self.shape_error(dims(shape), 1)),
+        }
+    }
 }
 
 impl Layer for LayerNorm {
     fn forward(&mut self, input: &Tensor, mode: Mode) -> Result<&Tensor> {
-        check_input(KIND, input, &self.config.normalized_shape)?;
-        let n = input.shape()[0];
+        let n = self.rows(input.shape())?;
         let d = self.sample_len();
         let eps = f64::from(self.config.eps);
         self.output.resize(input.shape());
@@ -203,7 +223,6 @@ impl Layer for LayerNorm {
             return Err(LayerError::BackwardBeforeForward { layer: KIND.into() });
         }
         check_grad(KIND, grad_output, self.x_hat.shape())?;
-        let n = self.x_hat.shape()[0];
         let d = self.sample_len();
         if self.config.affine {
             let rows = grad_output.data().chunks_exact(d).zip(self.x_hat.data().chunks_exact(d));
@@ -216,7 +235,7 @@ impl Layer for LayerNorm {
             }
         }
         if !self.input_gradient {
-            self.grad_input.resize(&[n, 0]);
+            self.grad_input.resize(&[self.x_hat.shape()[0], 0]);
             return Ok(&self.grad_input);
         }
         self.grad_input.resize(self.x_hat.shape());
@@ -240,9 +259,13 @@ impl Layer for LayerNorm {
         Ok(&self.grad_input)
     }
 
-    fn output_shape(&self, input_shape: &[usize]) -> Result<Vec<usize>> {
-        check_sample_shape(KIND, input_shape, &self.config.normalized_shape)?;
-        Ok(input_shape.to_vec())
+    fn output_shape(&self, input_shape: &[Dim]) -> Result<Vec<Dim>> {
+        let ns = &self.config.normalized_shape;
+        let lead = input_shape.len().checked_sub(ns.len());
+        match lead {
+            Some(lead) if input_shape[lead..].iter().zip(ns).all(|(d, &n)| *d == n) => Ok(input_shape.to_vec()),
+            _ => Err(self.shape_error(input_shape.to_vec(), 0)),
+        }
     }
 
     fn kind(&self) -> &str {

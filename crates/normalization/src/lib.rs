@@ -84,7 +84,11 @@ pub const KINDS: [&str; 2] = ["batch_norm", "layer_norm"];
 /// # Ok::<(), strata_layers::LayerError>(())
 /// ```
 pub fn register(registry: &mut Registry) -> strata_layers::Result<()> {
-    registry.register("batch_norm", |spec, _, _| Ok(Box::new(BatchNorm::new(spec.config()?)?)))?;
-    registry.register("layer_norm", |spec, _, _| Ok(Box::new(LayerNorm::new(spec.config()?)?)))?;
+    registry.register_from(env!("CARGO_PKG_NAME"), "batch_norm", |spec, _, _| {
+        Ok(Box::new(BatchNorm::new(spec.config()?)?))
+    })?;
+    registry.register_from(env!("CARGO_PKG_NAME"), "layer_norm", |spec, _, _| {
+        Ok(Box::new(LayerNorm::new(spec.config()?)?))
+    })?;
     Ok(())
 }

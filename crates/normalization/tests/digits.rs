@@ -37,8 +37,8 @@ fn trainer(seed: u64, epochs: usize) -> Trainer {
         track_grad_norms: false,
         ..FitConfig::default()
     };
-    let optimizer = OptimizerConfig::from_name("adam", 1e-3).unwrap().build().unwrap();
-    Trainer::new(config, Box::new(LossKind::CrossEntropy), optimizer).unwrap()
+    let optimizer = OptimizerConfig::from_name("adam", 1e-3).unwrap();
+    Trainer::new(config, LossKind::CrossEntropy, optimizer).unwrap()
 }
 
 /// Measured when this test was written (451 test images, Adam 1e-3, batch

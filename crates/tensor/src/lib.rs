@@ -52,3 +52,9 @@ pub use linalg::{GemmStats, MatMut, MatRef, PARALLEL_THRESHOLD, gemm, gemm_stats
 pub use params::{ParamRef, ParamVisitor};
 pub use rng::{StrataRng, splitmix64};
 pub use tensor::{Tensor, checked_numel, sum_lanes};
+
+/// Whether this crate was compiled with optimisations. A debug build of a
+/// crate that depends on Strata compiles Strata unoptimised unless its
+/// `Cargo.toml` says `[profile.dev.package."*"] opt-level = 3`; the kernels
+/// then run tens of times slower, and the trainer says so.
+pub const OPTIMIZED: bool = !cfg!(strata_unoptimized);

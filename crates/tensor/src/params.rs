@@ -20,8 +20,12 @@ pub struct ParamRef<'a> {
 /// allocation once the buffer is warm).
 ///
 /// A layer reports its tensors with [`ParamVisitor::param`] (trainable) and
-/// [`ParamVisitor::buffer`] (state that is saved but not trained); a
-/// composite wraps each child in [`ParamVisitor::scope`].
+/// [`ParamVisitor::buffer`] (state that is saved but not trained), and its
+/// integer state (dropout's call count, batch norm's batch count) with
+/// [`ParamVisitor::counter`], exactly; a composite wraps each child in
+/// [`ParamVisitor::scope`]. Counters reach only a visitor made with
+/// [`ParamVisitor::with_counters`] (training-state snapshots); optimizers and
+/// model files see tensors alone.
 ///
 /// ```
 /// use strata_tensor::{ParamVisitor, Tensor};
@@ -36,7 +40,11 @@ pub struct ParamRef<'a> {
 pub struct ParamVisitor<'a> {
     path: &'a mut String,
     f: &'a mut dyn FnMut(ParamRef<'_>),
+    counters: Option<&'a mut CounterFn<'a>>,
 }
+
+/// What a visitor calls for each counter: its dotted name and its value.
+type CounterFn<'a> = dyn FnMut(&str, &mut u64) + 'a;
 
 impl std::fmt::Debug for ParamVisitor<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -49,7 +57,41 @@ impl<'a> ParamVisitor<'a> {
     /// (pass the same `String` every step to avoid allocating).
     pub fn new(path: &'a mut String, f: &'a mut dyn FnMut(ParamRef<'_>)) -> Self {
         path.clear();
-        ParamVisitor { path, f }
+        ParamVisitor { path, f, counters: None }
+    }
+
+    /// A visitor that also sees every counter: `counters(name, value)` may
+    /// read or overwrite it.
+    ///
+    /// ```
+    /// use strata_tensor::ParamVisitor;
+    /// let mut calls = 7u64;
+    /// let mut seen = Vec::new();
+    /// let mut path = String::new();
+    /// let (mut tensors, mut counters) = (|_: strata_tensor::ParamRef<'_>| {}, |n: &str, v: &mut u64| seen.push((n.to_string(), *v)));
+    /// let mut v = ParamVisitor::with_counters(&mut path, &mut tensors, &mut counters);
+    /// v.scope("dropout_1", |v| v.counter("calls", &mut calls));
+    /// assert_eq!(seen, [("dropout_1.calls".to_string(), 7)]);
+    /// ```
+    pub fn with_counters(
+        path: &'a mut String,
+        f: &'a mut dyn FnMut(ParamRef<'_>),
+        counters: &'a mut CounterFn<'a>,
+    ) -> Self {
+        path.clear();
+        ParamVisitor { path, f, counters: Some(counters) }
+    }
+
+    /// Report an integer piece of state (a call or batch count) that a
+    /// training snapshot must restore exactly. Ignored by visitors made with
+    /// [`ParamVisitor::new`].
+    pub fn counter(&mut self, name: &str, value: &mut u64) {
+        if let Some(g) = self.counters.as_mut() {
+            let len = self.path.len();
+            self.path.push_str(name);
+            g(self.path, value);
+            self.path.truncate(len);
+        }
     }
 
     /// Report a trainable parameter and its gradient.

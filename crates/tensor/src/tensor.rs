@@ -271,6 +271,20 @@ impl Tensor {
         }
     }
 
+    /// Give the tensor the shape `[..lead, last]`, reusing its allocation (as
+    /// [`Tensor::resize`], without building the shape first).
+    pub fn resize_with_last(&mut self, lead: &[usize], last: usize) {
+        if self.shape.len() == lead.len() + 1 && self.shape[..lead.len()] == *lead && self.shape[lead.len()] == last {
+            return;
+        }
+        #[allow(clippy::expect_used)]
+        let n = checked_numel(lead).and_then(|n| n.checked_mul(last)).expect("tensor shape overflows usize");
+        self.data.resize(n, 0.0);
+        self.shape.clear();
+        self.shape.extend_from_slice(lead);
+        self.shape.push(last);
+    }
+
     /// Become a copy of `other`, reusing this tensor's allocation.
     pub fn copy_from(&mut self, other: &Tensor) {
         self.resize(&other.shape);
@@ -501,12 +515,14 @@ impl Tensor {
         Ok(s)
     }
 
-    /// `out (+)= sum over rows of self`: the column sums of a `[rows, cols]`
-    /// view, written into `out` of shape `[cols]` (added to it when
-    /// `accumulate`). The bias gradient of a dense layer, without allocating.
+    /// `out (+)= sum over every leading axis of self`: the column sums of the
+    /// `[rows, cols]` view with `cols` = the last axis (a `[batch, seq, n]`
+    /// tensor is `batch * seq` rows of `n`), written into `out` of shape
+    /// `[cols]` (added to it when `accumulate`). The bias gradient of a dense
+    /// layer, without allocating.
     pub fn sum_rows_into(&self, out: &mut Tensor, accumulate: bool) -> Result<()> {
-        let w = self.row_len();
-        if out.len() != w {
+        let w = self.shape.last().copied().unwrap_or(1);
+        if out.len() != w || self.rank() == 0 {
             return Err(TensorError::ShapeMismatch {
                 op: "sum_rows_into",
                 left: self.shape.clone(),

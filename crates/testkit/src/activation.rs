@@ -126,7 +126,8 @@ fn gradients(
             xp.data_mut()[i] = v;
             objective(activation, &xp, g).map_err(|e| format!("{name}: forward failed: {e}"))
         };
-        match numeric::compare(x.data(), dx.data(), tol, &mut eval) {
+        let noise = activation.apply(x).map_or(0.0, |y| numeric::objective_noise(&y, g));
+        match numeric::compare(x.data(), dx.data(), tol, noise, &mut eval) {
             Ok(c) => {
                 max = max.max(c.max_error());
                 compared += c.n;

@@ -5,7 +5,9 @@ use crate::options::{Check, CheckOptions};
 use crate::report::{Outcome, Report, Result};
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
-use strata_layers::{Layer, LayerError, Mode, SavedModel, load_state_dict, state_dict};
+use strata_layers::{
+    Layer, LayerError, Mode, SavedModel, ShapeDisplay, dims, fixed_shape, load_state_dict, shape_accepts, state_dict,
+};
 use strata_loss::{Loss, MeanSquaredError};
 use strata_optimizer::{Optimizer, Sgd, SgdConfig};
 use strata_tensor::{ParamRef, ParamVisitor, StrataRng, Tensor};
@@ -90,6 +92,13 @@ pub fn check_layer<L: Layer>(
     run(&mut report, Check::BatchIndependence, &|| subject.batch_independence());
     run(&mut report, Check::SaveLoad, &|| subject.save_load());
     run(&mut report, Check::OptimizerStep, &|| subject.optimizer_step());
+    run(&mut report, Check::Accumulation, &|| subject.accumulation());
+    if deterministic {
+        run(&mut report, Check::LeadingAxes, &|| subject.leading_axes());
+    } else {
+        let why = "the layer is not deterministic for a fixed seed (see determinism), so two builds cannot be compared";
+        report.push(Check::LeadingAxes, Outcome::Skipped(why.into()));
+    }
     report.into_result()
 }
 
@@ -134,14 +143,21 @@ fn guarded_setup<'a, L: Layer>(
     };
     let output_shape = no_panic(|| -> std::result::Result<Vec<usize>, String> {
         let layer = subject.build()?;
-        layer.output_shape(input_shape).map_err(|e| {
+        let out = layer.output_shape(&dims(input_shape)).map_err(|e| {
             format!("{name}: output_shape rejects the input shape {} the kit was given: {e}", shape(input_shape))
+        })?;
+        fixed_shape(&out).ok_or_else(|| {
+            format!(
+                "{name}: output_shape({}) = {} has an axis of any size, for an input of fixed sizes",
+                shape(input_shape),
+                strata_layers::ShapeDisplay(&out)
+            )
         })
     })
     .map_err(|panic| vec![format!("{name}: panicked while building the layer: {panic}")])?
     .map_err(|e| vec![e])?;
     let mut rng = StrataRng::seed_from_u64(opts.seed ^ DATA_STREAM);
-    subject.x = opts.input_range.sample(&subject.batch_shape, &mut rng);
+    subject.x = opts.sample_input(&subject.batch_shape, &mut rng);
     let mut out_batch = vec![opts.batch_size];
     out_batch.extend_from_slice(&output_shape);
     subject.w = Tensor::random_normal(&out_batch, 0.0, 1.0, &mut rng)
@@ -151,30 +167,30 @@ fn guarded_setup<'a, L: Layer>(
 }
 
 /// Everything one run of the checks needs.
-struct Subject<'a, L> {
-    name: &'a str,
-    make: &'a dyn Fn(&mut StrataRng) -> std::result::Result<L, LayerError>,
-    input_shape: &'a [usize],
+pub(crate) struct Subject<'a, L> {
+    pub(crate) name: &'a str,
+    pub(crate) make: &'a dyn Fn(&mut StrataRng) -> std::result::Result<L, LayerError>,
+    pub(crate) input_shape: &'a [usize],
     /// `[batch, ..input_shape]`.
-    batch_shape: Vec<usize>,
+    pub(crate) batch_shape: Vec<usize>,
     /// Per-sample output shape, from `output_shape`.
-    output_shape: Vec<usize>,
-    opts: &'a CheckOptions,
+    pub(crate) output_shape: Vec<usize>,
+    pub(crate) opts: &'a CheckOptions,
     /// The input batch.
-    x: Tensor,
+    pub(crate) x: Tensor,
     /// Weights of the objective `L = Σ w ⊙ y`, of the output's batch shape.
-    w: Tensor,
-    tol: Tolerance,
+    pub(crate) w: Tensor,
+    pub(crate) tol: Tolerance,
 }
 
 /// A parameter as seen through `visit_parameters`.
-struct ParamInfo {
-    name: String,
-    value: Tensor,
-    grad: Option<Tensor>,
+pub(crate) struct ParamInfo {
+    pub(crate) name: String,
+    pub(crate) value: Tensor,
+    pub(crate) grad: Option<Tensor>,
 }
 
-fn params(layer: &mut dyn Layer) -> Vec<ParamInfo> {
+pub(crate) fn params(layer: &mut dyn Layer) -> Vec<ParamInfo> {
     let mut out = Vec::new();
     let mut path = String::new();
     let mut f = |p: ParamRef<'_>| {
@@ -207,7 +223,7 @@ fn mse(y: &Tensor, t: &Tensor) -> f64 {
 }
 
 impl<L: Layer> Subject<'_, L> {
-    fn build(&self) -> std::result::Result<L, String> {
+    pub(crate) fn build(&self) -> std::result::Result<L, String> {
         (self.make)(&mut StrataRng::seed_from_u64(self.opts.seed))
             .map_err(|e| format!("{}: could not build the layer: {e}", self.name))
     }
@@ -223,11 +239,11 @@ impl<L: Layer> Subject<'_, L> {
     }
 
     /// `name: what` for failure messages.
-    fn msg(&self, what: impl std::fmt::Display) -> String {
+    pub(crate) fn msg(&self, what: impl std::fmt::Display) -> String {
         format!("{}: {what}", self.name)
     }
 
-    fn forward(&self, layer: &mut L, x: &Tensor, mode: Mode) -> std::result::Result<Tensor, String> {
+    pub(crate) fn forward(&self, layer: &mut L, x: &Tensor, mode: Mode) -> std::result::Result<Tensor, String> {
         layer.forward(x, mode).cloned().map_err(|e| self.msg(format_args!("forward ({mode:?}) failed: {e}")))
     }
 
@@ -272,17 +288,20 @@ impl<L: Layer> Subject<'_, L> {
         let mut max = 0.0f64;
         let mut compared = 0usize;
         let mut refined = 0usize;
+        let noise = numeric::objective_noise(&y, &self.w);
 
-        let mut eval_input = |i: usize, v: f32| {
-            let mut x = self.x.clone();
-            x.data_mut()[i] = v;
-            self.objective(&x, |_| true)
-        };
-        let c = numeric::compare(self.x.data(), dx.data(), &self.tol, &mut eval_input)?;
-        max = max.max(c.max_error());
-        compared += c.n;
-        refined += c.n_refined;
-        failures.extend(c.message(self.name, "the input", self.x.shape(), &self.tol));
+        if self.opts.input_kind.differentiable() {
+            let mut eval_input = |i: usize, v: f32| {
+                let mut x = self.x.clone();
+                x.data_mut()[i] = v;
+                self.objective(&x, |_| true)
+            };
+            let c = numeric::compare(self.x.data(), dx.data(), &self.tol, noise, &mut eval_input)?;
+            max = max.max(c.max_error());
+            compared += c.n;
+            refined += c.n_refined;
+            failures.extend(c.message(self.name, "the input", self.x.shape(), &self.tol));
+        }
 
         let trainable: Vec<(String, Tensor, Tensor)> =
             params(&mut layer).into_iter().filter_map(|p| p.grad.map(|g| (p.name, p.value, g))).collect();
@@ -296,7 +315,7 @@ impl<L: Layer> Subject<'_, L> {
                 continue;
             }
             let mut eval_param = |i: usize, v: f32| self.objective(&self.x, |l| set_param(l, pname, i, v));
-            let c: Comparison = numeric::compare(value.data(), grad.data(), &self.tol, &mut eval_param)?;
+            let c: Comparison = numeric::compare(value.data(), grad.data(), &self.tol, noise, &mut eval_param)?;
             max = max.max(c.max_error());
             compared += c.n;
             refined += c.n_refined;
@@ -392,9 +411,9 @@ impl<L: Layer> Subject<'_, L> {
         for sample in self.wrong_sample_shapes() {
             let mut batch = vec![self.opts.batch_size];
             batch.extend_from_slice(&sample);
-            let x = self.opts.input_range.sample(&batch, &mut rng);
+            let x = self.opts.sample_input(&batch, &mut rng);
             let claimed = match self.build() {
-                Ok(layer) => match no_panic(|| layer.output_shape(&sample)) {
+                Ok(layer) => match no_panic(|| layer.output_shape(&dims(&sample))) {
                     Ok(claimed) => claimed,
                     Err(panic) => {
                         failures.push(self.msg(format_args!(
@@ -426,13 +445,13 @@ impl<L: Layer> Subject<'_, L> {
                     ))),
                     (Ok(Ok(got)), Ok(out)) => {
                         accepted += 1;
-                        if got.first() != Some(&self.opts.batch_size) || got[1..] != out[..] {
+                        if got.first() != Some(&self.opts.batch_size) || !shape_accepts(out, &got[1..]) {
                             failures.push(self.msg(format_args!(
                                 "forward ({mode:?}) on {} returned shape {}, but output_shape({}) = {}",
                                 shape(&batch),
                                 shape(&got),
                                 shape(&sample),
-                                shape(out)
+                                ShapeDisplay(out)
                             )));
                         }
                     }
@@ -440,7 +459,7 @@ impl<L: Layer> Subject<'_, L> {
                         "forward ({mode:?}) rejected an input of shape {} although output_shape({}) = {}: {e}",
                         shape(&batch),
                         shape(&sample),
-                        shape(out)
+                        ShapeDisplay(out)
                     ))),
                     (Ok(Err(e)), Err(_)) => {
                         rejected += 1;
@@ -482,7 +501,7 @@ impl<L: Layer> Subject<'_, L> {
         }
         // The accepted shape, per sample or per batch, where `*` (any size) matches every size.
         let mentioned = numeric::shapes_in(&text);
-        if !mentioned.iter().any(|p| numeric::matches(p, self.input_shape) || numeric::matches(p, &self.batch_shape)) {
+        if !mentioned.iter().any(|p| numeric::matches_with_leading_axes(p, self.input_shape)) {
             return Some("does not mention the shape it expects");
         }
         None

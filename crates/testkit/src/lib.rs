@@ -29,7 +29,20 @@
 //!    bytes → parse → instantiate with the [`CheckOptions::registry`] gives
 //!    the same spec, the same tensors and bitwise the same inference output;
 //! 8. **optimizer step**: one SGD step on an MSE regression to a random
-//!    target lowers the loss (skipped for parameter-free layers).
+//!    target lowers the loss (skipped for parameter-free layers);
+//! 9. **accumulation**: a second `backward` after one `forward` doubles
+//!    every parameter gradient (backward adds, never overwrites) and repeats
+//!    the input gradient;
+//! 10. **leading axes**: a layer whose `output_shape` accepts an extra
+//!     leading axis (`[2, ..sample]`) computes on `[batch, 2, ..sample]`
+//!     exactly what it computes on the `2 * batch` rows reshaped: outputs in
+//!     both modes, input and parameter gradients (skipped for layers that
+//!     reject the extra axis, such as convolutions).
+//!
+//! Inputs are real values by default; a layer that takes token ids (an
+//! embedding) is checked with [`CheckOptions::with_ids`], or any input with
+//! [`CheckOptions::with_input_generator`] ([`InputKind`]): the input gradient
+//! of ids is not compared, everything else is.
 //!
 //! [`check_activation`] and [`check_loss`] do the same for activations
 //! (finite differences of `backward`, shape preservation, shape errors) and
@@ -67,12 +80,18 @@
 //! `1e-5`; `h = 1e-3` would push rounding to `3e-4` and `1e-4` to `3e-3`.
 //!
 //! Analytic `a` and numeric `n` pass when the *relative error*
-//! `|a - n| / max(|a|, |n|, atol / rtol)` is at most `rtol = 1e-2`, i.e.
-//! `|a - n| <= max(1e-2 · max(|a|, |n|), 1e-3)`: two orders of magnitude above
-//! the errors above, and two below what a real bug produces (a wrong sign
-//! gives a relative error of 2, a missing factor 2 gives 0.5). Gradients
-//! below `atol / rtol = 0.1` are compared absolutely, because the relative
-//! error of a near-zero gradient measures nothing but rounding.
+//! `|a - n| / max(|a|, |n|, floor)` is at most `rtol = 1e-2`: two orders of
+//! magnitude above the errors above, and two below what a real bug produces
+//! (a wrong sign gives a relative error of 2, a missing factor 2 gives 0.5).
+//! Gradients below the `floor` are compared absolutely, because the relative
+//! error of a near-zero gradient measures nothing but rounding. The floor is
+//! `atol / rtol = 0.1` for a tensor whose gradients reach 1 or more, and
+//! shrinks with the tensor's own scale below that (its largest analytic or
+//! numeric element `s`: `0.1 · s`), so that a layer with tiny weights is held
+//! to the same relative standard (a sign-flipped gradient of magnitude
+//! `1e-4` fails); it never goes below `2 noise / (h rtol)`, where `noise` is
+//! the `f32` rounding of one evaluation of the objective, so rounding alone
+//! never fails a correct layer.
 //!
 //! An element that misses the tolerance is measured again at `h / 10` and
 //! `h / 100`, each time with the central and both one-sided differences, and
@@ -124,7 +143,7 @@
 //! equal to what it prints:
 //!
 //! ```text
-//! 'sign_flipped_dense' failed 2 of 8 conformance checks:
+//! 'sign_flipped_dense' failed 2 of 10 conformance checks:
 //!   [gradients] sign_flipped_dense: gradient of 'weight' differs from finite differences: largest relative error 2 at [2, 0] (analytic 1.78, numeric -1.78), tolerance 1e-2 (12 of 12 elements outside it)
 //!   [optimizer step] sign_flipped_dense: one SGD step (lr 0.01) on an MSE regression did not lower the loss: it went from 1.06 to 1.07 (+0.00561)
 //! ```
@@ -132,6 +151,7 @@
 
 mod activation;
 mod layer;
+mod layer_axes;
 mod loss;
 mod numeric;
 mod options;
@@ -140,7 +160,7 @@ mod report;
 pub use activation::{assert_activation_conforms, check_activation};
 pub use layer::{assert_layer_conforms, check_layer};
 pub use loss::{assert_loss_conforms, check_loss};
-pub use options::{Check, CheckOptions, InputRange};
+pub use options::{Check, CheckOptions, InputKind, InputRange};
 pub use report::{CheckResult, Failures, Outcome, Report, Result};
 
 /// A `#[test]` that runs [`check_layer`] and fails with the kit's message.

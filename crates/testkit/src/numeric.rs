@@ -20,13 +20,40 @@ impl Tolerance {
     }
 
     /// `|a - n| / max(|a|, |n|, atol / rtol)`; infinite when either is not finite.
+    #[cfg(test)]
     pub fn relative_error(&self, analytic: f64, numeric: f64) -> f64 {
+        self.relative_error_above(analytic, numeric, self.atol / self.rtol)
+    }
+
+    /// `|a - n| / max(|a|, |n|, floor)`; infinite when either is not finite.
+    pub fn relative_error_above(&self, analytic: f64, numeric: f64, floor: f64) -> f64 {
         if !(analytic.is_finite() && numeric.is_finite()) {
             return f64::INFINITY;
         }
-        let scale = analytic.abs().max(numeric.abs()).max(self.atol / self.rtol);
+        let scale = analytic.abs().max(numeric.abs()).max(floor);
         if scale == 0.0 { 0.0 } else { (analytic - numeric).abs() / scale }
     }
+
+    /// The magnitude below which a tensor's gradients are compared
+    /// absolutely: `atol / rtol` scaled down with the tensor's own gradient
+    /// scale (its largest analytic or numeric element) when that is below 1,
+    /// so that gradients of a small network are held to the same relative
+    /// standard as large ones; but never below what the objective's `f32`
+    /// rounding (`noise`, the absolute error of one evaluation) makes of a
+    /// finite difference, `2 noise / (h rtol)`, which keeps that rounding at
+    /// half the tolerance.
+    pub fn floor(&self, scale: f64, noise: f64) -> f64 {
+        let by_scale = self.atol / self.rtol * scale.min(1.0);
+        let by_noise = 2.0 * noise / (self.step * self.rtol);
+        by_scale.max(by_noise).max(f64::MIN_POSITIVE)
+    }
+}
+
+/// The `f32` rounding error of an objective `Σ w_i y_i` (with `y` in `f32`):
+/// about one unit in the last place of each term.
+pub(crate) fn objective_noise(y: &Tensor, w: &Tensor) -> f64 {
+    let s: f64 = y.data().iter().zip(w.data()).map(|(&y, &w)| (f64::from(y) * f64::from(w)).abs()).sum();
+    s * f64::from(f32::EPSILON)
 }
 
 /// The worst element of a comparison.
@@ -76,55 +103,47 @@ impl Comparison {
 }
 
 /// Compare `analytic` (the gradient at `point`) with finite differences of
-/// the objective `eval(i, v)` (the objective with element `i` set to `v`).
+/// the objective `eval(i, v)` (the objective with element `i` set to `v`),
+/// whose single evaluation is off by about `noise` (see [`objective_noise`]).
 ///
-/// Each element is first tried with the central difference at
-/// `h = step · max(1, |v|)`. If that misses the tolerance, it is measured
-/// again at `h / 10` and `h / 100`, each time with the central and both
-/// one-sided differences, and the best estimate counts. A wrong derivative
-/// is wrong at every step and on both sides; truncation error shrinks with
-/// `h`, and a kink inside the stencil leaves at least one side's difference
-/// exact once the step is smaller than the distance to the kink.
+/// First every element's central difference at `h = step · max(1, |v|)`;
+/// their largest magnitude and the analytic one's set the tensor's scale and
+/// so the floor of the relative error ([`Tolerance::floor`]). An element
+/// that misses the tolerance is measured again at `h / 10` and `h / 100`,
+/// each time with the central and both one-sided differences, and the best
+/// estimate counts. A wrong derivative is wrong at every step and on both
+/// sides; truncation error shrinks with `h`, and a kink inside the stencil
+/// leaves at least one side's difference exact once the step is smaller than
+/// the distance to the kink.
 pub(crate) fn compare(
     point: &[f32],
     analytic: &[f32],
     tol: &Tolerance,
+    noise: f64,
     eval: &mut dyn FnMut(usize, f32) -> Result<f64, String>,
 ) -> Result<Comparison, String> {
+    let mut central = Vec::with_capacity(point.len());
+    for (i, &v) in point.iter().enumerate() {
+        central.push(central_difference(i, v, tol.step, eval)?);
+    }
+    let scale = analytic
+        .iter()
+        .map(|&a| f64::from(a).abs())
+        .chain(central.iter().filter(|n| n.is_finite()).map(|n| n.abs()))
+        .fold(0.0, f64::max);
+    let floor = tol.floor(scale, noise);
     let mut out = Comparison { n: point.len(), ..Comparison::default() };
-    for (i, (&v, &a)) in point.iter().zip(analytic).enumerate() {
+    for (i, ((&v, &a), &first)) in point.iter().zip(analytic).zip(&central).enumerate() {
         let a = f64::from(a);
-        let mut best: Option<(f64, f64)> = None;
-        let mut at_v: Option<f64> = None;
-        for (attempt, refinement) in [1.0, 0.1, 0.01].into_iter().enumerate() {
-            let h = tol.step * refinement * f64::from(v.abs()).max(1.0);
-            let (plus, minus) = ((f64::from(v) + h) as f32, (f64::from(v) - h) as f32);
-            if plus == v || minus == v {
-                continue;
+        let mut best = (tol.relative_error_above(a, first, floor), first);
+        if best.0 > tol.rtol {
+            let refined = refine(i, v, a, tol, floor, eval)?;
+            if refined.0 < best.0 {
+                best = refined;
             }
-            let (up, down) = (eval(i, plus)?, eval(i, minus)?);
-            let (plus, minus, v64) = (f64::from(plus), f64::from(minus), f64::from(v));
-            let mut estimates = vec![(up - down) / (plus - minus)];
-            if attempt > 0 {
-                let centre = match at_v {
-                    Some(c) => c,
-                    None => *at_v.insert(eval(i, v)?),
-                };
-                estimates.push((up - centre) / (plus - v64));
-                estimates.push((centre - down) / (v64 - minus));
-            }
-            for numeric in estimates {
-                let rel = tol.relative_error(a, numeric);
-                if best.is_none_or(|(r, _)| rel < r) {
-                    best = Some((rel, numeric));
-                }
-            }
-            if best.is_some_and(|(r, _)| r <= tol.rtol) {
-                out.n_refined += usize::from(attempt > 0);
-                break;
-            }
+            out.n_refined += usize::from(best.0 <= tol.rtol);
         }
-        let (rel, numeric) = best.unwrap_or((f64::INFINITY, f64::NAN));
+        let (rel, numeric) = best;
         if rel > tol.rtol {
             out.n_failed += 1;
         }
@@ -137,6 +156,60 @@ pub(crate) fn compare(
         }
     }
     Ok(out)
+}
+
+/// The central difference at `h = step · max(1, |v|)` (NaN when `v ± h`
+/// rounds back to `v` in `f32`).
+fn central_difference(
+    i: usize,
+    v: f32,
+    step: f64,
+    eval: &mut dyn FnMut(usize, f32) -> Result<f64, String>,
+) -> Result<f64, String> {
+    let h = step * f64::from(v.abs()).max(1.0);
+    let (plus, minus) = ((f64::from(v) + h) as f32, (f64::from(v) - h) as f32);
+    if plus == v || minus == v {
+        return Ok(f64::NAN);
+    }
+    let (up, down) = (eval(i, plus)?, eval(i, minus)?);
+    Ok((up - down) / (f64::from(plus) - f64::from(minus)))
+}
+
+/// The best `(relative error, estimate)` of the central and one-sided
+/// differences at `h / 10` and `h / 100`.
+fn refine(
+    i: usize,
+    v: f32,
+    a: f64,
+    tol: &Tolerance,
+    floor: f64,
+    eval: &mut dyn FnMut(usize, f32) -> Result<f64, String>,
+) -> Result<(f64, f64), String> {
+    let mut best = (f64::INFINITY, f64::NAN);
+    let mut at_v: Option<f64> = None;
+    for refinement in [0.1, 0.01] {
+        let h = tol.step * refinement * f64::from(v.abs()).max(1.0);
+        let (plus, minus) = ((f64::from(v) + h) as f32, (f64::from(v) - h) as f32);
+        if plus == v || minus == v {
+            continue;
+        }
+        let (up, down) = (eval(i, plus)?, eval(i, minus)?);
+        let centre = match at_v {
+            Some(c) => c,
+            None => *at_v.insert(eval(i, v)?),
+        };
+        let (plus, minus, v64) = (f64::from(plus), f64::from(minus), f64::from(v));
+        for numeric in [(up - down) / (plus - minus), (up - centre) / (plus - v64), (centre - down) / (v64 - minus)] {
+            let rel = tol.relative_error_above(a, numeric, floor);
+            if rel < best.0 {
+                best = (rel, numeric);
+            }
+        }
+        if best.0 <= tol.rtol {
+            break;
+        }
+    }
+    Ok(best)
 }
 
 /// `x` rounded to three significant digits.
@@ -212,6 +285,13 @@ pub(crate) fn matches(pattern: &[Option<usize>], shape: &[usize]) -> bool {
     pattern.len() == shape.len() && pattern.iter().zip(shape).all(|(p, &d)| p.is_none_or(|p| p == d))
 }
 
+/// Whether the pattern describes `sample` after any number of axes of any
+/// size (the batch and other leading axes): `[*, 4]` and `[*, *, 4]` both
+/// describe the per-sample shape `[4]`.
+pub(crate) fn matches_with_leading_axes(pattern: &[Option<usize>], sample: &[usize]) -> bool {
+    (0..=pattern.len()).any(|lead| pattern[..lead].iter().all(Option::is_none) && matches(&pattern[lead..], sample))
+}
+
 /// A flat index as a multi-index of `shape`, e.g. `[2, 1]`.
 pub(crate) fn index(mut flat: usize, shape: &[usize]) -> String {
     let mut idx = vec![0; shape.len()];
@@ -275,6 +355,9 @@ mod tests {
         assert!(matches(&found[0], &[3, 4, 12, 12]));
         assert!(!matches(&found[0], &[3, 5, 12, 12]));
         assert!(!matches(&found[1], &[3, 4]));
+        assert!(matches_with_leading_axes(&[None, None, Some(4)], &[4]));
+        assert!(matches_with_leading_axes(&[None, Some(4)], &[4]));
+        assert!(!matches_with_leading_axes(&[Some(3), Some(4)], &[4]));
     }
 
     #[test]

@@ -38,11 +38,19 @@ pub enum Check {
     Value,
     /// `Loss::value_and_gradient` returns exactly `value` and `gradient`.
     ValueAndGradient,
+    /// Parameter gradients accumulate: a second `backward` after one
+    /// `forward` adds the same gradient again (twice the first), and the
+    /// input gradient is the same both times.
+    Accumulation,
+    /// A layer that accepts an extra leading axis (`[batch, k, ..sample]`)
+    /// computes on it exactly what it computes on the `batch * k` rows
+    /// reshaped: outputs, input gradient and parameter gradients.
+    LeadingAxes,
 }
 
 impl Check {
     /// Every check, in report order.
-    pub const ALL: [Check; 11] = [
+    pub const ALL: [Check; 13] = [
         Check::Setup,
         Check::Gradients,
         Check::Shapes,
@@ -54,6 +62,8 @@ impl Check {
         Check::OptimizerStep,
         Check::Value,
         Check::ValueAndGradient,
+        Check::Accumulation,
+        Check::LeadingAxes,
     ];
 
     /// Short lowercase name used in reports, e.g. `gradients`.
@@ -70,6 +80,8 @@ impl Check {
             Check::OptimizerStep => "optimizer step",
             Check::Value => "value",
             Check::ValueAndGradient => "value and gradient",
+            Check::Accumulation => "accumulation",
+            Check::LeadingAxes => "leading axes",
         }
     }
 }
@@ -123,6 +135,41 @@ impl InputRange {
     }
 }
 
+/// What a layer takes as input: real values, token ids, or whatever a
+/// generator draws.
+#[derive(Debug, Clone, Copy)]
+pub enum InputKind {
+    /// Real values drawn from [`CheckOptions::input_range`]; the input
+    /// gradient is checked.
+    Real,
+    /// Token ids: integers in `0..vocab` stored as `f32` (an embedding's
+    /// input). Not differentiable: the input gradient is not compared with
+    /// finite differences (`backward` must still return the input's shape).
+    Ids {
+        /// Ids are drawn from `0..vocab`.
+        vocab: usize,
+    },
+    /// A generator of inputs of a shape, and whether the layer is
+    /// differentiable in them.
+    Custom {
+        /// Draws an input of the given batch shape.
+        generate: fn(&[usize], &mut StrataRng) -> Tensor,
+        /// Whether the input gradient is checked.
+        differentiable: bool,
+    },
+}
+
+impl InputKind {
+    /// Whether the input gradient is compared with finite differences.
+    pub fn differentiable(&self) -> bool {
+        match self {
+            InputKind::Real => true,
+            InputKind::Ids { .. } => false,
+            InputKind::Custom { differentiable, .. } => *differentiable,
+        }
+    }
+}
+
 /// How the kit checks: batch size, seed, registry, inputs, tolerances, and
 /// which checks to skip. Build it with [`CheckOptions::default`] and the
 /// `with_*` methods.
@@ -152,6 +199,9 @@ pub struct CheckOptions {
     pub registry: Registry,
     /// Where the inputs (activation inputs, layer inputs) are drawn from.
     pub input_range: InputRange,
+    /// What a layer takes: real values (from `input_range`), token ids, or
+    /// a custom generator's draws (default real values).
+    pub input_kind: InputKind,
     /// Relative finite-difference step (default `1e-2`).
     pub step: f64,
     /// Relative tolerance of the gradient check (default `1e-2`).
@@ -175,6 +225,7 @@ impl Default for CheckOptions {
             seed: 42,
             registry: Registry::with_builtins(),
             input_range: InputRange::default(),
+            input_kind: InputKind::Real,
             step: 1e-2,
             rtol: 1e-2,
             atol: 1e-3,
@@ -208,6 +259,37 @@ impl CheckOptions {
     pub fn with_input_range(mut self, min_abs: f32, max_abs: f32) -> Self {
         self.input_range = InputRange::new(min_abs, max_abs);
         self
+    }
+
+    /// The layer takes token ids in `0..vocab` (see [`InputKind::Ids`]).
+    pub fn with_ids(mut self, vocab: usize) -> Self {
+        self.input_kind = InputKind::Ids { vocab };
+        self
+    }
+
+    /// The layer takes what `generate` draws (see [`InputKind::Custom`]).
+    pub fn with_input_generator(
+        mut self,
+        generate: fn(&[usize], &mut StrataRng) -> Tensor,
+        differentiable: bool,
+    ) -> Self {
+        self.input_kind = InputKind::Custom { generate, differentiable };
+        self
+    }
+
+    /// An input of `shape` as [`CheckOptions::input_kind`] says.
+    pub fn sample_input(&self, shape: &[usize], rng: &mut StrataRng) -> Tensor {
+        match self.input_kind {
+            InputKind::Real => self.input_range.sample(shape, rng),
+            InputKind::Ids { vocab } => {
+                let mut t = Tensor::zeros(shape);
+                for x in t.data_mut() {
+                    *x = (rng.next_u64() % vocab.max(1) as u64) as f32;
+                }
+                t
+            }
+            InputKind::Custom { generate, .. } => generate(shape, rng),
+        }
     }
 
     /// Relative finite-difference step.
@@ -260,6 +342,11 @@ impl CheckOptions {
                 "input range [{}, {}] must satisfy 0 <= min_abs <= max_abs, both finite",
                 self.input_range.min_abs, self.input_range.max_abs
             ));
+        }
+        if let InputKind::Ids { vocab } = self.input_kind
+            && !(1..=1 << 24).contains(&vocab)
+        {
+            out.push(format!("token ids need a vocabulary of 1 to 2^24 (exact in f32), got {vocab}"));
         }
         if !(self.step > 0.0 && self.step < 1.0) {
             out.push(format!("step must lie in (0, 1), got {}", self.step));

@@ -2,8 +2,8 @@
 //! names what is wrong and where, and never crash the test.
 
 use crate::fixtures::{
-    AssertingTanh, BatchCentering, PanickingDoubler, RowSum, Scale, SignFlippedDense, UnscaledMse, WrongTanh,
-    nondeterministic_dense, registry,
+    AssertingTanh, BatchCentering, FirstPositionScale, FlippedInputGradient, OverwritingDense, PanickingDoubler,
+    RowSum, Scale, SignFlippedDense, UnscaledMse, WrongTanh, nondeterministic_dense, registry,
 };
 use strata_layers::{Dense, DenseConfig};
 use strata_tensor::{StrataRng, Tensor};
@@ -178,4 +178,52 @@ fn a_loss_gradient_missing_the_mean_is_caught() {
     assert!(m.starts_with("unscaled_mse: gradient of the prediction differs from finite differences"), "{m}");
     // The analytic gradient is N = 12 times the true one: relative error (12 - 1) / 12 = 0.917.
     assert!(m.contains("largest relative error 0.917 at ["), "{m}");
+}
+
+#[test]
+fn gradients_that_overwrite_instead_of_accumulating_are_caught() {
+    // Right on a fresh layer (every gradient check passes), wrong on the
+    // second backward: the weight gradient is 1x the first instead of 2x.
+    let make = |rng: &mut StrataRng| OverwritingDense::new(DenseConfig::new(4, 3), rng);
+    let failures = check_layer("overwriting_dense", make, &[4], &with_fixtures()).unwrap_err();
+    assert_eq!(failures.checks(), [Check::Accumulation], "{failures}");
+    let messages = failures.messages();
+    assert_eq!(messages.len(), 2, "weight and bias: {failures}");
+    assert!(
+        messages[0].starts_with("overwriting_dense: the gradient of 'weight' does not accumulate"),
+        "{}",
+        messages[0]
+    );
+    assert!(messages[0].contains("must add to parameter gradients, not overwrite them"), "{}", messages[0]);
+}
+
+#[test]
+fn a_sign_flipped_gradient_of_tiny_magnitude_is_caught() {
+    // Weights of scale 1e-4 give input gradients of order 1e-4; an absolute
+    // floor of 0.1 (atol / rtol) would pass them with either sign. Compared
+    // relative to the tensor's own scale, the flip is a relative error of 2.
+    let make = |rng: &mut StrataRng| FlippedInputGradient::new(DenseConfig::new(4, 3), rng);
+    let failures = check_layer("flipped_input_gradient", make, &[4], &with_fixtures()).unwrap_err();
+    assert_eq!(failures.checks(), [Check::Gradients], "{failures}");
+    let message = failures.messages()[0];
+    assert!(message.starts_with("flipped_input_gradient: gradient of the input differs"), "{message}");
+    assert!(message.contains("largest relative error 2 at"), "{message}");
+    assert!(!failures.to_string().contains("'weight'"), "the weight gradients are right: {failures}");
+}
+
+#[test]
+fn a_layer_wrong_on_an_extra_leading_axis_is_caught() {
+    // Correct on [batch, width]; on [batch, 2, width] it scales only the
+    // first position of each sequence.
+    let make = |rng: &mut StrataRng| Ok(FirstPositionScale::new(4, rng));
+    let failures = check_layer("first_position_scale", make, &[4], &with_fixtures()).unwrap_err();
+    assert_eq!(failures.checks(), [Check::LeadingAxes], "{failures}");
+    let first = failures.messages()[0];
+    assert!(
+        first.starts_with(
+            "first_position_scale: the inference output on [3, 2, 4] differs from the inference output on the rows \
+             reshaped to [6, 4]"
+        ),
+        "{first}"
+    );
 }

@@ -5,8 +5,8 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use strata_activation::{Activation, Tanh};
 use strata_layers::{
-    Dense, DenseConfig, Layer, LayerError, LayerSpec, Mode, Registry, Result, check_grad, check_input,
-    check_sample_shape,
+    Dense, DenseConfig, Dim, Layer, LayerError, LayerSpec, Mode, Registry, Result, check_features, check_grad,
+    check_input, check_sample_shape, dims, features_output_shape,
 };
 use strata_loss::{Loss, LossError, MeanSquaredError};
 use strata_tensor::{ParamRef, ParamVisitor, StrataRng, Tensor};
@@ -19,6 +19,16 @@ pub fn registry() -> Registry {
     r.register("panicking_doubler", |spec, _, _| Ok(Box::new(PanickingDoubler::new(spec.config()?)))).unwrap();
     r.register("row_sum", |spec, _, _| Ok(Box::new(RowSum::new(spec.config()?)))).unwrap();
     r.register("batch_centering", |spec, _, _| Ok(Box::new(BatchCentering::new(spec.config()?)))).unwrap();
+    r.register("overwriting_dense", |spec, _, rng| Ok(Box::new(OverwritingDense::new(spec.config()?, rng)?))).unwrap();
+    r.register("flipped_input_gradient", |spec, _, rng| Ok(Box::new(FlippedInputGradient::new(spec.config()?, rng)?)))
+        .unwrap();
+    r.register("first_position_scale", |spec, _, rng| Ok(Box::new(FirstPositionScale::new(spec.config()?, rng))))
+        .unwrap();
+    r.register("lookup", |spec, _, rng| {
+        let (vocab, width) = spec.config::<(usize, usize)>()?;
+        Ok(Box::new(Lookup::new(vocab, width, rng)))
+    })
+    .unwrap();
     r
 }
 
@@ -59,7 +69,7 @@ impl Scale {
 
 impl Layer for Scale {
     fn forward(&mut self, input: &Tensor, mode: Mode) -> Result<&Tensor> {
-        check_input("scale", input, &[self.width()])?;
+        check_input("scale", input, &dims(&[self.width()]))?;
         self.output.copy_from(input);
         for row in self.output.data_mut().chunks_mut(self.gamma.len()) {
             for ((y, &g), &b) in row.iter_mut().zip(self.gamma.data()).zip(self.beta.data()) {
@@ -88,8 +98,8 @@ impl Layer for Scale {
         Ok(&self.grad_input)
     }
 
-    fn output_shape(&self, input_shape: &[usize]) -> Result<Vec<usize>> {
-        check_sample_shape("scale", input_shape, &[self.width()])?;
+    fn output_shape(&self, input_shape: &[Dim]) -> Result<Vec<Dim>> {
+        check_sample_shape("scale", input_shape, &dims(&[self.width()]))?;
         Ok(input_shape.to_vec())
     }
 
@@ -160,7 +170,7 @@ impl Layer for SignFlippedDense {
         Ok(&self.grad_input)
     }
 
-    fn output_shape(&self, input_shape: &[usize]) -> Result<Vec<usize>> {
+    fn output_shape(&self, input_shape: &[Dim]) -> Result<Vec<Dim>> {
         self.inner.output_shape(input_shape)
     }
 
@@ -214,8 +224,8 @@ impl Layer for PanickingDoubler {
         Ok(&self.grad_input)
     }
 
-    fn output_shape(&self, input_shape: &[usize]) -> Result<Vec<usize>> {
-        check_sample_shape("panicking_doubler", input_shape, &[self.width])?;
+    fn output_shape(&self, input_shape: &[Dim]) -> Result<Vec<Dim>> {
+        check_sample_shape("panicking_doubler", input_shape, &dims(&[self.width]))?;
         Ok(input_shape.to_vec())
     }
 
@@ -262,7 +272,7 @@ impl BatchCentering {
 
 impl Layer for BatchCentering {
     fn forward(&mut self, input: &Tensor, mode: Mode) -> Result<&Tensor> {
-        check_input("batch_centering", input, &[self.width])?;
+        check_input("batch_centering", input, &dims(&[self.width]))?;
         self.output = center(input);
         self.trained = mode == Mode::Train;
         Ok(&self.output)
@@ -278,8 +288,8 @@ impl Layer for BatchCentering {
         Ok(&self.grad_input)
     }
 
-    fn output_shape(&self, input_shape: &[usize]) -> Result<Vec<usize>> {
-        check_sample_shape("batch_centering", input_shape, &[self.width])?;
+    fn output_shape(&self, input_shape: &[Dim]) -> Result<Vec<Dim>> {
+        check_sample_shape("batch_centering", input_shape, &dims(&[self.width]))?;
         Ok(input_shape.to_vec())
     }
 
@@ -426,9 +436,9 @@ impl Layer for RowSum {
         Ok(&self.grad_input)
     }
 
-    fn output_shape(&self, input_shape: &[usize]) -> Result<Vec<usize>> {
-        check_sample_shape("row_sum", input_shape, &[self.width])?;
-        Ok(vec![1])
+    fn output_shape(&self, input_shape: &[Dim]) -> Result<Vec<Dim>> {
+        check_sample_shape("row_sum", input_shape, &dims(&[self.width]))?;
+        Ok(dims(&[1]))
     }
 
     fn kind(&self) -> &str {
@@ -437,5 +447,269 @@ impl Layer for RowSum {
 
     fn spec(&self) -> Result<LayerSpec> {
         LayerSpec::new("row_sum", &self.width)
+    }
+}
+
+// ----- OverwritingDense: gradients that do not accumulate ----------------------
+
+/// A dense layer whose backward overwrites the parameter gradients (zeroes
+/// them first) instead of adding to them: right on a fresh layer, wrong as
+/// soon as two backward calls should add up.
+#[derive(Debug, Clone)]
+pub struct OverwritingDense(Dense);
+
+impl OverwritingDense {
+    /// Built like [`Dense`].
+    pub fn new(config: DenseConfig, rng: &mut StrataRng) -> Result<OverwritingDense> {
+        Ok(OverwritingDense(Dense::new(config, rng)?))
+    }
+}
+
+impl Layer for OverwritingDense {
+    fn forward(&mut self, input: &Tensor, mode: Mode) -> Result<&Tensor> {
+        self.0.forward(input, mode)
+    }
+
+    fn backward(&mut self, grad_output: &Tensor) -> Result<&Tensor> {
+        self.0.zero_grad();
+        self.0.backward(grad_output)
+    }
+
+    fn output_shape(&self, input_shape: &[Dim]) -> Result<Vec<Dim>> {
+        self.0.output_shape(input_shape)
+    }
+
+    fn kind(&self) -> &str {
+        "overwriting_dense"
+    }
+
+    fn visit_parameters(&mut self, visitor: &mut ParamVisitor<'_>) {
+        self.0.visit_parameters(visitor);
+    }
+
+    fn spec(&self) -> Result<LayerSpec> {
+        LayerSpec::new("overwriting_dense", self.0.config())
+    }
+}
+
+// ----- FlippedInputGradient: a wrong input gradient at a tiny scale -----------
+
+/// A dense layer with weights scaled by `1e-4` whose input gradient has the
+/// wrong sign: every input gradient is of order `1e-4`, far below an
+/// absolute tolerance of `1e-3`.
+#[derive(Debug, Clone)]
+pub struct FlippedInputGradient {
+    inner: Dense,
+    grad_input: Tensor,
+}
+
+impl FlippedInputGradient {
+    /// A [`Dense`] from `config`, its weights then scaled by `1e-4`.
+    pub fn new(config: DenseConfig, rng: &mut StrataRng) -> Result<FlippedInputGradient> {
+        let mut inner = Dense::new(config, rng)?;
+        let mut path = String::new();
+        let mut f = |p: ParamRef<'_>| p.value.scale_assign(1e-4);
+        inner.visit_parameters(&mut ParamVisitor::new(&mut path, &mut f));
+        Ok(FlippedInputGradient { inner, grad_input: Tensor::default() })
+    }
+}
+
+impl Layer for FlippedInputGradient {
+    fn forward(&mut self, input: &Tensor, mode: Mode) -> Result<&Tensor> {
+        self.inner.forward(input, mode)
+    }
+
+    fn backward(&mut self, grad_output: &Tensor) -> Result<&Tensor> {
+        self.grad_input.copy_from(self.inner.backward(grad_output)?);
+        self.grad_input.scale_assign(-1.0);
+        Ok(&self.grad_input)
+    }
+
+    fn output_shape(&self, input_shape: &[Dim]) -> Result<Vec<Dim>> {
+        self.inner.output_shape(input_shape)
+    }
+
+    fn kind(&self) -> &str {
+        "flipped_input_gradient"
+    }
+
+    fn visit_parameters(&mut self, visitor: &mut ParamVisitor<'_>) {
+        self.inner.visit_parameters(visitor);
+    }
+
+    fn spec(&self) -> Result<LayerSpec> {
+        LayerSpec::new("flipped_input_gradient", self.inner.config())
+    }
+}
+
+// ----- FirstPositionScale: wrong on an extra leading axis -----------------------
+
+/// `y = x ⊙ g` per feature, claiming any leading axes; but on a rank-3 input
+/// `[b, s, w]` it scales only the first position of each sequence (the bug)
+/// and copies the others.
+#[derive(Debug, Clone)]
+pub struct FirstPositionScale {
+    g: Tensor,
+    grad_g: Tensor,
+    input: Tensor,
+    output: Tensor,
+    grad_input: Tensor,
+}
+
+impl FirstPositionScale {
+    /// `width` features, `g ~ U(0.5, 1.5)`.
+    pub fn new(width: usize, rng: &mut StrataRng) -> Self {
+        FirstPositionScale {
+            g: Tensor::random_uniform(&[width], 0.5, 1.5, rng).unwrap(),
+            grad_g: Tensor::zeros(&[width]),
+            input: Tensor::default(),
+            output: Tensor::default(),
+            grad_input: Tensor::default(),
+        }
+    }
+
+    /// Whether row `r` of a batch of shape `shape` is scaled.
+    fn scaled(shape: &[usize], r: usize) -> bool {
+        shape.len() < 3 || r.is_multiple_of(shape[1])
+    }
+}
+
+impl Layer for FirstPositionScale {
+    fn forward(&mut self, input: &Tensor, _mode: Mode) -> Result<&Tensor> {
+        let w = self.g.len();
+        check_features("first_position_scale", input, w)?;
+        self.input.copy_from(input);
+        self.output.copy_from(input);
+        let shape = input.shape().to_vec();
+        for (r, row) in self.output.data_mut().chunks_mut(w).enumerate() {
+            if Self::scaled(&shape, r) {
+                row.iter_mut().zip(self.g.data()).for_each(|(y, g)| *y *= g);
+            }
+        }
+        Ok(&self.output)
+    }
+
+    fn backward(&mut self, grad_output: &Tensor) -> Result<&Tensor> {
+        check_grad("first_position_scale", grad_output, self.input.shape())?;
+        let (w, shape) = (self.g.len(), self.input.shape().to_vec());
+        self.grad_input.copy_from(grad_output);
+        let rows = self.grad_input.data_mut().chunks_mut(w).zip(self.input.data().chunks(w)).enumerate();
+        for (r, (dx, x)) in rows {
+            if Self::scaled(&shape, r) {
+                for (j, (d, &xj)) in dx.iter_mut().zip(x).enumerate() {
+                    self.grad_g.data_mut()[j] += *d * xj;
+                    *d *= self.g.data()[j];
+                }
+            }
+        }
+        Ok(&self.grad_input)
+    }
+
+    fn output_shape(&self, input_shape: &[Dim]) -> Result<Vec<Dim>> {
+        features_output_shape("first_position_scale", input_shape, self.g.len(), self.g.len())
+    }
+
+    fn kind(&self) -> &str {
+        "first_position_scale"
+    }
+
+    fn visit_parameters(&mut self, visitor: &mut ParamVisitor<'_>) {
+        visitor.param("g", &mut self.g, &mut self.grad_g);
+    }
+
+    fn spec(&self) -> Result<LayerSpec> {
+        LayerSpec::new("first_position_scale", &self.g.len())
+    }
+}
+
+// ----- Lookup: a layer that takes token ids -------------------------------------
+
+/// An embedding table `[vocab, width]`: ids `[.., s]` (integers stored as
+/// `f32`) become vectors `[.., s, width]`; the gradient goes into the rows
+/// looked up, and the input gradient is zero (ids are not differentiable).
+#[derive(Debug, Clone)]
+pub struct Lookup {
+    table: Tensor,
+    grad_table: Tensor,
+    ids: Vec<usize>,
+    input_shape: Vec<usize>,
+    output: Tensor,
+    grad_input: Tensor,
+}
+
+impl Lookup {
+    /// A table of `vocab` rows of `width`, drawn from `N(0, 1)`.
+    pub fn new(vocab: usize, width: usize, rng: &mut StrataRng) -> Self {
+        Lookup {
+            table: Tensor::random_normal(&[vocab, width], 0.0, 1.0, rng).unwrap(),
+            grad_table: Tensor::zeros(&[vocab, width]),
+            ids: Vec::new(),
+            input_shape: Vec::new(),
+            output: Tensor::default(),
+            grad_input: Tensor::default(),
+        }
+    }
+}
+
+impl Layer for Lookup {
+    fn forward(&mut self, input: &Tensor, _mode: Mode) -> Result<&Tensor> {
+        let (vocab, width) = (self.table.shape()[0], self.table.shape()[1]);
+        if input.rank() < 2 {
+            return Err(LayerError::ShapeMismatch {
+                layer: "lookup".into(),
+                expected: vec![Dim::Any, Dim::Any],
+                actual: dims(input.shape()),
+            });
+        }
+        self.ids.clear();
+        for &v in input.data() {
+            if !(v >= 0.0 && v.fract() == 0.0 && (v as usize) < vocab) {
+                return Err(LayerError::InvalidConfig {
+                    layer: "lookup".into(),
+                    reason: format!("id {v} out of range"),
+                });
+            }
+            self.ids.push(v as usize);
+        }
+        self.input_shape = input.shape().to_vec();
+        self.output.resize_with_last(input.shape(), width);
+        for (row, &id) in self.output.data_mut().chunks_mut(width).zip(&self.ids) {
+            row.copy_from_slice(&self.table.data()[id * width..(id + 1) * width]);
+        }
+        Ok(&self.output)
+    }
+
+    fn backward(&mut self, grad_output: &Tensor) -> Result<&Tensor> {
+        check_grad("lookup", grad_output, self.output.shape())?;
+        let width = self.table.shape()[1];
+        for (g, &id) in grad_output.data().chunks(width).zip(&self.ids) {
+            for (t, &gj) in self.grad_table.data_mut()[id * width..(id + 1) * width].iter_mut().zip(g) {
+                *t += gj;
+            }
+        }
+        self.grad_input.resize(&self.input_shape);
+        self.grad_input.fill(0.0);
+        Ok(&self.grad_input)
+    }
+
+    fn output_shape(&self, input_shape: &[Dim]) -> Result<Vec<Dim>> {
+        if input_shape.is_empty() {
+            return Err(LayerError::ShapeMismatch { layer: "lookup".into(), expected: vec![Dim::Any], actual: vec![] });
+        }
+        let mut out = input_shape.to_vec();
+        out.push(Dim::Fixed(self.table.shape()[1]));
+        Ok(out)
+    }
+
+    fn kind(&self) -> &str {
+        "lookup"
+    }
+
+    fn visit_parameters(&mut self, visitor: &mut ParamVisitor<'_>) {
+        visitor.param("table", &mut self.table, &mut self.grad_table);
+    }
+
+    fn spec(&self) -> Result<LayerSpec> {
+        LayerSpec::new("lookup", &(self.table.shape()[0], self.table.shape()[1]))
     }
 }

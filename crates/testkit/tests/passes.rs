@@ -1,12 +1,12 @@
 //! Subjects that conform pass every check; options, skips and reports.
 
-use crate::fixtures::{Scale, registry};
+use crate::fixtures::{Lookup, Scale, registry};
 use strata_activation::Tanh;
 use strata_layers::{Dense, DenseConfig, Flatten};
 use strata_loss::MeanSquaredError;
 use strata_tensor::{StrataRng, Tensor};
 use strata_testkit::{
-    Check, CheckOptions, InputRange, assert_activation_conforms, assert_layer_conforms, assert_loss_conforms,
+    Check, CheckOptions, InputRange, Outcome, assert_activation_conforms, assert_layer_conforms, assert_loss_conforms,
     check_layer, layer_conformance,
 };
 
@@ -36,6 +36,8 @@ fn a_conforming_layer_passes_every_check() {
             Check::Determinism,
             Check::SaveLoad,
             Check::OptimizerStep,
+            Check::Accumulation,
+            Check::LeadingAxes,
         ]
     );
     assert!(checks.iter().all(|&c| report.passed(c)), "{report}");
@@ -49,6 +51,31 @@ fn parameter_free_layers_skip_the_optimizer_step() {
     let report = assert_layer_conforms("flatten", |_| Ok(Flatten::new()), &[2, 2], &CheckOptions::default());
     assert!(report.skipped(Check::OptimizerStep));
     assert!(report.passed(Check::Gradients));
+    // Flatten reads an extra leading axis as part of the sample: [2, 2, 2] -> [8].
+    let leading = report.outcome(Check::LeadingAxes).unwrap();
+    assert!(matches!(leading, Outcome::Skipped(why) if why.contains("output_shape([2, 2, 2]) = [8], not [2, 4]")));
+}
+
+#[test]
+fn a_dense_layer_on_sequences_conforms_on_rank_3_input() {
+    // Per-sample shape [5, 4]: the kit's batches are [3, 5, 4], and the
+    // leading-axes check compares [3, 2, 5, 4] with [6, 5, 4].
+    let make = |rng: &mut StrataRng| Dense::new(DenseConfig::new(4, 3), rng);
+    let report = assert_layer_conforms("dense_on_sequences", make, &[5, 4], &CheckOptions::default());
+    assert!(report.passed(Check::LeadingAxes) && report.passed(Check::Gradients), "{report}");
+}
+
+#[test]
+fn a_layer_that_takes_token_ids_is_checked_with_generated_ids() {
+    // Ids in 0..7 of sequences of 5; the table's gradient is checked, the
+    // ids' is not (they are not differentiable).
+    let opts = CheckOptions::default().with_registry(registry()).with_ids(7);
+    let report = assert_layer_conforms("lookup", |rng| Ok(Lookup::new(7, 4, rng)), &[5], &opts);
+    assert!(report.passed(Check::Gradients) && report.passed(Check::LeadingAxes), "{report}");
+    let gradients = report.outcome(Check::Gradients).unwrap();
+    assert!(
+        matches!(gradients, Outcome::Passed(m) if m.contains("1 parameter gradient") && m.contains("(28 elements)"))
+    );
 }
 
 #[test]

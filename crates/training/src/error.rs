@@ -1,5 +1,6 @@
+use crate::callback::BoxError;
 use strata_data::DataError;
-use strata_layers::LayerError;
+use strata_layers::{Dim, LayerError, ShapeDisplay};
 use strata_loss::LossError;
 use strata_optimizer::OptimizerError;
 use thiserror::Error;
@@ -52,18 +53,41 @@ pub enum TrainingError {
         n_classes: usize,
     },
     /// The dataset's samples do not fit the model's input.
-    #[error("the {what} dataset's samples have shape {data:?}, but the model expects {model:?}")]
+    #[error("the {what} dataset's samples have shape {data:?}, but the model expects {model}", model = ShapeDisplay(model))]
     InputShape {
         /// Which dataset.
         what: &'static str,
         /// Per-sample shape of the data.
         data: Vec<usize>,
-        /// Per-sample shape the model accepts.
-        model: Vec<usize>,
+        /// Per-sample shape the model accepts (as far as it tells).
+        model: Vec<Dim>,
     },
     /// A training setting that cannot work (zero epochs, zero batch size, ...).
     #[error("invalid training configuration: {0}")]
     InvalidConfig(String),
+    /// A callback failed.
+    #[error("callback '{callback}' failed: {source}")]
+    Callback {
+        /// The callback's name.
+        callback: String,
+        /// What went wrong.
+        source: BoxError,
+    },
+    /// A gradient hook failed (the update of that batch was not applied).
+    #[error("gradient hook '{hook}' failed at epoch {epoch}, batch {batch}: {source}")]
+    Hook {
+        /// The hook's name.
+        hook: String,
+        /// Epoch, counted from 1.
+        epoch: usize,
+        /// Batch within the epoch, counted from 1.
+        batch: usize,
+        /// What went wrong.
+        source: BoxError,
+    },
+    /// A snapshot does not fit this trainer or model.
+    #[error("cannot restore the snapshot: {0}")]
+    Restore(String),
     /// A layer failed.
     #[error(transparent)]
     Layer(#[from] LayerError),

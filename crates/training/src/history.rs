@@ -1,11 +1,14 @@
+//! What training measured: per-epoch records, the history of a run, metrics.
+
 use serde::{Deserialize, Serialize};
 
 /// Loss and accuracy of a model on a dataset.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Metrics {
-    /// Mean loss per sample.
+    /// Mean loss per term (per sample, or per counted position of a sequence).
     pub loss: f32,
-    /// Fraction of samples classified correctly, for classification targets.
+    /// Fraction of predictions that are right, when the loss defines an
+    /// accuracy (classification).
     pub accuracy: Option<f32>,
     /// Number of samples.
     pub n_samples: usize,
@@ -14,8 +17,10 @@ pub struct Metrics {
 /// The figures of one epoch.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EpochRecord {
-    /// Epoch, counted from 1.
+    /// Epoch, counted from 1 over every `fit` call of a trainer.
     pub epoch: usize,
+    /// Batches run (fewer than an epoch has when training stopped inside it).
+    pub batches: usize,
     /// Mean training loss over the epoch's batches (dropout active).
     pub train_loss: f32,
     /// Training accuracy over the epoch's batches, for classification.
@@ -31,21 +36,99 @@ pub struct EpochRecord {
     pub grad_norms: Vec<(String, f32)>,
 }
 
-/// Everything `fit` measured, epoch by epoch.
+impl EpochRecord {
+    /// The value of a monitored quantity, if this epoch has it.
+    pub fn monitored(&self, monitor: Monitor) -> Option<f32> {
+        match monitor {
+            Monitor::Loss => Some(self.train_loss),
+            Monitor::Accuracy => self.train_accuracy,
+            Monitor::ValLoss => self.validation.map(|v| v.loss),
+            Monitor::ValAccuracy => self.validation.and_then(|v| v.accuracy),
+        }
+    }
+}
+
+/// A quantity callbacks watch, by its Keras name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Monitor {
+    /// The training loss (`loss`).
+    Loss,
+    /// The training accuracy (`accuracy`).
+    Accuracy,
+    /// The validation loss (`val_loss`), the default.
+    #[default]
+    ValLoss,
+    /// The validation accuracy (`val_accuracy`).
+    ValAccuracy,
+}
+
+impl Monitor {
+    /// The Keras name: `loss`, `accuracy`, `val_loss`, `val_accuracy`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Monitor::Loss => "loss",
+            Monitor::Accuracy => "accuracy",
+            Monitor::ValLoss => "val_loss",
+            Monitor::ValAccuracy => "val_accuracy",
+        }
+    }
+
+    /// Whether larger is better (accuracies) rather than smaller (losses):
+    /// Keras's `mode='auto'`.
+    pub const fn higher_is_better(self) -> bool {
+        matches!(self, Monitor::Accuracy | Monitor::ValAccuracy)
+    }
+
+    /// Whether it needs validation data.
+    pub const fn needs_validation(self) -> bool {
+        matches!(self, Monitor::ValLoss | Monitor::ValAccuracy)
+    }
+
+    /// `current` beats `best` by more than `min_delta` (in this monitor's direction).
+    pub fn improves(self, current: f32, best: f32, min_delta: f32) -> bool {
+        if self.higher_is_better() { current - min_delta.abs() > best } else { current + min_delta.abs() < best }
+    }
+
+    /// The worst possible value (what `best` starts at).
+    pub const fn worst(self) -> f32 {
+        if self.higher_is_better() { f32::NEG_INFINITY } else { f32::INFINITY }
+    }
+}
+
+/// Why and where training stopped before the epochs asked for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StopRecord {
+    /// The epoch (from 1) in which training stopped.
+    pub epoch: usize,
+    /// The batch (from 1) after which it stopped, when inside the epoch.
+    pub batch: Option<usize>,
+    /// The callback that stopped it.
+    pub callback: String,
+    /// Its reason, in words.
+    pub reason: String,
+}
+
+/// Everything a `fit` call measured, epoch by epoch.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct History {
     /// One record per epoch run.
     pub epochs: Vec<EpochRecord>,
-    /// The epoch (from 1) whose weights the model holds after early stopping
-    /// restored the best ones.
+    /// The epoch (from 1) whose weights the model holds after a callback
+    /// restored the best ones (early stopping's `restore_best_weights`).
     pub best_epoch: Option<usize>,
-    /// Whether early stopping ended training before the last epoch.
-    pub stopped_early: bool,
+    /// Why training stopped early, when a callback stopped it.
+    pub stopped: Option<StopRecord>,
 }
 
 impl History {
     /// The last epoch's record.
     pub fn last(&self) -> Option<&EpochRecord> {
         self.epochs.last()
+    }
+
+    /// Whether a callback ended training before the epochs asked for.
+    pub fn stopped_early(&self) -> bool {
+        self.stopped.is_some()
     }
 }

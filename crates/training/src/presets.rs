@@ -1,7 +1,7 @@
 //! Ready-made architectures, as specs a [`strata_layers::Registry`] builds.
 
 use strata_activation::ActivationKind;
-use strata_layers::{DenseConfig, DropoutConfig, LayerSpec, Result, SequentialConfig};
+use strata_layers::{DenseConfig, Dim, DropoutConfig, LayerSpec, Result, SequentialConfig};
 use strata_tensor::Init;
 
 /// A multi-layer perceptron: `widths[0]` inputs, dense layers to each next
@@ -12,13 +12,13 @@ use strata_tensor::Init;
 ///
 /// ```
 /// use strata_activation::ActivationKind;
-/// use strata_layers::Registry;
+/// use strata_layers::{Registry, dims};
 /// use strata_tensor::StrataRng;
 /// use strata_training::presets::mlp;
 ///
 /// let spec = mlp(&[784, 256, 128, 10], ActivationKind::Relu, 0.2)?;
 /// let model = Registry::with_builtins().build(&spec, &mut StrataRng::seed_from_u64(1))?;
-/// assert_eq!(model.output_shape(&[784])?, vec![10]);
+/// assert_eq!(model.output_shape(&dims(&[784]))?, dims(&[10]));
 /// # Ok::<(), strata_layers::LayerError>(())
 /// ```
 pub fn mlp(widths: &[usize], activation: ActivationKind, dropout_rate: f32) -> Result<LayerSpec> {
@@ -43,6 +43,6 @@ pub fn mlp(widths: &[usize], activation: ActivationKind, dropout_rate: f32) -> R
     }
     LayerSpec::new(
         "sequential",
-        &SequentialConfig { input_shape: widths.first().map(|&w| vec![w]).unwrap_or_default(), layers },
+        &SequentialConfig { input_shape: widths.first().map(|&w| vec![Dim::Fixed(w)]).unwrap_or_default(), layers },
     )
 }

@@ -90,3 +90,23 @@ pub fn epoch_line(r: &EpochRecord, epochs: usize) -> String {
     s.push_str(&format!("  lr {:.2e}  {:.2} s", r.learning_rate, r.seconds));
     s
 }
+
+/// Say once per process, on stderr, that Strata's kernels were compiled
+/// without optimisation (a debug build of a crate that depends on Strata):
+/// training then runs tens of times slower, and the fix is one profile line.
+pub(crate) fn warn_if_unoptimized(mode: Progress) {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    if strata_tensor::OPTIMIZED || mode == Progress::Silent {
+        return;
+    }
+    ONCE.call_once(|| {
+        eprintln!(
+            "strata: warning: Strata was compiled without optimisations (a debug build), so training runs about \
+             {UNOPTIMIZED_SLOWDOWN} slower than in release. Build with --release, or add to your Cargo.toml:\n  \
+             [profile.dev.package.\"*\"]\n  opt-level = 3"
+        );
+    });
+}
+
+/// How much slower training is without optimisations (measured, README).
+pub const UNOPTIMIZED_SLOWDOWN: &str = "35x";

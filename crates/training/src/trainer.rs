@@ -1,274 +1,256 @@
+//! [`Trainer`]: the fit loop, as a composition of the named steps of
+//! [`crate::step`], with callbacks at its events.
+
+use crate::callback::{Callback, CallbackContext, CallbackResult, Control};
+use crate::config::FitConfig;
 use crate::error::{Result, TrainingError};
-use crate::history::{EpochRecord, History, Metrics};
-use crate::progress::{Progress, Reporter};
-use serde::{Deserialize, Serialize};
-use std::time::Instant;
+use crate::evaluate::check_data;
+use crate::history::{History, Metrics, StopRecord};
+use crate::hook::{GradientHook, StepInfo};
+use crate::progress::Reporter;
+use crate::state::{Snapshot, TrainerState};
+use crate::step::{Core, Scratch};
+use std::collections::BTreeMap;
 use strata_data::Dataset;
-use strata_layers::{Layer, Mode, load_state_dict, state_dict};
+use strata_layers::{Layer, counters, load_counters, load_state_dict, state_dict};
 use strata_loss::Loss;
-use strata_optimizer::{Optimizer, Schedule};
-use strata_tensor::{ParamVisitor, StrataRng, Tensor, splitmix64};
-
-/// The best monitored loss so far, its epoch, and (when restoring) its weights.
-type Best = (f32, usize, Vec<(String, Tensor)>);
-
-/// Stop when the validation loss has not improved for `patience` epochs.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct EarlyStopping {
-    /// Epochs without improvement before stopping.
-    pub patience: usize,
-    /// Smallest decrease of the loss that counts as an improvement.
-    pub min_delta: f32,
-    /// Put the best epoch's weights back into the model at the end.
-    pub restore_best: bool,
-}
-
-impl Default for EarlyStopping {
-    fn default() -> Self {
-        EarlyStopping { patience: 5, min_delta: 0.0, restore_best: true }
-    }
-}
-
-/// How to train: everything but the model, the data, the loss and the optimizer.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct FitConfig {
-    /// Passes over the training data.
-    pub epochs: usize,
-    /// Samples per batch (the last batch of an epoch may be smaller).
-    pub batch_size: usize,
-    /// Seed of the shuffling stream (models take theirs at construction).
-    pub seed: u64,
-    /// Shuffle the training data every epoch.
-    pub shuffle: bool,
-    /// Learning rate as a function of the step; the optimizer's rate at the
-    /// start is the base rate.
-    pub schedule: Schedule,
-    /// Clip the global gradient norm to this value before each update.
-    pub clip_grad_norm: Option<f32>,
-    /// Early stopping on the validation loss (on the training loss without
-    /// a validation set).
-    pub early_stopping: Option<EarlyStopping>,
-    /// Record per-parameter gradient norms every step.
-    pub track_grad_norms: bool,
-    /// How to report progress.
-    pub progress: Progress,
-}
-
-impl Default for FitConfig {
-    fn default() -> Self {
-        FitConfig {
-            epochs: 10,
-            batch_size: 64,
-            seed: 0,
-            shuffle: true,
-            schedule: Schedule::Constant,
-            clip_grad_norm: None,
-            early_stopping: None,
-            track_grad_norms: true,
-            progress: Progress::Auto,
-        }
-    }
-}
-
-/// Where training stands: enough, with the model's and the optimizer's
-/// state, to resume bit-exactly (checkpoints build on it).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TrainerState {
-    /// Epochs completed.
-    pub epoch: usize,
-    /// Optimizer steps taken.
-    pub step: usize,
-    /// The shuffling stream.
-    pub rng: StrataRng,
-    /// The optimizer's learning rate at the start (the schedule's base).
-    pub base_lr: f32,
-}
-
-/// The fit loop: forward, loss, backward, update, over batches and epochs.
-///
-/// One [`Trainer`] owns the loss, the optimizer and the training state, and
-/// reuses its batch buffers, so after the first batch a step allocates only
-/// what the model allocates (nothing, for the built-in layers).
-#[derive(Debug)]
-pub struct Trainer {
-    config: FitConfig,
-    loss: Box<dyn Loss>,
-    optimizer: Box<dyn Optimizer>,
-    state: TrainerState,
-    /// Batches run in the current epoch (for error messages).
-    batch_in_epoch: usize,
-    /// Per-parameter gradient-norm sums of the current epoch, and their names.
-    norm_sums: Vec<f64>,
-    norm_names: Vec<String>,
-    path: String,
-    features: Tensor,
-    targets: Tensor,
-    grad: Tensor,
-}
+use strata_optimizer::{AnyOptimizer, Optimizer, OptimizerConfig};
+use strata_tensor::{StrataRng, Tensor, splitmix64};
 
 /// What one [`Trainer::train_step`] measured.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct StepOutcome {
     /// The batch's mean loss (before the update).
     pub loss: f32,
-    /// Correctly classified rows of the batch, for classification targets.
-    pub correct: Option<usize>,
+    /// `(right, counted)` predictions of the batch, when the loss defines an accuracy.
+    pub correct: Option<(usize, usize)>,
     /// The learning rate the update used.
     pub learning_rate: f32,
 }
 
-/// How many rows of `output` predict their target: argmax against a class
-/// index (`[b]` targets) or against the argmax of a one-hot row (`[b, k]`);
-/// the sign of a single logit against a 0/1 target. `None` for regression.
-pub fn count_correct(output: &Tensor, targets: &Tensor) -> Option<usize> {
-    let w = output.row_len();
-    let b = output.n_rows();
-    if output.rank() != 2 || b == 0 || w == 0 || targets.n_rows() != b {
-        return None;
+/// What [`Trainer::compute_gradients`] measured.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GradientOutcome {
+    /// The batch's mean loss.
+    pub loss: f32,
+    /// `(right, counted)` predictions, when the loss defines an accuracy.
+    pub correct: Option<(usize, usize)>,
+}
+
+/// The learning cycle: forward, loss, backward, a hook, update, over batches
+/// and epochs, with callbacks at every event.
+///
+/// The trainer owns the loss, a serializable optimizer ([`AnyOptimizer`]),
+/// its callbacks and gradient hooks, and the [`TrainerState`]; the model and
+/// the data are lent to each call. One step is
+/// [`Trainer::compute_gradients`] (zero, forward, loss, backward, hooks,
+/// non-finite check) then [`Trainer::apply_update`] (clip, schedule,
+/// optimizer); [`Trainer::fit`] runs them over epochs.
+///
+/// `fit` runs [`FitConfig::epochs`] epochs each time it is called, counting
+/// on from the epochs before (Keras's semantics); a trainer restored from a
+/// [`Snapshot`] taken inside a `fit` call finishes that call instead.
+///
+/// ```
+/// use strata_data::InMemoryDataset;
+/// use strata_layers::{Dense, DenseConfig};
+/// use strata_loss::LossKind;
+/// use strata_optimizer::OptimizerConfig;
+/// use strata_tensor::{StrataRng, Tensor};
+/// use strata_training::{FitConfig, Progress, Trainer};
+///
+/// let data = InMemoryDataset::from_labels(Tensor::from_vec(&[2, 2], vec![1., 0., 0., 1.])?, &[0, 1])?;
+/// let mut model = Dense::new(DenseConfig::new(2, 2), &mut StrataRng::seed_from_u64(0))?;
+/// let config = FitConfig { epochs: 5, batch_size: 2, progress: Progress::Silent, ..FitConfig::default() };
+/// let mut trainer = Trainer::new(config, LossKind::CrossEntropy, OptimizerConfig::from_name("sgd", 0.5)?)?;
+/// trainer.fit(&mut model, &data, None)?;
+/// trainer.fit(&mut model, &data, None)?; // five more
+/// assert_eq!(trainer.state().epoch, 10);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Trainer {
+    core: Core,
+    callbacks: Vec<Box<dyn Callback>>,
+    names: Vec<String>,
+}
+
+impl std::fmt::Debug for Trainer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Trainer")
+            .field("config", &self.core.config)
+            .field("loss", &self.core.loss)
+            .field("optimizer", &self.core.optimizer)
+            .field("state", &self.core.state)
+            .field("callbacks", &self.names)
+            .finish_non_exhaustive()
     }
-    let argmax = |row: &[f32]| {
-        let mut best = 0;
-        for (i, &x) in row.iter().enumerate() {
-            if x > row[best] {
-                best = i;
-            }
-        }
-        best
-    };
-    let out = output.data();
-    let t = targets.data();
-    let tw = targets.row_len();
-    let mut correct = 0;
-    if w == 1 && tw == 1 {
-        // binary: a logit and a 0/1 target
-        for (o, &y) in out.iter().zip(t) {
-            correct += usize::from((*o > 0.0) == (y > 0.5));
-        }
-    } else if tw == 1 {
-        for (i, &y) in t.iter().enumerate() {
-            correct += usize::from(argmax(&out[i * w..(i + 1) * w]) as f32 == y);
-        }
-    } else if tw == w {
-        for i in 0..b {
-            correct += usize::from(argmax(&out[i * w..(i + 1) * w]) == argmax(&t[i * w..(i + 1) * w]));
-        }
-    } else {
-        return None;
-    }
-    Some(correct)
 }
 
 impl Trainer {
-    /// A trainer; the optimizer's current learning rate is the schedule's base.
-    pub fn new(config: FitConfig, loss: Box<dyn Loss>, optimizer: Box<dyn Optimizer>) -> Result<Trainer> {
-        if config.epochs == 0 {
-            return Err(TrainingError::InvalidConfig("epochs must be at least 1".into()));
-        }
-        if config.batch_size == 0 {
-            return Err(TrainingError::InvalidConfig("batch size must be at least 1".into()));
-        }
-        if let Some(c) = config.clip_grad_norm
-            && !(c > 0.0 && c.is_finite())
-        {
-            return Err(TrainingError::InvalidConfig(format!("gradient clipping norm must be > 0, got {c}")));
-        }
+    /// A trainer with the optimizer `optimizer` describes; its learning rate
+    /// is the schedule's base.
+    pub fn new(config: FitConfig, loss: impl Loss + 'static, optimizer: OptimizerConfig) -> Result<Trainer> {
+        Trainer::with_optimizer(config, loss, optimizer.build_any()?)
+    }
+
+    /// A trainer with an optimizer built (and maybe restored) already.
+    pub fn with_optimizer(config: FitConfig, loss: impl Loss + 'static, optimizer: AnyOptimizer) -> Result<Trainer> {
+        config.validate().map_err(TrainingError::InvalidConfig)?;
         let state = TrainerState {
             epoch: 0,
             step: 0,
             rng: StrataRng::seed_from_u64(splitmix64(config.seed ^ 0x5348_5546_464c_4521)),
             base_lr: optimizer.learning_rate(),
+            history: History::default(),
+            run: None,
+            callbacks: BTreeMap::new(),
         };
-        Ok(Trainer {
-            config,
-            loss,
-            optimizer,
-            state,
-            batch_in_epoch: 0,
-            norm_sums: Vec::new(),
-            norm_names: Vec::new(),
-            path: String::new(),
-            features: Tensor::default(),
-            targets: Tensor::default(),
-            grad: Tensor::default(),
-        })
+        let core =
+            Core { config, loss: Box::new(loss), optimizer, state, hooks: Vec::new(), scratch: Scratch::default() };
+        Ok(Trainer { core, callbacks: Vec::new(), names: Vec::new() })
+    }
+
+    /// Add a callback; its [`Callback::name`] must be new to this trainer.
+    pub fn add_callback(&mut self, callback: impl Callback + 'static) -> Result<&mut Self> {
+        let name = callback.name().to_string();
+        if self.names.contains(&name) {
+            return Err(TrainingError::InvalidConfig(format!(
+                "a callback named '{name}' is already added (callback names key their state and must be unique)"
+            )));
+        }
+        self.callbacks.push(Box::new(callback));
+        self.names.push(name);
+        Ok(self)
+    }
+
+    /// Add a gradient hook, run after backward and before the update (hooks
+    /// run in the order they were added).
+    pub fn add_gradient_hook(&mut self, hook: impl GradientHook + 'static) -> &mut Self {
+        self.core.hooks.push(Box::new(hook));
+        self
     }
 
     /// The configuration.
     pub fn config(&self) -> &FitConfig {
-        &self.config
+        &self.core.config
     }
 
-    /// The training state (epoch, step, shuffling stream).
+    /// The configuration, to change between `fit` calls (another number of
+    /// epochs, say). Checked again by the next `fit`.
+    pub fn config_mut(&mut self) -> &mut FitConfig {
+        &mut self.core.config
+    }
+
+    /// The training state: epoch, step, shuffling stream, history, the `fit`
+    /// call in progress. Its callback states are those of the last
+    /// [`Trainer::snapshot`] or [`Trainer::restore`].
     pub fn state(&self) -> &TrainerState {
-        &self.state
+        &self.core.state
     }
 
-    /// The optimizer.
-    pub fn optimizer(&self) -> &dyn Optimizer {
-        self.optimizer.as_ref()
+    /// The optimizer, with its state.
+    pub fn optimizer(&self) -> &AnyOptimizer {
+        &self.core.optimizer
     }
 
     /// The loss.
     pub fn loss(&self) -> &dyn Loss {
-        self.loss.as_ref()
+        self.core.loss.as_ref()
     }
 
-    fn check_data(model: &dyn Layer, data: &dyn Dataset, what: &'static str) -> Result<()> {
-        if data.is_empty() {
-            return Err(TrainingError::EmptyDataset { what });
-        }
-        let out = model.output_shape(data.feature_shape()).map_err(|_| TrainingError::InputShape {
-            what,
-            data: data.feature_shape().to_vec(),
-            model: model_input_hint(model, data.feature_shape()),
-        })?;
-        if let (Some(n_classes), [width]) = (data.n_classes(), out.as_slice())
-            && *width > 1
-            && n_classes > *width
-        {
-            return Err(TrainingError::LabelOutOfRange { what, label: n_classes - 1, n_classes: *width });
-        }
-        Ok(())
+    /// The names of the callbacks, in the order they run.
+    pub fn callback_names(&self) -> &[String] {
+        &self.names
     }
 
-    /// Loss and accuracy of `model` on `data` (inference mode, batches of 512).
-    pub fn evaluate(&mut self, model: &mut dyn Layer, data: &dyn Dataset) -> Result<Metrics> {
-        on_pool(|| self.evaluate_here(model, data))
-    }
-
-    fn evaluate_here(&mut self, model: &mut dyn Layer, data: &dyn Dataset) -> Result<Metrics> {
-        Self::check_data(model, data, "evaluation")?;
-        let n = data.len();
-        let indices: Vec<usize> = (0..n).collect();
-        let (mut loss_sum, mut correct, mut has_acc) = (0f64, 0usize, true);
-        for chunk in indices.chunks(512) {
-            data.fill_batch(chunk, &mut self.features, &mut self.targets)?;
-            let out = model.forward(&self.features, Mode::Eval)?;
-            loss_sum += f64::from(self.loss.value(out, &self.targets)?) * chunk.len() as f64;
-            match count_correct(out, &self.targets) {
-                Some(c) => correct += c,
-                None => has_acc = false,
-            }
-        }
-        Ok(Metrics {
-            loss: (loss_sum / n as f64) as f32,
-            accuracy: has_acc.then(|| correct as f32 / n as f32),
-            n_samples: n,
+    /// Everything needed to continue exactly where training stands: the
+    /// model's tensors and counters, the optimizer, and the trainer's state
+    /// with every callback's state.
+    pub fn snapshot(&self, model: &mut dyn Layer) -> Result<Snapshot> {
+        let mut state = self.core.state.clone();
+        state.callbacks = self.callback_states()?;
+        Ok(Snapshot {
+            spec: model.spec().ok(),
+            weights: state_dict(model),
+            counters: counters(model),
+            optimizer: self.core.optimizer.clone(),
+            state,
         })
     }
 
-    /// Train `model` on `train`, validating on `validation` after each epoch.
+    fn callback_states(&self) -> Result<BTreeMap<String, String>> {
+        let mut out = BTreeMap::new();
+        for (name, cb) in self.names.iter().zip(&self.callbacks) {
+            if let Some(value) = cb.state() {
+                out.insert(name.clone(), value.to_string());
+            }
+        }
+        Ok(out)
+    }
+
+    /// Put a model and this trainer back where a [`Snapshot`] was taken:
+    /// weights, counters, optimizer, state and callback states. Nothing
+    /// changes when the snapshot does not fit (a tensor or counter the model
+    /// lacks, state of a callback this trainer does not have).
+    pub fn restore(&mut self, model: &mut dyn Layer, snapshot: &Snapshot) -> Result<()> {
+        let mut parsed = Vec::new();
+        for (name, text) in &snapshot.state.callbacks {
+            let Some(i) = self.names.iter().position(|n| n == name) else {
+                return Err(TrainingError::Restore(format!(
+                    "it holds the state of callback '{name}', which this trainer does not have (callbacks: {})",
+                    self.names.join(", ")
+                )));
+            };
+            let value: serde_json::Value = serde_json::from_str(text)
+                .map_err(|e| TrainingError::Restore(format!("the state of callback '{name}' is not JSON: {e}")))?;
+            parsed.push((i, value));
+        }
+        let before = state_dict(model);
+        load_state_dict(model, &snapshot.weights)?;
+        if let Err(e) = load_counters(model, &snapshot.counters) {
+            load_state_dict(model, &before)?;
+            return Err(e.into());
+        }
+        for (i, value) in parsed {
+            let cb = &mut self.callbacks[i];
+            cb.load_state(value)
+                .map_err(|source| TrainingError::Callback { callback: self.names[i].clone(), source })?;
+        }
+        self.core.optimizer = snapshot.optimizer.clone();
+        self.core.state = snapshot.state.clone();
+        Ok(())
+    }
+
+    /// Loss and accuracy of `model` on `data` with this trainer's loss
+    /// (inference mode, batches of 512); see also [`crate::evaluate`], which
+    /// needs no trainer.
+    pub fn evaluate(&mut self, model: &mut dyn Layer, data: &dyn Dataset) -> Result<Metrics> {
+        on_pool(|| self.core.evaluate(model, data))
+    }
+
+    /// Train `model` on `train`, validating on `validation` after each epoch:
+    /// [`FitConfig::epochs`] more epochs, or the rest of the `fit` call a
+    /// restored snapshot was taken in. Returns this call's history.
     ///
-    /// Runs the epochs the configuration asks for (counting those a previous
-    /// call ran), returns the per-epoch history. On a non-finite loss it stops
-    /// with [`TrainingError::NonFiniteLoss`] before that batch's update.
+    /// On a non-finite loss or gradient, the batch's update is not applied
+    /// and `fit` fails with [`TrainingError::NonFiniteLoss`] or
+    /// [`TrainingError::NonFiniteGradient`], unless a callback stops
+    /// training on it (then `fit` returns the history, with the reason).
     pub fn fit(
         &mut self,
         model: &mut dyn Layer,
         train: &dyn Dataset,
         validation: Option<&dyn Dataset>,
     ) -> Result<History> {
-        on_pool(|| self.fit_here(model, train, validation))
+        self.core.config.validate().map_err(TrainingError::InvalidConfig)?;
+        check_data(model, train, "training")?;
+        if let Some(v) = validation {
+            check_data(model, v, "validation")?;
+        }
+        crate::progress::warn_if_unoptimized(self.core.config.progress);
+        let result = on_pool(|| self.fit_here(model, train, validation));
+        self.core.state.run = None;
+        result
     }
 
     fn fit_here(
@@ -277,110 +259,149 @@ impl Trainer {
         train: &dyn Dataset,
         validation: Option<&dyn Dataset>,
     ) -> Result<History> {
-        Self::check_data(model, train, "training")?;
-        if let Some(v) = validation {
-            Self::check_data(model, v, "validation")?;
-        }
-        let n = train.len();
-        let bs = self.config.batch_size;
-        let n_batches = n.div_ceil(bs);
-        let mut reporter = Reporter::new(self.config.progress, self.config.epochs, n_batches);
-        let mut history = History::default();
-        let mut order: Vec<usize> = (0..n).collect();
-        let mut best: Option<Best> = None;
-        let mut since_best = 0;
-
-        while self.state.epoch < self.config.epochs {
-            let epoch = self.state.epoch + 1;
-            let started = Instant::now();
-            for (i, o) in order.iter_mut().enumerate() {
-                *o = i;
-            }
-            if self.config.shuffle {
-                self.state.rng.shuffle(&mut order);
-            }
-            let (mut loss_sum, mut correct, mut has_acc, mut seen) = (0f64, 0usize, true, 0usize);
-            self.norm_sums.iter_mut().for_each(|s| *s = 0.0);
-            self.batch_in_epoch = 0;
-            let mut lr = self.optimizer.learning_rate();
-            reporter.start_epoch(epoch);
-
-            let mut features = std::mem::take(&mut self.features);
-            let mut targets = std::mem::take(&mut self.targets);
-            for (b, chunk) in order.chunks(bs).enumerate() {
-                train.fill_batch(chunk, &mut features, &mut targets)?;
-                let step = match self.train_step(model, &features, &targets) {
-                    Ok(step) => step,
-                    Err(e) => {
-                        reporter.finish();
-                        return Err(e);
-                    }
-                };
-                match step.correct {
-                    Some(c) => correct += c,
-                    None => has_acc = false,
-                }
-                loss_sum += f64::from(step.loss) * chunk.len() as f64;
-                seen += chunk.len();
-                lr = step.learning_rate;
-                reporter.batch(b + 1, (loss_sum / seen as f64) as f32);
-            }
-            self.features = features;
-            self.targets = targets;
-
-            let validation_metrics = match validation {
-                Some(v) => Some(self.evaluate_here(model, v)?),
-                None => None,
-            };
-            self.state.epoch = epoch;
-            let n_steps = n_batches.max(1) as f64;
-            let record = EpochRecord {
-                epoch,
-                train_loss: (loss_sum / seen.max(1) as f64) as f32,
-                train_accuracy: has_acc.then(|| correct as f32 / seen.max(1) as f32),
-                validation: validation_metrics,
-                learning_rate: lr,
-                seconds: started.elapsed().as_secs_f64(),
-                grad_norms: self
-                    .norm_names
-                    .iter()
-                    .zip(&self.norm_sums)
-                    .map(|(name, s)| (name.clone(), (s / n_steps) as f32))
-                    .collect(),
-            };
-            reporter.end_epoch(&record);
-            history.epochs.push(record);
-
-            if let Some(es) = self.config.early_stopping {
-                let monitored =
-                    validation_metrics.map_or(history.epochs[history.epochs.len() - 1].train_loss, |m| m.loss);
-                let improved = best.as_ref().is_none_or(|(b, _, _)| monitored < *b - es.min_delta);
-                if improved {
-                    let weights = if es.restore_best { state_dict(model) } else { Vec::new() };
-                    best = Some((monitored, epoch, weights));
-                    since_best = 0;
-                } else {
-                    since_best += 1;
-                    if since_best >= es.patience {
-                        history.stopped_early = self.state.epoch < self.config.epochs;
-                        break;
-                    }
-                }
-            }
-        }
+        let (run, resuming) = self.core.begin_run();
+        let n_batches = train.len().div_ceil(self.core.config.batch_size);
+        let mut reporter = Reporter::new(self.core.config.progress, run.last_epoch, n_batches);
+        let mut control = Control { has_validation: validation.is_some(), resuming, ..Control::default() };
+        let result = self
+            .emit(model, &mut control, |cb, ctx| cb.on_train_begin(ctx))
+            .and_then(|()| self.run_epochs(model, train, validation, &mut control, &mut reporter))
+            .and_then(|()| {
+                reporter.finish();
+                self.emit(model, &mut control, |cb, ctx| cb.on_train_end(ctx))
+            });
         reporter.finish();
-        if let (Some(es), Some((_, epoch, weights))) = (self.config.early_stopping, best)
-            && es.restore_best
-        {
-            load_state_dict(model, &weights)?;
-            history.best_epoch = Some(epoch);
-        }
-        Ok(history)
+        result?;
+        let h = &self.core.state.history;
+        Ok(History {
+            epochs: h.epochs.iter().filter(|r| r.epoch >= run.first_epoch).cloned().collect(),
+            best_epoch: h.best_epoch,
+            stopped: h.stopped.clone(),
+        })
     }
 
-    /// One step of the learning cycle on one batch: zero the gradients,
-    /// forward, loss, backward, (clip), update with the scheduled learning
-    /// rate. `fit` calls it for every batch; call it yourself for a custom loop.
+    /// Epochs until the run's last or a callback's stop.
+    fn run_epochs(
+        &mut self,
+        model: &mut dyn Layer,
+        train: &dyn Dataset,
+        validation: Option<&dyn Dataset>,
+        control: &mut Control,
+        reporter: &mut Reporter,
+    ) -> Result<()> {
+        while let Some(epoch) = self.core.next_epoch() {
+            let resumed = self.core.start_epoch(train.len());
+            reporter.start_epoch(epoch);
+            if !resumed {
+                self.emit(model, control, |cb, ctx| cb.on_epoch_begin(ctx, epoch))?;
+            }
+            let stopped_at = self.run_batches(model, train, epoch, control, reporter)?;
+            let record = self.core.finish_epoch(model, validation)?;
+            reporter.end_epoch(&record);
+            self.emit(model, control, |cb, ctx| cb.on_epoch_end(ctx, &record))?;
+            if let Some((callback, reason)) = control.stop.take() {
+                self.core.state.history.stopped = Some(StopRecord { epoch, batch: stopped_at, callback, reason });
+                self.core.state.run = None;
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// The epoch's batches from its position on; returns the batch after
+    /// which a callback stopped training, if one did.
+    fn run_batches(
+        &mut self,
+        model: &mut dyn Layer,
+        train: &dyn Dataset,
+        epoch: usize,
+        control: &mut Control,
+        reporter: &mut Reporter,
+    ) -> Result<Option<usize>> {
+        let order = std::mem::take(&mut self.core.scratch.order);
+        let mut features = std::mem::take(&mut self.core.scratch.features);
+        let mut targets = std::mem::take(&mut self.core.scratch.targets);
+        let result = self.batches_of(model, train, epoch, &order, (&mut features, &mut targets), control, reporter);
+        self.core.scratch.order = order;
+        self.core.scratch.features = features;
+        self.core.scratch.targets = targets;
+        result
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn batches_of(
+        &mut self,
+        model: &mut dyn Layer,
+        train: &dyn Dataset,
+        epoch: usize,
+        order: &[usize],
+        (features, targets): (&mut Tensor, &mut Tensor),
+        control: &mut Control,
+        reporter: &mut Reporter,
+    ) -> Result<Option<usize>> {
+        let bs = self.core.config.batch_size;
+        let done = self.core.state.run.as_ref().and_then(|r| r.position.as_ref()).map_or(0, |p| p.batches);
+        for (b, chunk) in order.chunks(bs).enumerate().skip(done) {
+            let batch = b + 1;
+            self.emit(model, control, |cb, ctx| cb.on_batch_begin(ctx, batch))?;
+            train.fill_batch(chunk, features, targets)?;
+            let info = StepInfo { epoch, batch, batch_size: chunk.len(), step: self.core.state.step };
+            let (logs, error) = self.core.batch(model, features, targets, info)?;
+            reporter.batch(batch, self.running_loss());
+            self.emit(model, control, |cb, ctx| cb.on_batch_end(ctx, &logs))?;
+            if let (Some(e), None) = (error, &control.stop) {
+                return Err(e);
+            }
+            if control.stop.is_some() {
+                return Ok(Some(batch));
+            }
+        }
+        Ok(None)
+    }
+
+    fn running_loss(&self) -> f32 {
+        let p = self.core.state.run.as_ref().and_then(|r| r.position.as_ref());
+        p.map_or(f32::NAN, |p| if p.terms > 0.0 { (p.loss_sum / p.terms) as f32 } else { f32::NAN })
+    }
+
+    /// Call `event` on every callback, then hand out the snapshots they asked for.
+    fn emit(
+        &mut self,
+        model: &mut dyn Layer,
+        control: &mut Control,
+        event: impl Fn(&mut dyn Callback, &mut CallbackContext<'_>) -> CallbackResult,
+    ) -> Result<()> {
+        if self.callbacks.is_empty() {
+            return Ok(());
+        }
+        let learning_rate = self.core.next_learning_rate();
+        for (i, (cb, name)) in self.callbacks.iter_mut().zip(&self.names).enumerate() {
+            control.current = i;
+            let mut ctx =
+                CallbackContext { model: &mut *model, state: &mut self.core.state, learning_rate, control, name };
+            event(cb.as_mut(), &mut ctx)
+                .map_err(|source| TrainingError::Callback { callback: name.clone(), source })?;
+        }
+        self.deliver_snapshots(model, control)
+    }
+
+    fn deliver_snapshots(&mut self, model: &mut dyn Layer, control: &mut Control) -> Result<()> {
+        if control.snapshot_for.is_empty() {
+            return Ok(());
+        }
+        self.core.note_time();
+        let snapshot = self.snapshot(model)?;
+        for i in std::mem::take(&mut control.snapshot_for) {
+            self.callbacks[i]
+                .on_snapshot(&snapshot)
+                .map_err(|source| TrainingError::Callback { callback: self.names[i].clone(), source })?;
+        }
+        Ok(())
+    }
+
+    /// One step of the learning cycle on one batch: [`Trainer::compute_gradients`]
+    /// then [`Trainer::apply_update`]. `fit` runs the same steps for every
+    /// batch; call it yourself for a custom loop.
     ///
     /// A non-finite loss or gradient returns an error *before* the update, so
     /// the model keeps its weights.
@@ -389,81 +410,50 @@ impl Trainer {
     /// split between threads are cheap from a pool thread); for a loop of
     /// steps, run the whole loop inside `rayon::scope` as `fit` does.
     pub fn train_step(&mut self, model: &mut dyn Layer, features: &Tensor, targets: &Tensor) -> Result<StepOutcome> {
-        on_pool(|| self.train_step_here(model, features, targets))
+        on_pool(|| {
+            let g = self.compute_gradients_here(model, features, targets)?;
+            let learning_rate = self.core.update(model)?;
+            Ok(StepOutcome { loss: g.loss, correct: g.correct, learning_rate })
+        })
     }
 
-    fn train_step_here(&mut self, model: &mut dyn Layer, features: &Tensor, targets: &Tensor) -> Result<StepOutcome> {
-        self.batch_in_epoch += 1;
-        let (epoch, batch) = (self.state.epoch + 1, self.batch_in_epoch);
-        self.zero_grad(model);
-        // The input is data: nobody needs its gradient.
-        model.set_input_gradient(false);
-        let result = self.forward_backward_update(model, features, targets, epoch, batch);
-        model.set_input_gradient(true);
-        result
-    }
-
-    fn forward_backward_update(
+    /// The first half of a step: zero the gradients, forward, loss, backward,
+    /// the gradient hooks, and the check that loss and gradients are finite
+    /// (an error otherwise). The model then holds the batch's gradients.
+    pub fn compute_gradients(
         &mut self,
         model: &mut dyn Layer,
         features: &Tensor,
         targets: &Tensor,
-        epoch: usize,
-        batch: usize,
-    ) -> Result<StepOutcome> {
-        let out = model.forward(features, Mode::Train)?;
-        let loss = self.loss.value_and_gradient(out, targets, &mut self.grad)?;
-        if !loss.is_finite() {
-            return Err(TrainingError::NonFiniteLoss { epoch, batch, loss });
-        }
-        let correct = count_correct(out, targets);
-        model.backward(&self.grad)?;
-        if let Some(parameter) = self.check_gradients(model) {
-            return Err(TrainingError::NonFiniteGradient { epoch, batch, parameter });
-        }
-        if let Some(max_norm) = self.config.clip_grad_norm {
-            strata_optimizer::clip_grad_norm(&mut |v| model.visit_parameters(v), &mut self.path, max_norm);
-        }
-        let learning_rate = self.config.schedule.lr_at(self.state.base_lr, self.state.step);
-        self.optimizer.set_learning_rate(learning_rate);
-        self.optimizer.step(&mut |v| model.visit_parameters(v), &mut self.path)?;
-        self.state.step += 1;
-        Ok(StepOutcome { loss, correct, learning_rate })
+    ) -> Result<GradientOutcome> {
+        on_pool(|| self.compute_gradients_here(model, features, targets))
     }
 
-    fn zero_grad(&mut self, model: &mut dyn Layer) {
-        let mut f = |p: strata_tensor::ParamRef<'_>| {
-            if let Some(g) = p.grad {
-                g.fill(0.0);
-            }
+    fn compute_gradients_here(
+        &mut self,
+        model: &mut dyn Layer,
+        features: &Tensor,
+        targets: &Tensor,
+    ) -> Result<GradientOutcome> {
+        self.core.scratch.standalone_batches += 1;
+        let info = StepInfo {
+            epoch: self.core.state.epoch + 1,
+            batch: self.core.scratch.standalone_batches,
+            batch_size: features.shape().first().copied().unwrap_or(0),
+            step: self.core.state.step,
         };
-        model.visit_parameters(&mut ParamVisitor::new(&mut self.path, &mut f));
+        let g = self.core.gradients(model, features, targets, info)?;
+        match g.problem {
+            Some((_, error)) => Err(error),
+            None => Ok(GradientOutcome { loss: g.loss, correct: g.correct }),
+        }
     }
 
-    /// Accumulate per-parameter gradient norms (when tracking) and return the
-    /// name of the first parameter whose gradient is not finite.
-    fn check_gradients(&mut self, model: &mut dyn Layer) -> Option<String> {
-        let track = self.config.track_grad_norms;
-        let (sums, names) = (&mut self.norm_sums, &mut self.norm_names);
-        let mut bad = None;
-        let mut i = 0;
-        let mut f = |p: strata_tensor::ParamRef<'_>| {
-            let Some(g) = p.grad else { return };
-            let sq = g.sum_squares();
-            if !sq.is_finite() && bad.is_none() {
-                bad = Some(p.name.to_string());
-            }
-            if track {
-                if i == sums.len() {
-                    sums.push(0.0);
-                    names.push(p.name.to_string());
-                }
-                sums[i] += sq.sqrt();
-            }
-            i += 1;
-        };
-        model.visit_parameters(&mut ParamVisitor::new(&mut self.path, &mut f));
-        bad
+    /// The second half of a step: clip the gradients (if configured), set
+    /// the scheduled learning rate and let the optimizer update the model.
+    /// Returns the learning rate used.
+    pub fn apply_update(&mut self, model: &mut dyn Layer) -> Result<f32> {
+        on_pool(|| self.core.update(model))
     }
 }
 
@@ -471,17 +461,6 @@ impl Trainer {
 /// from a worker is a cheap in-pool join; from any other thread it is handed
 /// to the pool while the caller sleeps, three threads taking turns on the
 /// cores at every product. Measured on W2 (docs/performance.md).
-fn on_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+pub(crate) fn on_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
     if rayon::current_thread_index().is_some() { f() } else { rayon::scope(|_| f()) }
-}
-
-/// The model's per-sample input shape as far as it can be told (for an error message).
-fn model_input_hint(model: &dyn Layer, data_shape: &[usize]) -> Vec<usize> {
-    match model.output_shape(data_shape) {
-        Err(strata_layers::LayerError::ShapeMismatch { expected, .. }) => {
-            expected.into_iter().skip_while(|&d| d == 0).collect()
-        }
-        Err(strata_layers::LayerError::IncompatibleLayers { next_expected, .. }) => next_expected,
-        _ => Vec::new(),
-    }
 }

@@ -1,43 +1,14 @@
-//! History, early stopping, the learning-rate schedule, accuracy counting.
+//! History, the learning-rate schedule, `fit` called again, the split step
+//! and its gradient hook, evaluation without an optimizer, bad settings.
 
-use strata_activation::ActivationKind;
+use crate::common::{blobs, model, trainer};
+
 use strata_data::InMemoryDataset;
-use strata_layers::{Layer, Registry, state_dict};
+use strata_layers::{Dim, Layer, state_dict};
 use strata_loss::LossKind;
 use strata_optimizer::{OptimizerConfig, Schedule};
-use strata_tensor::{StrataRng, Tensor};
-use strata_training::{EarlyStopping, FitConfig, Progress, Trainer, TrainingError, count_correct, presets};
-
-/// Two Gaussian blobs, 2-D, labels 0 and 1, drawn from `seed`.
-fn blobs(n: usize, seed: u64) -> InMemoryDataset {
-    let mut rng = StrataRng::seed_from_u64(seed);
-    let noise = Tensor::random_normal(&[n, 2], 0.0, 0.5, &mut rng).unwrap();
-    let labels: Vec<usize> = (0..n).map(|i| i % 2).collect();
-    let x: Vec<f32> = noise
-        .data()
-        .chunks(2)
-        .zip(&labels)
-        .flat_map(|(p, &l)| {
-            let c = if l == 0 { -1.0 } else { 1.0 };
-            [p[0] + c, p[1] + c]
-        })
-        .collect();
-    InMemoryDataset::from_labels(Tensor::from_vec(&[n, 2], x).unwrap(), &labels).unwrap()
-}
-
-fn model(seed: u64) -> Box<dyn Layer> {
-    let spec = presets::mlp(&[2, 8, 2], ActivationKind::Relu, 0.0).unwrap();
-    Registry::with_builtins().build(&spec, &mut StrataRng::seed_from_u64(seed)).unwrap()
-}
-
-fn trainer(config: FitConfig, lr: f32) -> Trainer {
-    Trainer::new(
-        config,
-        Box::new(LossKind::CrossEntropy),
-        OptimizerConfig::from_name("adam", lr).unwrap().build().unwrap(),
-    )
-    .unwrap()
-}
+use strata_tensor::Tensor;
+use strata_training::{BoxError, FitConfig, Progress, StepInfo, Trainer, TrainingError, evaluate};
 
 #[test]
 fn history_records_every_epoch_and_the_loss_falls() {
@@ -57,35 +28,6 @@ fn history_records_every_epoch_and_the_loss_falls() {
     let names: Vec<&str> = last.grad_norms.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(names, ["dense_1.weight", "dense_1.bias", "dense_2.weight", "dense_2.bias"]);
     assert!(last.grad_norms.iter().all(|(_, g)| g.is_finite() && *g > 0.0));
-}
-
-#[test]
-fn early_stopping_stops_and_restores_the_best_weights() {
-    // Improvements under 0.001 do not count, so training soon stops improving.
-    let (train, val) = (blobs(200, 3), blobs(60, 4));
-    let mut m = model(2);
-    let es = EarlyStopping { patience: 2, min_delta: 1e-3, restore_best: true };
-    let config = FitConfig {
-        epochs: 200,
-        batch_size: 10,
-        early_stopping: Some(es),
-        progress: Progress::Silent,
-        ..FitConfig::default()
-    };
-    let mut t = trainer(config, 0.05);
-    let h = t.fit(m.as_mut(), &train, Some(&val)).unwrap();
-    assert!(h.stopped_early, "ran all {} epochs", h.epochs.len());
-    let best = h.best_epoch.unwrap();
-    // Patience 2: training ran exactly two epochs past the best one.
-    assert_eq!(h.epochs.len(), best + 2);
-    // The restored weights give the best epoch's validation loss again.
-    let best_loss = h.epochs[best - 1].validation.unwrap().loss;
-    let now = t.evaluate(m.as_mut(), &val).unwrap().loss;
-    assert!((now - best_loss).abs() < 1e-6, "{now} vs {best_loss}");
-    // No epoch improved on the restored one by more than min_delta (Keras's
-    // rule: smaller improvements do not count).
-    let min = h.epochs.iter().map(|e| e.validation.unwrap().loss).fold(f32::INFINITY, f32::min);
-    assert!(best_loss <= min + 1e-3, "best {best_loss}, minimum {min}");
 }
 
 #[test]
@@ -110,14 +52,14 @@ fn the_schedule_sets_the_learning_rate_of_every_step() {
 
 #[test]
 fn invalid_settings_are_errors() {
-    let adam = || OptimizerConfig::from_name("adam", 0.1).unwrap().build().unwrap();
+    let adam = || OptimizerConfig::from_name("adam", 0.1).unwrap();
     let bad = [
         FitConfig { epochs: 0, ..FitConfig::default() },
         FitConfig { batch_size: 0, ..FitConfig::default() },
         FitConfig { clip_grad_norm: Some(-1.0), ..FitConfig::default() },
     ];
     for config in bad {
-        let err = Trainer::new(config, Box::new(LossKind::CrossEntropy), adam()).unwrap_err();
+        let err = Trainer::new(config, LossKind::CrossEntropy, adam()).unwrap_err();
         assert!(matches!(err, TrainingError::InvalidConfig(_)), "{err:?}");
     }
 }
@@ -129,18 +71,109 @@ fn data_that_does_not_fit_the_model_is_refused_before_training() {
     let before = state_dict(m.as_mut());
     let mut t = trainer(FitConfig { progress: Progress::Silent, ..FitConfig::default() }, 0.1);
     let err = t.fit(m.as_mut(), &three_features, None).unwrap_err();
-    assert!(matches!(&err, TrainingError::InputShape { data, model, .. } if data == &[3] && model == &[2]), "{err:?}");
+    assert!(
+        matches!(&err, TrainingError::InputShape { data, model, .. } if data == &[3] && model == &[Dim::Fixed(2)]),
+        "{err:?}"
+    );
+    assert_eq!(err.to_string(), "the training dataset's samples have shape [3], but the model expects [2]");
     assert_eq!(before, state_dict(m.as_mut()));
 }
 
+fn bits(m: &mut dyn Layer) -> Vec<(String, Vec<u32>)> {
+    state_dict(m).into_iter().map(|(n, t)| (n, t.data().iter().map(|x| x.to_bits()).collect())).collect()
+}
+
 #[test]
-fn count_correct_handles_indices_one_hot_and_binary_targets() {
-    let out = Tensor::from_vec(&[3, 2], vec![0.1, 0.9, 0.8, 0.2, 0.3, 0.7]).unwrap(); // argmax 1, 0, 1
-    assert_eq!(count_correct(&out, &Tensor::from_slice(&[1.0, 0.0, 0.0])), Some(2));
-    let one_hot = Tensor::from_vec(&[3, 2], vec![0., 1., 1., 0., 1., 0.]).unwrap();
-    assert_eq!(count_correct(&out, &one_hot), Some(2));
-    let logits = Tensor::from_vec(&[3, 1], vec![2.0, -1.0, 0.5]).unwrap(); // > 0: class 1
-    assert_eq!(count_correct(&logits, &Tensor::from_vec(&[3, 1], vec![1., 0., 0.]).unwrap()), Some(2));
-    // Regression targets of another width: no accuracy.
-    assert_eq!(count_correct(&out, &Tensor::zeros(&[3, 5])), None);
+fn fit_called_twice_continues_and_equals_one_fit_with_the_epochs_summed() {
+    let train = blobs(60, 8);
+    let config =
+        |epochs| FitConfig { epochs, batch_size: 16, seed: 5, progress: Progress::Silent, ..FitConfig::default() };
+    let (mut once, mut twice) = (crate::common::model_with_dropout(9, 0.3), crate::common::model_with_dropout(9, 0.3));
+    let mut t1 = trainer(config(6), 0.02);
+    let h = t1.fit(once.as_mut(), &train, None).unwrap();
+    assert_eq!(h.epochs.len(), 6);
+    let mut t2 = trainer(config(3), 0.02);
+    let first = t2.fit(twice.as_mut(), &train, None).unwrap();
+    let second = t2.fit(twice.as_mut(), &train, None).unwrap();
+    // Keras's semantics: each call runs its epochs, numbered on from the last.
+    assert_eq!(first.epochs.iter().map(|r| r.epoch).collect::<Vec<_>>(), [1, 2, 3]);
+    assert_eq!(second.epochs.iter().map(|r| r.epoch).collect::<Vec<_>>(), [4, 5, 6]);
+    assert_eq!((t2.state().epoch, t2.state().step), (6, 6 * 4), "60 samples / batch 16 = 4 steps per epoch");
+    assert_eq!(bits(once.as_mut()), bits(twice.as_mut()), "3 + 3 epochs must equal 6 epochs bit for bit");
+    for (a, b) in h.epochs.iter().zip(first.epochs.iter().chain(&second.epochs)) {
+        assert_eq!(a.train_loss.to_bits(), b.train_loss.to_bits(), "epoch {}", a.epoch);
+    }
+}
+
+#[test]
+fn compute_gradients_then_apply_update_is_one_train_step() {
+    let train = blobs(16, 10);
+    let (mut x, mut y) = (Tensor::default(), Tensor::default());
+    strata_data::Dataset::fill_batch(&train, &(0..16).collect::<Vec<_>>(), &mut x, &mut y).unwrap();
+    let config = || FitConfig { progress: Progress::Silent, ..FitConfig::default() };
+    let (mut a, mut b) = (model(11), model(11));
+    let (mut ta, mut tb) = (trainer(config(), 0.05), trainer(config(), 0.05));
+    for _ in 0..3 {
+        let step = ta.train_step(a.as_mut(), &x, &y).unwrap();
+        let g = tb.compute_gradients(b.as_mut(), &x, &y).unwrap();
+        let lr = tb.apply_update(b.as_mut()).unwrap();
+        assert_eq!((step.loss, step.correct, step.learning_rate), (g.loss, g.correct, lr));
+    }
+    assert_eq!(bits(a.as_mut()), bits(b.as_mut()));
+}
+
+#[test]
+fn a_gradient_hook_runs_between_backward_and_the_update() {
+    // A hook that zeroes every gradient: the update then changes nothing (Adam
+    // with a zero gradient keeps its moments at zero and moves by 0 / (0 + eps)).
+    let train = blobs(32, 12);
+    let mut m = model(13);
+    let before = bits(m.as_mut());
+    let mut t =
+        trainer(FitConfig { epochs: 2, batch_size: 8, progress: Progress::Silent, ..FitConfig::default() }, 0.1);
+    let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = calls.clone();
+    t.add_gradient_hook(move |model: &mut dyn Layer, info: &StepInfo| -> Result<(), BoxError> {
+        seen.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        assert_eq!(info.batch_size, 8);
+        let mut nonzero = false;
+        let mut path = String::new();
+        let mut f = |p: strata_tensor::ParamRef<'_>| {
+            if let Some(g) = p.grad {
+                nonzero |= g.data().iter().any(|&v| v != 0.0);
+                g.fill(0.0);
+            }
+        };
+        model.visit_parameters(&mut strata_tensor::ParamVisitor::new(&mut path, &mut f));
+        if nonzero { Ok(()) } else { Err("the hook saw no gradient".into()) }
+    });
+    t.fit(m.as_mut(), &train, None).unwrap();
+    assert_eq!(calls.load(std::sync::atomic::Ordering::Relaxed), 2 * 4, "one call per step: 2 epochs x 4 batches");
+    assert_eq!(bits(m.as_mut()), before);
+}
+
+#[test]
+fn a_failing_hook_stops_training_before_the_update_and_names_itself() {
+    let train = blobs(16, 14);
+    let mut m = model(15);
+    let before = bits(m.as_mut());
+    let mut t = trainer(FitConfig { progress: Progress::Silent, ..FitConfig::default() }, 0.1);
+    t.add_gradient_hook(|_: &mut dyn Layer, _: &StepInfo| -> Result<(), BoxError> { Err("peer lost".into()) });
+    let err = t.fit(m.as_mut(), &train, None).unwrap_err();
+    assert!(matches!(&err, TrainingError::Hook { epoch: 1, batch: 1, .. }), "{err:?}");
+    assert_eq!(err.to_string(), "gradient hook 'closure' failed at epoch 1, batch 1: peer lost");
+    assert_eq!(bits(m.as_mut()), before);
+}
+
+#[test]
+fn evaluation_needs_no_optimizer() {
+    let data = blobs(50, 16);
+    let mut m = model(17);
+    let free = evaluate(m.as_mut(), &data, &LossKind::CrossEntropy).unwrap();
+    let mut t = trainer(FitConfig::default(), 0.1);
+    let with_trainer = t.evaluate(m.as_mut(), &data).unwrap();
+    assert_eq!(free, with_trainer);
+    assert_eq!(free.n_samples, 50);
+    // Mean cross-entropy of 2 classes from a random init: near ln 2 = 0.693.
+    assert!((0.2..3.0).contains(&free.loss), "{free:?}");
 }

@@ -1,4 +1,7 @@
-//! Tests of the fit loop.
+//! Tests of the fit loop, its callbacks and its state.
 #![allow(clippy::unwrap_used)]
 
+mod callbacks;
+mod common;
 mod fit;
+mod state;

@@ -1,0 +1,84 @@
+//! # strata-cli
+//!
+//! The `strata` command as a library: [`main_with`] runs it with any layer
+//! registry, so a crate that adds layer kinds gets the whole command line
+//! for them without editing Strata:
+//!
+//! ```no_run
+//! // src/bin/strata.rs of a layer crate ("my-layers"), whose `register`
+//! // would add its kinds like this one:
+//! use strata::layers::{Flatten, Layer};
+//!
+//! fn main() -> std::process::ExitCode {
+//!     let mut registry = strata::registry();
+//!     let kind = registry.register_from("my-layers", "my_flatten", |_, _, _| Ok(Box::new(Flatten::new()) as Box<dyn Layer>));
+//!     // A kind registered twice is an error, reported, not a panic.
+//!     if let Err(e) = kind {
+//!         eprintln!("error: {e}");
+//!         return std::process::ExitCode::FAILURE;
+//!     }
+//!     strata_cli::main_with(registry)
+//! }
+//! ```
+//!
+//! The design decision: the command is a thin layer over the library. It
+//! parses arguments (clap), reads data, and hands everything else to
+//! `strata-training` and `strata-model`: the model file it writes is a
+//! [`strata::model::Model`], which user code loads and predicts with exactly
+//! as `strata predict` does.
+
+mod args;
+mod dataset;
+mod model;
+mod run;
+
+use clap::Parser;
+use std::ffi::OsString;
+use std::process::ExitCode;
+use strata::layers::Registry;
+
+/// Run the command with the process's arguments and `registry`, printing an
+/// error (with its causes) and returning a failure code on error.
+pub fn main_with(registry: Registry) -> ExitCode {
+    let result = run_args(std::env::args_os(), &registry);
+    if std::env::var_os("STRATA_REPORT_PEAK_RSS").is_some()
+        && let Some(kb) = peak_rss_kb()
+    {
+        eprintln!("peak RSS: {kb} kB");
+    }
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            let mut source = std::error::Error::source(e.as_ref());
+            while let Some(s) = source {
+                eprintln!("  caused by: {s}");
+                source = s.source();
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Run the command on `args` (the first being the program name) with
+/// `registry`. `--help` and `--version` print and return `Ok`; a usage error
+/// prints clap's message and exits with clap's code.
+pub fn run_args(
+    args: impl IntoIterator<Item = impl Into<OsString> + Clone>,
+    registry: &Registry,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let cli = args::Cli::parse_from(args);
+    match cli.command {
+        args::Command::Train(a) => run::train(*a, registry),
+        args::Command::Evaluate(a) => run::evaluate(a, registry),
+        args::Command::Predict(a) => run::predict(a, registry),
+        args::Command::Summary(a) => run::summary_cmd(a, registry),
+        args::Command::ExportFilters(a) => run::export_filters(a),
+    }
+}
+
+/// The process's peak resident set size (Linux `VmHWM`), in kB.
+pub fn peak_rss_kb() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status.lines().find_map(|l| l.strip_prefix("VmHWM:")?.trim().strip_suffix("kB")?.trim().parse().ok())
+}

@@ -1,0 +1,51 @@
+use std::path::PathBuf;
+use strata_data::DataError;
+use strata_layers::LayerError;
+use strata_tensor::TensorError;
+use thiserror::Error;
+
+/// Everything that can go wrong with a [`crate::Model`].
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum ModelError {
+    /// A model file's metadata entry could not be read.
+    #[error("{path}: model metadata '{key}' is invalid: {reason}")]
+    Metadata {
+        /// The file.
+        path: PathBuf,
+        /// The metadata key.
+        key: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Features whose per-sample shape the model does not take.
+    #[error("{operation}: the model takes samples of shape {expected}, got features of shape {actual:?}")]
+    InputShape {
+        /// `predict`, `predict_proba`, ...
+        operation: &'static str,
+        /// The per-sample shape the model takes.
+        expected: String,
+        /// The shape of the features given.
+        actual: Vec<usize>,
+    },
+    /// Class names that do not fit the model's output.
+    #[error("the model has {n_outputs} outputs but {n_names} class names were given")]
+    ClassNames {
+        /// Width of the model's output.
+        n_outputs: usize,
+        /// Names given.
+        n_names: usize,
+    },
+    /// A layer, the network, or the model file failed.
+    #[error(transparent)]
+    Layer(#[from] LayerError),
+    /// The preprocessing failed.
+    #[error(transparent)]
+    Data(#[from] DataError),
+    /// A tensor operation failed.
+    #[error(transparent)]
+    Tensor(#[from] TensorError),
+}
+
+/// `Result` with [`ModelError`].
+pub type Result<T, E = ModelError> = std::result::Result<T, E>;

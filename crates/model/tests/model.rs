@@ -1,0 +1,183 @@
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use strata_data::{MinMaxScaler, Normalizer};
+use strata_layers::{Dim, Flatten, Layer, LayerError, LayerSpec, Mode, Registry, SavedModel};
+use strata_model::{Model, ModelError, keys};
+use strata_tensor::{StrataRng, Tensor};
+
+fn temp(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("strata-model-{name}-{}.strata", std::process::id()))
+}
+
+fn mlp_spec(n_in: usize, n_out: usize) -> LayerSpec {
+    LayerSpec::from_json(&format!(
+        r#"{{"kind": "sequential", "config": {{"input_shape": [{n_in}], "layers": [
+            {{"kind": "dense", "config": {{"n_inputs": {n_in}, "n_outputs": 8}}}}, {{"kind": "relu"}},
+            {{"kind": "dense", "config": {{"n_inputs": 8, "n_outputs": {n_out}}}}}]}}}}"#
+    ))
+    .unwrap()
+}
+
+fn raw(n: usize, width: usize, seed: u64) -> Tensor {
+    Tensor::random_uniform(&[n, width], 0.0, 100.0, &mut StrataRng::seed_from_u64(seed)).unwrap()
+}
+
+#[test]
+fn a_saved_model_loads_with_its_preprocessing_class_names_and_metadata_and_predicts_the_same() {
+    let x = raw(20, 4, 1);
+    let scaler = MinMaxScaler::fit(&x).unwrap();
+    let names: Vec<String> = ["a", "b", "c"].map(String::from).to_vec();
+    let mut model = Model::from_spec(&mlp_spec(4, 3), 3)
+        .unwrap()
+        .with_preprocessing(Normalizer::MinMax(scaler.clone()))
+        .with_class_names(names.clone())
+        .unwrap()
+        .with_metadata("trained_on", "synthetic");
+    let path = temp("roundtrip");
+    model.save(&path).unwrap();
+    let mut loaded = Model::load(&path).unwrap();
+    std::fs::remove_file(&path).ok();
+
+    assert_eq!(loaded.preprocessing(), &Normalizer::MinMax(scaler));
+    assert_eq!(loaded.class_names(), Some(&names[..]));
+    assert_eq!(loaded.metadata().get("trained_on").map(String::as_str), Some("synthetic"));
+    assert!(!loaded.metadata().contains_key(keys::PREPROCESSING), "model keys are not free-form metadata");
+    assert_eq!(loaded.predict(&x).unwrap(), model.predict(&x).unwrap());
+    assert_eq!(loaded.predict_labels(&x).unwrap(), model.predict_labels(&x).unwrap());
+    let (p, q) = (loaded.predict_proba(&x).unwrap(), model.predict_proba(&x).unwrap());
+    assert_eq!(p, q, "the same weights and preprocessing give bitwise the same probabilities");
+}
+
+#[test]
+fn predict_applies_the_preprocessing_to_raw_features() {
+    // Preprocessing scales by 1/100: predicting on raw x equals the network on x/100.
+    let x = raw(6, 4, 2);
+    let mut model =
+        Model::from_spec(&mlp_spec(4, 3), 5).unwrap().with_preprocessing(Normalizer::Scale { factor: 0.01 });
+    let scaled = x.scale(0.01);
+    let logits = model.network_mut().predict(&scaled).unwrap();
+    assert_eq!(model.output(&x).unwrap(), logits);
+}
+
+#[test]
+fn probabilities_sum_to_one_and_a_single_logit_gives_two_columns() {
+    let x = raw(5, 4, 3);
+    let mut model = Model::from_spec(&mlp_spec(4, 3), 1).unwrap();
+    let p = model.predict_proba(&x).unwrap();
+    for row in p.data().chunks(3) {
+        assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-6, "{row:?}");
+    }
+    let mut binary = Model::from_spec(&mlp_spec(4, 1), 1).unwrap();
+    let logits = binary.output(&x).unwrap();
+    let p = binary.predict_proba(&x).unwrap();
+    assert_eq!(p.shape(), &[5, 2]);
+    let classes = binary.predict(&x).unwrap();
+    for ((row, &logit), &class) in p.data().chunks(2).zip(logits.data()).zip(&classes) {
+        // σ(x) in the second column; the class is 1 exactly when the logit is positive.
+        assert!((row[1] - 1.0 / (1.0 + (-logit).exp())).abs() < 1e-6);
+        assert_eq!(class, usize::from(logit > 0.0));
+    }
+}
+
+#[test]
+fn features_of_a_wrong_shape_are_an_error_naming_both_shapes() {
+    let mut model = Model::from_spec(&mlp_spec(4, 3), 1).unwrap();
+    let err = model.predict(&Tensor::zeros(&[2, 5])).unwrap_err();
+    assert!(matches!(err, ModelError::InputShape { operation: "predict", ref actual, .. } if actual == &[2, 5]));
+    assert_eq!(err.to_string(), "predict: the model takes samples of shape [4], got features of shape [2, 5]");
+}
+
+#[test]
+fn class_names_must_fit_the_output() {
+    let err = Model::from_spec(&mlp_spec(4, 3), 1).unwrap().with_class_names(vec!["x".into(); 2]).unwrap_err();
+    assert!(matches!(err, ModelError::ClassNames { n_outputs: 3, n_names: 2 }));
+}
+
+#[test]
+fn a_model_of_a_layer_crate_the_registry_lacks_names_the_crate() {
+    let spec = LayerSpec::from_json(
+        r#"{"kind": "sequential", "config": {"input_shape": [1, 4, 4], "layers": [
+            {"kind": "conv2d", "config": {"in_channels": 1, "out_channels": 2, "kernel_size": 3}},
+            {"kind": "flatten"}, {"kind": "dense", "config": {"n_inputs": 8, "n_outputs": 2}}]}}"#,
+    )
+    .unwrap();
+    let path = temp("conv");
+    Model::from_spec(&spec, 0).unwrap().save(&path).unwrap();
+    let err = Model::load_with(&path, &Registry::with_builtins()).unwrap_err();
+    std::fs::remove_file(&path).ok();
+    let ModelError::Layer(LayerError::UnknownKind { kind, provider, .. }) = &err else { panic!("{err}") };
+    assert_eq!((kind.as_str(), provider.as_deref()), ("conv2d", Some("strata-conv")));
+    assert!(err.to_string().contains("provided by the crate strata-conv"), "{err}");
+}
+
+/// A third-party layer: flattening under a kind of its own.
+#[derive(Debug, Default)]
+struct MyFlatten(Flatten);
+
+impl Layer for MyFlatten {
+    fn forward(&mut self, input: &Tensor, mode: Mode) -> strata_layers::Result<&Tensor> {
+        self.0.forward(input, mode)
+    }
+    fn backward(&mut self, grad: &Tensor) -> strata_layers::Result<&Tensor> {
+        self.0.backward(grad)
+    }
+    fn output_shape(&self, input_shape: &[Dim]) -> strata_layers::Result<Vec<Dim>> {
+        self.0.output_shape(input_shape)
+    }
+    fn kind(&self) -> &str {
+        "my_flatten"
+    }
+    fn spec(&self) -> strata_layers::Result<LayerSpec> {
+        Ok(LayerSpec { kind: "my_flatten".into(), config: serde_json::Value::Null })
+    }
+}
+
+#[test]
+fn a_third_party_kind_is_named_with_the_crate_the_model_file_recorded() {
+    let mut registry = strata_model::registry();
+    registry.register_from("my-layers", "my_flatten", |_, _, _| Ok(Box::new(MyFlatten::default()))).unwrap();
+    let spec = LayerSpec::from_json(
+        r#"{"kind": "sequential", "config": {"input_shape": [2, 2], "layers": [
+            {"kind": "my_flatten"}, {"kind": "dense", "config": {"n_inputs": 4, "n_outputs": 2}}]}}"#,
+    )
+    .unwrap();
+    let path = temp("third-party");
+    Model::from_spec_with(&spec, 0, &registry).unwrap().save(&path).unwrap();
+    assert!(Model::load_with(&path, &registry).is_ok());
+    let err = Model::load(&path).unwrap_err();
+    std::fs::remove_file(&path).ok();
+    assert!(
+        err.to_string().starts_with("unknown layer kind 'my_flatten': it is provided by the crate my-layers"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_model_file_of_the_earlier_command_line_keeps_its_scaler() {
+    // Before the model type, `strata train --out` kept its scaler under
+    // `strata.cli.normalizer`; such files still load with it.
+    let mut network = strata_model::registry().build(&mlp_spec(4, 3), &mut StrataRng::seed_from_u64(0)).unwrap();
+    let normalizer = Normalizer::Scale { factor: 0.5 };
+    let mut meta = BTreeMap::new();
+    meta.insert(keys::LEGACY_CLI_NORMALIZER.to_string(), serde_json::to_string(&normalizer).unwrap());
+    let path = temp("legacy");
+    SavedModel::capture(network.as_mut(), meta).unwrap().save(&path).unwrap();
+    let model = Model::load(&path).unwrap();
+    std::fs::remove_file(&path).ok();
+    assert_eq!(model.preprocessing(), &normalizer);
+    assert_eq!(model.input_shape(), &[Dim::Fixed(4)]);
+}
+
+#[test]
+fn the_default_registry_has_every_layer_crate_of_the_workspace() {
+    let r = strata_model::registry();
+    let mut kinds: Vec<&str> = r.kinds().collect();
+    kinds.sort();
+    for kind in
+        ["avg_pool2d", "batch_norm", "conv2d", "dense", "dropout", "global_avg_pool", "layer_norm", "max_pool2d"]
+    {
+        assert!(kinds.contains(&kind), "{kind} missing from {kinds:?}");
+    }
+    assert_eq!(r.provider("batch_norm"), Some("strata-normalization"));
+    assert_eq!(r.provider("dense"), Some("strata-layers"));
+}

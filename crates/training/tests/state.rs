@@ -1,0 +1,158 @@
+//! The whole training state round-trips: a snapshot taken inside an epoch,
+//! restored into a fresh model and trainer, continues to bit-identical
+//! weights.
+
+use crate::common::{blobs, model_with_dropout};
+use std::sync::{Arc, Mutex};
+use strata_layers::{Layer, Registry, counters, state_dict};
+use strata_loss::LossKind;
+use strata_optimizer::{OptimizerConfig, Schedule};
+use strata_training::{
+    BatchLogs, Callback, CallbackContext, CallbackResult, EarlyStopping, FitConfig, Monitor, Progress,
+    ReduceLrOnPlateau, Snapshot, Trainer, TrainingError,
+};
+
+/// Asks for a snapshot after a given batch of a given epoch and keeps it.
+#[derive(Clone, Default)]
+struct SnapshotAt {
+    at: (usize, usize),
+    taken: Arc<Mutex<Option<Snapshot>>>,
+}
+
+impl Callback for SnapshotAt {
+    fn on_batch_end(&mut self, ctx: &mut CallbackContext<'_>, logs: &BatchLogs) -> CallbackResult {
+        if (logs.epoch, logs.batch) == self.at {
+            ctx.request_snapshot();
+        }
+        Ok(())
+    }
+
+    fn on_snapshot(&mut self, snapshot: &Snapshot) -> CallbackResult {
+        *self.taken.lock().unwrap() = Some(snapshot.clone());
+        Ok(())
+    }
+}
+
+/// A trainer with everything that has state: Adam's moments, a warm-up and
+/// cosine schedule, shuffling, and two callbacks that keep state.
+fn trainer() -> Trainer {
+    let config = FitConfig {
+        epochs: 5,
+        batch_size: 7,
+        seed: 21,
+        schedule: Schedule::LinearWarmup {
+            warmup_steps: 6,
+            then: Box::new(Schedule::Cosine { total_steps: 30, min_lr: 1e-4 }),
+        },
+        clip_grad_norm: Some(1.0),
+        progress: Progress::Silent,
+        ..FitConfig::default()
+    };
+    let mut t =
+        Trainer::new(config, LossKind::CrossEntropy, OptimizerConfig::from_name("adam", 0.03).unwrap()).unwrap();
+    t.add_callback(EarlyStopping::new(50).restore_best_weights(true)).unwrap();
+    t.add_callback(ReduceLrOnPlateau::new().with_monitor(Monitor::Loss).with_patience(1).with_factor(0.7)).unwrap();
+    t
+}
+
+fn bits(m: &mut dyn Layer) -> Vec<(String, Vec<u32>)> {
+    state_dict(m).into_iter().map(|(n, t)| (n, t.data().iter().map(|x| x.to_bits()).collect())).collect()
+}
+
+#[test]
+fn a_snapshot_taken_inside_an_epoch_resumes_to_bit_identical_weights() {
+    let (train, val) = (blobs(45, 30), blobs(20, 31));
+    // The uninterrupted run, which takes a snapshot after batch 4 of epoch 3
+    // (45 samples / batch 7: 7 batches per epoch) and goes on.
+    let taker = SnapshotAt { at: (3, 4), ..SnapshotAt::default() };
+    let mut a = model_with_dropout(40, 0.25);
+    let mut ta = trainer();
+    ta.add_callback(taker.clone()).unwrap();
+    let ha = ta.fit(a.as_mut(), &train, Some(&val)).unwrap();
+    let snapshot = taker.taken.lock().unwrap().take().unwrap();
+    assert_eq!(snapshot.state.step, 2 * 7 + 4);
+    assert_eq!(snapshot.state.run.as_ref().unwrap().position.as_ref().unwrap().batches, 4);
+    assert_eq!(snapshot.counters, [("dropout_1.calls".to_string(), 18)], "one dropout mask per training forward");
+    assert!(snapshot.state.callbacks.contains_key("early_stopping"));
+
+    // Through text and back, as a checkpoint file would carry it.
+    let snapshot: Snapshot = serde_json::from_str(&serde_json::to_string(&snapshot).unwrap()).unwrap();
+
+    // A fresh model built from the snapshot and a fresh trainer, restored.
+    let mut b = snapshot.build_model(&Registry::with_builtins()).unwrap();
+    let mut tb = trainer();
+    tb.add_callback(SnapshotAt::default()).unwrap();
+    tb.restore(b.as_mut(), &snapshot).unwrap();
+    assert_eq!(counters(b.as_mut()), snapshot.counters);
+    let hb = tb.fit(b.as_mut(), &train, Some(&val)).unwrap();
+
+    assert_eq!(bits(a.as_mut()), bits(b.as_mut()), "resumed weights differ from the uninterrupted run's");
+    assert_eq!(ta.state().step, tb.state().step);
+    assert_eq!(ta.state().rng, tb.state().rng);
+    assert_eq!(ta.state().base_lr.to_bits(), tb.state().base_lr.to_bits(), "the plateau callback acted alike");
+    assert_eq!(ha.best_epoch, hb.best_epoch);
+    // The resumed call returns the whole run's epochs, figures bit-identical
+    // (the interrupted epoch's running sums travelled in the snapshot).
+    assert_eq!(hb.epochs.len(), 5);
+    for (x, y) in ha.epochs.iter().zip(&hb.epochs) {
+        assert_eq!((x.epoch, x.batches), (y.epoch, y.batches));
+        assert_eq!(x.train_loss.to_bits(), y.train_loss.to_bits(), "epoch {}", x.epoch);
+        assert_eq!(x.train_accuracy, y.train_accuracy, "epoch {}", x.epoch);
+        assert_eq!(x.validation, y.validation, "epoch {}", x.epoch);
+        assert_eq!(x.grad_norms, y.grad_norms, "epoch {}", x.epoch);
+    }
+}
+
+#[test]
+fn a_snapshot_between_fit_calls_continues_like_one_longer_fit() {
+    let train = blobs(30, 32);
+    let mut a = model_with_dropout(41, 0.2);
+    let mut ta = Trainer::new(
+        FitConfig { epochs: 4, batch_size: 7, seed: 3, progress: Progress::Silent, ..FitConfig::default() },
+        LossKind::CrossEntropy,
+        OptimizerConfig::from_name("adam", 0.02).unwrap(),
+    )
+    .unwrap();
+    ta.fit(a.as_mut(), &train, None).unwrap();
+    let snapshot = ta.snapshot(a.as_mut()).unwrap();
+    assert!(snapshot.state.run.is_none(), "no fit call in progress");
+    ta.fit(a.as_mut(), &train, None).unwrap();
+
+    let mut b = snapshot.build_model(&Registry::with_builtins()).unwrap();
+    let mut tb = Trainer::new(
+        FitConfig { epochs: 4, batch_size: 7, seed: 999, progress: Progress::Silent, ..FitConfig::default() },
+        LossKind::CrossEntropy,
+        OptimizerConfig::from_name("sgd", 0.5).unwrap(),
+    )
+    .unwrap();
+    // The snapshot's optimizer (Adam) and shuffling stream replace the fresh ones.
+    tb.restore(b.as_mut(), &snapshot).unwrap();
+    tb.fit(b.as_mut(), &train, None).unwrap();
+    assert_eq!(bits(a.as_mut()), bits(b.as_mut()));
+    assert_eq!(tb.state().epoch, 8);
+}
+
+#[test]
+fn a_snapshot_that_does_not_fit_is_refused_and_changes_nothing() {
+    let train = blobs(30, 33);
+    let mut a = model_with_dropout(42, 0.2);
+    let mut ta = trainer();
+    ta.fit(a.as_mut(), &train, Some(&train)).unwrap();
+    let snapshot = ta.snapshot(a.as_mut()).unwrap();
+
+    // A trainer without the callbacks whose state the snapshot holds.
+    let mut plain = Trainer::new(FitConfig::default(), LossKind::CrossEntropy, OptimizerConfig::default()).unwrap();
+    let mut b = model_with_dropout(43, 0.2);
+    let before = bits(b.as_mut());
+    let err = plain.restore(b.as_mut(), &snapshot).unwrap_err();
+    assert!(matches!(&err, TrainingError::Restore(m) if m.contains("callback 'early_stopping'")), "{err}");
+    assert_eq!(bits(b.as_mut()), before);
+    assert_eq!(plain.state().step, 0);
+
+    // A model without dropout: the snapshot's counter has nowhere to go.
+    let mut c = model_with_dropout(44, 0.0);
+    let before = bits(c.as_mut());
+    let err = trainer().restore(c.as_mut(), &snapshot).unwrap_err();
+    assert!(err.to_string().contains("dropout_1.calls"), "{err}");
+    assert_eq!(bits(c.as_mut()), before, "a failed restore leaves the weights as they were");
+}
