@@ -3,6 +3,7 @@
 
 mod bench;
 mod ci;
+mod compare;
 mod new_layer;
 mod peers;
 
@@ -13,7 +14,7 @@ cargo xtask <command>
 
 commands:
   ci          fmt check, clippy (warnings are errors), then the test suite
-  bench       the W1-W6 benchmarks as one table (`cargo xtask bench --help`)
+  bench       the W1-W6 benchmarks as one table, or two revisions compared (`cargo xtask bench --help`)
   new-layer   a new layer crate, crates/NAME, to fill in (`cargo xtask new-layer --help`)
 ";
 
