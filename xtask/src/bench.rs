@@ -20,8 +20,9 @@ W6 (a whole `strata train` process), and prints one table: workload, figure,
 unit, change against the baseline (criterion's previous run unless --baseline).
 
 With --compare REV (a commit, tag or branch), builds REV in a git worktree under
-target/compare/ and this tree here, runs the two alternately in one session (N
-rounds, short criterion runs) and prints, per workload, both medians, the ratio
+target/compare/ (in its own target folder: the first time, every dependency) and
+this tree here, runs the two alternately in one session (N rounds, short
+criterion runs) and prints, per workload, both medians, the ratio
 \"how many times better this tree is than REV\" (median of the per-round ratios,
 > 1 is an improvement) and the spread of the per-round ratios.
 
