@@ -3,6 +3,8 @@
 //! root package included) and as a whole process (W6), printed as one table.
 //!
 //! Criterion ids follow the workload ids: criterion's `W2/b64` is `W2-b64`.
+//! `--compare REV` measures another revision against this tree instead
+//! (`compare.rs`).
 
 use crate::{run_cmd, workspace_root};
 use std::path::{Path, PathBuf};
@@ -11,10 +13,18 @@ use std::time::Instant;
 
 const HELP: &str = "\
 cargo xtask bench [options]
+cargo xtask bench --compare REV [--rounds N] [--quick] [--only ID] [--threshold PCT]
 
 Runs the W1-W5 criterion benchmarks of every workspace crate with benches, then
 W6 (a whole `strata train` process), and prints one table: workload, figure,
 unit, change against the baseline (criterion's previous run unless --baseline).
+
+With --compare REV (a commit, tag or branch), builds REV in a git worktree under
+target/compare/ (in its own target folder: the first time, every dependency) and
+this tree here, runs the two alternately in one session (N rounds, short
+criterion runs) and prints, per workload, both medians, the ratio
+\"how many times better this tree is than REV\" (median of the per-round ratios,
+> 1 is an improvement) and the spread of the per-round ratios.
 
 options:
   --quick            a short run (criterion --quick, one W6 run): a smoke test
@@ -25,10 +35,13 @@ options:
   --json FILE        also write the table as a JSON array of {\"id\", \"value\", \"unit\"}
   --peers            also run the PyTorch/numpy scripts of benches/peers/ and print ratios
                      (needs python3 with torch and numpy; skipped with a hint otherwise)
+  --compare REV      compare this tree with REV, measured side by side (not with --save,
+                     --baseline, --peers or --json)
+  --rounds N         with --compare: rounds of alternating runs (default 5)
 ";
 
 /// The reported workloads: id, criterion directory (group/id), unit.
-const WORKLOADS: &[(&str, &str, &str)] = &[
+pub const WORKLOADS: &[(&str, &str, &str)] = &[
     ("W1-1024", "W1/1024", "GFLOP/s"),
     ("W1-mlp", "W1/mlp", "GFLOP/s"),
     ("W2-b64", "W2/b64", "samples/s"),
@@ -47,6 +60,8 @@ struct Options {
     threshold: f64,
     json: Option<PathBuf>,
     peers: bool,
+    compare: Option<String>,
+    rounds: Option<usize>,
 }
 
 /// One row of the table.
@@ -70,6 +85,8 @@ fn parse(args: &[String]) -> Result<Options, String> {
             "--save" => o.save = Some(value("--save")?),
             "--baseline" => o.baseline = Some(value("--baseline")?),
             "--json" => o.json = Some(PathBuf::from(value("--json")?)),
+            "--compare" => o.compare = Some(value("--compare")?),
+            "--rounds" => o.rounds = Some(value("--rounds")?.parse().map_err(|_| "--rounds takes a number")?),
             "--threshold" => {
                 o.threshold = value("--threshold")?.parse().map_err(|_| "--threshold takes a number of percent")?
             }
@@ -77,11 +94,42 @@ fn parse(args: &[String]) -> Result<Options, String> {
             other => return Err(format!("unknown option '{other}'\n\n{HELP}")),
         }
     }
+    check_compare_options(&o)?;
     Ok(o)
 }
 
+/// `--compare` measures two trees side by side: a saved or named baseline,
+/// peers or a JSON file of one tree's figures have no meaning there.
+fn check_compare_options(o: &Options) -> Result<(), String> {
+    if o.compare.is_none() {
+        return match o.rounds {
+            Some(_) => Err("--rounds goes with --compare REV".into()),
+            None => Ok(()),
+        };
+    }
+    let conflicts = [
+        ("--save", o.save.is_some()),
+        ("--baseline", o.baseline.is_some()),
+        ("--peers", o.peers),
+        ("--json", o.json.is_some()),
+    ];
+    match conflicts.iter().find(|c| c.1).map(|c| c.0) {
+        Some(flag) => Err(format!(
+            "--compare cannot be combined with {flag}: --compare measures REV and this tree side by side in one \
+             session; --save/--baseline/--peers/--json belong to a run of this tree alone"
+        )),
+        None if o.rounds == Some(0) => Err("--rounds must be at least 1".into()),
+        None => Ok(()),
+    }
+}
+
 fn selected(o: &Options, id: &str) -> bool {
-    o.only.as_deref().is_none_or(|only| id == only || id.starts_with(&format!("{only}-")))
+    is_selected(o.only.as_deref(), id)
+}
+
+/// Whether `--only ONLY` (none: every workload) selects the workload `id`.
+pub fn is_selected(only: Option<&str>, id: &str) -> bool {
+    only.is_none_or(|only| id == only || id.starts_with(&format!("{only}-")))
 }
 
 pub fn run(args: &[String]) -> Result<(), String> {
@@ -89,6 +137,12 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let root = workspace_root();
     // The workloads are defined on 2 threads (docs/performance.md).
     let threads = std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| "2".into());
+    if let Some(rev) = &o.compare {
+        let (rounds, only) = (o.rounds.unwrap_or(5), o.only.as_deref());
+        let plan =
+            crate::compare::Plan { rev, rounds, quick: o.quick, threshold: o.threshold, only, threads: &threads };
+        return crate::compare::run(&plan);
+    }
 
     let ids: Vec<&str> = WORKLOADS.iter().map(|w| w.0).filter(|id| selected(&o, id)).collect();
     if !ids.is_empty() {
@@ -130,7 +184,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
 }
 
 /// Median time per iteration (ns) and throughput elements of a criterion result.
-fn read_estimate(dir: &Path) -> Option<(f64, Option<f64>)> {
+pub fn read_estimate(dir: &Path) -> Option<(f64, Option<f64>)> {
     let estimates = std::fs::read_to_string(dir.join("estimates.json")).ok()?;
     let median = json_number_after(&estimates, "\"median\"", "\"point_estimate\"")?;
     let bench = std::fs::read_to_string(dir.join("benchmark.json")).unwrap_or_default();
@@ -148,7 +202,7 @@ fn json_number_after(text: &str, section: &str, key: &str) -> Option<f64> {
     rest[..end].parse().ok()
 }
 
-fn figure(unit: &str, ns: f64, elements: Option<f64>) -> f64 {
+pub fn figure(unit: &str, ns: f64, elements: Option<f64>) -> f64 {
     match unit {
         "us" => ns / 1e3,
         "GFLOP/s" => elements.unwrap_or(0.0) / ns,
@@ -186,28 +240,31 @@ fn criterion_row(root: &Path, id: &str, dir: &str, unit: &'static str, baseline:
     Row { id: id.into(), value: Some(value), unit, change, note: String::new() }
 }
 
+/// W6's command line of `strata`: the W2 settings.
+pub const W6_ARGS: [&str; 14] = [
+    "train",
+    "--epochs",
+    "10",
+    "--batch-size",
+    "64",
+    "--dropout",
+    "0",
+    "--val-fraction",
+    "0",
+    "--schedule",
+    "constant",
+    "--lr",
+    "0.001",
+    "--quiet",
+];
+
 /// W6: the whole process, `strata train` on the embedded MNIST sample with
 /// the W2 settings (MLP 784-256-128-10, batch 64, Adam 1e-3, 10 epochs),
 /// wall seconds including start-up, and the peak RSS the process reports.
 fn w6(root: &Path, runs: usize, threads: &str) -> Result<Vec<Row>, String> {
     run_cmd("cargo", &["build", "--release", "--quiet", "-p", "strata-cli"])?;
     let exe = root.join("target/release/strata");
-    let args = [
-        "train",
-        "--epochs",
-        "10",
-        "--batch-size",
-        "64",
-        "--dropout",
-        "0",
-        "--val-fraction",
-        "0",
-        "--schedule",
-        "constant",
-        "--lr",
-        "0.001",
-        "--quiet",
-    ];
+    let args = W6_ARGS;
     let mut walls = Vec::new();
     let mut rss = Vec::new();
     for _ in 0..runs {
@@ -247,7 +304,7 @@ fn w6(root: &Path, runs: usize, threads: &str) -> Result<Vec<Row>, String> {
 }
 
 /// Higher is better for throughput, lower for time and memory.
-fn higher_is_better(unit: &str) -> bool {
+pub fn higher_is_better(unit: &str) -> bool {
     matches!(unit, "GFLOP/s" | "samples/s")
 }
 

@@ -3,8 +3,11 @@
 
 mod bench;
 mod ci;
+mod compare;
+mod diff;
 mod new_layer;
 mod peers;
+mod snapshot;
 
 use std::process::ExitCode;
 
@@ -12,8 +15,9 @@ const HELP: &str = "\
 cargo xtask <command>
 
 commands:
-  ci          fmt check, clippy (warnings are errors), then the test suite
-  bench       the W1-W6 benchmarks as one table (`cargo xtask bench --help`)
+  ci          fmt check, clippy (warnings are errors), the test suite, then the snapshot check
+  bench       the W1-W6 benchmarks as one table, or two revisions compared (`cargo xtask bench --help`)
+  snapshot    run, review and accept insta snapshots; find orphans (`cargo xtask snapshot --help`)
   new-layer   a new layer crate, crates/NAME, to fill in (`cargo xtask new-layer --help`)
 ";
 
@@ -23,6 +27,7 @@ fn main() -> ExitCode {
         Some("ci") => ci::run(&args[1..]),
         Some("bench") => bench::run(&args[1..]),
         Some("new-layer") => new_layer::run(&args[1..]),
+        Some("snapshot") => snapshot::run(&args[1..]),
         Some("help" | "--help" | "-h") | None => {
             print!("{HELP}");
             Ok(())
@@ -45,11 +50,16 @@ pub fn run_cmd(program: &str, args: &[&str]) -> Result<(), String> {
 
 /// [`run_cmd`] with extra environment variables.
 pub fn run_cmd_env(program: &str, args: &[&str], env: &[(&str, &str)]) -> Result<(), String> {
+    run_cmd_in(&workspace_root(), program, args, env)
+}
+
+/// [`run_cmd_env`] from the folder `dir`.
+pub fn run_cmd_in(dir: &std::path::Path, program: &str, args: &[&str], env: &[(&str, &str)]) -> Result<(), String> {
     eprintln!("$ {program} {}", args.join(" "));
     let status = std::process::Command::new(program)
         .args(args)
         .envs(env.iter().copied())
-        .current_dir(workspace_root())
+        .current_dir(dir)
         .status()
         .map_err(|e| format!("could not start {program}: {e}"))?;
     if status.success() { Ok(()) } else { Err(format!("`{program} {}` failed ({status})", args.join(" "))) }
