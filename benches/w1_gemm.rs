@@ -1,13 +1,17 @@
 //! W1: the GEMM entry point, `C = A * B`, in GFLOP/s (criterion's throughput
 //! counts 2mnk floating-point operations per call).
 //!
-//! Ids: `W1/128`, `W1/512`, `W1/1024`, `W1/2048` (square) and `W1/mlp`
-//! (256x784 * 784x256, the first layer of the W2 MLP at batch 256).
+//! Ids: `W1/128`, `W1/512`, `W1/1024`, `W1/2048` (square), `W1/mlp`
+//! (256x784 * 784x256, the first layer of the W2 MLP at batch 256), and
+//! `W1/batched`: the batched entry point on W4's attention scores with 4
+//! heads (128 products `Q_t K_t^T` of 64x32 by 32x64, heads read in place
+//! from `[32, 64, 128]` tensors), beside `W1/batched-loop`, the same products
+//! as 128 calls of the single entry point on copied heads.
 #![allow(clippy::unwrap_used)]
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
-use strata::tensor::{MatMut, MatRef, StrataRng, Tensor, gemm};
+use strata::tensor::{BatchMut, BatchRef, MatMut, MatRef, StrataRng, Tensor, gemm, gemm_batched};
 
 fn product(c: &mut Criterion, name: &str, m: usize, k: usize, n: usize) {
     let mut rng = StrataRng::seed_from_u64(1);
@@ -35,11 +39,59 @@ fn product(c: &mut Criterion, name: &str, m: usize, k: usize, n: usize) {
     group.finish();
 }
 
+/// W4's attention scores: batch 32, sequence 64, 4 heads of 32.
+fn batched(c: &mut Criterion) {
+    let (batch, seq, heads, d) = (32, 64, 4, 32);
+    let mut rng = StrataRng::seed_from_u64(2);
+    let q = Tensor::random_uniform(&[batch, seq, heads * d], -1.0, 1.0, &mut rng).unwrap();
+    let k = Tensor::random_uniform(&[batch, seq, heads * d], -1.0, 1.0, &mut rng).unwrap();
+    let mut scores = vec![0.0f32; batch * heads * seq * seq];
+    let mut group = c.benchmark_group("W1");
+    group.throughput(Throughput::Elements((2 * batch * heads * seq * seq * d) as u64));
+    let (ld, stride) = (heads * d, seq * heads * d);
+    group.bench_function(BenchmarkId::from_parameter("batched"), |bench| {
+        bench.iter(|| {
+            for (h, out) in scores.chunks_mut(batch * seq * seq).enumerate() {
+                let qh = BatchRef::new(&q.data()[h * d..], batch, seq, d, ld, stride).unwrap();
+                let kh = BatchRef::new(&k.data()[h * d..], batch, seq, d, ld, stride).unwrap();
+                gemm_batched(1.0, qh, kh.t(), 0.0, BatchMut::contiguous(out, batch, seq, seq).unwrap()).unwrap();
+            }
+            black_box(&scores);
+        })
+    });
+    // The same products one call each, on heads copied out first (what a
+    // caller without strided batches would do).
+    let head = |t: &Tensor, b: usize, h: usize| -> Vec<f32> {
+        (0..seq).flat_map(|i| t.data()[b * stride + i * ld + h * d..][..d].to_vec()).collect()
+    };
+    group.bench_function(BenchmarkId::from_parameter("batched-loop"), |bench| {
+        bench.iter(|| {
+            for h in 0..heads {
+                for b in 0..batch {
+                    let (qh, kh) = (head(&q, b, h), head(&k, b, h));
+                    let out = &mut scores[(h * batch + b) * seq * seq..][..seq * seq];
+                    gemm(
+                        1.0,
+                        MatRef::new(&qh, seq, d).unwrap(),
+                        MatRef::new(&kh, seq, d).unwrap().t(),
+                        0.0,
+                        MatMut::new(out, seq, seq).unwrap(),
+                    )
+                    .unwrap();
+                }
+            }
+            black_box(&scores);
+        })
+    });
+    group.finish();
+}
+
 fn w1(c: &mut Criterion) {
     for n in [128, 512, 1024, 2048] {
         product(c, &n.to_string(), n, n, n);
     }
     product(c, "mlp", 256, 784, 256);
+    batched(c);
 }
 
 criterion_group!(benches, w1);

@@ -44,6 +44,8 @@ options:
 pub const WORKLOADS: &[(&str, &str, &str)] = &[
     ("W1-1024", "W1/1024", "GFLOP/s"),
     ("W1-mlp", "W1/mlp", "GFLOP/s"),
+    ("W1-batched", "W1/batched", "GFLOP/s"),
+    ("W1-batched-loop", "W1/batched-loop", "GFLOP/s"),
     ("W2-b64", "W2/b64", "samples/s"),
     ("W2-b256", "W2/b256", "samples/s"),
     ("W3", "W3/b64", "samples/s"),

@@ -179,3 +179,23 @@ fn uses_input_false_means_backward_ignores_the_input() {
         assert_eq!(with_x, with_junk, "{name}");
     }
 }
+
+#[test]
+fn softmax_gives_masked_entries_probability_and_gradient_zero() {
+    // Row [0, -inf, ln 3]: the unmasked entries share the mass as [1/4, 3/4].
+    let ninf = f32::NEG_INFINITY;
+    let x = Tensor::from_vec(&[3, 3], vec![0.0, ninf, 3f32.ln(), ninf, ninf, ninf, 1.0, f32::NAN, 0.0]).unwrap();
+    let y = Softmax.apply(&x).unwrap();
+    assert_close(&y.data()[0..3], &[0.25, 0.0, 0.75], 1e-6);
+    // A fully masked row (every key masked in attention): zeros, not NaN.
+    assert_eq!(&y.data()[3..6], &[0.0, 0.0, 0.0]);
+    // A NaN propagates to its row.
+    assert!(y.data()[6..9].iter().all(|v| v.is_nan()), "{y:?}");
+    // Backward: no gradient reaches a masked entry or a fully masked row.
+    let g = Tensor::from_vec(&[3, 3], vec![1.0, 2.0, 3.0, 1.0, 2.0, 3.0, 0.0, 0.0, 0.0]).unwrap();
+    let mut dx = Tensor::default();
+    Softmax.backward(&x, &y, &g, &mut dx).unwrap();
+    // dx = y (g - Σ y g): Σ y g = 0.25 + 2.25 = 2.5, so dx = [0.25 (1 - 2.5), 0, 0.75 (3 - 2.5)].
+    assert_close(&dx.data()[0..3], &[-0.375, 0.0, 0.375], 1e-6);
+    assert_eq!(&dx.data()[3..6], &[0.0, 0.0, 0.0]);
+}

@@ -146,3 +146,28 @@ fn max_pool_gradient_goes_to_the_argmax_only() {
     let dx = pool.backward(&Tensor::from_vec(&[1, 1, 1, 2], vec![10., 20.]).unwrap()).unwrap();
     assert_eq!(dx.data(), &[0., 10., 0., 0., 0., 0., 20., 0.]);
 }
+
+#[test]
+fn max_pooling_follows_pytorch_on_ties_and_nan() {
+    // PyTorch's CPU kernel scans a window row by row, replacing the maximum
+    // when `val > max || isnan(val)`: the first of equal maxima wins, and a
+    // NaN wins over any number (the window's last NaN). The gradient goes to
+    // the winner. x = [[5, 5, 1, NaN], [5, 2, NaN, 3]], flat indices 0..8.
+    let nan = f32::NAN;
+    let x = Tensor::from_vec(&[1, 1, 2, 4], vec![5.0, 5.0, 1.0, nan, 5.0, 2.0, nan, 3.0]).unwrap();
+    let run = |config: Pool2dConfig| {
+        let mut pool = MaxPool2d::new(config).unwrap();
+        let y = pool.forward(&x, Mode::Train).unwrap().clone();
+        let dx = pool.backward(&Tensor::ones(y.shape())).unwrap().clone();
+        (y, dx)
+    };
+    // 2x2, stride 2 (the fast path): windows {5, 5 | 5, 2} and {1, NaN | NaN, 3}.
+    let (y, dx) = run(Pool2dConfig::new(2));
+    assert!(y.data()[0] == 5.0 && y.data()[1].is_nan(), "{y:?}");
+    assert_eq!(dx.data(), &[1., 0., 0., 0., 0., 0., 1., 0.], "first 5 (index 0), last NaN (index 6)");
+    // 2x2, stride [2, 1] (the general path): three windows; the second,
+    // {5, 1 | 2, NaN}, and the third both pick the NaN at index 6.
+    let (y, dx) = run(Pool2dConfig { kernel: [2, 2], stride: Some([2, 1]) });
+    assert!(y.data()[0] == 5.0 && y.data()[1].is_nan() && y.data()[2].is_nan(), "{y:?}");
+    assert_eq!(dx.data(), &[1., 0., 0., 0., 0., 0., 2., 0.]);
+}

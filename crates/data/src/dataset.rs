@@ -87,6 +87,12 @@ impl InMemoryDataset {
         Ok(ds)
     }
 
+    /// Set the number of classes without checking the targets (for targets
+    /// the constructor has checked already).
+    pub(crate) fn set_n_classes(&mut self, n_classes: usize) {
+        self.n_classes = Some(n_classes);
+    }
+
     /// Declare the number of classes (e.g. 10 for MNIST even if a subset
     /// misses a digit). The targets must be class indices `[n]`, each below
     /// `n_classes`: otherwise [`DataError::LabelOutOfRange`] (with the largest

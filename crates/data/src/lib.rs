@@ -61,6 +61,7 @@ mod gzip;
 mod idx;
 mod labels;
 mod normalize;
+mod sequence;
 mod split;
 
 pub use batch::{BatchSampler, Batches, batches};
@@ -70,6 +71,7 @@ pub use error::{DataError, Result};
 pub use idx::{idx_dataset_from_bytes, load_idx, load_idx_dataset, read_idx};
 pub use labels::{check_labels, one_hot};
 pub use normalize::{MinMaxScaler, Normalizer, StandardScaler};
+pub use sequence::MAX_VOCAB;
 pub use split::{Split, first_n_split, shuffled_indices, split_three, train_test_split};
 
 use strata_tensor::Tensor;

@@ -6,6 +6,7 @@ mod csv_errors;
 mod idx;
 mod real_files;
 mod scalers;
+mod sequences;
 mod splits;
 
 use std::io::Write;

@@ -45,6 +45,18 @@ pub enum LayerError {
         /// The per-sample shape it was given.
         shape: Vec<Dim>,
     },
+    /// An input value that should be a token id is not an integer in `0..vocab`.
+    #[error("layer '{layer}': the input at {position:?} is {value}, not a token id in 0..{vocab}")]
+    TokenId {
+        /// The layer.
+        layer: String,
+        /// Where in the input (a multi-index).
+        position: Vec<usize>,
+        /// The value found.
+        value: f32,
+        /// The vocabulary size.
+        vocab: usize,
+    },
     /// `backward` was called without a training-mode `forward` before it.
     #[error("layer '{layer}': backward called before forward")]
     BackwardBeforeForward {
@@ -156,6 +168,7 @@ impl LayerError {
         match &mut self {
             LayerError::ShapeMismatch { layer, .. }
             | LayerError::VariableAxis { layer, .. }
+            | LayerError::TokenId { layer, .. }
             | LayerError::BackwardBeforeForward { layer }
             | LayerError::InvalidConfig { layer, .. }
             | LayerError::NotSerializable { layer } => qualify(layer),
@@ -173,6 +186,7 @@ impl LayerError {
         match self {
             LayerError::ShapeMismatch { layer, .. }
             | LayerError::VariableAxis { layer, .. }
+            | LayerError::TokenId { layer, .. }
             | LayerError::BackwardBeforeForward { layer }
             | LayerError::InvalidConfig { layer, .. }
             | LayerError::NotSerializable { layer } => Some(layer),

@@ -212,3 +212,37 @@ pub fn check_grad(layer: &str, grad: &Tensor, expected: &[usize]) -> Result<()> 
     }
     Ok(())
 }
+
+/// The token id an input value encodes: an integer in `0..vocab` (Strata
+/// passes ids as `f32` tensors holding exact integers, see `strata-data`'s
+/// sequence datasets), or `None`.
+///
+/// ```
+/// use strata_layers::token_id;
+/// assert_eq!(token_id(3.0, 10), Some(3));
+/// assert_eq!(token_id(3.5, 10), None);
+/// assert_eq!(token_id(10.0, 10), None);
+/// assert_eq!(token_id(f32::NAN, 10), None);
+/// ```
+pub fn token_id(value: f32, vocab: usize) -> Option<usize> {
+    // `value >= 0.0` is false for NaN; integers up to 2^24 are exact in f32,
+    // and `as usize` saturates, so a huge value stays out of range.
+    (value >= 0.0 && value.fract() == 0.0 && (value as usize) < vocab).then_some(value as usize)
+}
+
+/// Check that every element of `input` is a token id in `0..vocab`; the
+/// error names the layer and the position and value of the first that is not.
+pub fn check_token_ids(layer: &str, input: &Tensor, vocab: usize) -> Result<()> {
+    match input.data().iter().position(|&v| token_id(v, vocab).is_none()) {
+        None => Ok(()),
+        Some(flat) => {
+            let mut position = vec![0; input.rank()];
+            let mut rest = flat;
+            for (slot, &d) in position.iter_mut().zip(input.shape()).rev() {
+                *slot = rest % d.max(1);
+                rest /= d.max(1);
+            }
+            Err(LayerError::TokenId { layer: layer.to_string(), position, value: input.data()[flat], vocab })
+        }
+    }
+}

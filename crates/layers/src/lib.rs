@@ -55,7 +55,10 @@ pub use dropout::{Dropout, DropoutConfig};
 pub use error::{LayerError, Result};
 pub use flatten::Flatten;
 pub use io::{SavedModel, counters, load_counters, load_state_dict, state_dict};
-pub use layer::{Layer, Mode, check_features, check_grad, check_input, check_sample_shape, features_output_shape};
+pub use layer::{
+    Layer, Mode, check_features, check_grad, check_input, check_sample_shape, check_token_ids, features_output_shape,
+    token_id,
+};
 pub use registry::{LayerBuilder, LayerSpec, Registry};
 pub use residual::Residual;
 pub use sequential::{Sequential, SequentialConfig};

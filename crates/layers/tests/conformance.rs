@@ -10,11 +10,11 @@
 use std::collections::BTreeSet;
 use strata_activation::ActivationKind;
 use strata_layers::{
-    ActivationLayer, Dense, DenseConfig, Dropout, DropoutConfig, Flatten, Layer, LayerError, Mode, Registry, Residual,
-    Sequential,
+    ActivationLayer, Dense, DenseConfig, Dim, Dropout, DropoutConfig, Flatten, Layer, LayerError, Mode, Registry,
+    Residual, Sequential,
 };
 use strata_tensor::{Init, StrataRng, Tensor};
-use strata_testkit::{CheckOptions, check_layer};
+use strata_testkit::{Check, CheckOptions, check_layer};
 
 type Make = Box<dyn Fn(&mut StrataRng) -> Result<Box<dyn Layer>, LayerError>>;
 
@@ -59,6 +59,8 @@ fn cases() -> Vec<Case> {
         let config = DenseConfig { bias, ..DenseConfig::new(n_in, n_out) };
         cases.push(case(format!("dense {n_in}->{n_out} bias={bias}"), &[n_in], dense_case(config)));
     }
+    // Dense on sequences: samples [5, 4] (batches [3, 5, 4]), one product over 15 rows.
+    cases.push(case("dense 4->3 on sequences [5, 4]", &[5, 4], dense_case(DenseConfig::new(4, 3))));
     // Every activation kind, on rank-1 and rank-2 samples (softmax works on the last axis).
     let kinds = [
         ActivationKind::Identity,
@@ -98,6 +100,19 @@ fn cases() -> Vec<Case> {
         &[4],
         Box::new(|rng| Ok(Box::new(mlp(rng, ActivationKind::Relu, 3)?))),
     ));
+    // A sequential over sequences of any length (input [*, 4]), checked on length 5.
+    cases.push(case(
+        "sequential dense-gelu-dense on sequences",
+        &[5, 4],
+        Box::new(|rng| {
+            let layers: Vec<Box<dyn Layer>> = vec![
+                Box::new(Dense::new(DenseConfig::new(4, 6), rng)?),
+                Box::new(ActivationLayer::new(ActivationKind::Gelu)),
+                Box::new(Dense::new(DenseConfig::new(6, 2), rng)?),
+            ];
+            Ok(Box::new(Sequential::with_dims(&[Dim::Any, Dim::Fixed(4)], layers)?))
+        }),
+    ));
     // Residual around a dense-tanh-dense block that maps [4] to [4].
     cases.push(case(
         "residual(dense-tanh-dense)",
@@ -112,14 +127,24 @@ fn kind_of(case: &Case) -> String {
     (case.make)(&mut StrataRng::seed_from_u64(0)).unwrap().kind().to_string()
 }
 
+/// Kinds whose every axis but the last is a batch axis: the kit's
+/// leading-axes check must pass for them, not be skipped. (A sequential
+/// or residual takes leading axes when its declared input shape does.)
+const FEATURE_KINDS: &[&str] =
+    &["dense", "identity", "relu", "leaky_relu", "sigmoid", "tanh", "gelu", "softmax", "dropout"];
+
 /// Run every case of `kind` through the kit; fail with every failure message.
 fn check_kind(kind: &str) {
     let cases: Vec<Case> = cases().into_iter().filter(|c| kind_of(c) == kind).collect();
     assert!(!cases.is_empty(), "no conformance case builds a '{kind}' layer");
     let mut failures = Vec::new();
     for case in &cases {
-        if let Err(f) = check_layer(&case.name, &*case.make, &case.input_shape, &CheckOptions::default()) {
-            failures.push(f.to_string());
+        match check_layer(&case.name, &*case.make, &case.input_shape, &CheckOptions::default()) {
+            Err(f) => failures.push(f.to_string()),
+            Ok(report) if FEATURE_KINDS.contains(&kind) && !report.passed(Check::LeadingAxes) => {
+                failures.push(format!("{}: the leading-axes check did not run:\n{report}", case.name))
+            }
+            Ok(_) => {}
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));

@@ -145,3 +145,20 @@ fn every_loss_kind_conforms() {
         }
     }
 }
+
+#[test]
+fn cross_entropy_over_sequences_with_an_ignore_index_conforms() {
+    // A language model's logits [batch, sequence, vocab] against next-token
+    // ids [batch, sequence], where id 0 is padding: the padded positions
+    // count for nothing (their gradient is 0, as their finite differences).
+    let (batch, seq, vocab) = (2, 5, 4);
+    let loss = CrossEntropy::new().with_ignore_index(0);
+    conforms("cross_entropy sequences, ignore 0", &loss, |rng| {
+        let p = normal(&[batch, seq, vocab], 1.0, rng);
+        let mut ids = labels(batch * seq, vocab, rng);
+        ids[seq - 1] = 0.0; // the first sequence ends in padding
+        ids[2 * seq - 1] = 0.0;
+        ids[0] = 1.0; // at least one position counts
+        (p, Tensor::from_vec(&[batch, seq], ids).unwrap())
+    });
+}

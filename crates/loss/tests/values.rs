@@ -158,3 +158,84 @@ fn gradient_buffer_is_reused_once_warm() {
     assert_eq!(g.shape(), &[16, 5]);
     assert!(g.is_finite());
 }
+
+#[test]
+fn cross_entropy_over_leading_axes_equals_the_rows_reshaped() {
+    let mut rng = StrataRng::seed_from_u64(31);
+    let logits = Tensor::random_normal(&[2, 3, 5], 0.0, 2.0, &mut rng).unwrap();
+    let ids = Tensor::from_vec(&[2, 3], vec![0., 4., 2., 1., 3., 3.]).unwrap();
+    let (mut g3, mut g2) = (Tensor::default(), Tensor::default());
+    let l3 = CrossEntropy::new().value_and_gradient(&logits, &ids, &mut g3).unwrap();
+    let flat = logits.reshape(&[6, 5]).unwrap();
+    let l2 = CrossEntropy::new().value_and_gradient(&flat, &ids.reshape(&[6]).unwrap(), &mut g2).unwrap();
+    assert_eq!(l3.to_bits(), l2.to_bits());
+    assert_eq!(g3.shape(), &[2, 3, 5]);
+    assert_eq!(g3.data(), g2.data());
+}
+
+#[test]
+fn an_ignored_index_counts_for_nothing_in_value_gradient_and_accuracy() {
+    // Rows 1 and 3 are padding (id 0, ignored): the loss is the mean over rows
+    // 0 and 2 only, the mean the unpadded rows alone give.
+    let logits = Tensor::from_vec(&[4, 3], vec![1., 2., 3., 9., 9., 9., 0., 5., 1., -1., 7., 2.]).unwrap();
+    let ids = Tensor::from_slice(&[2., 0., 1., 0.]);
+    let loss = CrossEntropy::new().with_ignore_index(0);
+    let mut g = Tensor::default();
+    let value = loss.value_and_gradient(&logits, &ids, &mut g).unwrap();
+    let kept = Tensor::from_vec(&[2, 3], vec![1., 2., 3., 0., 5., 1.]).unwrap();
+    let mut g_kept = Tensor::default();
+    let reference = CrossEntropy::new().value_and_gradient(&kept, &Tensor::from_slice(&[2., 1.]), &mut g_kept).unwrap();
+    assert_eq!(value.to_bits(), reference.to_bits());
+    assert_eq!(&g.data()[0..3], &g_kept.data()[0..3]);
+    assert_eq!(&g.data()[6..9], &g_kept.data()[3..6]);
+    assert!(g.data()[3..6].iter().chain(&g.data()[9..12]).all(|&x| x == 0.0), "{g:?}");
+    assert_eq!(loss.n_terms(&logits, &ids), 2);
+    // Row 0 predicts class 2 (right), row 2 class 1 (right); padding is not counted.
+    assert_eq!(loss.correct(&logits, &ids), Some((2, 2)));
+    // Without the ignore index, label 0 is a class like any other: row 1's
+    // tie [9, 9, 9] goes to the first class, 0, its label; row 3 predicts 1.
+    assert_eq!(CrossEntropy::new().correct(&logits, &ids), Some((3, 4)));
+    // Every row ignored: loss 0 and gradient 0, not 0 / 0.
+    let all_padding = Tensor::from_slice(&[0., 0., 0., 0.]);
+    assert_eq!(loss.value_and_gradient(&logits, &all_padding, &mut g).unwrap(), 0.0);
+    assert!(g.data().iter().all(|&x| x == 0.0));
+}
+
+#[test]
+fn masked_logits_of_minus_infinity_have_probability_and_gradient_zero() {
+    // Row [0, -inf, ln 3]: the softmax over the two unmasked entries is [1/4, 3/4].
+    let logits = Tensor::from_vec(&[1, 3], vec![0.0, f32::NEG_INFINITY, 3f32.ln()]).unwrap();
+    let mut g = Tensor::default();
+    let value = CrossEntropy::new().value_and_gradient(&logits, &Tensor::from_slice(&[2.0]), &mut g).unwrap();
+    assert!((value - (4f32 / 3.0).ln()).abs() < 1e-6, "{value}"); // -ln(3/4)
+    assert!((g.data()[0] - 0.25).abs() < 1e-6 && g.data()[1] == 0.0 && (g.data()[2] + 0.25).abs() < 1e-6, "{g:?}");
+    // With probability targets that give the masked class no weight.
+    let t = Tensor::from_vec(&[1, 3], vec![0.5, 0.0, 0.5]).unwrap();
+    assert!(CrossEntropy::new().value(&logits, &t).unwrap().is_finite());
+    // A label on a masked class is impossible: loss +inf.
+    assert_eq!(CrossEntropy::new().value(&logits, &Tensor::from_slice(&[1.0])).unwrap(), f32::INFINITY);
+    // Every class masked: +inf, and no gradient.
+    let masked = Tensor::from_vec(&[1, 2], vec![f32::NEG_INFINITY; 2]).unwrap();
+    assert_eq!(
+        CrossEntropy::new().value_and_gradient(&masked, &Tensor::from_slice(&[0.0]), &mut g).unwrap(),
+        f32::INFINITY
+    );
+    assert_eq!(g.data(), &[0.0, 0.0]);
+}
+
+#[test]
+fn accuracy_is_defined_by_the_loss() {
+    let out = Tensor::from_vec(&[3, 2], vec![0.1, 0.9, 0.8, 0.2, 0.3, 0.7]).unwrap(); // argmax 1, 0, 1
+    assert_eq!(CrossEntropy::new().correct(&out, &Tensor::from_slice(&[1.0, 0.0, 0.0])), Some((2, 3)));
+    let one_hot = Tensor::from_vec(&[3, 2], vec![0., 1., 1., 0., 1., 0.]).unwrap();
+    assert_eq!(CrossEntropy::new().correct(&out, &one_hot), Some((2, 3)));
+    // A single logit against 0/1 targets: positive predicts 1.
+    let logits = Tensor::from_vec(&[3, 1], vec![2.0, -1.0, 0.5]).unwrap();
+    assert_eq!(
+        BinaryCrossEntropy.correct(&logits, &Tensor::from_vec(&[3, 1], vec![1., 0., 0.]).unwrap()),
+        Some((2, 3))
+    );
+    // Regression has no accuracy; targets the loss rejects have none either.
+    assert_eq!(MeanSquaredError.correct(&out, &one_hot), None);
+    assert_eq!(CrossEntropy::new().correct(&out, &Tensor::zeros(&[3, 5])), None);
+}

@@ -77,6 +77,13 @@ fn cases() -> Vec<Case> {
             &[5],
             Box::new(|_| Ok(Box::new(LayerNorm::new(LayerNormConfig::new(&[5]).with_affine(false))?))),
         ),
+        // Sequences: [batch, 5, 6] normalised over the last axis, every
+        // position on its own (PyTorch's normalized_shape = [d_model]).
+        case(
+            "layer_norm [6] on sequences [5, 6]",
+            &[5, 6],
+            Box::new(|_| Ok(Box::new(LayerNorm::new(LayerNormConfig::new(&[6]))?))),
+        ),
         case(
             "dense-layer_norm-relu-dense",
             &[4],
@@ -123,8 +130,14 @@ fn check_kind(kind: &str) {
                     Check::BatchIndependence,
                     Check::Determinism,
                     Check::SaveLoad,
+                    Check::Accumulation,
                 ] {
                     assert!(report.passed(check), "{}: {check} did not run: {report}", case.name);
+                }
+                // Layer norm takes any leading axes: the kit compares
+                // [batch, 2, ..sample] with the rows reshaped.
+                if case.name.starts_with("layer_norm") {
+                    assert!(report.passed(Check::LeadingAxes), "{}: leading axes did not run: {report}", case.name);
                 }
             }
         }

@@ -39,6 +39,7 @@
 #[macro_use]
 mod simd;
 
+mod batched;
 mod error;
 mod init;
 mod linalg;
@@ -46,6 +47,7 @@ mod params;
 mod rng;
 mod tensor;
 
+pub use batched::{BatchMut, BatchRef, gemm_batched};
 pub use error::{Result, TensorError};
 pub use init::Init;
 pub use linalg::{GemmStats, MatMut, MatRef, PARALLEL_THRESHOLD, gemm, gemm_stats};

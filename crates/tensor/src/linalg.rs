@@ -29,8 +29,8 @@ pub struct GemmStats {
     pub parallel_calls: u64,
 }
 
-static CALLS: AtomicU64 = AtomicU64::new(0);
-static PARALLEL_CALLS: AtomicU64 = AtomicU64::new(0);
+pub(crate) static CALLS: AtomicU64 = AtomicU64::new(0);
+pub(crate) static PARALLEL_CALLS: AtomicU64 = AtomicU64::new(0);
 
 /// The process-wide [`GemmStats`].
 pub fn gemm_stats() -> GemmStats {

@@ -138,3 +138,110 @@ fn nalgebra_round_trip() {
     assert_eq!(m[(1, 0)], 4.0); // row 1, column 0 of [[1, 2, 3], [4, 5, 6]]
     assert_eq!(Tensor::from_dmatrix(&m), t);
 }
+
+/// Matrix `t` of a strided batch as a dense row-major `rows x cols` copy.
+fn matrix(data: &[f32], t: usize, rows: usize, cols: usize, ld: usize, stride: usize) -> Vec<f32> {
+    (0..rows).flat_map(|i| data[t * stride + i * ld..t * stride + i * ld + cols].to_vec()).collect()
+}
+
+#[test]
+fn batched_products_match_the_naive_loop_for_strided_layouts_and_transposes() {
+    use strata_tensor::{BatchMut, BatchRef, gemm_batched};
+    let mut rng = StrataRng::seed_from_u64(11);
+    // Heads interleaved as attention stores them: a [batch, seq, heads * d]
+    // tensor read one head at a time (ld = heads * d, offset head * d).
+    let (batch, seq, heads, d) = (3, 5, 2, 4);
+    let q = Tensor::random_normal(&[batch, seq, heads * d], 0.0, 1.0, &mut rng).unwrap();
+    let k = Tensor::random_normal(&[batch, seq, heads * d], 0.0, 1.0, &mut rng).unwrap();
+    for head in 0..heads {
+        let (ld, stride) = (heads * d, seq * heads * d);
+        let qh = BatchRef::new(&q.data()[head * d..], batch, seq, d, ld, stride).unwrap();
+        let kh = BatchRef::new(&k.data()[head * d..], batch, seq, d, ld, stride).unwrap();
+        let mut scores = vec![f32::NAN; batch * seq * seq]; // beta = 0: C is not read
+        let out = BatchMut::contiguous(&mut scores, batch, seq, seq).unwrap();
+        gemm_batched(0.5, qh, kh.t(), 0.0, out).unwrap();
+        for t in 0..batch {
+            let (qt, kt) = (
+                matrix(&q.data()[head * d..], t, seq, d, ld, stride),
+                matrix(&k.data()[head * d..], t, seq, d, ld, stride),
+            );
+            let want = naive(0.5, &qt, false, &kt, true, 0.0, &vec![0.0; seq * seq], seq, seq, d);
+            for (got, want) in scores[t * seq * seq..(t + 1) * seq * seq].iter().zip(&want) {
+                assert!((got - want).abs() <= 1e-5 * want.abs().max(1.0), "head {head} batch {t}: {got} vs {want}");
+            }
+        }
+    }
+    // Every transpose combination, with beta accumulating into C.
+    for (ta, tb) in [(false, false), (false, true), (true, false), (true, true)] {
+        let (count, m, n, kk) = (4, 3, 5, 7);
+        let a = Tensor::random_normal(&[count * m * kk], 0.0, 1.0, &mut rng).unwrap();
+        let b = Tensor::random_normal(&[count * kk * n], 0.0, 1.0, &mut rng).unwrap();
+        let c0 = Tensor::random_normal(&[count * m * n], 0.0, 1.0, &mut rng).unwrap();
+        let (ar, ac) = if ta { (kk, m) } else { (m, kk) };
+        let (br, bc) = if tb { (n, kk) } else { (kk, n) };
+        let av = BatchRef::contiguous(a.data(), count, ar, ac).unwrap();
+        let bv = BatchRef::contiguous(b.data(), count, br, bc).unwrap();
+        let mut c = c0.data().to_vec();
+        let cv = BatchMut::contiguous(&mut c, count, m, n).unwrap();
+        gemm_batched(-1.5, if ta { av.t() } else { av }, if tb { bv.t() } else { bv }, 0.25, cv).unwrap();
+        for t in 0..count {
+            let want = naive(
+                -1.5,
+                &a.data()[t * m * kk..(t + 1) * m * kk],
+                ta,
+                &b.data()[t * kk * n..(t + 1) * kk * n],
+                tb,
+                0.25,
+                &c0.data()[t * m * n..(t + 1) * m * n],
+                m,
+                n,
+                kk,
+            );
+            for (got, want) in c[t * m * n..(t + 1) * m * n].iter().zip(&want) {
+                assert!((got - want).abs() <= 1e-5 * want.abs().max(1.0), "({ta}, {tb}) batch {t}: {got} vs {want}");
+            }
+        }
+    }
+}
+
+#[test]
+fn batched_products_are_bit_identical_on_one_and_two_threads() {
+    use strata_tensor::{BatchMut, BatchRef, gemm_batched};
+    // 128 products of 64x32 by 32x64 (W4's attention scores with 4 heads):
+    // small products, spread over threads one by one.
+    let mut rng = StrataRng::seed_from_u64(12);
+    let (count, m, n, k) = (128, 64, 64, 32);
+    let a = Tensor::random_normal(&[count * m * k], 0.0, 1.0, &mut rng).unwrap();
+    let b = Tensor::random_normal(&[count * n * k], 0.0, 1.0, &mut rng).unwrap();
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        pool.install(|| {
+            let mut c = vec![0.0; count * m * n];
+            let (av, bv) = (
+                BatchRef::contiguous(a.data(), count, m, k).unwrap(),
+                BatchRef::contiguous(b.data(), count, n, k).unwrap(),
+            );
+            gemm_batched(1.0, av, bv.t(), 0.0, BatchMut::contiguous(&mut c, count, m, n).unwrap()).unwrap();
+            c.iter().map(|x| x.to_bits()).collect::<Vec<u32>>()
+        })
+    };
+    assert_eq!(run(1), run(2));
+}
+
+#[test]
+fn batched_layouts_that_do_not_fit_are_errors() {
+    use strata_tensor::{BatchMut, BatchRef, gemm_batched};
+    let data = vec![0.0; 12];
+    // 2 matrices of 2x3 need 12 values; 3 do not fit.
+    assert!(BatchRef::contiguous(&data, 2, 2, 3).is_ok());
+    assert!(matches!(BatchRef::contiguous(&data, 3, 2, 3), Err(TensorError::InvalidArgument { .. })));
+    // A leading dimension below the row length.
+    assert!(BatchRef::new(&data, 1, 2, 3, 2, 6).is_err());
+    // Output matrices that overlap (stride 3 < one 2x3 matrix).
+    let mut out = vec![0.0; 12];
+    assert!(BatchMut::new(&mut out, 2, 2, 3, 3, 3).is_err());
+    // Batch sizes that differ.
+    let (a, b) = (BatchRef::contiguous(&data, 2, 2, 3).unwrap(), BatchRef::contiguous(&data, 1, 3, 2).unwrap());
+    let err = gemm_batched(1.0, a, b, 0.0, BatchMut::contiguous(&mut out, 2, 2, 2).unwrap()).unwrap_err();
+    assert!(matches!(err, TensorError::ShapeMismatch { op: "gemm_batched: batch sizes of A, B and C", .. }));
+}

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use strata_activation::{Activation, Tanh};
 use strata_layers::{
     Dense, DenseConfig, Dim, Layer, LayerError, LayerSpec, Mode, Registry, Result, check_features, check_grad,
-    check_input, check_sample_shape, dims, features_output_shape,
+    check_input, check_sample_shape, check_token_ids, dims, features_output_shape,
 };
 use strata_loss::{Loss, LossError, MeanSquaredError};
 use strata_tensor::{ParamRef, ParamVisitor, StrataRng, Tensor};
@@ -661,16 +661,9 @@ impl Layer for Lookup {
                 actual: dims(input.shape()),
             });
         }
+        check_token_ids("lookup", input, vocab)?;
         self.ids.clear();
-        for &v in input.data() {
-            if !(v >= 0.0 && v.fract() == 0.0 && (v as usize) < vocab) {
-                return Err(LayerError::InvalidConfig {
-                    layer: "lookup".into(),
-                    reason: format!("id {v} out of range"),
-                });
-            }
-            self.ids.push(v as usize);
-        }
+        self.ids.extend(input.data().iter().map(|&v| v as usize));
         self.input_shape = input.shape().to_vec();
         self.output.resize_with_last(input.shape(), width);
         for (row, &id) in self.output.data_mut().chunks_mut(width).zip(&self.ids) {

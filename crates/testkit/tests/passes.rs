@@ -120,3 +120,13 @@ fn failures_are_errors() {
         Box::new(check_layer("dense", make, &[5], &CheckOptions::default()).unwrap_err());
     assert!(err.to_string().starts_with("'dense' failed 1 of 1 conformance checks:\n  [setup] dense: "), "{err}");
 }
+
+#[test]
+fn an_id_that_is_not_a_token_is_an_error_naming_its_position() {
+    use strata_layers::{Layer, LayerError, Mode};
+    let mut lookup = Lookup::new(7, 4, &mut StrataRng::seed_from_u64(0));
+    let ids = Tensor::from_vec(&[2, 3], vec![0., 1., 2., 3., 7., 1.]).unwrap();
+    let err = lookup.forward(&ids, Mode::Eval).unwrap_err();
+    assert!(matches!(&err, LayerError::TokenId { position, vocab: 7, .. } if position == &[1, 1]), "{err:?}");
+    assert_eq!(err.to_string(), "layer 'lookup': the input at [1, 1] is 7, not a token id in 0..7");
+}

@@ -1,0 +1,32 @@
+//! Datasets of token-id sequences.
+
+use strata_data::{DataError, Dataset, InMemoryDataset};
+use strata_tensor::Tensor;
+
+#[test]
+fn sequences_are_padded_to_the_longest_and_batched_as_ids() {
+    let inputs = vec![vec![5, 1], vec![5, 2, 3, 4], vec![5]];
+    let targets = vec![vec![1, 0], vec![2, 3, 4, 0], vec![0]];
+    let ds = InMemoryDataset::from_sequences(&inputs, &targets, 0, 6).unwrap();
+    assert_eq!((ds.len(), ds.feature_shape()), (3, &[4][..]));
+    let (mut x, mut y) = (Tensor::default(), Tensor::default());
+    ds.fill_batch(&[2, 0], &mut x, &mut y).unwrap();
+    assert_eq!(x.data(), &[5., 0., 0., 0., 5., 1., 0., 0.]);
+    assert_eq!(y.data(), &[0., 0., 0., 0., 1., 0., 0., 0.]);
+    assert_eq!(y.shape(), &[2, 4]);
+}
+
+#[test]
+fn ids_outside_the_vocabulary_and_unequal_lengths_are_errors() {
+    let err = InMemoryDataset::from_sequences(&[vec![1, 9]], &[vec![1, 2]], 0, 6).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "InMemoryDataset::from_sequences: invalid argument: id 9 at position 1 of sequence 0 is not in the vocabulary 0..6"
+    );
+    let err = InMemoryDataset::from_sequences(&[vec![1, 2]], &[vec![1]], 0, 6).unwrap_err();
+    assert!(matches!(err, DataError::ShapeMismatch { ref left, ref right, .. } if left == &[0, 2] && right == &[0, 1]));
+    // 2^24 + 1 ids cannot all be exact in f32.
+    let err = InMemoryDataset::from_sequences(&[vec![1]], &[vec![1]], 0, (1 << 24) + 1).unwrap_err();
+    assert!(matches!(err, DataError::InvalidArgument { .. }), "{err}");
+    assert!(matches!(InMemoryDataset::from_sequences(&[], &[], 0, 6), Err(DataError::Empty { .. })));
+}
