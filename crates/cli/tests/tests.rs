@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+mod library;
 mod spec;
 
 fn strata(args: &[&str]) -> Output {
