@@ -105,6 +105,33 @@ fn check_allocations() {
     assert_eq!(gemm_stats().calls - calls, 80, "8 products per step, as replayed");
     assert_eq!(n, 10 * per_step, "10 steps allocated {n} times; their products alone allocate {}", 10 * per_step);
 
+    // Inside `fit` (epochs, callbacks' events, the epoch's running figures):
+    // an epoch of 2k batches allocates exactly k steps' kernel buffers more
+    // than an epoch of k batches; whatever else an epoch allocates (its
+    // record in the history, the gradient-norm names) is the same for both.
+    let mut data = |batches: usize| {
+        let n = 64 * batches;
+        let x = Tensor::random_uniform(&[n, 784], 0.0, 1.0, &mut rng).unwrap();
+        InMemoryDataset::from_labels(x, &(0..n).map(|i| i % 10).collect::<Vec<_>>()).unwrap()
+    };
+    let (short, long) = (data(4), data(8));
+    trainer.config_mut().epochs = 1;
+    trainer.add_callback(EarlyStopping::new(100).with_monitor(Monitor::Loss)).unwrap();
+    trainer.fit(model.as_mut(), &long, None).unwrap(); // warm: the epoch's order, the callback's state
+    let per_epoch = |data: &InMemoryDataset, trainer: &mut Trainer, model: &mut dyn Layer| {
+        allocations_during(|| {
+            trainer.fit(model, data, None).unwrap();
+        })
+    };
+    let (a, b) = (per_epoch(&short, &mut trainer, model.as_mut()), per_epoch(&long, &mut trainer, model.as_mut()));
+    assert_eq!(
+        b - a,
+        4 * per_step,
+        "4 more steps in fit allocated {} times more; their products {}",
+        b - a,
+        4 * per_step
+    );
+
     let one = x.slice_rows(0, 1).unwrap();
     model.forward(&one, Mode::Eval).unwrap();
     let n = allocations_during(|| {
