@@ -57,7 +57,7 @@ pub struct TrainArgs {
     #[arg(long, default_value = "relu")]
     pub activation: String,
     /// Dropout rate after each hidden layer, 0 disables it [default: 0.3 for the MLP].
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub dropout: Option<f32>,
     /// Passes over the training data [default: 40 for the MLP, 15 for the CNN].
     #[arg(long)]
@@ -66,7 +66,7 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 64)]
     pub batch_size: usize,
     /// Base learning rate.
-    #[arg(long, default_value_t = 1e-3)]
+    #[arg(long, default_value_t = 1e-3, allow_negative_numbers = true)]
     pub lr: f32,
     /// Optimizer: adam, adamw, sgd, rmsprop.
     #[arg(long, default_value = "adam")]
@@ -78,10 +78,10 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Fraction of the training part held out for validation; early stopping watches its loss [default: 0.1 for the MLP, 0 for the CNN].
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub val_fraction: Option<f32>,
     /// Fraction held out for testing (default: 0.2 for a --data file; the embedded sample uses its standard split, the last 1000 rows).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub test_fraction: Option<f32>,
     /// Stop after this many epochs without a better validation loss, restoring the best weights (0 disables).
     #[arg(long, default_value_t = 0)]

@@ -157,9 +157,14 @@ pub fn train(mut a: TrainArgs, registry: &Registry) -> Result<()> {
     let parts = load_parts(&a, &mut split_rng)?;
     let n_features = parts.train.feature_shape().iter().product::<usize>();
     let spec = model_spec(&a, n_features, parts.n_classes)?;
-    let network = registry.build(&spec, &mut init_rng)?;
+    let in_file = |e: &dyn std::fmt::Display| match &a.model {
+        Some(path) => format!("{}: {e}", path.display()),
+        None => e.to_string(),
+    };
+    let network = registry.build(&spec, &mut init_rng).map_err(|e| in_file(&e))?;
     let mut model = Model::new(network)?.with_providers_from(registry).with_preprocessing(parts.normalizer.clone());
     let parts = parts.reshape_to(model.input_shape())?;
+    check_fits(&model, &parts)?;
     let mut trainer = make_trainer(&a, parts.train.len(), parts.val.is_some())?;
     if !a.quiet {
         print_setup(&a, &parts, n_features, &mut model);
@@ -174,6 +179,20 @@ pub fn train(mut a: TrainArgs, registry: &Registry) -> Result<()> {
         println!("saved the model to {}", out.display());
     }
     Ok(())
+}
+
+/// The data's samples fit the model: checked before anything is printed or trained.
+fn check_fits(model: &Model, parts: &Parts) -> Result<()> {
+    let shape = parts.train.feature_shape();
+    match model.network().output_shape(&dims(shape)) {
+        Ok(_) => Ok(()),
+        Err(_) => Err(strata::training::TrainingError::InputShape {
+            what: "training",
+            data: shape.to_vec(),
+            model: model.input_shape().to_vec(),
+        }
+        .into()),
+    }
 }
 
 fn print_setup(a: &TrainArgs, parts: &Parts, n_features: usize, model: &mut Model) {
@@ -281,10 +300,20 @@ pub fn predict(a: PredictArgs, registry: &Registry) -> Result<()> {
 }
 
 pub fn summary_cmd(a: SummaryArgs, registry: &Registry) -> Result<()> {
+    let looks_like_a_model = |path: &std::path::Path| {
+        let mut head = [0u8; 8];
+        std::fs::File::open(path).and_then(|mut f| std::io::Read::read_exact(&mut f, &mut head)).is_ok()
+            && head == strata::layers::io::MODEL_MAGIC
+    };
     match Model::load_with(&a.model, registry) {
         Ok(mut model) => print!("{}", model.summary()),
-        Err(strata::model::ModelError::Layer(strata::layers::LayerError::ModelFormat { .. })) => {
-            let text = std::fs::read_to_string(&a.model).map_err(|e| format!("{}: {e}", a.model.display()))?;
+        // Not a model file: a model spec (JSON) then.
+        Err(strata::model::ModelError::Layer(strata::layers::LayerError::ModelFormat { .. }))
+            if !looks_like_a_model(&a.model) =>
+        {
+            let text = std::fs::read_to_string(&a.model).map_err(|e| {
+                format!("{}: neither a Strata model file nor a model spec (JSON): {e}", a.model.display())
+            })?;
             let spec = LayerSpec::from_json(&text).map_err(|e| format!("{}: {e}", a.model.display()))?;
             let mut network = registry.build(&spec, &mut StrataRng::seed_from_u64(0))?;
             let shape: Vec<Dim> = spec

@@ -239,25 +239,13 @@ fn product(
     // exactly one call. The `gemm` crate computes `dst = alpha_g * dst +
     // beta_g * lhs * rhs` and does not read `dst` when `read_dst` is false.
     unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            c.ptr.0.add(t * c.stride),
-            1,
-            c.ld as isize,
-            beta != 0.0,
-            a.data.as_ptr().add(t * a.stride),
-            a_cs,
-            a_rs,
-            b.data.as_ptr().add(t * b.stride),
-            b_cs,
-            b_rs,
-            beta,
+        crate::linalg::strided_product(
             alpha,
-            false,
-            false,
-            false,
+            (a.data.as_ptr().add(t * a.stride), a_rs, a_cs),
+            (b.data.as_ptr().add(t * b.stride), b_rs, b_cs),
+            beta,
+            (c.ptr.0.add(t * c.stride), c.ld as isize, 1),
+            (m, n, k),
             parallelism,
         );
     }

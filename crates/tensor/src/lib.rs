@@ -53,6 +53,7 @@ pub use init::Init;
 pub use linalg::{GemmStats, MatMut, MatRef, PARALLEL_THRESHOLD, gemm, gemm_stats};
 pub use params::{ParamRef, ParamVisitor};
 pub use rng::{StrataRng, splitmix64};
+pub use simd::{SimdPath, simd_forced, simd_path};
 pub use tensor::{Tensor, checked_numel, sum_lanes};
 
 /// Whether this crate was compiled with optimisations. A debug build of a

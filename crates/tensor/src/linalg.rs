@@ -295,6 +295,88 @@ simd_kernel! {
     }
 }
 
+/// A product on strided views (element `(i, j)` of a view at `i * rs + j *
+/// cs`): [`portable_product`] when `STRATA_SIMD` forces a path, else one call
+/// of the `gemm` crate. Shared by [`gemm`] and [`crate::gemm_batched`].
+///
+/// # Safety
+/// The callers checked that `a` holds `m x k`, `b` `k x n` and `c` `m x n`
+/// elements at these strides, and `c` aliases neither.
+#[allow(unsafe_code, clippy::too_many_arguments)]
+pub(crate) unsafe fn strided_product(
+    alpha: f32,
+    (a, a_rs, a_cs): (*const f32, isize, isize),
+    (b, b_rs, b_cs): (*const f32, isize, isize),
+    beta: f32,
+    (c, c_rs, c_cs): (*mut f32, isize, isize),
+    (m, n, k): (usize, usize, usize),
+    parallelism: gemm::Parallelism,
+) {
+    if crate::simd_forced() {
+        // SAFETY: the caller's contract.
+        unsafe { portable_product(alpha, (a, a_rs, a_cs), (b, b_rs, b_cs), beta, (c, c_rs, c_cs), (m, n, k)) };
+        return;
+    }
+    // SAFETY: the caller's contract; `gemm` computes `dst = alpha_g * dst +
+    // beta_g * lhs * rhs` and does not read `dst` when `read_dst` is false.
+    unsafe {
+        gemm::gemm(m, n, k, c, c_cs, c_rs, beta != 0.0, a, a_cs, a_rs, b, b_cs, b_rs, beta, alpha, false, false, false, parallelism);
+    }
+}
+
+/// The product when `STRATA_SIMD` forces a path: each output row
+/// accumulates `a_ip * B[p, :]` for `p` in order into a row of `f32`
+/// accumulators, on the forced path (the `gemm` crate cannot be told which
+/// kernel to take). Slower than the `gemm` crate; for tests that check
+/// results do not depend on the CPU.
+///
+/// # Safety
+/// As [`strided_product`].
+#[allow(unsafe_code)]
+unsafe fn portable_product(
+    alpha: f32,
+    (a, a_rs, a_cs): (*const f32, isize, isize),
+    (b, b_rs, b_cs): (*const f32, isize, isize),
+    beta: f32,
+    (c, c_rs, c_cs): (*mut f32, isize, isize),
+    (m, n, k): (usize, usize, usize),
+) {
+    // B as a dense row-major k x n copy, read row by row below.
+    let mut dense_b = vec![0f32; k * n];
+    for (p, row) in dense_b.chunks_exact_mut(n.max(1)).enumerate().take(k) {
+        for (j, x) in row.iter_mut().enumerate() {
+            // SAFETY: p < k, j < n lie inside the view (the caller's contract).
+            *x = unsafe { *b.offset(p as isize * b_rs + j as isize * b_cs) };
+        }
+    }
+    let mut acc = vec![0f32; n];
+    for i in 0..m {
+        acc.fill(0.0);
+        for (p, row) in dense_b.chunks_exact(n.max(1)).enumerate().take(k) {
+            // SAFETY: i < m, p < k lie inside the view (the caller's contract).
+            let aip = unsafe { *a.offset(i as isize * a_rs + p as isize * a_cs) };
+            axpy_row(aip, row, &mut acc);
+        }
+        for (j, &x) in acc.iter().enumerate() {
+            // SAFETY: as above; `c` is written by this call only.
+            unsafe {
+                let at = c.offset(i as isize * c_rs + j as isize * c_cs);
+                *at = if beta == 0.0 { alpha * x } else { alpha * x + beta * *at };
+            }
+        }
+    }
+}
+
+simd_kernel! {
+    /// `acc += a * row`, element by element (no fused multiply-add: the same
+    /// bits on every path).
+    fn axpy_row(a: f32, row: &[f32], acc: &mut [f32]) {
+        for (x, &r) in acc.iter_mut().zip(row) {
+            *x += a * r;
+        }
+    }
+}
+
 /// One call of the `gemm` crate; `c_strides` are (row, column) strides of `c`.
 #[allow(unsafe_code, clippy::too_many_arguments)]
 fn kernel(
@@ -325,25 +407,13 @@ fn kernel(
     // computes `dst = alpha_g * dst + beta_g * lhs * rhs`, and does not read
     // `dst` when `read_dst` is false (our beta == 0: C may hold NaN).
     unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            c.as_mut_ptr(),
-            c_cs,
-            c_rs,
-            beta != 0.0,
-            a.data.as_ptr(),
-            a_cs,
-            a_rs,
-            b.data.as_ptr(),
-            b_cs,
-            b_rs,
-            beta,
+        strided_product(
             alpha,
-            false,
-            false,
-            false,
+            (a.data.as_ptr(), a_rs, a_cs),
+            (b.data.as_ptr(), b_rs, b_cs),
+            beta,
+            (c.as_mut_ptr(), c_rs, c_cs),
+            (m, n, k),
             parallelism,
         );
     }
