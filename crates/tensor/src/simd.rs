@@ -163,7 +163,7 @@ fn decide() -> (SimdPath, bool) {
         }
     };
     let path = cap.map_or(cpu, |c| c.min(cpu));
-    let v = 1 + path as u8 | if cap.is_some() { 8 } else { 0 };
+    let v = (1 + path as u8) | if cap.is_some() { 8 } else { 0 };
     PATH.store(v, Ordering::Relaxed);
     decode(v)
 }
