@@ -65,9 +65,11 @@ fn error_messages_one_per_class_of_bad_input() {
             {"kind": "dense", "config": {"n_inputs": 6, "n_outputs": 3}}]}}"#,
     );
     let mlp = tmp.join("mlp.strata").display().to_string();
-    assert!(strata(&["train", "--data", &data("iris.csv"), "--layers", "4,4,3", "--epochs", "1", "--out", &mlp, "-q"])
-        .status
-        .success());
+    assert!(
+        strata(&["train", "--data", &data("iris.csv"), "--layers", "4,4,3", "--epochs", "1", "--out", &mlp, "-q"])
+            .status
+            .success()
+    );
     let mut corrupt = std::fs::read(&mlp).unwrap();
     let last = corrupt.len() - 1;
     corrupt[last] ^= 0xff;

@@ -320,7 +320,27 @@ pub(crate) unsafe fn strided_product(
     // SAFETY: the caller's contract; `gemm` computes `dst = alpha_g * dst +
     // beta_g * lhs * rhs` and does not read `dst` when `read_dst` is false.
     unsafe {
-        gemm::gemm(m, n, k, c, c_cs, c_rs, beta != 0.0, a, a_cs, a_rs, b, b_cs, b_rs, beta, alpha, false, false, false, parallelism);
+        gemm::gemm(
+            m,
+            n,
+            k,
+            c,
+            c_cs,
+            c_rs,
+            beta != 0.0,
+            a,
+            a_cs,
+            a_rs,
+            b,
+            b_cs,
+            b_rs,
+            beta,
+            alpha,
+            false,
+            false,
+            false,
+            parallelism,
+        );
     }
 }
 
