@@ -1,6 +1,6 @@
 //! [`ActivationKind`]: the built-in activations as one serializable, parseable value.
 
-use crate::{Activation, ActivationError, Gelu, Identity, LeakyRelu, Relu, Result, Sigmoid, Softmax, Tanh};
+use crate::{Activation, ActivationError, Gelu, GeluErf, Identity, LeakyRelu, Relu, Result, Sigmoid, Softmax, Tanh};
 use serde::{Deserialize, Serialize};
 use strata_tensor::Tensor;
 
@@ -10,6 +10,7 @@ use strata_tensor::Tensor;
 /// It parses from (and [`Display`](std::fmt::Display)s as) the names
 /// `identity` (alias `linear`), `relu`, `leaky_relu` (slope 0.01) or
 /// `leaky_relu:<slope>` (e.g. `leaky_relu:0.2`), `sigmoid`, `tanh`, `gelu`
+/// (the tanh approximation, alias `gelu_tanh`), `gelu_erf` (the exact form)
 /// and `softmax`. Parsing ignores case and surrounding whitespace and accepts
 /// `-` for `_`. With serde it is tagged by `kind`:
 /// `{"kind":"leaky_relu","slope":0.2}`.
@@ -39,14 +40,17 @@ pub enum ActivationKind {
     Sigmoid,
     /// `f(x) = tanh(x)`.
     Tanh,
-    /// GELU, tanh approximation.
+    /// GELU, tanh approximation (PyTorch's `approximate='tanh'`).
     Gelu,
+    /// GELU, exact form with `erf` (PyTorch's default).
+    GeluErf,
     /// Row-wise softmax over the last axis, max-subtracted for stability.
     Softmax,
 }
 
 /// The names [`ActivationKind`] parses, for error messages and help texts.
-const VALID_NAMES: &str = "identity (or linear), relu, leaky_relu, leaky_relu:<slope>, sigmoid, tanh, gelu, softmax";
+const VALID_NAMES: &str =
+    "identity (or linear), relu, leaky_relu, leaky_relu:<slope>, sigmoid, tanh, gelu (or gelu_tanh), gelu_erf, softmax";
 
 impl ActivationKind {
     /// The names accepted by [`str::parse`], for help texts and error messages.
@@ -62,6 +66,7 @@ impl ActivationKind {
             ActivationKind::Sigmoid => "sigmoid",
             ActivationKind::Tanh => "tanh",
             ActivationKind::Gelu => "gelu",
+            ActivationKind::GeluErf => "gelu_erf",
             ActivationKind::Softmax => "softmax",
         }
     }
@@ -85,12 +90,13 @@ impl Activation for ActivationKind {
             ActivationKind::Sigmoid => Sigmoid.forward(input, output),
             ActivationKind::Tanh => Tanh.forward(input, output),
             ActivationKind::Gelu => Gelu.forward(input, output),
+            ActivationKind::GeluErf => GeluErf.forward(input, output),
             ActivationKind::Softmax => Softmax.forward(input, output),
         }
     }
 
     fn uses_input(&self) -> bool {
-        matches!(self, ActivationKind::LeakyRelu { .. } | ActivationKind::Gelu)
+        matches!(self, ActivationKind::LeakyRelu { .. } | ActivationKind::Gelu | ActivationKind::GeluErf)
     }
 
     fn backward(&self, input: &Tensor, output: &Tensor, grad_output: &Tensor, grad_input: &mut Tensor) -> Result<()> {
@@ -101,6 +107,7 @@ impl Activation for ActivationKind {
             ActivationKind::Sigmoid => Sigmoid.backward(input, output, grad_output, grad_input),
             ActivationKind::Tanh => Tanh.backward(input, output, grad_output, grad_input),
             ActivationKind::Gelu => Gelu.backward(input, output, grad_output, grad_input),
+            ActivationKind::GeluErf => GeluErf.backward(input, output, grad_output, grad_input),
             ActivationKind::Softmax => Softmax.backward(input, output, grad_output, grad_input),
         }
     }
@@ -130,7 +137,8 @@ impl std::str::FromStr for ActivationKind {
             },
             "sigmoid" => ActivationKind::Sigmoid,
             "tanh" => ActivationKind::Tanh,
-            "gelu" => ActivationKind::Gelu,
+            "gelu" | "gelu_tanh" => ActivationKind::Gelu,
+            "gelu_erf" => ActivationKind::GeluErf,
             "softmax" => ActivationKind::Softmax,
             _ => return Err(ActivationError::Invalid(format!("unknown activation '{s}' (valid: {VALID_NAMES})"))),
         };

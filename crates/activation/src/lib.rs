@@ -1,7 +1,8 @@
 //! # strata-activation
 //!
 //! The activation functions of Strata: [`Identity`], [`Relu`], [`LeakyRelu`],
-//! [`Sigmoid`], [`Tanh`], [`Gelu`] (tanh approximation) and [`Softmax`]
+//! [`Sigmoid`], [`Tanh`], [`Gelu`] (tanh approximation), [`GeluErf`] (the exact
+//! form, PyTorch's default) and [`Softmax`]
 //! (row-wise over the last axis). Each is a small type implementing the
 //! [`Activation`] trait; [`ActivationKind`] names them as one serializable
 //! value (for model files and the command line), parses from and prints as
@@ -57,6 +58,7 @@
 #![warn(missing_docs)]
 
 mod gelu;
+mod gelu_erf;
 mod identity;
 mod kind;
 mod leaky_relu;
@@ -67,6 +69,7 @@ mod tanh;
 mod util;
 
 pub use gelu::Gelu;
+pub use gelu_erf::GeluErf;
 pub use identity::Identity;
 pub use kind::ActivationKind;
 pub use leaky_relu::LeakyRelu;

@@ -1,7 +1,7 @@
 //! Names: `FromStr`/`Display` round trips, serde, and dispatch of `ActivationKind`.
 
 use crate::all_kinds;
-use strata_activation::{Activation, ActivationKind, Gelu, Identity, LeakyRelu, Relu, Sigmoid, Softmax, Tanh};
+use strata_activation::{Activation, ActivationKind, Gelu, GeluErf, Identity, LeakyRelu, Relu, Sigmoid, Softmax, Tanh};
 use strata_tensor::{StrataRng, Tensor};
 
 #[test]
@@ -25,6 +25,8 @@ fn parse_accepts_aliases_case_and_dashes() {
         (" tanh ", ActivationKind::Tanh),
         ("sigmoid", ActivationKind::Sigmoid),
         ("gelu", ActivationKind::Gelu),
+        ("gelu_tanh", ActivationKind::Gelu),
+        ("gelu_erf", ActivationKind::GeluErf),
         ("softmax", ActivationKind::Softmax),
         ("leaky_relu", ActivationKind::LeakyRelu { slope: 0.01 }),
         ("leaky-relu:0.2", ActivationKind::LeakyRelu { slope: 0.2 }),
@@ -43,11 +45,11 @@ fn names_agree() {
     }
     assert_eq!(ActivationKind::leaky_relu(), ActivationKind::LeakyRelu { slope: LeakyRelu::DEFAULT_SLOPE });
     let names: Vec<&str> =
-        [&Identity as &dyn Activation, &Relu, &LeakyRelu::default(), &Sigmoid, &Tanh, &Gelu, &Softmax]
+        [&Identity as &dyn Activation, &Relu, &LeakyRelu::default(), &Sigmoid, &Tanh, &Gelu, &GeluErf, &Softmax]
             .iter()
             .map(|a| a.name())
             .collect();
-    assert_eq!(names, ["identity", "relu", "leaky_relu", "sigmoid", "tanh", "gelu", "softmax"]);
+    assert_eq!(names, ["identity", "relu", "leaky_relu", "sigmoid", "tanh", "gelu", "gelu_erf", "softmax"]);
 }
 
 #[test]

@@ -7,7 +7,7 @@ mod gradients;
 mod names;
 mod values;
 
-use strata_activation::{Activation, ActivationKind, Gelu, Identity, LeakyRelu, Relu, Sigmoid, Softmax, Tanh};
+use strata_activation::{Activation, ActivationKind, Gelu, GeluErf, Identity, LeakyRelu, Relu, Sigmoid, Softmax, Tanh};
 
 /// One value of every activation type, with a label for assertion messages.
 pub fn all_activations() -> Vec<(&'static str, Box<dyn Activation>)> {
@@ -18,6 +18,7 @@ pub fn all_activations() -> Vec<(&'static str, Box<dyn Activation>)> {
         ("sigmoid", Box::new(Sigmoid)),
         ("tanh", Box::new(Tanh)),
         ("gelu", Box::new(Gelu)),
+        ("gelu_erf", Box::new(GeluErf)),
         ("softmax", Box::new(Softmax)),
     ]
 }
@@ -32,6 +33,7 @@ pub fn all_kinds() -> Vec<ActivationKind> {
         ActivationKind::Sigmoid,
         ActivationKind::Tanh,
         ActivationKind::Gelu,
+        ActivationKind::GeluErf,
         ActivationKind::Softmax,
     ]
 }

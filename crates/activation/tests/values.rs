@@ -1,7 +1,7 @@
 //! Forward values against hand calculations, stability, and buffer reuse.
 
 use crate::all_activations;
-use strata_activation::{Activation, Gelu, Identity, LeakyRelu, Relu, Sigmoid, Softmax, Tanh, sigmoid};
+use strata_activation::{Activation, Gelu, GeluErf, Identity, LeakyRelu, Relu, Sigmoid, Softmax, Tanh, sigmoid};
 use strata_tensor::{StrataRng, Tensor};
 
 fn assert_close(actual: &[f32], expected: &[f32], tol: f32) {
@@ -198,4 +198,17 @@ fn softmax_gives_masked_entries_probability_and_gradient_zero() {
     // dx = y (g - Σ y g): Σ y g = 0.25 + 2.25 = 2.5, so dx = [0.25 (1 - 2.5), 0, 0.75 (3 - 2.5)].
     assert_close(&dx.data()[0..3], &[-0.375, 0.0, 0.375], 1e-6);
     assert_eq!(&dx.data()[3..6], &[0.0, 0.0, 0.0]);
+}
+
+#[test]
+fn gelu_erf_values_against_the_normal_distribution() {
+    // x Φ(x) with Φ from tables: Φ(0.5) = 0.6914625, Φ(1) = 0.8413447,
+    // Φ(2) = 0.9772499, Φ(-1) = 0.1586553.
+    let y = GeluErf.apply(&Tensor::from_slice(&[0.5, 1.0, 2.0, -1.0, 0.0])).unwrap();
+    assert_close(y.data(), &[0.345_731_2, 0.841_344_7, 1.954_499_8, -0.158_655_3, 0.0], 1e-6);
+    // The tanh form differs from it by at most about 5e-4 (at |x| near 2).
+    let t = Gelu.apply(&Tensor::from_slice(&[0.5, 1.0, 2.0, -1.0])).unwrap();
+    for (a, b) in y.data().iter().zip(t.data()) {
+        assert!((a - b).abs() < 1e-3 && a != b, "{a} vs {b}");
+    }
 }

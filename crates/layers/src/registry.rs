@@ -156,7 +156,7 @@ impl Registry {
             };
             Ok(Box::new(ActivationLayer::new(kind)))
         };
-        for kind in ["identity", "relu", "leaky_relu", "sigmoid", "tanh", "gelu", "softmax"] {
+        for kind in ["identity", "relu", "leaky_relu", "sigmoid", "tanh", "gelu", "gelu_erf", "softmax"] {
             self.builders.insert(kind.to_string(), activation);
             self.providers.insert(kind.to_string(), env!("CARGO_PKG_NAME").to_string());
         }

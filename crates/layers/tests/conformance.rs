@@ -70,6 +70,7 @@ fn cases() -> Vec<Case> {
         ActivationKind::Sigmoid,
         ActivationKind::Tanh,
         ActivationKind::Gelu,
+        ActivationKind::GeluErf,
         ActivationKind::Softmax,
     ];
     for kind in kinds {
@@ -131,7 +132,7 @@ fn kind_of(case: &Case) -> String {
 /// leading-axes check must pass for them, not be skipped. (A sequential
 /// or residual takes leading axes when its declared input shape does.)
 const FEATURE_KINDS: &[&str] =
-    &["dense", "identity", "relu", "leaky_relu", "sigmoid", "tanh", "gelu", "softmax", "dropout"];
+    &["dense", "identity", "relu", "leaky_relu", "sigmoid", "tanh", "gelu", "gelu_erf", "softmax", "dropout"];
 
 /// Run every case of `kind` through the kit; fail with every failure message.
 fn check_kind(kind: &str) {
@@ -166,7 +167,7 @@ macro_rules! conformance_tests {
 }
 
 conformance_tests!(
-    dense, identity, relu, leaky_relu, sigmoid, tanh, gelu, softmax, dropout, flatten, sequential, residual
+    dense, identity, relu, leaky_relu, sigmoid, tanh, gelu, gelu_erf, softmax, dropout, flatten, sequential, residual
 );
 
 #[test]

@@ -1,0 +1,45 @@
+//! [`heatmap_png`]: attention weights as an image.
+
+use std::io::BufWriter;
+use std::path::Path;
+
+/// Pixels per cell of the map.
+const CELL: usize = 16;
+
+/// A white-to-dark-blue colour for a weight in `[0, 1]`.
+fn colour(w: f32) -> [u8; 3] {
+    let w = w.clamp(0.0, 1.0);
+    let mix = |white: f32, dark: f32| (white + (dark - white) * w).round() as u8;
+    [mix(255.0, 8.0), mix(255.0, 48.0), mix(255.0, 107.0)]
+}
+
+/// Write a `rows x cols` matrix of weights in `[0, 1]` (an attention map:
+/// row `i` is how much token `i` took from each token) as a PNG heat map,
+/// one 16-pixel square per weight, white for 0 to dark blue for 1, through
+/// the `png` crate. Errors: a matrix without rows or columns, or values that
+/// do not fill it, and I/O errors; written atomically.
+pub fn heatmap_png(weights: &[f32], rows: usize, cols: usize, path: &Path) -> std::io::Result<()> {
+    if rows == 0 || cols == 0 || weights.len() != rows * cols {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("{} weights do not fill a {rows}x{cols} map", weights.len()),
+        ));
+    }
+    let (w, h) = (cols * CELL, rows * CELL);
+    let mut pixels = vec![0u8; w * h * 3];
+    for (y, line) in pixels.chunks_exact_mut(w * 3).enumerate() {
+        for (x, px) in line.chunks_exact_mut(3).enumerate() {
+            px.copy_from_slice(&colour(weights[(y / CELL) * cols + x / CELL]));
+        }
+    }
+    let mut bytes = Vec::new();
+    {
+        let to_u32 = |n: usize| u32::try_from(n).map_err(|_| std::io::Error::other("the map is too large"));
+        let mut encoder = png::Encoder::new(BufWriter::new(&mut bytes), to_u32(w)?, to_u32(h)?);
+        encoder.set_color(png::ColorType::Rgb);
+        encoder.set_depth(png::BitDepth::Eight);
+        let mut writer = encoder.write_header().map_err(std::io::Error::other)?;
+        writer.write_image_data(&pixels).map_err(std::io::Error::other)?;
+    }
+    strata_layers::io::atomic_write(path, &bytes)
+}

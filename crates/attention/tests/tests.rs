@@ -1,0 +1,2 @@
+//! Integration tests of strata-attention.
+#![allow(clippy::unwrap_used)]
