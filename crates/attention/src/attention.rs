@@ -30,7 +30,8 @@ pub struct MultiHeadAttentionConfig {
     /// Biases on the four projections (default true).
     #[serde(default = "yes")]
     pub bias: bool,
-    /// Seed of the dropout masks (a registry draws one when 0).
+    /// Seed of the dropout masks; 0 draws one from the generator the layer
+    /// is built with (and the spec then records it).
     #[serde(default)]
     pub seed: u64,
 }
@@ -154,8 +155,9 @@ struct Dims {
 
 impl MultiHeadAttention {
     /// Xavier-uniform projections drawn from `rng`, zero biases.
-    pub fn new(config: MultiHeadAttentionConfig, rng: &mut StrataRng) -> Result<MultiHeadAttention> {
+    pub fn new(mut config: MultiHeadAttentionConfig, rng: &mut StrataRng) -> Result<MultiHeadAttention> {
         config.validate()?;
+        config.seed = crate::seed_or(config.seed, rng);
         let d = config.d_model;
         let w_in = Init::XavierUniform.sample(&[d, 3 * d], d, 3 * d, rng)?;
         let w_out = Init::XavierUniform.sample(&[d, d], d, d, rng)?;

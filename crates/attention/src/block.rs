@@ -48,7 +48,8 @@ pub struct TransformerBlockConfig {
     /// Layer norms' `eps` (default 1e-5).
     #[serde(default = "default_eps")]
     pub layer_norm_eps: f32,
-    /// Seed of the dropout masks (a registry draws one when 0).
+    /// Seed of the dropout masks; 0 draws one from the generator the block
+    /// is built with (and the spec then records it).
     #[serde(default)]
     pub seed: u64,
 }
@@ -146,7 +147,7 @@ pub struct TransformerBlock {
 impl TransformerBlock {
     /// A block whose projections are drawn from `rng` (Xavier-uniform weights,
     /// zero biases, unit layer norms).
-    pub fn new(config: TransformerBlockConfig, rng: &mut StrataRng) -> Result<TransformerBlock> {
+    pub fn new(mut config: TransformerBlockConfig, rng: &mut StrataRng) -> Result<TransformerBlock> {
         let invalid = |reason: String| LayerError::InvalidConfig { layer: config.kind().into(), reason };
         let activation: ActivationKind = config.activation.parse().map_err(|e| invalid(format!("{e}")))?;
         if !matches!(activation, ActivationKind::Relu | ActivationKind::Gelu | ActivationKind::GeluErf) {
@@ -155,6 +156,7 @@ impl TransformerBlock {
         if config.d_ff == 0 {
             return Err(invalid("d_ff must be at least 1".into()));
         }
+        config.seed = crate::seed_or(config.seed, rng);
         let (d, rate) = (config.d_model, config.dropout);
         let seed = |i: u64| splitmix64(config.seed ^ i);
         let mut attn = MultiHeadAttentionConfig::new(d, config.n_heads).with_dropout(rate, seed(4));

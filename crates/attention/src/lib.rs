@@ -66,8 +66,8 @@ pub const KINDS: [&str; 6] = [
     SEQUENCE_POOL,
 ];
 
-/// A seed drawn from the builder's generator when a spec leaves it 0, so that
-/// the dropout masks of a model follow its seed.
+/// A seed drawn from the builder's generator when a config leaves it 0, so
+/// that the dropout masks of a model follow its seed.
 fn seed_or(seed: u64, rng: &mut strata_tensor::StrataRng) -> u64 {
     if seed == 0 { rng.next_u64() } else { seed }
 }
@@ -88,14 +88,11 @@ pub fn register(registry: &mut Registry) -> Result<()> {
         Ok(Box::new(PositionalEncoding::new(spec.config()?, rng)?))
     })?;
     registry.register_from(provider, MULTI_HEAD_ATTENTION, |spec, _, rng| {
-        let mut config: MultiHeadAttentionConfig = spec.config()?;
-        config.seed = seed_or(config.seed, rng);
-        Ok(Box::new(MultiHeadAttention::new(config, rng)?))
+        Ok(Box::new(MultiHeadAttention::new(spec.config()?, rng)?))
     })?;
     let block: strata_layers::LayerBuilder = |spec, _, rng| {
         let mut config: TransformerBlockConfig = spec.config()?;
         config.causal = spec.kind == TRANSFORMER_DECODER_BLOCK;
-        config.seed = seed_or(config.seed, rng);
         Ok(Box::new(TransformerBlock::new(config, rng)?) as Box<dyn Layer>)
     };
     registry.register_from(provider, TRANSFORMER_ENCODER_BLOCK, block)?;

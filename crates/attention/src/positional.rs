@@ -126,10 +126,7 @@ impl PositionalEncoding {
     }
 
     fn too_long(&self, seq: usize) -> LayerError {
-        LayerError::InvalidConfig {
-            layer: POSITIONAL_ENCODING.into(),
-            reason: format!("a sequence of {seq} is longer than max_len {}", self.config.max_len),
-        }
+        LayerError::SequenceTooLong { layer: POSITIONAL_ENCODING.into(), length: seq, max_len: self.config.max_len }
     }
 }
 

@@ -1,2 +1,8 @@
 //! Integration tests of strata-attention.
 #![allow(clippy::unwrap_used)]
+
+mod common;
+mod attention;
+mod block;
+mod embedding;
+mod kit;

@@ -57,6 +57,16 @@ pub enum LayerError {
         /// The vocabulary size.
         vocab: usize,
     },
+    /// A sequence longer than a layer handles (a positional encoding's `max_len`).
+    #[error("layer '{layer}': a sequence of {length} positions is longer than its maximum of {max_len}")]
+    SequenceTooLong {
+        /// The layer.
+        layer: String,
+        /// The sequence length it was given.
+        length: usize,
+        /// The longest it takes.
+        max_len: usize,
+    },
     /// `backward` was called without a training-mode `forward` before it.
     #[error("layer '{layer}': backward called before forward")]
     BackwardBeforeForward {
@@ -169,6 +179,7 @@ impl LayerError {
             LayerError::ShapeMismatch { layer, .. }
             | LayerError::VariableAxis { layer, .. }
             | LayerError::TokenId { layer, .. }
+            | LayerError::SequenceTooLong { layer, .. }
             | LayerError::BackwardBeforeForward { layer }
             | LayerError::InvalidConfig { layer, .. }
             | LayerError::NotSerializable { layer } => qualify(layer),
@@ -187,6 +198,7 @@ impl LayerError {
             LayerError::ShapeMismatch { layer, .. }
             | LayerError::VariableAxis { layer, .. }
             | LayerError::TokenId { layer, .. }
+            | LayerError::SequenceTooLong { layer, .. }
             | LayerError::BackwardBeforeForward { layer }
             | LayerError::InvalidConfig { layer, .. }
             | LayerError::NotSerializable { layer } => Some(layer),

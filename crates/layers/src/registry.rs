@@ -94,6 +94,7 @@ const KNOWN_PROVIDERS: &[(&str, &str)] = &[
     ("multi_head_attention", "strata-attention"),
     ("transformer_encoder_block", "strata-attention"),
     ("transformer_decoder_block", "strata-attention"),
+    ("sequence_pool", "strata-attention"),
 ];
 
 impl Registry {

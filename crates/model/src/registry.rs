@@ -3,14 +3,14 @@
 use strata_layers::{Registry, Result};
 
 /// A registry with every layer kind of the Strata workspace: the built-ins
-/// of `strata-layers` and the kinds of `strata-conv` and
-/// `strata-normalization`. What [`crate::Model::load`] and the `strata`
+/// of `strata-layers` and the kinds of `strata-conv`, `strata-normalization`
+/// and `strata-attention`. What [`crate::Model::load`] and the `strata`
 /// command build with; add a third-party crate's kinds to it with that
 /// crate's `register`.
 ///
 /// ```
 /// let registry = strata_model::registry();
-/// for kind in ["dense", "conv2d", "batch_norm", "layer_norm"] {
+/// for kind in ["dense", "conv2d", "batch_norm", "layer_norm", "multi_head_attention"] {
 ///     assert!(registry.contains(kind), "{kind}");
 /// }
 /// assert_eq!(registry.provider("conv2d"), Some("strata-conv"));
@@ -26,5 +26,6 @@ pub fn registry() -> Registry {
 fn register_workspace(r: &mut Registry) -> Result<()> {
     strata_conv::register(r)?;
     strata_normalization::register(r)?;
+    strata_attention::register(r)?;
     Ok(())
 }

@@ -174,10 +174,26 @@ fn the_default_registry_has_every_layer_crate_of_the_workspace() {
     let mut kinds: Vec<&str> = r.kinds().collect();
     kinds.sort();
     for kind in
-        ["avg_pool2d", "batch_norm", "conv2d", "dense", "dropout", "global_avg_pool", "layer_norm", "max_pool2d"]
+        [
+        "avg_pool2d",
+        "batch_norm",
+        "conv2d",
+        "dense",
+        "dropout",
+        "global_avg_pool",
+        "layer_norm",
+        "max_pool2d",
+        "embedding",
+        "positional_encoding",
+        "multi_head_attention",
+        "transformer_encoder_block",
+        "transformer_decoder_block",
+        "sequence_pool",
+    ]
     {
         assert!(kinds.contains(&kind), "{kind} missing from {kinds:?}");
     }
     assert_eq!(r.provider("batch_norm"), Some("strata-normalization"));
     assert_eq!(r.provider("dense"), Some("strata-layers"));
+    assert_eq!(r.provider("transformer_decoder_block"), Some("strata-attention"));
 }
