@@ -522,4 +522,29 @@ impl Layer for MultiHeadAttention {
     fn set_input_gradient(&mut self, needed: bool) {
         self.input_gradient = needed;
     }
+
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
+    }
+}
+
+/// Every [`MultiHeadAttention`] inside `model` (itself included), in
+/// forward order, with its path of child names (`sequential`'s children are
+/// named by kind and position: `transformer_decoder_block_2.self_attn`).
+/// After a forward, each one's [`MultiHeadAttention::attention_weights`]
+/// is that pass's attention map.
+pub fn attention_layers(model: &dyn Layer) -> Vec<(String, &MultiHeadAttention)> {
+    fn walk<'a>(layer: &'a dyn Layer, path: String, out: &mut Vec<(String, &'a MultiHeadAttention)>) {
+        if let Some(mha) = layer.as_any().and_then(|a| a.downcast_ref::<MultiHeadAttention>()) {
+            out.push((path, mha));
+            return;
+        }
+        for (name, child) in layer.children() {
+            let child_path = if path.is_empty() { name.to_string() } else { format!("{path}.{name}") };
+            walk(child, child_path, out);
+        }
+    }
+    let mut out = Vec::new();
+    walk(model, String::new(), &mut out);
+    out
 }

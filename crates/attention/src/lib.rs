@@ -46,7 +46,7 @@ mod pooling;
 mod positional;
 pub mod presets;
 
-pub use attention::{MULTI_HEAD_ATTENTION, MultiHeadAttention, MultiHeadAttentionConfig};
+pub use attention::{MULTI_HEAD_ATTENTION, MultiHeadAttention, MultiHeadAttentionConfig, attention_layers};
 pub use block::{TRANSFORMER_DECODER_BLOCK, TRANSFORMER_ENCODER_BLOCK, TransformerBlock, TransformerBlockConfig};
 pub use embedding::{EMBEDDING, Embedding, EmbeddingConfig};
 pub use generate::{Sampling, generate};

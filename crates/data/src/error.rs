@@ -76,6 +76,17 @@ pub enum DataError {
         /// The offending cell (cut to 40 characters).
         value: String,
     },
+    /// A line of a text file is not what a text dataset takes (not UTF-8,
+    /// a character outside the vocabulary, too long).
+    #[error("{file}: line {line}: {reason}")]
+    Text {
+        /// The file or source name.
+        file: String,
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong.
+        reason: String,
+    },
     /// A class label does not fit a given number of classes (for example a
     /// model's output width).
     #[error("label {label} is out of range for {n_classes} classes (labels must be 0..{n_classes})")]

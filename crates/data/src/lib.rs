@@ -63,6 +63,7 @@ mod labels;
 mod normalize;
 mod sequence;
 mod split;
+mod text;
 
 pub use batch::{BatchSampler, Batches, batches};
 pub use csv::{CsvOptions, LabelColumn, load_csv, load_csv_bytes, read_csv};
@@ -72,6 +73,7 @@ pub use idx::{idx_dataset_from_bytes, load_idx, load_idx_dataset, read_idx};
 pub use labels::{check_labels, one_hot};
 pub use normalize::{MinMaxScaler, Normalizer, StandardScaler};
 pub use sequence::MAX_VOCAB;
+pub use text::{BigramBaseline, CharVocab, MAX_TEXT_BYTES, next_id_dataset, read_lines, read_lines_bytes};
 pub use split::{Split, first_n_split, shuffled_indices, split_three, train_test_split};
 
 use strata_tensor::Tensor;

@@ -77,6 +77,14 @@ pub trait Layer: Send + std::fmt::Debug {
     /// tensor. Layers that cannot skip anything keep the default.
     fn set_input_gradient(&mut self, _needed: bool) {}
 
+    /// The layer as [`std::any::Any`], for code that knows a concrete layer
+    /// type and finds it inside a model through [`Layer::children`] (the
+    /// attention maps of `strata-attention`). Layers that offer nothing to
+    /// read keep the default, `None`.
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        None
+    }
+
     /// Set every gradient to zero.
     fn zero_grad(&mut self) {
         let mut path = String::new();
@@ -131,6 +139,9 @@ impl<L: Layer + ?Sized> Layer for Box<L> {
     }
     fn set_input_gradient(&mut self, needed: bool) {
         (**self).set_input_gradient(needed)
+    }
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        (**self).as_any()
     }
 }
 

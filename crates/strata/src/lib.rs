@@ -14,6 +14,7 @@
 //! | [`layers`] | `strata-layers` | the `Layer` trait, Dense, Dropout, Flatten, Sequential, Residual, registry, model files |
 //! | [`conv`] | `strata-conv` | Conv2d, MaxPool2d, AvgPool2d, GlobalAvgPool |
 //! | [`normalization`] | `strata-normalization` | BatchNorm, LayerNorm |
+//! | [`attention`] | `strata-attention` | Embedding, positional encodings, MultiHeadAttention, transformer blocks, sequence pooling, generation |
 //! | [`data`] | `strata-data` | datasets, CSV/IDX loading, splits, normalisation, batches |
 //! | [`training`] | `strata-training` | the fit loop, callbacks, gradient hooks, snapshots, evaluation |
 //! | [`model`] | `strata-model` | the `Model` users save and load (network, preprocessing, class names), the default registry |
@@ -37,6 +38,7 @@
 #![warn(missing_docs)]
 
 pub use strata_activation as activation;
+pub use strata_attention as attention;
 pub use strata_conv as conv;
 pub use strata_data as data;
 pub use strata_layers as layers;
@@ -54,9 +56,13 @@ pub use strata_model::registry;
 /// the trainer with its callbacks, and the model type.
 pub mod prelude {
     pub use strata_activation::{Activation, ActivationKind};
+    pub use strata_attention::{
+        Embedding, EmbeddingConfig, MultiHeadAttention, MultiHeadAttentionConfig, PositionalEncoding,
+        PositionalEncodingConfig, SequencePool, SequencePoolConfig, TransformerBlock, TransformerBlockConfig,
+    };
     pub use strata_conv::{AvgPool2d, Conv2d, Conv2dConfig, GlobalAvgPool, MaxPool2d, Pool2dConfig};
     pub use strata_data::{
-        CsvOptions, Dataset, InMemoryDataset, LabelColumn, MinMaxScaler, Normalizer, Split, StandardScaler, load_csv,
+        BigramBaseline, CharVocab, CsvOptions, Dataset, InMemoryDataset, LabelColumn, MinMaxScaler, Normalizer, Split, StandardScaler, load_csv,
         load_idx_dataset, read_csv, split_three, train_test_split,
     };
     pub use strata_layers::{
