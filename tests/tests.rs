@@ -1,8 +1,10 @@
 //! Workspace-wide integration tests: training on real data, reproducibility,
-//! and the typed errors bad input produces.
+//! vanishing gradients in deep networks, and the typed errors bad input
+//! produces.
 #![allow(clippy::unwrap_used)]
 
 mod common;
+mod depth;
 mod errors;
 mod real_data;
 mod reproducibility;
