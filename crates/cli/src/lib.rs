@@ -28,7 +28,9 @@
 //! as `strata predict` does.
 
 mod args;
+mod charlm;
 mod dataset;
+mod sequence;
 mod model;
 mod run;
 
@@ -79,6 +81,8 @@ pub fn run_args(
         args::Command::Predict(a) => run::predict(a, registry),
         args::Command::Summary(a) => run::summary_cmd(a, registry),
         args::Command::ExportFilters(a) => run::export_filters(a),
+        args::Command::Generate(a) => charlm::generate(a, registry),
+        args::Command::AttentionMap(a) => sequence::attention_map(a, registry),
     }
 }
 

@@ -31,7 +31,7 @@ fn normalizer_for(name: &str, embedded: bool, train: &InMemoryDataset) -> Result
     })
 }
 
-fn schedule_for(name: &str, epochs: usize, n_batches: usize) -> Result<Schedule> {
+pub(crate) fn schedule_for(name: &str, epochs: usize, n_batches: usize) -> Result<Schedule> {
     Ok(match name {
         "constant" => Schedule::Constant,
         "cosine" => Schedule::LinearWarmup {
@@ -122,12 +122,36 @@ fn model_spec(a: &TrainArgs, n_features: usize, n_classes: usize) -> Result<Laye
             LayerSpec::from_json(&text).map_err(|e| format!("{}: {e}", path.display()))?
         }
         None if a.preset == Preset::Cnn => strata::conv::cnn_spec(),
+        None if a.preset == Preset::Transformer => {
+            let side = square_side(n_features).ok_or_else(|| {
+                format!(
+                    "--preset transformer reads each sample as a square image, its rows the tokens: {n_features} \
+                     features are not a square"
+                )
+            })?;
+            strata::attention::presets::sequence_classifier(
+                side,
+                side,
+                64,
+                4,
+                128,
+                2,
+                a.dropout.unwrap_or(0.1),
+                n_classes,
+            )?
+        }
         None => {
             let widths = a.layers.clone().unwrap_or_else(|| vec![n_features, 256, 128, n_classes]);
             let activation: ActivationKind = a.activation.parse()?;
             strata::training::presets::mlp(&widths, activation, a.dropout.unwrap_or(0.0))?
         }
     })
+}
+
+/// `s` with `s * s == n`.
+fn square_side(n: usize) -> Option<usize> {
+    let s = (n as f64).sqrt().round() as usize;
+    (s > 0 && s * s == n).then_some(s)
 }
 
 fn make_trainer(a: &TrainArgs, n_train: usize, has_validation: bool) -> Result<Trainer> {
@@ -151,6 +175,9 @@ fn make_trainer(a: &TrainArgs, n_train: usize, has_validation: bool) -> Result<T
 
 pub fn train(mut a: TrainArgs, registry: &Registry) -> Result<()> {
     a.resolve_defaults();
+    if a.preset == Preset::Charlm && a.model.is_none() {
+        return crate::charlm::train(a, registry);
+    }
     let started = Instant::now();
     let mut root = StrataRng::seed_from_u64(a.seed);
     let (mut split_rng, mut init_rng) = (root.fork(), root.fork());

@@ -1,0 +1,225 @@
+//! `strata train --preset charlm` and `strata generate`: a character-level
+//! language model of a text file of one item a line.
+
+use crate::args::{GenerateArgs, TrainArgs};
+use std::error::Error;
+use std::time::Instant;
+use strata::attention::{Sampling, generate as sample_items, presets};
+use strata::data::{BigramBaseline, CharVocab, Dataset, InMemoryDataset, next_id_dataset, read_lines, read_lines_bytes};
+use strata::layers::Registry;
+use strata::loss::CrossEntropy;
+use strata::model::Model;
+use strata::optimizer::OptimizerConfig;
+use strata::tensor::StrataRng;
+use strata::training::{FitConfig, Progress, Trainer};
+
+type Result<T> = std::result::Result<T, Box<dyn Error>>;
+
+/// The 1990 U.S. Census surnames, one a line (88,799 lines; provenance and
+/// licence in `data/README.md`), embedded so that `strata train --preset
+/// charlm` works on a fresh clone.
+pub const EMBEDDED_SURNAMES: &[u8] = include_bytes!("../../../data/names/surnames.txt.gz");
+
+/// Metadata keys of a language model file: its characters in id order, and
+/// the longest input it takes (the start token included).
+pub const VOCAB_KEY: &str = "strata.charlm.vocab";
+/// See [`VOCAB_KEY`].
+pub const MAX_LEN_KEY: &str = "strata.charlm.max_len";
+
+/// The longest item the preset takes, in characters.
+pub const MAX_ITEM_CHARS: usize = 255;
+
+/// The most items `strata generate` prints in one run (they are sampled side by side).
+pub const MAX_COUNT: usize = 100_000;
+
+/// The preset's shape: d_model, heads, feed-forward width, blocks.
+const SHAPE: (usize, usize, usize, usize) = (64, 4, 256, 2);
+
+/// A text file's items, encoded and split.
+struct Corpus {
+    name: String,
+    vocab: CharVocab,
+    train: Vec<Vec<usize>>,
+    val: Vec<Vec<usize>>,
+    /// Inputs are at most this long: the longest item plus the start token.
+    max_len: usize,
+    blank: usize,
+}
+
+/// Read the items (non-blank lines), check their length, split off the last
+/// `val_fraction` of them, and encode both parts with the characters of the
+/// whole file.
+fn load_corpus(a: &TrainArgs) -> Result<Corpus> {
+    let (name, lines) = match &a.data.data {
+        Some(path) => (path.display().to_string(), read_lines(path)?),
+        None => ("embedded surnames".to_string(), read_lines_bytes(EMBEDDED_SURNAMES, "embedded surnames.txt.gz")?),
+    };
+    let mut items = Vec::with_capacity(lines.len());
+    let mut numbers = Vec::with_capacity(lines.len());
+    for (i, line) in lines.into_iter().enumerate() {
+        let n = line.chars().count();
+        if n > MAX_ITEM_CHARS {
+            return Err(format!(
+                "{name}: line {}: an item of {n} characters; --preset charlm takes items of at most {MAX_ITEM_CHARS}",
+                i + 1
+            )
+            .into());
+        }
+        if !line.trim().is_empty() {
+            items.push(line);
+            numbers.push(i + 1);
+        }
+    }
+    let blank = numbers.last().copied().unwrap_or(0) - items.len();
+    let fraction = a.val_fraction.unwrap_or(0.1);
+    if !(0.0..1.0).contains(&fraction) {
+        return Err(format!("--val-fraction must lie in [0, 1), got {fraction}").into());
+    }
+    let n_val = (items.len() as f64 * f64::from(fraction)).round() as usize;
+    if items.len() < 2 || n_val >= items.len() {
+        return Err(format!("{name}: {} items are too few to train on and validate with", items.len()).into());
+    }
+    let vocab = CharVocab::from_lines(&items)?;
+    let n_train = items.len() - n_val;
+    let encoded = vocab.encode_lines(&items, &name, 1)?;
+    let max_len = items.iter().map(|s| s.chars().count()).max().unwrap_or(0) + 1;
+    let mut train = encoded;
+    let val = train.split_off(n_train);
+    Ok(Corpus { name, vocab, train, val, max_len, blank })
+}
+
+fn fit_config(a: &TrainArgs, n_train: usize) -> Result<FitConfig> {
+    let epochs = a.epochs.unwrap_or(crate::args::CHARLM_EPOCHS);
+    let n_batches = n_train.div_ceil(a.batch_size.max(1));
+    Ok(FitConfig {
+        epochs,
+        batch_size: a.batch_size,
+        seed: a.seed,
+        schedule: crate::run::schedule_for(a.schedule.as_deref().unwrap_or("cosine"), epochs, n_batches)?,
+        progress: if a.quiet { Progress::Silent } else { Progress::Auto },
+        ..FitConfig::default()
+    })
+}
+
+pub fn train(a: TrainArgs, registry: &Registry) -> Result<()> {
+    let started = Instant::now();
+    let corpus = load_corpus(&a)?;
+    let (d_model, heads, d_ff, blocks) = SHAPE;
+    let dropout = a.dropout.unwrap_or(0.1);
+    let spec = presets::language_model(corpus.vocab.len(), corpus.max_len, d_model, heads, d_ff, blocks, dropout)?;
+    let mut root = StrataRng::seed_from_u64(a.seed);
+    let network = registry.build(&spec, &mut root.fork())?;
+    let mut model = Model::new(network)?
+        .with_providers_from(registry)
+        .with_metadata(VOCAB_KEY, corpus.vocab.chars())
+        .with_metadata(MAX_LEN_KEY, corpus.max_len.to_string());
+    let bigram = BigramBaseline::fit(&corpus.train, corpus.vocab.len()).nats_per_token(&corpus.val);
+    let (train, val) =
+        (next_id_dataset(&corpus.train, corpus.vocab.len())?, next_id_dataset(&corpus.val, corpus.vocab.len())?);
+    let loss = CrossEntropy::new().with_ignore_index(CharVocab::PAD);
+    let mut trainer = Trainer::new(fit_config(&a, train.len())?, loss, OptimizerConfig::from_name(&a.optimizer, a.lr)?)?;
+    if !a.quiet {
+        print_setup(&a, &corpus, &mut model, bigram);
+    }
+    let fit_started = Instant::now();
+    trainer.fit(model.network_mut(), &train, Some(&val as &dyn Dataset))?;
+    let fit_seconds = fit_started.elapsed().as_secs_f64();
+    let nats = validation_nats(&mut model, &val)?;
+    println!("validation: {nats:.4} nats per character; add-one bigram baseline {bigram:.4} (each item's end counted)");
+    if !a.quiet {
+        print_samples(&mut model, &corpus.vocab, corpus.max_len, a.seed)?;
+        println!("trained in {fit_seconds:.1} s; total {:.1} s", started.elapsed().as_secs_f64());
+    }
+    if let Some(out) = &a.out {
+        model.save(out)?;
+        println!("saved the model to {}", out.display());
+    }
+    Ok(())
+}
+
+fn print_setup(a: &TrainArgs, corpus: &Corpus, model: &mut Model, bigram: f64) {
+    let chars = |items: &[Vec<usize>]| items.iter().map(|s| s.len() - 1).sum::<usize>();
+    println!(
+        "data: {} ({} items{}, {} characters + padding and boundary = {} ids, the longest {} characters): train {} \
+         items, validation the last {} ({} characters to predict, each end included)",
+        corpus.name,
+        corpus.train.len() + corpus.val.len(),
+        if corpus.blank > 0 { format!(", {} blank lines skipped", corpus.blank) } else { String::new() },
+        corpus.vocab.len() - 2,
+        corpus.vocab.len(),
+        corpus.max_len - 1,
+        corpus.train.len(),
+        corpus.val.len(),
+        chars(&corpus.val),
+    );
+    println!("add-one bigram baseline on the validation part: {bigram:.4} nats per character");
+    print!("{}", model.summary());
+    println!(
+        "optimizer {} lr {}, schedule {}, batch {}, epochs {}, seed {}; val_loss is nats per character",
+        a.optimizer,
+        a.lr,
+        a.schedule.as_deref().unwrap_or("cosine"),
+        a.batch_size,
+        a.epochs.unwrap_or(crate::args::CHARLM_EPOCHS),
+        a.seed
+    );
+}
+
+/// The mean cross-entropy of the validation targets, padding left out.
+fn validation_nats(model: &mut Model, val: &InMemoryDataset) -> Result<f64> {
+    let loss = CrossEntropy::new().with_ignore_index(CharVocab::PAD);
+    Ok(f64::from(strata::training::evaluate(model.network_mut(), val, &loss)?.loss))
+}
+
+fn print_samples(model: &mut Model, vocab: &CharVocab, max_len: usize, seed: u64) -> Result<()> {
+    let sampling = Sampling { seed, forbidden: vec![CharVocab::PAD], ..Sampling::new(max_len) };
+    let items = sample_items(model.network_mut(), CharVocab::BOUNDARY, CharVocab::BOUNDARY, 8, &sampling)?;
+    let text: Vec<String> = items.iter().map(|s| vocab.decode(s)).collect();
+    println!("samples: {}", text.join(", "));
+    Ok(())
+}
+
+/// The vocabulary and input length a language model file records.
+fn language_model_of(model: &Model, path: &std::path::Path) -> Result<(CharVocab, usize)> {
+    let not_lm =
+        || format!("{}: not a language model (train one with `strata train --preset charlm --out`)", path.display());
+    let chars = model.metadata().get(VOCAB_KEY).ok_or_else(not_lm)?;
+    let max_len: usize = model.metadata().get(MAX_LEN_KEY).and_then(|s| s.parse().ok()).ok_or_else(not_lm)?;
+    Ok((CharVocab::from_chars(chars)?, max_len))
+}
+
+pub fn generate(a: GenerateArgs, registry: &Registry) -> Result<()> {
+    if !(a.temperature >= 0.0 && a.temperature.is_finite()) {
+        return Err(format!("--temperature must be a finite number >= 0, got {}", a.temperature).into());
+    }
+    if a.count > MAX_COUNT {
+        return Err(format!("--count must be at most {MAX_COUNT}, got {}", a.count).into());
+    }
+    let mut model = Model::load_with(&a.model, registry)?;
+    let (vocab, max_len) = language_model_of(&model, &a.model)?;
+    let sampling =
+        Sampling { temperature: a.temperature, seed: a.seed, forbidden: vec![CharVocab::PAD], ..Sampling::new(max_len) };
+    let items = sample_items(model.network_mut(), CharVocab::BOUNDARY, CharVocab::BOUNDARY, a.count, &sampling)?;
+    let mut out = String::new();
+    for item in items {
+        out.push_str(&vocab.decode(&item));
+        out.push('\n');
+    }
+    print!("{out}");
+    Ok(())
+}
+
+/// For the attention map: a text's ids as the model reads them (the start
+/// token first), and the labels of the map's rows and columns.
+pub fn encode_text(model: &Model, path: &std::path::Path, text: &str) -> Result<(Vec<usize>, Vec<String>)> {
+    let (vocab, max_len) = language_model_of(model, path)?;
+    let ids = vocab.encode(text).map_err(|at| {
+        format!("--text: character {} ({:?}) is not in the model's vocabulary", at + 1, text.chars().nth(at))
+    })?;
+    if ids.len() + 1 > max_len {
+        return Err(format!("--text: {} characters; the model reads at most {}", ids.len(), max_len - 1).into());
+    }
+    let mut labels = vec!["<start>".to_string()];
+    labels.extend(text.chars().map(String::from));
+    Ok(([CharVocab::BOUNDARY].into_iter().chain(ids).collect(), labels))
+}

@@ -1,0 +1,74 @@
+//! `strata attention-map`: what a transformer attends to, for one input.
+
+use crate::args::{AttentionMapArgs, DataArgs};
+use std::error::Error;
+use strata::attention::{attention_layers, heatmap_png};
+use strata::data::LabelColumn;
+use strata::layers::Registry;
+use strata::model::Model;
+use strata::tensor::Tensor;
+
+type Result<T> = std::result::Result<T, Box<dyn Error>>;
+
+/// The input of the map: a text's ids for a language model, a data row
+/// otherwise.
+fn input_of(a: &AttentionMapArgs, model: &Model) -> Result<(Tensor, String)> {
+    if model.metadata().contains_key(crate::charlm::VOCAB_KEY) {
+        let text = a.text.as_deref().ok_or("a language model needs --text, the text whose attention to draw")?;
+        let (ids, _) = crate::charlm::encode_text(model, &a.model, text)?;
+        let n = ids.len();
+        return Ok((Tensor::from_vec(&[1, n], ids.into_iter().map(|i| i as f32).collect())?, format!("{text:?}")));
+    }
+    if a.text.is_some() {
+        return Err(format!("{}: --text is for language models; give an image with --data and --row", a.model.display())
+            .into());
+    }
+    let data = DataArgs { data: a.data.clone(), labels: None, label_column: "last".into(), header: false };
+    let loaded = crate::dataset::load(&data, LabelColumn::Last)?;
+    let n = loaded.dataset.len();
+    if a.row >= n {
+        return Err(format!("--row {} is past the last row of {} ({} rows)", a.row, loaded.name, n).into());
+    }
+    let x = loaded.dataset.features().slice_rows(a.row, a.row + 1)?;
+    Ok((x, format!("row {} of {}", a.row, loaded.name)))
+}
+
+/// The map of one head, or the mean over the heads: `[s, s]`.
+fn select_head(weights: &Tensor, head: usize) -> Result<Vec<f32>> {
+    let (h, s) = match weights.shape() {
+        [_, h, s, _] => (*h, *s),
+        other => return Err(format!("no attention weights (shape {other:?})").into()),
+    };
+    if head > h {
+        return Err(format!("--head {head}: the layer has {h} heads (0 draws their mean)").into());
+    }
+    let plane = |j: usize| &weights.data()[j * s * s..(j + 1) * s * s];
+    Ok(match head {
+        0 => (0..s * s).map(|i| (0..h).map(|j| plane(j)[i]).sum::<f32>() / h as f32).collect(),
+        j => plane(j - 1).to_vec(),
+    })
+}
+
+pub fn attention_map(a: AttentionMapArgs, registry: &Registry) -> Result<()> {
+    let mut model = Model::load_with(&a.model, registry)?;
+    let (x, what) = input_of(&a, &model)?;
+    model.output(&x)?;
+    let layers = attention_layers(model.network());
+    if layers.is_empty() {
+        return Err(format!("{}: the model has no attention layer", a.model.display()).into());
+    }
+    let (name, layer) = layers.get(a.layer.wrapping_sub(1)).ok_or_else(|| {
+        format!("--layer {}: the model has {} attention layers, numbered from 1", a.layer, layers.len())
+    })?;
+    let weights = layer.attention_weights();
+    let map = select_head(weights, a.head)?;
+    let s = weights.shape()[2];
+    heatmap_png(&map, s, s, &a.out).map_err(|e| format!("{}: {e}", a.out.display()))?;
+    let head = if a.head == 0 { "the mean of its heads".to_string() } else { format!("head {}", a.head) };
+    println!(
+        "wrote the attention of {name} ({head}) for {what} to {}: {s} x {s} tokens, row i how much token i takes \
+         from each token, white 0 to dark blue 1",
+        a.out.display()
+    );
+    Ok(())
+}
