@@ -45,3 +45,16 @@ pub fn get_grad(layer: &mut dyn Layer, name: &str) -> Tensor {
     layer.visit_parameters(&mut ParamVisitor::new(&mut path, &mut f));
     out.unwrap_or_else(|| panic!("no parameter '{name}'"))
 }
+
+/// The gradient of every trainable parameter of `layer`, by name, in visit order.
+pub fn grads(layer: &mut dyn Layer) -> Vec<(String, Tensor)> {
+    let mut out = Vec::new();
+    let mut path = String::new();
+    let mut f = |p: ParamRef<'_>| {
+        if let Some(g) = p.grad {
+            out.push((p.name.to_string(), g.clone()));
+        }
+    };
+    layer.visit_parameters(&mut ParamVisitor::new(&mut path, &mut f));
+    out
+}

@@ -1,8 +1,9 @@
 //! Integration tests of strata-attention.
 #![allow(clippy::unwrap_used)]
 
-mod common;
 mod attention;
 mod block;
+mod common;
 mod embedding;
 mod kit;
+mod reference;
