@@ -137,7 +137,8 @@ fn wrong_shapes_and_configs_are_errors_naming_the_layer() {
     let err = layer.forward(&random(&[5, 8], 0), Mode::Eval).unwrap_err();
     assert_eq!(err.to_string(), "layer 'multi_head_attention': expected input of shape [*, *, 8], got [5, 8]");
     assert_eq!(layer.output_shape(&[Dim::Any, Dim::Fixed(8)]).unwrap(), [Dim::Any, Dim::Fixed(8)]);
-    let err = MultiHeadAttention::new(MultiHeadAttentionConfig::new(6, 4), &mut StrataRng::seed_from_u64(0)).unwrap_err();
+    let err =
+        MultiHeadAttention::new(MultiHeadAttentionConfig::new(6, 4), &mut StrataRng::seed_from_u64(0)).unwrap_err();
     assert_eq!(
         err.to_string(),
         "layer 'multi_head_attention': invalid configuration: d_model (6) must be a positive multiple of n_heads \

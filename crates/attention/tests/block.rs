@@ -22,7 +22,8 @@ fn with_both_branches_silenced_a_block_is_the_identity_and_passes_the_gradient_u
     // The residual connections: y = x + attn(..) + ff(..); with the output
     // projections at zero both branches add nothing, and the gradient of
     // the input is the gradient of the output.
-    let mut block = TransformerBlock::new(TransformerBlockConfig::new(8, 2, 16), &mut StrataRng::seed_from_u64(0)).unwrap();
+    let mut block =
+        TransformerBlock::new(TransformerBlockConfig::new(8, 2, 16), &mut StrataRng::seed_from_u64(0)).unwrap();
     for name in ["self_attn.out_proj.weight", "self_attn.out_proj.bias", "linear2.weight", "linear2.bias"] {
         zero(&mut block, name);
     }
@@ -34,8 +35,10 @@ fn with_both_branches_silenced_a_block_is_the_identity_and_passes_the_gradient_u
 
 #[test]
 fn parameters_carry_pytorchs_names() {
-    let mut block = TransformerBlock::new(TransformerBlockConfig::new(8, 2, 16), &mut StrataRng::seed_from_u64(0)).unwrap();
-    let names: Vec<(String, Vec<usize>)> = state_dict(&mut block).into_iter().map(|(n, t)| (n, t.shape().to_vec())).collect();
+    let mut block =
+        TransformerBlock::new(TransformerBlockConfig::new(8, 2, 16), &mut StrataRng::seed_from_u64(0)).unwrap();
+    let names: Vec<(String, Vec<usize>)> =
+        state_dict(&mut block).into_iter().map(|(n, t)| (n, t.shape().to_vec())).collect();
     let want = [
         ("norm1.weight", vec![8]),
         ("norm1.bias", vec![8]),
@@ -55,10 +58,14 @@ fn parameters_carry_pytorchs_names() {
 
 #[test]
 fn errors_inside_a_block_name_the_part() {
-    let mut block = TransformerBlock::new(TransformerBlockConfig::new(8, 2, 16), &mut StrataRng::seed_from_u64(0)).unwrap();
+    let mut block =
+        TransformerBlock::new(TransformerBlockConfig::new(8, 2, 16), &mut StrataRng::seed_from_u64(0)).unwrap();
     block.self_attention().set_key_padding_mask(Some(&[false; 4]));
     let err = block.forward(&random(&[1, 3, 8], 0), Mode::Eval).unwrap_err();
-    assert!(err.to_string().starts_with("layer 'self_attn': invalid configuration: the key-padding mask has 4"), "{err}");
+    assert!(
+        err.to_string().starts_with("layer 'self_attn': invalid configuration: the key-padding mask has 4"),
+        "{err}"
+    );
     let err = block.forward(&random(&[1, 3, 6], 0), Mode::Eval).unwrap_err();
     assert_eq!(err.to_string(), "layer 'transformer_encoder_block': expected input of shape [*, *, 8], got [1, 3, 6]");
     let bad = TransformerBlockConfig::new(8, 2, 16).with_activation("sigmoid");

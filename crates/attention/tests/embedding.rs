@@ -31,14 +31,18 @@ fn ids_that_are_not_in_the_vocabulary_are_errors_naming_the_position() {
     for (bad, text) in [(5.0, "5"), (-1.0, "-1"), (1.5, "1.5"), (f32::NAN, "NaN")] {
         let err = e.forward(&tensor(&[2, 2], &[0., 1., 4., bad]), Mode::Eval).unwrap_err();
         assert!(matches!(&err, LayerError::TokenId { position, vocab: 5, .. } if position == &[1, 1]), "{err}");
-        assert_eq!(err.to_string(), format!("layer 'embedding': the input at [1, 1] is {text}, not a token id in 0..5"));
+        assert_eq!(
+            err.to_string(),
+            format!("layer 'embedding': the input at [1, 1] is {text}, not a token id in 0..5")
+        );
     }
 }
 
 #[test]
 fn invalid_embedding_configs_are_errors() {
     let mut rng = StrataRng::seed_from_u64(0);
-    for config in [EmbeddingConfig::new(0, 3), EmbeddingConfig::new(3, 0), EmbeddingConfig::new(3, 2).with_padding_idx(3)]
+    for config in
+        [EmbeddingConfig::new(0, 3), EmbeddingConfig::new(3, 0), EmbeddingConfig::new(3, 2).with_padding_idx(3)]
     {
         let err = Embedding::new(config.clone(), &mut rng).unwrap_err();
         assert!(matches!(err, LayerError::InvalidConfig { .. }), "{config:?}: {err}");
@@ -49,7 +53,8 @@ fn invalid_embedding_configs_are_errors() {
 fn sinusoidal_positions_follow_the_formula() {
     // P[p, 2i] = sin(p / 10000^(2i/d)), P[p, 2i+1] = cos(p / 10000^(2i/d)), Vaswani et al. (2017), 3.5.
     let (len, d) = (7, 6);
-    let mut pe = PositionalEncoding::new(PositionalEncodingConfig::new(len, d), &mut StrataRng::seed_from_u64(0)).unwrap();
+    let mut pe =
+        PositionalEncoding::new(PositionalEncodingConfig::new(len, d), &mut StrataRng::seed_from_u64(0)).unwrap();
     let y = pe.forward(&Tensor::zeros(&[2, len, d]), Mode::Eval).unwrap().clone();
     let mut want = Vec::new();
     for p in 0..len {
@@ -66,7 +71,8 @@ fn sinusoidal_positions_follow_the_formula() {
 #[test]
 fn learned_positions_sum_their_gradient_over_the_batch() {
     let mut pe =
-        PositionalEncoding::new(PositionalEncodingConfig::new(4, 1).learned(), &mut StrataRng::seed_from_u64(0)).unwrap();
+        PositionalEncoding::new(PositionalEncodingConfig::new(4, 1).learned(), &mut StrataRng::seed_from_u64(0))
+            .unwrap();
     pe.forward(&Tensor::zeros(&[2, 3, 1]), Mode::Train).unwrap();
     let g = pe.backward(&tensor(&[2, 3, 1], &[1., 2., 3., 10., 20., 30.])).unwrap();
     assert_eq!(g.data(), &[1., 2., 3., 10., 20., 30.], "positions pass the gradient through");
@@ -76,7 +82,8 @@ fn learned_positions_sum_their_gradient_over_the_batch() {
 
 #[test]
 fn a_sequence_longer_than_max_len_is_an_error() {
-    let mut pe = PositionalEncoding::new(PositionalEncodingConfig::new(4, 2), &mut StrataRng::seed_from_u64(0)).unwrap();
+    let mut pe =
+        PositionalEncoding::new(PositionalEncodingConfig::new(4, 2), &mut StrataRng::seed_from_u64(0)).unwrap();
     let err = pe.forward(&Tensor::zeros(&[1, 5, 2]), Mode::Eval).unwrap_err();
     assert!(matches!(err, LayerError::SequenceTooLong { length: 5, max_len: 4, .. }));
     assert_eq!(

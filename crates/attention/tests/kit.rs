@@ -82,7 +82,12 @@ fn tiny_language_stack(rng: &mut StrataRng) -> Result<Box<dyn Layer>, LayerError
 /// Every configuration the tests check: sequences of 4 or 5 positions.
 fn cases() -> Vec<Case> {
     vec![
-        ids_case("embedding 7 x 5", &[5], 7, Box::new(|rng| Ok(Box::new(Embedding::new(EmbeddingConfig::new(7, 5), rng)?)))),
+        ids_case(
+            "embedding 7 x 5",
+            &[5],
+            7,
+            Box::new(|rng| Ok(Box::new(Embedding::new(EmbeddingConfig::new(7, 5), rng)?))),
+        ),
         Case {
             input: Input::IdsWithoutPadding,
             ..case(
@@ -104,7 +109,11 @@ fn cases() -> Vec<Case> {
         case("attention, 1 head", &[4, 6], mha(MultiHeadAttentionConfig::new(6, 1))),
         case("attention, 2 heads", &[5, 6], mha(MultiHeadAttentionConfig::new(6, 2))),
         case("causal attention, 3 heads", &[4, 6], mha(MultiHeadAttentionConfig::new(6, 3).causal())),
-        case("attention without biases", &[4, 4], mha(MultiHeadAttentionConfig { bias: false, ..MultiHeadAttentionConfig::new(4, 2) })),
+        case(
+            "attention without biases",
+            &[4, 4],
+            mha(MultiHeadAttentionConfig { bias: false, ..MultiHeadAttentionConfig::new(4, 2) }),
+        ),
         // Training-mode gradients with the attention-dropout mask of a fresh build.
         case("attention with dropout 0.3", &[4, 6], mha(MultiHeadAttentionConfig::new(6, 2).with_dropout(0.3, 11))),
         // Seed 1: with the kit's default seed one hidden ReLU input lies so
@@ -117,7 +126,11 @@ fn cases() -> Vec<Case> {
             &[4, 8],
             block(TransformerBlockConfig::new(8, 2, 12).with_activation("gelu_erf").with_dropout(0.2, 5)),
         ),
-        case("decoder block, gelu", &[5, 8], block(TransformerBlockConfig::new(8, 4, 12).causal().with_activation("gelu"))),
+        case(
+            "decoder block, gelu",
+            &[5, 8],
+            block(TransformerBlockConfig::new(8, 4, 12).causal().with_activation("gelu")),
+        ),
         case("mean pool", &[4, 3], Box::new(|_| Ok(Box::new(SequencePool::new(SequencePoolConfig::default()))))),
         case(
             "first-position pool",

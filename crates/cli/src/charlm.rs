@@ -5,7 +5,9 @@ use crate::args::{GenerateArgs, TrainArgs};
 use std::error::Error;
 use std::time::Instant;
 use strata::attention::{Sampling, generate as sample_items, presets};
-use strata::data::{BigramBaseline, CharVocab, Dataset, InMemoryDataset, next_id_dataset, read_lines, read_lines_bytes};
+use strata::data::{
+    BigramBaseline, CharVocab, Dataset, InMemoryDataset, next_id_dataset, read_lines, read_lines_bytes,
+};
 use strata::layers::Registry;
 use strata::loss::CrossEntropy;
 use strata::model::Model;
@@ -77,7 +79,12 @@ fn load_corpus(a: &TrainArgs) -> Result<Corpus> {
     }
     let n_val = (items.len() as f64 * f64::from(fraction)).round() as usize;
     if items.len() < 2 || n_val >= items.len() {
-        return Err(format!("{name}: {} items are too few to train on and validate with", items.len()).into());
+        return Err(format!(
+            "{name}: {} non-blank lines with --val-fraction {fraction}: a language model needs at least one item to \
+             train on and one to validate with",
+            items.len()
+        )
+        .into());
     }
     let vocab = CharVocab::from_lines(&items)?;
     let n_train = items.len() - n_val;
@@ -117,7 +124,11 @@ pub fn train(a: TrainArgs, registry: &Registry) -> Result<()> {
     let (train, val) =
         (next_id_dataset(&corpus.train, corpus.vocab.len())?, next_id_dataset(&corpus.val, corpus.vocab.len())?);
     let loss = CrossEntropy::new().with_ignore_index(CharVocab::PAD);
-    let mut trainer = Trainer::new(fit_config(&a, train.len())?, loss, OptimizerConfig::from_name(&a.optimizer, a.lr)?)?;
+    let mut trainer = Trainer::new(
+        fit_config(&a, train.len())?,
+        loss,
+        OptimizerConfig::from_name(&a.optimizer, a.lr.unwrap_or(1e-3))?,
+    )?;
     if !a.quiet {
         print_setup(&a, &corpus, &mut model, bigram);
     }
@@ -157,7 +168,7 @@ fn print_setup(a: &TrainArgs, corpus: &Corpus, model: &mut Model, bigram: f64) {
     println!(
         "optimizer {} lr {}, schedule {}, batch {}, epochs {}, seed {}; val_loss is nats per character",
         a.optimizer,
-        a.lr,
+        a.lr.unwrap_or(1e-3),
         a.schedule.as_deref().unwrap_or("cosine"),
         a.batch_size,
         a.epochs.unwrap_or(crate::args::CHARLM_EPOCHS),
@@ -197,8 +208,12 @@ pub fn generate(a: GenerateArgs, registry: &Registry) -> Result<()> {
     }
     let mut model = Model::load_with(&a.model, registry)?;
     let (vocab, max_len) = language_model_of(&model, &a.model)?;
-    let sampling =
-        Sampling { temperature: a.temperature, seed: a.seed, forbidden: vec![CharVocab::PAD], ..Sampling::new(max_len) };
+    let sampling = Sampling {
+        temperature: a.temperature,
+        seed: a.seed,
+        forbidden: vec![CharVocab::PAD],
+        ..Sampling::new(max_len)
+    };
     let items = sample_items(model.network_mut(), CharVocab::BOUNDARY, CharVocab::BOUNDARY, a.count, &sampling)?;
     let mut out = String::new();
     for item in items {
@@ -214,7 +229,8 @@ pub fn generate(a: GenerateArgs, registry: &Registry) -> Result<()> {
 pub fn encode_text(model: &Model, path: &std::path::Path, text: &str) -> Result<(Vec<usize>, Vec<String>)> {
     let (vocab, max_len) = language_model_of(model, path)?;
     let ids = vocab.encode(text).map_err(|at| {
-        format!("--text: character {} ({:?}) is not in the model's vocabulary", at + 1, text.chars().nth(at))
+        let c = text.chars().nth(at).unwrap_or_default();
+        format!("--text: character {} ({c:?}) is not in the model's vocabulary", at + 1)
     })?;
     if ids.len() + 1 > max_len {
         return Err(format!("--text: {} characters; the model reads at most {}", ids.len(), max_len - 1).into());

@@ -30,9 +30,9 @@
 mod args;
 mod charlm;
 mod dataset;
-mod sequence;
 mod model;
 mod run;
+mod sequence;
 
 use clap::Parser;
 use std::ffi::OsString;

@@ -165,7 +165,8 @@ fn make_trainer(a: &TrainArgs, n_train: usize, has_validation: bool) -> Result<T
         progress: if a.quiet { Progress::Silent } else { Progress::Auto },
         ..FitConfig::default()
     };
-    let mut trainer = Trainer::new(config, LossKind::CrossEntropy, OptimizerConfig::from_name(&a.optimizer, a.lr)?)?;
+    let mut trainer =
+        Trainer::new(config, LossKind::CrossEntropy, OptimizerConfig::from_name(&a.optimizer, a.lr.unwrap_or(1e-3))?)?;
     if a.patience > 0 {
         let monitor = if has_validation { Monitor::ValLoss } else { Monitor::Loss };
         trainer.add_callback(EarlyStopping::new(a.patience).with_monitor(monitor).restore_best_weights(true))?;
@@ -237,7 +238,7 @@ fn print_setup(a: &TrainArgs, parts: &Parts, n_features: usize, model: &mut Mode
     println!(
         "optimizer {} lr {}, schedule {}, batch {}, epochs {}, seed {}",
         a.optimizer,
-        a.lr,
+        a.lr.unwrap_or(1e-3),
         a.schedule.as_deref().unwrap_or("constant"),
         a.batch_size,
         a.epochs.unwrap_or(1),

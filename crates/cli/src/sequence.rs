@@ -20,8 +20,11 @@ fn input_of(a: &AttentionMapArgs, model: &Model) -> Result<(Tensor, String)> {
         return Ok((Tensor::from_vec(&[1, n], ids.into_iter().map(|i| i as f32).collect())?, format!("{text:?}")));
     }
     if a.text.is_some() {
-        return Err(format!("{}: --text is for language models; give an image with --data and --row", a.model.display())
-            .into());
+        return Err(format!(
+            "{}: --text is for language models; give an image with --data and --row",
+            a.model.display()
+        )
+        .into());
     }
     let data = DataArgs { data: a.data.clone(), labels: None, label_column: "last".into(), header: false };
     let loaded = crate::dataset::load(&data, LabelColumn::Last)?;
@@ -51,12 +54,12 @@ fn select_head(weights: &Tensor, head: usize) -> Result<Vec<f32>> {
 
 pub fn attention_map(a: AttentionMapArgs, registry: &Registry) -> Result<()> {
     let mut model = Model::load_with(&a.model, registry)?;
+    if attention_layers(model.network()).is_empty() {
+        return Err(format!("{}: the model has no attention layer", a.model.display()).into());
+    }
     let (x, what) = input_of(&a, &model)?;
     model.output(&x)?;
     let layers = attention_layers(model.network());
-    if layers.is_empty() {
-        return Err(format!("{}: the model has no attention layer", a.model.display()).into());
-    }
     let (name, layer) = layers.get(a.layer.wrapping_sub(1)).ok_or_else(|| {
         format!("--layer {}: the model has {} attention layers, numbered from 1", a.layer, layers.len())
     })?;

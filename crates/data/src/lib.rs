@@ -73,8 +73,8 @@ pub use idx::{idx_dataset_from_bytes, load_idx, load_idx_dataset, read_idx};
 pub use labels::{check_labels, one_hot};
 pub use normalize::{MinMaxScaler, Normalizer, StandardScaler};
 pub use sequence::MAX_VOCAB;
-pub use text::{BigramBaseline, CharVocab, MAX_TEXT_BYTES, next_id_dataset, read_lines, read_lines_bytes};
 pub use split::{Split, first_n_split, shuffled_indices, split_three, train_test_split};
+pub use text::{BigramBaseline, CharVocab, MAX_TEXT_BYTES, next_id_dataset, read_lines, read_lines_bytes};
 
 use strata_tensor::Tensor;
 

@@ -157,7 +157,11 @@ impl CharVocab {
                 let ids = self.encode(line).map_err(|at| DataError::Text {
                     file: source.into(),
                     line: first_line + i,
-                    reason: format!("character {} ({:?}) is not in the vocabulary", at + 1, line.chars().nth(at)),
+                    reason: format!(
+                        "character {} ({:?}) is not in the vocabulary",
+                        at + 1,
+                        line.chars().nth(at).unwrap_or_default()
+                    ),
                 })?;
                 Ok([Self::BOUNDARY].into_iter().chain(ids).chain([Self::BOUNDARY]).collect())
             })

@@ -173,8 +173,7 @@ fn the_default_registry_has_every_layer_crate_of_the_workspace() {
     let r = strata_model::registry();
     let mut kinds: Vec<&str> = r.kinds().collect();
     kinds.sort();
-    for kind in
-        [
+    for kind in [
         "avg_pool2d",
         "batch_norm",
         "conv2d",
@@ -189,8 +188,7 @@ fn the_default_registry_has_every_layer_crate_of_the_workspace() {
         "transformer_encoder_block",
         "transformer_decoder_block",
         "sequence_pool",
-    ]
-    {
+    ] {
         assert!(kinds.contains(&kind), "{kind} missing from {kinds:?}");
     }
     assert_eq!(r.provider("batch_norm"), Some("strata-normalization"));

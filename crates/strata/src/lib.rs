@@ -62,8 +62,8 @@ pub mod prelude {
     };
     pub use strata_conv::{AvgPool2d, Conv2d, Conv2dConfig, GlobalAvgPool, MaxPool2d, Pool2dConfig};
     pub use strata_data::{
-        BigramBaseline, CharVocab, CsvOptions, Dataset, InMemoryDataset, LabelColumn, MinMaxScaler, Normalizer, Split, StandardScaler, load_csv,
-        load_idx_dataset, read_csv, split_three, train_test_split,
+        BigramBaseline, CharVocab, CsvOptions, Dataset, InMemoryDataset, LabelColumn, MinMaxScaler, Normalizer, Split,
+        StandardScaler, load_csv, load_idx_dataset, read_csv, split_three, train_test_split,
     };
     pub use strata_layers::{
         ActivationLayer, Dense, DenseConfig, Dim, Dropout, DropoutConfig, Flatten, Layer, LayerSpec, Mode, Registry,

@@ -1,0 +1,92 @@
+//! The sequence presets from the command line: the language model beats
+//! its bigram baseline, generation is fixed by its seed, and attention maps
+//! are written for both kinds of model.
+
+use crate::{data, strata, temp_dir, text};
+
+/// `validation: X nats per character; add-one bigram baseline Y (...)`.
+fn nats(log: &str) -> (f64, f64) {
+    let line = log.lines().find(|l| l.starts_with("validation: ")).unwrap_or_else(|| panic!("{log}"));
+    let model = line["validation: ".len()..].split(' ').next().unwrap().parse().unwrap();
+    let bigram = line.split("baseline ").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap();
+    (model, bigram)
+}
+
+/// PNG width and height, from the IHDR chunk (bytes 16-23).
+fn png_size(path: &std::path::Path) -> (u32, u32) {
+    let bytes = std::fs::read(path).unwrap();
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
+    let be = |i: usize| u32::from_be_bytes(bytes[i..i + 4].try_into().unwrap());
+    (be(16), be(20))
+}
+
+#[test]
+fn one_epoch_of_the_language_model_beats_the_bigram_baseline_on_the_surnames() {
+    let out = strata(&["train", "--preset", "charlm", "--epochs", "1", "--seed", "0", "-q"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let (model, bigram) = nats(&text(&out));
+    // 2.567: the add-one bigram baseline of the issue (the last 10% of the
+    // surnames, each end counted), computed independently there.
+    assert!((bigram - 2.567).abs() < 5e-4, "bigram baseline {bigram}");
+    // Measured 2.304 after one epoch (seed 0, Adam 2e-3); the baseline is 0.26 above.
+    assert!(model < bigram - 0.1, "one epoch reached {model} nats per character, the bigram baseline {bigram}");
+}
+
+#[test]
+fn generation_is_fixed_by_its_seed_and_attention_maps_follow_the_input() {
+    let dir = temp_dir("lm");
+    let model = dir.join("lm.strata").display().to_string();
+    let names = data("names/first_names.txt");
+    let out = strata(&["train", "--preset", "charlm", "--data", &names, "--epochs", "2", "--out", &model, "-q"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let generate = |seed: &str, temperature: &str| {
+        let out =
+            strata(&["generate", "--model", &model, "--count", "20", "--seed", seed, "--temperature", temperature]);
+        assert!(out.status.success(), "{}", text(&out));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let a = generate("3", "1");
+    assert_eq!(a, generate("3", "1"));
+    assert_ne!(a, generate("4", "1"));
+    assert_eq!(a.lines().count(), 20);
+    // The first names are lower-case a-z (data/README.md), and no name is
+    // longer than the longest one (the model's input length).
+    let longest = std::fs::read_to_string(&names).unwrap().lines().map(str::len).max().unwrap();
+    assert!(a.lines().all(|l| l.len() <= longest && l.chars().all(|c| c.is_ascii_lowercase())), "{a}");
+    // Temperature 0: every sample is the most likely name.
+    let greedy = generate("3", "0");
+    assert!(greedy.lines().all(|l| l == greedy.lines().next().unwrap()), "{greedy}");
+
+    let png = dir.join("map.png");
+    let png_s = png.display().to_string();
+    let out = strata(&[
+        "attention-map",
+        "--model",
+        &model,
+        "--text",
+        "maria",
+        "--layer",
+        "2",
+        "--head",
+        "3",
+        "--out",
+        &png_s,
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(png_size(&png), (6 * 16, 6 * 16), "the start token and 5 letters, 16 pixels each");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn the_transformer_preset_draws_the_attention_between_image_rows() {
+    let dir = temp_dir("rows");
+    let model = dir.join("rows.strata").display().to_string();
+    let out = strata(&["train", "--preset", "transformer", "--epochs", "1", "--out", &model, "-q"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let png = dir.join("rows.png");
+    let out = strata(&["attention-map", "--model", &model, "--row", "4999", "--out", &png.display().to_string()]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("row 4999 of embedded MNIST 5k"), "{}", text(&out));
+    assert_eq!(png_size(&png), (28 * 16, 28 * 16));
+    std::fs::remove_dir_all(&dir).ok();
+}
