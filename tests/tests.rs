@@ -8,3 +8,4 @@ mod depth;
 mod errors;
 mod real_data;
 mod reproducibility;
+mod sorting;

@@ -44,6 +44,7 @@ mod flatten;
 pub mod io;
 mod layer;
 mod registry;
+mod reshape;
 mod residual;
 mod sequential;
 mod shape;
@@ -60,6 +61,7 @@ pub use layer::{
     token_id,
 };
 pub use registry::{LayerBuilder, LayerSpec, Registry};
+pub use reshape::{Reshape, ReshapeConfig};
 pub use residual::Residual;
 pub use sequential::{Sequential, SequentialConfig};
 pub use shape::{Dim, ShapeDisplay, dims, fixed_shape, shape_accepts};

@@ -4,6 +4,7 @@ use crate::dropout::{Dropout, DropoutConfig};
 use crate::error::{LayerError, Result};
 use crate::flatten::Flatten;
 use crate::layer::Layer;
+use crate::reshape::{Reshape, ReshapeConfig};
 use crate::residual::Residual;
 use crate::sequential::{Sequential, SequentialConfig};
 use serde::de::DeserializeOwned;
@@ -104,7 +105,7 @@ impl Registry {
     }
 
     /// A registry with this crate's kinds: `dense`, `dropout`, `flatten`,
-    /// `sequential`, `residual` and one per activation (`relu`, `softmax`, ...).
+    /// `reshape`, `sequential`, `residual` and one per activation (`relu`, `softmax`, ...).
     pub fn with_builtins() -> Self {
         let mut r = Registry::new();
         r.register_builtins();
@@ -112,7 +113,7 @@ impl Registry {
     }
 
     fn register_builtins(&mut self) {
-        let builtins: [(&str, LayerBuilder); 5] = [
+        let builtins: [(&str, LayerBuilder); 6] = [
             ("dense", |spec, _, rng| Ok(Box::new(Dense::new(spec.config::<DenseConfig>()?, rng)?))),
             ("dropout", |spec, _, rng| {
                 let mut config: DropoutConfig = spec.config()?;
@@ -122,6 +123,7 @@ impl Registry {
                 Ok(Box::new(Dropout::new(config)?))
             }),
             ("flatten", |_, _, _| Ok(Box::new(Flatten::new()))),
+            ("reshape", |spec, _, _| Ok(Box::new(Reshape::new(spec.config::<ReshapeConfig>()?)?))),
             ("sequential", |spec, registry, rng| {
                 let config: SequentialConfig = spec.config()?;
                 let layers = config.layers.iter().map(|s| registry.build(s, rng)).collect::<Result<Vec<_>>>()?;

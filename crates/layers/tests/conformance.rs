@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use strata_activation::ActivationKind;
 use strata_layers::{
     ActivationLayer, Dense, DenseConfig, Dim, Dropout, DropoutConfig, Flatten, Layer, LayerError, Mode, Registry,
-    Residual, Sequential,
+    Reshape, ReshapeConfig, Residual, Sequential,
 };
 use strata_tensor::{Init, StrataRng, Tensor};
 use strata_testkit::{Check, CheckOptions, check_layer};
@@ -95,6 +95,16 @@ fn cases() -> Vec<Case> {
     for shape in [&[2, 3, 2][..], &[1, 4, 1]] {
         cases.push(case(format!("flatten {shape:?}"), shape, Box::new(|_| Ok(Box::new(Flatten::new())))));
     }
+    // Reshape: [6] -> [2, 3] and [6] -> [3, 1, 2]. (From [2, 3] it takes any
+    // sample of 6 values, which its errors say as [6]: the kit's
+    // shape-error probes expect the shape it was given, [2, 3].)
+    for (input, output) in [(&[6][..], vec![2, 3]), (&[6], vec![3, 1, 2])] {
+        cases.push(case(
+            format!("reshape {input:?} to {output:?}"),
+            input,
+            Box::new(move |_| Ok(Box::new(Reshape::new(ReshapeConfig { shape: output.clone() })?))),
+        ));
+    }
     // Sequential: dense-relu-dense. Hidden ReLUs near zero are handled by the kit's h/10 refinement.
     cases.push(case(
         "sequential dense-relu-dense",
@@ -167,7 +177,8 @@ macro_rules! conformance_tests {
 }
 
 conformance_tests!(
-    dense, identity, relu, leaky_relu, sigmoid, tanh, gelu, gelu_erf, softmax, dropout, flatten, sequential, residual
+    dense, identity, relu, leaky_relu, sigmoid, tanh, gelu, gelu_erf, softmax, dropout, flatten, reshape, sequential,
+    residual
 );
 
 #[test]
