@@ -138,5 +138,12 @@ fn an_attention_map_is_a_png_of_16_pixel_cells() {
     assert_eq!(at(20, 15), &[255, 255, 255], "weight 0: white");
     let err = heatmap_png(&[0.5; 5], 2, 3, &path).unwrap_err();
     assert_eq!(err.to_string(), "5 weights do not fill a 2x3 map");
+    let err = heatmap_png(&[], 1, 5000, &path).unwrap_err();
+    assert_eq!(err.to_string(), "a 1x5000 map is larger than 4096 tokens a side");
+    // Beyond 64 tokens the cells shrink: 100 tokens of 10 pixels.
+    heatmap_png(&vec![0.5; 100 * 100], 100, 100, &path).unwrap();
+    let reader = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&path).unwrap())).read_info().unwrap();
+    assert_eq!((reader.info().width, reader.info().height), (1000, 1000));
+    std::fs::remove_file(&path).unwrap();
     assert!(!path.exists());
 }
