@@ -37,6 +37,7 @@
 #![warn(missing_docs)]
 
 pub use strata_activation as activation;
+pub use strata_attention as attention;
 pub use strata_conv as conv;
 pub use strata_data as data;
 pub use strata_layers as layers;
