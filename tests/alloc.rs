@@ -9,8 +9,9 @@
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use strata::attention::{TransformerBlock, TransformerBlockConfig};
 use strata::prelude::*;
-use strata::tensor::{MatMut, MatRef, gemm, gemm_stats};
+use strata::tensor::{BatchMut, BatchRef, MatMut, MatRef, gemm, gemm_batched, gemm_stats};
 
 struct Counting;
 static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
@@ -51,13 +52,6 @@ fn allocations_during(f: impl FnOnce()) -> usize {
 fn kernel_allocations_per_step() -> usize {
     let widths = [784, 256, 128, 10];
     let b = 64;
-    let product = |m: usize, n: usize, k: usize, ta: bool, tb: bool, beta: f32| {
-        let (a, bm) = (vec![0.5f32; m * k], vec![0.5f32; k * n]);
-        let mut c = vec![0.0f32; m * n];
-        let av = if ta { MatRef::new(&a, k, m).unwrap().t() } else { MatRef::new(&a, m, k).unwrap() };
-        let bv = if tb { MatRef::new(&bm, n, k).unwrap().t() } else { MatRef::new(&bm, k, n).unwrap() };
-        allocations_during(|| gemm(1.0, av, bv, beta, MatMut::new(&mut c, m, n).unwrap()).unwrap())
-    };
     let mut total = 0;
     for w in widths.windows(2) {
         total += product(b, w[1], w[0], false, true, 0.0); // y = x W^T
@@ -71,12 +65,147 @@ fn kernel_allocations_per_step() -> usize {
     total
 }
 
+/// Allocations of one product `C [m, n] = op(A) op(B) + beta C` with
+/// operands stored `[m, k]` (`[k, m]` when `ta`: used transposed) and `[k,
+/// n]` (`[n, k]` when `tb`), run alone.
+fn product(m: usize, n: usize, k: usize, ta: bool, tb: bool, beta: f32) -> usize {
+    let (a, bm) = (vec![0.5f32; m * k], vec![0.5f32; k * n]);
+    let mut c = vec![0.0f32; m * n];
+    let av = if ta { MatRef::new(&a, k, m).unwrap().t() } else { MatRef::new(&a, m, k).unwrap() };
+    let bv = if tb { MatRef::new(&bm, n, k).unwrap().t() } else { MatRef::new(&bm, k, n).unwrap() };
+    allocations_during(|| gemm(1.0, av, bv, beta, MatMut::new(&mut c, m, n).unwrap()).unwrap())
+}
+
+/// The shape of W4's encoder block: `[batch, seq, d]` in, `heads` heads, a
+/// `d_ff` hidden layer.
+#[derive(Clone, Copy)]
+struct BlockShape {
+    batch: usize,
+    seq: usize,
+    d: usize,
+    heads: usize,
+    d_ff: usize,
+}
+
+/// Allocations made by the products of one training step of a
+/// `TransformerBlock` whose input gradient is not needed (the trainer's
+/// first layer), replayed alone with the layouts the block uses, and the
+/// number of products: the four projections and the two feed-forward layers
+/// (forward, weight gradients, input gradients: 12 products), and per head
+/// the batched products `Q K^T`, `A V` forward and `dA`, `dV`, `dQ`, `dK`
+/// backward, each one product per sample, reading the head's columns of
+/// `[rows, 3d]` in place.
+fn block_kernel_allocations_per_step(s: BlockShape) -> (usize, u64) {
+    let BlockShape { batch, seq, d, heads, d_ff } = s;
+    let (rows, k, ss) = (batch * seq, d / heads, seq * seq);
+    let mut total = 0;
+    // Forward: the input projection, then attention's products, then the
+    // output projection and the feed-forward layers.
+    total += product(rows, 3 * d, d, false, false, 0.0);
+    let (qkv, mut probs) = (vec![0.5f32; rows * 3 * d], vec![0.5f32; batch * heads * ss]);
+    let (mut ctx, mut d_qkv) = (vec![0.5f32; rows * d], vec![0.5f32; rows * 3 * d]);
+    // `batch` matrices of `seq x cols` at `off`, rows `ld` apart, matrices `stride` apart.
+    fn at(
+        buf: &[f32],
+        off: usize,
+        (batch, seq): (usize, usize),
+        cols: usize,
+        ld: usize,
+        stride: usize,
+    ) -> BatchRef<'_> {
+        BatchRef::new(&buf[off..], batch, seq, cols, ld, stride).unwrap()
+    }
+    let at = |buf, off, cols, ld, stride| at(buf, off, (batch, seq), cols, ld, stride);
+    let batched = |a: BatchRef<'_>, b: BatchRef<'_>, out: &mut [f32], cols: usize, ld: usize, stride: usize| {
+        let c = BatchMut::new(out, batch, seq, cols, ld, stride).unwrap();
+        allocations_during(|| gemm_batched(1.0, a, b, 0.0, c).unwrap())
+    };
+    let hss = heads * ss;
+    for j in 0..heads {
+        let (q, key) = (at(&qkv, j * k, k, 3 * d, seq * 3 * d), at(&qkv, d + j * k, k, 3 * d, seq * 3 * d));
+        total += batched(q, key.t(), &mut probs[j * ss..], seq, seq, hss);
+    }
+    for j in 0..heads {
+        let (a, v) = (at(&probs, j * ss, seq, seq, hss), at(&qkv, 2 * d + j * k, k, 3 * d, seq * 3 * d));
+        total += batched(a, v, &mut ctx[j * k..], k, d, seq * d);
+    }
+    total += product(rows, d, d, false, false, 0.0);
+    total += product(rows, d_ff, d, false, false, 0.0);
+    total += product(rows, d, d_ff, false, false, 0.0);
+    // Backward: the feed-forward layers (weight gradient, input gradient),
+    // the output projection, attention's products, the input projection.
+    total += product(d_ff, d, rows, true, false, 1.0);
+    total += product(rows, d_ff, d, false, true, 0.0);
+    total += product(d, d_ff, rows, true, false, 1.0);
+    total += product(rows, d, d_ff, false, true, 0.0);
+    total += product(d, d, rows, true, false, 1.0);
+    total += product(rows, d, d, false, true, 0.0);
+    let (d_ctx, mut d_probs) = (vec![0.5f32; rows * d], vec![0.5f32; batch * heads * ss]);
+    for j in 0..heads {
+        let (dc, v) = (at(&d_ctx, j * k, k, d, seq * d), at(&qkv, 2 * d + j * k, k, 3 * d, seq * 3 * d));
+        total += batched(dc, v.t(), &mut d_probs[j * ss..], seq, seq, hss);
+        let a = at(&probs, j * ss, seq, seq, hss);
+        total += batched(a.t(), dc, &mut d_qkv[2 * d + j * k..], k, 3 * d, seq * 3 * d);
+    }
+    for j in 0..heads {
+        let ds = at(&d_probs, j * ss, seq, seq, hss);
+        let (q, key) = (at(&qkv, j * k, k, 3 * d, seq * 3 * d), at(&qkv, d + j * k, k, 3 * d, seq * 3 * d));
+        total += batched(ds, key, &mut d_qkv[j * k..], k, 3 * d, seq * 3 * d);
+        total += batched(ds.t(), q, &mut d_qkv[d + j * k..], k, 3 * d, seq * 3 * d);
+    }
+    total += product(d, 3 * d, rows, true, false, 1.0);
+    total += product(rows, d, 3 * d, false, true, 0.0);
+    (total, 12 + 6 * (heads * batch) as u64)
+}
+
 /// On one thread, so that the kernel's own allocations are deterministic (on
-/// two, work stealing decides which thread allocates its bookkeeping).
+/// two, work stealing decides which thread allocates its bookkeeping). One
+/// test: the counting allocator is process-wide, so the checks run in turn.
 #[test]
 fn steady_state_training_steps_allocate_only_kernel_buffers_and_inference_nothing() {
     let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
     pool.install(check_allocations);
+    pool.install(check_block_allocations);
+}
+
+/// W4's encoder block with 4 heads (and with one): after warm-up, a training
+/// step (forward, MSE, backward, Adam) allocates exactly what its products
+/// allocate on their own, so nothing per head beyond the kernel's buffers of
+/// each product.
+fn check_block_allocations() {
+    for heads in [4, 1] {
+        let shape = BlockShape { batch: 32, seq: 64, d: 128, heads, d_ff: 512 };
+        block_kernel_allocations_per_step(shape); // warm the kernel's thread-local buffers
+        let (per_step, products) = block_kernel_allocations_per_step(shape);
+        let mut rng = StrataRng::seed_from_u64(0);
+        let config = TransformerBlockConfig::new(shape.d, heads, shape.d_ff);
+        let mut block = TransformerBlock::new(config, &mut rng).unwrap();
+        let x = Tensor::random_normal(&[shape.batch, shape.seq, shape.d], 0.0, 1.0, &mut rng).unwrap();
+        let y = Tensor::random_normal(&[shape.batch, shape.seq, shape.d], 0.0, 1.0, &mut rng).unwrap();
+        let config = FitConfig { batch_size: shape.batch, progress: Progress::Silent, ..FitConfig::default() };
+        let adam = OptimizerConfig::from_name("adam", 1e-3).unwrap();
+        let mut trainer = Trainer::new(config, LossKind::Mse, adam).unwrap();
+        for _ in 0..3 {
+            trainer.train_step(&mut block, &x, &y).unwrap(); // warm-up: buffers, optimizer state
+        }
+        let calls = gemm_stats().calls;
+        let n = allocations_during(|| {
+            for _ in 0..5 {
+                trainer.train_step(&mut block, &x, &y).unwrap();
+            }
+        });
+        assert_eq!(
+            gemm_stats().calls - calls,
+            5 * products,
+            "{heads} heads: {products} products per step, as replayed"
+        );
+        assert_eq!(
+            n,
+            5 * per_step,
+            "{heads} heads: 5 steps allocated {n} times; their products alone allocate {}",
+            5 * per_step
+        );
+    }
 }
 
 fn check_allocations() {

@@ -101,6 +101,32 @@ def w3(emit, quick):
     emit("torch", "W3", 64 * len(batches) / t)
 
 
+def w4(emit, quick, wanted):
+    # One encoder block, pre-norm as Strata's TransformerBlock (the same compute as post-norm):
+    # batch 32, sequence 64, d_model 128, feed-forward 512, ReLU, no dropout; MSE
+    # against random targets; forward + backward + Adam step.
+    steps = 3 if quick else 10
+    for wid, nhead in (("W4", 1), ("W4-h4", 4)):
+        if not wanted(wid):
+            continue
+        torch.manual_seed(0)
+        block = torch.nn.TransformerEncoderLayer(
+            128, nhead, 512, dropout=0.0, batch_first=True, norm_first=True
+        )
+        opt = torch.optim.Adam(block.parameters(), lr=1e-3)
+        loss_fn = torch.nn.MSELoss()
+        x, y = torch.randn(32, 64, 128), torch.randn(32, 64, 128)
+
+        def run():
+            for _ in range(steps):
+                opt.zero_grad(set_to_none=True)
+                loss_fn(block(x), y).backward()
+                opt.step()
+
+        t = median_time(run, runs=3 if quick else 7, warmup=1)
+        emit("torch", wid, 32 * steps / t)
+
+
 def w5(emit, quick):
     model = mlp().eval()
     x = torch.rand(1, 784)
@@ -153,9 +179,16 @@ def main():
     def emit(peer, wid, value):
         print(f"{peer} {wid} {value:.3f}", flush=True)
 
-    for wid, fn in [("W1", w1), ("W2", w2), ("W3", w3), ("W5", w5), ("W6", w6)]:
+    def wanted(wid):
+        # As `cargo xtask bench --only`: the id itself, or a prefix before a `-`.
+        return args.only is None or wid == args.only or wid.startswith(args.only + "-")
+
+    for wid, fn in [("W1", w1), ("W2", w2), ("W3", w3), ("W4", w4), ("W5", w5), ("W6", w6)]:
         if args.only is None or args.only.startswith(wid) or wid.startswith(args.only):
-            fn(emit, args.quick)
+            if wid == "W4":
+                fn(emit, args.quick, wanted)
+            else:
+                fn(emit, args.quick)
 
 
 if __name__ == "__main__":

@@ -28,13 +28,17 @@ criterion runs) and prints, per workload, both medians, the ratio
 
 options:
   --quick            a short run (criterion --quick, one W6 run): a smoke test
-  --only ID          one workload: W1-1024, W1-mlp, W2-b64, W2-b256, W3, W4, W5, W6 (or a prefix: W1)
+  --only ID          one workload: W1-1024, W1-mlp, W2-b64, W2-b256, W3, W4, W4-h4, W5, W6
+                     (or a prefix: W1; W4 selects W4 and W4-h4)
   --save NAME        save the criterion results as baseline NAME
   --baseline NAME    compare against baseline NAME (saved with --save)
   --threshold PCT    a change worse than PCT percent is reported as a regression (default 5)
   --json FILE        also write the table as a JSON array of {\"id\", \"value\", \"unit\"}
-  --peers            also run the PyTorch/numpy scripts of benches/peers/ and print ratios
-                     (needs python3 with torch and numpy; skipped with a hint otherwise)
+  --peers            also run the peer scripts of benches/peers/ and print ratios: PyTorch and
+                     numpy (torch_bench.py: pip install torch numpy), JAX (jax_bench.py: pip
+                     install jax optax); a script whose modules do not import is skipped with
+                     a hint. The interpreter is python3, or $STRATA_PYTHON when set (e.g. a
+                     virtual environment's bin/python)
   --compare REV      compare this tree with REV, measured side by side (not with --save,
                      --baseline, --peers or --json)
   --rounds N         with --compare: rounds of alternating runs (default 5)
@@ -50,6 +54,7 @@ pub const WORKLOADS: &[(&str, &str, &str)] = &[
     ("W2-b256", "W2/b256", "samples/s"),
     ("W3", "W3/b64", "samples/s"),
     ("W4", "W4/b32", "samples/s"),
+    ("W4-h4", "W4/b32-h4", "samples/s"),
     ("W5", "W5/b1", "us"),
 ];
 
@@ -215,8 +220,7 @@ pub fn figure(unit: &str, ns: f64, elements: Option<f64>) -> f64 {
 fn criterion_row(root: &Path, id: &str, dir: &str, unit: &'static str, baseline: Option<&str>) -> Row {
     let base = root.join("target/criterion").join(dir);
     let Some((ns, elements)) = read_estimate(&base.join("new")) else {
-        let note = if id == "W4" { "not built yet (attention layers)" } else { "no result" };
-        return Row { id: id.into(), value: None, unit, change: None, note: note.into() };
+        return Row { id: id.into(), value: None, unit, change: None, note: "no result".into() };
     };
     let value = figure(unit, ns, elements);
     let change = match baseline {

@@ -1,6 +1,10 @@
-//! `--peers`: the same workloads in PyTorch (and numpy for W1), run by the
-//! scripts of `benches/peers/` in the same session, so ratios compare runs
-//! on the same machine at the same time.
+//! `--peers`: the same workloads in PyTorch (and numpy for W1) and in JAX,
+//! run by the scripts of `benches/peers/` in the same session, so ratios
+//! compare runs on the same machine at the same time.
+//!
+//! The interpreter is `python3`, or `STRATA_PYTHON` when set (a virtual
+//! environment's `bin/python`). Each script runs only when its modules
+//! import; otherwise it is skipped with a hint.
 
 use std::path::Path;
 use std::process::Command;
@@ -12,29 +16,79 @@ pub struct PeerFigure {
     pub value: f64,
 }
 
-fn python_has(module: &str) -> bool {
-    Command::new("python3").args(["-c", &format!("import {module}")]).output().is_ok_and(|o| o.status.success())
+/// A peer script: its file in `benches/peers/`, the modules it needs, the
+/// install hint, and the environment that keeps it on 2 threads.
+struct Script {
+    file: &'static str,
+    modules: &'static [&'static str],
+    hint: &'static str,
+    env: &'static [(&'static str, &'static str)],
+}
+
+/// BLAS and OpenMP thread counts for every script: the workloads' 2 threads.
+const THREADS: [(&str, &str); 3] = [("OMP_NUM_THREADS", "2"), ("MKL_NUM_THREADS", "2"), ("OPENBLAS_NUM_THREADS", "2")];
+
+const SCRIPTS: [Script; 2] = [
+    Script { file: "torch_bench.py", modules: &["torch", "numpy"], hint: "pip install torch numpy", env: &[] },
+    Script {
+        file: "jax_bench.py",
+        modules: &["jax", "numpy"],
+        hint: "pip install jax optax",
+        // XLA's CPU backend sizes its thread pools by the CPUs the process
+        // may run on: the script keeps itself to 2 (`sched_setaffinity`).
+        // (`intra_op_parallelism_threads=N`, often seen in XLA_FLAGS, is
+        // no XLA flag: XLA ignores it.)
+        env: &[("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=true")],
+    },
+];
+
+/// The interpreter: `STRATA_PYTHON`, else `python3`.
+pub fn python() -> String {
+    std::env::var("STRATA_PYTHON").ok().filter(|p| !p.is_empty()).unwrap_or_else(|| "python3".into())
+}
+
+fn python_has(python: &str, module: &str) -> bool {
+    Command::new(python).args(["-c", &format!("import {module}")]).output().is_ok_and(|o| o.status.success())
 }
 
 pub fn run(root: &Path, only: &Option<String>, quick: bool) -> Result<Vec<PeerFigure>, String> {
-    if !python_has("torch") || !python_has("numpy") {
-        println!("peers skipped: python3 with torch and numpy is needed (pip install torch numpy)");
-        return Ok(Vec::new());
+    let python = python();
+    let mut figures = Vec::new();
+    for script in &SCRIPTS {
+        if let Some(missing) = script.modules.iter().find(|m| !python_has(&python, m)) {
+            println!(
+                "peers: {} skipped: {python} cannot import {missing} ({}; or set STRATA_PYTHON to an interpreter \
+                 that has it)",
+                script.file, script.hint
+            );
+            continue;
+        }
+        figures.extend(run_script(root, &python, script, only, quick)?);
     }
-    let script = root.join("benches/peers/torch_bench.py");
-    let mut cmd = Command::new("python3");
-    cmd.arg(&script).env("OMP_NUM_THREADS", "2").env("MKL_NUM_THREADS", "2").env("OPENBLAS_NUM_THREADS", "2");
+    Ok(figures)
+}
+
+fn run_script(
+    root: &Path,
+    python: &str,
+    script: &Script,
+    only: &Option<String>,
+    quick: bool,
+) -> Result<Vec<PeerFigure>, String> {
+    let path = root.join("benches/peers").join(script.file);
+    let mut cmd = Command::new(python);
+    cmd.arg(&path).envs(THREADS).envs(script.env.iter().copied());
     if let Some(o) = only {
         cmd.args(["--only", o]);
     }
     if quick {
         cmd.arg("--quick");
     }
-    eprintln!("$ python3 {}", script.display());
-    let out = cmd.output().map_err(|e| format!("could not run python3: {e}"))?;
+    eprintln!("$ {python} {}", path.display());
+    let out = cmd.output().map_err(|e| format!("could not run {python}: {e}"))?;
     if !out.status.success() {
-        println!("peers failed (ignored): {}", String::from_utf8_lossy(&out.stderr));
-        return Ok(Vec::new());
+        // The figures printed before the failure still count.
+        println!("peers: {} failed (ignored): {}", script.file, String::from_utf8_lossy(&out.stderr));
     }
     // Lines of `peer id value`.
     Ok(String::from_utf8_lossy(&out.stdout)
