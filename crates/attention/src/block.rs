@@ -137,6 +137,10 @@ pub struct TransformerBlock {
     dropout: Dropout,
     linear2: Dense,
     dropout2: Dropout,
+    /// Whether the last forward ran the dropout layers (training with a
+    /// rate above 0); otherwise they are the identity and are skipped, with
+    /// their copies.
+    dropping: bool,
     y1: Tensor,
     output: Tensor,
     d_y1: Tensor,
@@ -177,6 +181,7 @@ impl TransformerBlock {
             linear2: dense(config.d_ff, d, rng).map_err(part("linear2", "dense"))?,
             dropout2: dropout(3).map_err(part("dropout2", "dropout"))?,
             config,
+            dropping: false,
             y1: Tensor::default(),
             output: Tensor::default(),
             d_y1: Tensor::default(),
@@ -213,17 +218,25 @@ impl Layer for TransformerBlock {
             let actual = strata_layers::dims(input.shape());
             return Err(LayerError::ShapeMismatch { layer: self.kind_name().into(), expected, actual });
         }
+        self.dropping = mode == Mode::Train && self.config.dropout > 0.0;
+        let dropping = self.dropping;
         let h1 = self.norm1.forward(input, mode).map_err(part("norm1", "layer_norm"))?;
-        let a = self.self_attn.forward(h1, mode).map_err(part("self_attn", "multi_head_attention"))?;
-        let a = self.dropout1.forward(a, mode).map_err(part("dropout1", "dropout"))?;
+        let mut a = self.self_attn.forward(h1, mode).map_err(part("self_attn", "multi_head_attention"))?;
+        if dropping {
+            a = self.dropout1.forward(a, mode).map_err(part("dropout1", "dropout"))?;
+        }
         self.y1.copy_from(input);
         self.y1.add_assign(a)?;
         let h2 = self.norm2.forward(&self.y1, mode).map_err(part("norm2", "layer_norm"))?;
         let f = self.linear1.forward(h2, mode).map_err(part("linear1", "dense"))?;
-        let f = self.activation.forward(f, mode)?;
-        let f = self.dropout.forward(f, mode).map_err(part("dropout", "dropout"))?;
-        let f = self.linear2.forward(f, mode).map_err(part("linear2", "dense"))?;
-        let f = self.dropout2.forward(f, mode).map_err(part("dropout2", "dropout"))?;
+        let mut f = self.activation.forward(f, mode)?;
+        if dropping {
+            f = self.dropout.forward(f, mode).map_err(part("dropout", "dropout"))?;
+        }
+        let mut f = self.linear2.forward(f, mode).map_err(part("linear2", "dense"))?;
+        if dropping {
+            f = self.dropout2.forward(f, mode).map_err(part("dropout2", "dropout"))?;
+        }
         self.output.copy_from(&self.y1);
         self.output.add_assign(f)?;
         Ok(&self.output)
@@ -231,15 +244,24 @@ impl Layer for TransformerBlock {
 
     fn backward(&mut self, grad_output: &Tensor) -> Result<&Tensor> {
         strata_layers::check_grad(self.config.kind(), grad_output, self.output.shape())?;
-        let g = self.dropout2.backward(grad_output).map_err(part("dropout2", "dropout"))?;
-        let g = self.linear2.backward(g).map_err(part("linear2", "dense"))?;
-        let g = self.dropout.backward(g).map_err(part("dropout", "dropout"))?;
+        let dropping = self.dropping;
+        let mut g = grad_output;
+        if dropping {
+            g = self.dropout2.backward(g).map_err(part("dropout2", "dropout"))?;
+        }
+        let mut g = self.linear2.backward(g).map_err(part("linear2", "dense"))?;
+        if dropping {
+            g = self.dropout.backward(g).map_err(part("dropout", "dropout"))?;
+        }
         let g = self.activation.backward(g)?;
         let g = self.linear1.backward(g).map_err(part("linear1", "dense"))?;
         let g = self.norm2.backward(g).map_err(part("norm2", "layer_norm"))?;
         self.d_y1.copy_from(grad_output);
         self.d_y1.add_assign(g)?;
-        let g = self.dropout1.backward(&self.d_y1).map_err(part("dropout1", "dropout"))?;
+        let mut g = &self.d_y1;
+        if dropping {
+            g = self.dropout1.backward(g).map_err(part("dropout1", "dropout"))?;
+        }
         let g = self.self_attn.backward(g).map_err(part("self_attn", "multi_head_attention"))?;
         let g = self.norm1.backward(g).map_err(part("norm1", "layer_norm"))?;
         if !self.input_gradient {
