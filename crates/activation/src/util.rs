@@ -2,6 +2,7 @@
 
 use crate::{ActivationError, Result};
 use strata_tensor::Tensor;
+use strata_tensor::par::par_rows_mut;
 
 /// Check that `output` and `grad_output` have `input`'s shape.
 pub(crate) fn check_backward(name: &'static str, input: &Tensor, output: &Tensor, grad_output: &Tensor) -> Result<()> {
@@ -18,12 +19,16 @@ pub(crate) fn check_backward(name: &'static str, input: &Tensor, output: &Tensor
     Ok(())
 }
 
-/// `output = f(input)` element by element, reusing `output`'s allocation.
-pub(crate) fn map_into(input: &Tensor, output: &mut Tensor, f: impl Fn(f32) -> f32) {
+/// `output = f(input)` element by element, reusing `output`'s allocation
+/// (large tensors split between threads: `strata_tensor::par`).
+pub(crate) fn map_into(input: &Tensor, output: &mut Tensor, f: impl Fn(f32) -> f32 + Sync + Send) {
     output.resize(input.shape());
-    for (y, &x) in output.data_mut().iter_mut().zip(input.data()) {
-        *y = f(x);
-    }
+    let xs = input.data();
+    par_rows_mut(output.data_mut(), 1, |start, ys| {
+        for (y, &x) in ys.iter_mut().zip(&xs[start..]) {
+            *y = f(x);
+        }
+    });
 }
 
 /// `grad_input = grad_output * d(x, y)` element by element, where `d` is the
@@ -34,13 +39,16 @@ pub(crate) fn backward_into(
     output: &Tensor,
     grad_output: &Tensor,
     grad_input: &mut Tensor,
-    d: impl Fn(f32, f32) -> f32,
+    d: impl Fn(f32, f32) -> f32 + Sync + Send,
 ) -> Result<()> {
     check_backward(name, input, output, grad_output)?;
     grad_input.resize(input.shape());
-    let xs = input.data().iter().zip(output.data()).zip(grad_output.data());
-    for (gi, ((&x, &y), &g)) in grad_input.data_mut().iter_mut().zip(xs) {
-        *gi = g * d(x, y);
-    }
+    let (x, y, g) = (input.data(), output.data(), grad_output.data());
+    par_rows_mut(grad_input.data_mut(), 1, |start, gis| {
+        let xs = x[start..].iter().zip(&y[start..]).zip(&g[start..]);
+        for (gi, ((&x, &y), &g)) in gis.iter_mut().zip(xs) {
+            *gi = g * d(x, y);
+        }
+    });
     Ok(())
 }

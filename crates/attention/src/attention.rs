@@ -3,6 +3,7 @@
 use crate::mask::dropout_mask;
 use serde::{Deserialize, Serialize};
 use strata_layers::{Dim, Layer, LayerError, LayerSpec, Mode, Result, check_grad, dims};
+use strata_tensor::par::par_rows_mut;
 use strata_tensor::{BatchMut, BatchRef, Init, MatMut, MatRef, ParamVisitor, StrataRng, Tensor, gemm, gemm_batched};
 
 /// The registry kind of [`MultiHeadAttention`].
@@ -291,15 +292,19 @@ impl MultiHeadAttention {
         if seq == 0 {
             return Ok(());
         }
-        for (r, row) in self.probs.data_mut().chunks_exact_mut(seq).enumerate() {
-            let (i, b) = (r % seq, r / (seq * h));
-            for (jj, x) in row.iter_mut().enumerate() {
-                if (causal && jj > i) || padding.is_some_and(|m| m[b * seq + jj]) {
-                    *x = f32::NEG_INFINITY;
+        // Rows are independent: split between threads when large.
+        par_rows_mut(self.probs.data_mut(), seq, |first, rows| {
+            for (r, row) in rows.chunks_exact_mut(seq).enumerate() {
+                let r = first + r;
+                let (i, b) = (r % seq, r / (seq * h));
+                for (jj, x) in row.iter_mut().enumerate() {
+                    if (causal && jj > i) || padding.is_some_and(|m| m[b * seq + jj]) {
+                        *x = f32::NEG_INFINITY;
+                    }
                 }
+                softmax_row(row);
             }
-            softmax_row(row);
-        }
+        });
         Ok(())
     }
 
@@ -384,22 +389,25 @@ impl MultiHeadAttention {
 
     /// Through the dropout and the softmax: `dS = P ⊙ (dP - Σ_j dP_j P_j)` row by row.
     fn back_softmax(&mut self, seq: usize) {
-        if !self.keep.is_empty() {
-            for (g, &m) in self.d_probs.data_mut().iter_mut().zip(&self.keep) {
-                *g *= m;
-            }
-        }
         if seq == 0 {
             return;
         }
-        let rows = self.d_probs.data_mut().chunks_exact_mut(seq).zip(self.probs.data().chunks_exact(seq));
-        for (g, p) in rows {
-            let dot: f64 = g.iter().zip(p).map(|(&gj, &pj)| f64::from(gj) * f64::from(pj)).sum();
-            let dot = dot as f32;
-            for (gj, &pj) in g.iter_mut().zip(p) {
-                *gj = pj * (*gj - dot);
+        let (probs, keep) = (self.probs.data(), &self.keep);
+        par_rows_mut(self.d_probs.data_mut(), seq, |first, rows| {
+            let at = first * seq;
+            if !keep.is_empty() {
+                for (g, &m) in rows.iter_mut().zip(&keep[at..]) {
+                    *g *= m;
+                }
             }
-        }
+            for (g, p) in rows.chunks_exact_mut(seq).zip(probs[at..].chunks_exact(seq)) {
+                let dot: f64 = g.iter().zip(p).map(|(&gj, &pj)| f64::from(gj) * f64::from(pj)).sum();
+                let dot = dot as f32;
+                for (gj, &pj) in g.iter_mut().zip(p) {
+                    *gj = pj * (*gj - dot);
+                }
+            }
+        });
     }
 
     /// `dQ = dS K / sqrt(k)` and `dK = dS^T Q / sqrt(k)`, head by head.

@@ -225,8 +225,7 @@ impl Layer for TransformerBlock {
         if dropping {
             a = self.dropout1.forward(a, mode).map_err(part("dropout1", "dropout"))?;
         }
-        self.y1.copy_from(input);
-        self.y1.add_assign(a)?;
+        self.y1.assign_sum(input, a)?;
         let h2 = self.norm2.forward(&self.y1, mode).map_err(part("norm2", "layer_norm"))?;
         let f = self.linear1.forward(h2, mode).map_err(part("linear1", "dense"))?;
         let mut f = self.activation.forward(f, mode)?;
@@ -237,8 +236,7 @@ impl Layer for TransformerBlock {
         if dropping {
             f = self.dropout2.forward(f, mode).map_err(part("dropout2", "dropout"))?;
         }
-        self.output.copy_from(&self.y1);
-        self.output.add_assign(f)?;
+        self.output.assign_sum(&self.y1, f)?;
         Ok(&self.output)
     }
 
@@ -256,8 +254,7 @@ impl Layer for TransformerBlock {
         let g = self.activation.backward(g)?;
         let g = self.linear1.backward(g).map_err(part("linear1", "dense"))?;
         let g = self.norm2.backward(g).map_err(part("norm2", "layer_norm"))?;
-        self.d_y1.copy_from(grad_output);
-        self.d_y1.add_assign(g)?;
+        self.d_y1.assign_sum(grad_output, g)?;
         let mut g = &self.d_y1;
         if dropping {
             g = self.dropout1.backward(g).map_err(part("dropout1", "dropout"))?;
@@ -267,8 +264,7 @@ impl Layer for TransformerBlock {
         if !self.input_gradient {
             return Ok(g);
         }
-        self.grad_input.copy_from(&self.d_y1);
-        self.grad_input.add_assign(g)?;
+        self.grad_input.assign_sum(&self.d_y1, g)?;
         Ok(&self.grad_input)
     }
 

@@ -1,6 +1,8 @@
 use crate::config::{check_eps, default_eps, sum_and_dot_f64, sum_f64, yes};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use strata_layers::{Dim, Layer, LayerError, LayerSpec, Mode, Result, check_grad, dims};
+use strata_tensor::par::{par_rows_mut, rows_per_piece};
 use strata_tensor::{ParamVisitor, Tensor};
 
 /// The registry kind of [`LayerNorm`].
@@ -188,6 +190,68 @@ impl LayerNorm {
     }
 }
 
+/// The forward pass of rows: statistics, `x_hat` and the affine output.
+struct RowNorm<'a> {
+    d: usize,
+    eps: f64,
+    weight: Option<(&'a [f32], &'a [f32])>,
+}
+
+impl RowNorm<'_> {
+    /// Normalise the rows of `h` (as many as `inv_std` holds) from those of `x`.
+    fn rows(&self, x: &[f32], h: &mut [f32], y: &mut [f32], inv_std: &mut [f32]) {
+        let d = self.d;
+        let rows = x.chunks_exact(d).zip(h.chunks_exact_mut(d)).zip(y.chunks_exact_mut(d));
+        for (((x, h), y), inv_std) in rows.zip(inv_std) {
+            let mean = sum_f64(x, |v| v) / d as f64;
+            let var = sum_f64(x, |v| (v - mean).powi(2)) / d as f64;
+            *inv_std = (1.0 / (var + self.eps).sqrt()) as f32;
+            let mean = mean as f32;
+            for (h, &x) in h.iter_mut().zip(x) {
+                *h = (x - mean) * *inv_std;
+            }
+            match self.weight {
+                Some((weight, bias)) => {
+                    for ((y, &h), (&w, &b)) in y.iter_mut().zip(h.iter()).zip(weight.iter().zip(bias)) {
+                        *y = w * h + b;
+                    }
+                }
+                None => y.copy_from_slice(h),
+            }
+        }
+    }
+}
+
+/// `gw += Σ_rows g ⊙ h`, `gb += Σ_rows g` for the columns `c0..c0 + gw.len()`.
+fn affine_grads(g: &[f32], h: &[f32], d: usize, c0: usize, gw: &mut [f32], gb: &mut [f32]) {
+    for (g, h) in g.chunks_exact(d).zip(h.chunks_exact(d)) {
+        let cols = gw.iter_mut().zip(gb.iter_mut()).zip(&g[c0..]).zip(&h[c0..]);
+        for (((gw, gb), &g), &h) in cols {
+            *gw += g * h;
+            *gb += g;
+        }
+    }
+}
+
+/// One row of the input gradient: `dx = inv_std (ĝ - mean(ĝ) - h mean(ĝ ⊙ h))`, `ĝ = weight ⊙ g`.
+fn input_gradient_row(g: &[f32], h: &[f32], dx: &mut [f32], inv_std: f32, weight: Option<&[f32]>) {
+    match weight {
+        Some(w) => {
+            for ((dx, &g), &w) in dx.iter_mut().zip(g).zip(w) {
+                *dx = w * g;
+            }
+        }
+        None => dx.copy_from_slice(g),
+    }
+    let d = dx.len();
+    let (sum_g, sum_gh) = sum_and_dot_f64(dx, h);
+    let mean_g = (sum_g / d as f64) as f32;
+    let mean_gh = (sum_gh / d as f64) as f32;
+    for (dx, &h) in dx.iter_mut().zip(h) {
+        *dx = inv_std * (*dx - mean_g - h * mean_gh);
+    }
+}
+
 impl Layer for LayerNorm {
     fn forward(&mut self, input: &Tensor, mode: Mode) -> Result<&Tensor> {
         let n = self.rows(input.shape())?;
@@ -196,22 +260,14 @@ impl Layer for LayerNorm {
         self.output.resize(input.shape());
         self.x_hat.resize(input.shape());
         self.inv_std.resize(n, 0.0);
-        let rows = input.data().chunks_exact(d).zip(self.x_hat.data_mut().chunks_exact_mut(d));
-        for (((x, h), y), inv_std) in rows.zip(self.output.data_mut().chunks_exact_mut(d)).zip(&mut self.inv_std) {
-            let mean = sum_f64(x, |v| v) / d as f64;
-            let var = sum_f64(x, |v| (v - mean).powi(2)) / d as f64;
-            *inv_std = (1.0 / (var + eps).sqrt()) as f32;
-            let mean = mean as f32;
-            for (h, &x) in h.iter_mut().zip(x) {
-                *h = (x - mean) * *inv_std;
-            }
-            if self.config.affine {
-                let affine = self.weight.data().iter().zip(self.bias.data());
-                for ((y, &h), (&w, &b)) in y.iter_mut().zip(h.iter()).zip(affine) {
-                    *y = w * h + b;
-                }
-            } else {
-                y.copy_from_slice(h);
+        let norm = RowNorm { d, eps, weight: self.config.affine.then(|| (self.weight.data(), self.bias.data())) };
+        let (x, h, y, s) = (input.data(), self.x_hat.data_mut(), self.output.data_mut(), &mut self.inv_std[..]);
+        // Rows are independent: split between threads when large (same results on any count).
+        match rows_per_piece(n, d) {
+            None => norm.rows(x, h, y, s),
+            Some(per) => {
+                let pieces = h.par_chunks_mut(per * d).zip(y.par_chunks_mut(per * d)).zip(s.par_chunks_mut(per));
+                pieces.enumerate().for_each(|(i, ((h, y), s))| norm.rows(&x[i * per * d..], h, y, s));
             }
         }
         self.has_cache = mode == Mode::Train;
@@ -225,13 +281,18 @@ impl Layer for LayerNorm {
         check_grad(KIND, grad_output, self.x_hat.shape())?;
         let d = self.sample_len();
         if self.config.affine {
-            let rows = grad_output.data().chunks_exact(d).zip(self.x_hat.data().chunks_exact(d));
-            for (g, h) in rows {
-                let grads = self.grad_weight.data_mut().iter_mut().zip(self.grad_bias.data_mut());
-                for (((gw, gb), &g), &h) in grads.zip(g).zip(h) {
-                    *gw += g * h;
-                    *gb += g;
+            // Column sums over the rows, each column in row order on whichever thread.
+            let (g, h) = (grad_output.data(), self.x_hat.data());
+            let (gw, gb) = (self.grad_weight.data_mut(), self.grad_bias.data_mut());
+            match rows_per_piece(d, self.inv_std.len()) {
+                Some(per) if d >= 32 => {
+                    let per = per.max(16);
+                    gw.par_chunks_mut(per)
+                        .zip(gb.par_chunks_mut(per))
+                        .enumerate()
+                        .for_each(|(i, (gw, gb))| affine_grads(g, h, d, i * per, gw, gb));
                 }
+                _ => affine_grads(g, h, d, 0, gw, gb),
             }
         }
         if !self.input_gradient {
@@ -239,23 +300,14 @@ impl Layer for LayerNorm {
             return Ok(&self.grad_input);
         }
         self.grad_input.resize(self.x_hat.shape());
-        let rows = grad_output.data().chunks_exact(d).zip(self.x_hat.data().chunks_exact(d));
-        for (((g, h), dx), &inv_std) in rows.zip(self.grad_input.data_mut().chunks_exact_mut(d)).zip(&self.inv_std) {
-            // dx first holds ĝ = weight ⊙ g.
-            if self.config.affine {
-                for ((dx, &g), &w) in dx.iter_mut().zip(g).zip(self.weight.data()) {
-                    *dx = w * g;
-                }
-            } else {
-                dx.copy_from_slice(g);
+        let (g, h, inv_std) = (grad_output.data(), self.x_hat.data(), &self.inv_std);
+        let weight = self.config.affine.then(|| self.weight.data());
+        par_rows_mut(self.grad_input.data_mut(), d, |first, dx| {
+            let rows = g[first * d..].chunks_exact(d).zip(h[first * d..].chunks_exact(d));
+            for (((g, h), dx), &inv_std) in rows.zip(dx.chunks_exact_mut(d)).zip(&inv_std[first..]) {
+                input_gradient_row(g, h, dx, inv_std, weight);
             }
-            let (sum_g, sum_gh) = sum_and_dot_f64(dx, h);
-            let mean_g = (sum_g / d as f64) as f32;
-            let mean_gh = (sum_gh / d as f64) as f32;
-            for (dx, &h) in dx.iter_mut().zip(h) {
-                *dx = inv_std * (*dx - mean_g - h * mean_gh);
-            }
-        }
+        });
         Ok(&self.grad_input)
     }
 

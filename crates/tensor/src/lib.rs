@@ -43,6 +43,7 @@ mod batched;
 mod error;
 mod init;
 mod linalg;
+pub mod par;
 mod params;
 mod rng;
 mod tensor;

@@ -345,11 +345,33 @@ impl Tensor {
         Ok(Tensor { shape: self.shape.clone(), data })
     }
 
-    fn binary_assign(&mut self, op: &'static str, other: &Tensor, f: impl Fn(&mut f32, f32)) -> Result<()> {
+    fn binary_assign(
+        &mut self,
+        op: &'static str,
+        other: &Tensor,
+        f: impl Fn(&mut f32, f32) + Sync + Send,
+    ) -> Result<()> {
         self.same_shape(op, other)?;
-        for (a, &b) in self.data.iter_mut().zip(&other.data) {
-            f(a, b);
-        }
+        let theirs = &other.data;
+        crate::par::par_rows_mut(&mut self.data, 1, |start, mine| {
+            for (a, &b) in mine.iter_mut().zip(&theirs[start..]) {
+                f(a, b);
+            }
+        });
+        Ok(())
+    }
+
+    /// `self = a + b` (same shapes), reusing `self`'s allocation: one pass
+    /// where a copy and an addition take two (the residual connections).
+    pub fn assign_sum(&mut self, a: &Tensor, b: &Tensor) -> Result<()> {
+        a.same_shape("assign_sum", b)?;
+        self.resize(a.shape());
+        let (a, b) = (&a.data, &b.data);
+        crate::par::par_rows_mut(&mut self.data, 1, |start, out| {
+            for ((y, &x), &z) in out.iter_mut().zip(&a[start..]).zip(&b[start..]) {
+                *y = x + z;
+            }
+        });
         Ok(())
     }
 
@@ -430,11 +452,14 @@ impl Tensor {
         if w == 0 {
             return Ok(());
         }
-        for chunk in self.data.chunks_exact_mut(w) {
-            for (x, &b) in chunk.iter_mut().zip(&row.data) {
-                *x += b;
+        let bias = &row.data;
+        crate::par::par_rows_mut(&mut self.data, w, |_, rows| {
+            for chunk in rows.chunks_exact_mut(w) {
+                for (x, &b) in chunk.iter_mut().zip(bias) {
+                    *x += b;
+                }
             }
-        }
+        });
         Ok(())
     }
 
@@ -535,11 +560,15 @@ impl Tensor {
         if w == 0 {
             return Ok(());
         }
-        for chunk in self.data.chunks_exact(w) {
-            for (d, &s) in out.data.iter_mut().zip(chunk) {
-                *d += s;
+        // Each column sums its rows in order, whichever thread it is on.
+        let data = &self.data;
+        crate::par::par_columns_mut(&mut out.data, data.len() / w, |c0, cols| {
+            for chunk in data.chunks_exact(w) {
+                for (d, &s) in cols.iter_mut().zip(&chunk[c0..]) {
+                    *d += s;
+                }
             }
-        }
+        });
         Ok(())
     }
 

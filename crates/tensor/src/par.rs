@@ -1,0 +1,61 @@
+//! Element-wise and row-wise passes over large buffers, split between
+//! rayon's threads (the ones the products use) in pieces of whole rows.
+//!
+//! Every element's result depends on its own row only, so the pieces, and
+//! the thread count, change nothing in the results: training stays
+//! bit-identical on any number of threads. Reductions across rows are split
+//! by columns instead ([`par_columns_mut`]), each column summed in row order.
+
+use rayon::prelude::*;
+
+/// Below this many values a pass runs on the calling thread: handing work
+/// to another core costs a few microseconds, what about 64K additions take.
+pub const PAR_MIN_ELEMENTS: usize = 1 << 16;
+
+/// Rows per piece when `rows` rows of `row_len` values are split between the
+/// threads, or `None` to run on the calling thread: for passes that write
+/// several buffers (zip rayon's `par_chunks_mut` of each).
+pub fn rows_per_piece(rows: usize, row_len: usize) -> Option<usize> {
+    let threads = rayon::current_num_threads();
+    if threads < 2 || rows < 2 || rows.saturating_mul(row_len) < PAR_MIN_ELEMENTS {
+        return None;
+    }
+    Some(rows.div_ceil(threads))
+}
+
+/// `f(first_row, rows)` over `data` cut into pieces of whole rows of
+/// `row_len` values (a trailing part shorter than a row goes with the last
+/// piece), one piece per thread when `data` is large.
+///
+/// ```
+/// let mut x = vec![1.0f32; 6 * 70_000];
+/// strata_tensor::par::par_rows_mut(&mut x, 6, |first, rows| {
+///     for (i, row) in rows.chunks_exact_mut(6).enumerate() {
+///         row[0] = (first + i) as f32;
+///     }
+/// });
+/// assert_eq!((x[0], x[6 * 69_999]), (0.0, 69_999.0));
+/// ```
+pub fn par_rows_mut(data: &mut [f32], row_len: usize, f: impl Fn(usize, &mut [f32]) + Sync + Send) {
+    let rows = data.len().checked_div(row_len).unwrap_or(0);
+    match rows_per_piece(rows, row_len) {
+        None => f(0, data),
+        Some(per) => data.par_chunks_mut(per * row_len).enumerate().for_each(|(i, piece)| f(i * per, piece)),
+    }
+}
+
+/// `f(first_column, columns)` over `out` (one value per column of a matrix
+/// of `rows` rows) cut into pieces of columns, one per thread when the
+/// matrix is large: for column sums whose order of terms must not depend on
+/// the thread count.
+pub fn par_columns_mut(out: &mut [f32], rows: usize, f: impl Fn(usize, &mut [f32]) + Sync + Send) {
+    let cols = out.len();
+    match rows_per_piece(cols, rows) {
+        Some(per) if cols >= 32 => {
+            // Pieces of at least 16 columns keep whole cache lines per thread.
+            let per = per.max(16);
+            out.par_chunks_mut(per).enumerate().for_each(|(i, piece)| f(i * per, piece));
+        }
+        _ => f(0, out),
+    }
+}
