@@ -12,10 +12,8 @@ project's machine has 2 anyway); xtask also sets
 XLA_FLAGS=--xla_cpu_multi_thread_eigen=true.
 """
 import argparse
-import gzip
 import os
-import statistics
-import time
+import sys
 
 # XLA's CPU thread pools are sized by the CPUs this process may run on (its
 # affinity), whatever XLA_FLAGS says: keep it to 2, as the other peers.
@@ -33,26 +31,15 @@ except ImportError:  # the hand-written update below
     optax = None
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-DATA = os.path.join(HERE, "..", "..", "data", "mnist_5k.csv.gz")
+sys.path.insert(0, HERE)
+import common  # noqa: E402
+from common import median_time  # noqa: E402
+
 LR = 1e-3
 
 
-def median_time(fn, runs=7, warmup=2):
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
-
-
 def load_mnist():
-    with gzip.open(DATA, "rt") as f:
-        a = np.loadtxt(f, delimiter=",", dtype=np.float32)
-    x, y = a[:, :-1] / 255.0, a[:, -1].astype(np.int32)
-    return x[:4000], y[:4000], x[4000:], y[4000:]
+    return common.load_mnist(np.int32)
 
 
 # Adam (PyTorch's and Strata's defaults: betas 0.9, 0.999, eps 1e-8).

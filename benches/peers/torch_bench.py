@@ -11,25 +11,13 @@ import torch
 
 torch.set_num_threads(2)
 HERE = os.path.dirname(os.path.abspath(__file__))
-DATA = os.path.join(HERE, "..", "..", "data", "mnist_5k.csv.gz")
-
-
-def median_time(fn, runs=7, warmup=2):
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+sys.path.insert(0, HERE)
+import common  # noqa: E402
+from common import median_time  # noqa: E402
 
 
 def load_mnist():
-    with gzip.open(DATA, "rt") as f:
-        a = np.loadtxt(f, delimiter=",", dtype=np.float32)
-    x, y = a[:, :-1] / 255.0, a[:, -1].astype(np.int64)
-    return x[:4000], y[:4000], x[4000:], y[4000:]
+    return common.load_mnist(np.int64)
 
 
 def w1(emit, quick):
@@ -163,7 +151,7 @@ def w6(emit, quick):
     walls = []
     for _ in range(1 if quick else 5):
         t = time.perf_counter()
-        subprocess.run([sys.executable, "-c", W6_SCRIPT, DATA], check=True, capture_output=True)
+        subprocess.run([sys.executable, "-c", W6_SCRIPT, common.DATA], check=True, capture_output=True)
         walls.append(time.perf_counter() - t)
     emit("torch", "W6-wall", statistics.median(walls))
     # ru_maxrss of the largest child, in kB on Linux.

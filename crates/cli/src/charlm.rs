@@ -165,15 +165,8 @@ fn print_setup(a: &TrainArgs, corpus: &Corpus, model: &mut Model, bigram: f64) {
     );
     println!("add-one bigram baseline on the validation part: {bigram:.4} nats per character");
     print!("{}", model.summary());
-    println!(
-        "optimizer {} lr {}, schedule {}, batch {}, epochs {}, seed {}; val_loss is nats per character",
-        a.optimizer,
-        a.lr.unwrap_or(1e-3),
-        a.schedule.as_deref().unwrap_or("cosine"),
-        a.batch_size,
-        a.epochs.unwrap_or(crate::args::CHARLM_EPOCHS),
-        a.seed
-    );
+    let line = crate::run::optimizer_line(a, "cosine", crate::args::CHARLM_EPOCHS);
+    println!("{line}; val_loss is nats per character");
 }
 
 /// The mean cross-entropy of the validation targets, padding left out.

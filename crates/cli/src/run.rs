@@ -235,15 +235,21 @@ fn print_setup(a: &TrainArgs, parts: &Parts, n_features: usize, model: &mut Mode
         parts.test.as_ref().map_or(0, InMemoryDataset::len),
     );
     print!("{}", model.summary());
-    println!(
+    println!("{}", optimizer_line(a, "constant", 1));
+}
+
+/// `optimizer adam lr 0.001, schedule cosine, batch 64, epochs 40, seed 0`,
+/// with the schedule and epochs a preset defaults to when not given.
+pub(crate) fn optimizer_line(a: &TrainArgs, schedule: &str, epochs: usize) -> String {
+    format!(
         "optimizer {} lr {}, schedule {}, batch {}, epochs {}, seed {}",
         a.optimizer,
         a.lr.unwrap_or(1e-3),
-        a.schedule.as_deref().unwrap_or("constant"),
+        a.schedule.as_deref().unwrap_or(schedule),
         a.batch_size,
-        a.epochs.unwrap_or(1),
+        a.epochs.unwrap_or(epochs),
         a.seed
-    );
+    )
 }
 
 /// Early stopping, the test accuracy, and the time taken.

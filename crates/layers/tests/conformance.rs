@@ -161,22 +161,7 @@ fn check_kind(kind: &str) {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
-/// One `#[test]` per kind in `mod kind`, and the list of kinds that have one.
-macro_rules! conformance_tests {
-    ($($kind:ident),* $(,)?) => {
-        mod kind {
-            $(
-                #[test]
-                fn $kind() {
-                    super::check_kind(stringify!($kind));
-                }
-            )*
-        }
-        const TESTED: &[&str] = &[$(stringify!($kind)),*];
-    };
-}
-
-conformance_tests!(
+strata_testkit::kind_tests!(
     dense, identity, relu, leaky_relu, sigmoid, tanh, gelu, gelu_erf, softmax, dropout, flatten, reshape, sequential,
     residual
 );
@@ -186,7 +171,7 @@ fn every_registered_kind_has_a_conformance_test() {
     let registered: BTreeSet<String> = Registry::with_builtins().kinds().map(str::to_string).collect();
     let tested: BTreeSet<String> = TESTED.iter().map(|s| s.to_string()).collect();
     let with_cases: BTreeSet<String> = cases().iter().map(kind_of).collect();
-    assert_eq!(registered, tested, "registered kinds (left) vs kinds with a test in conformance_tests! (right)");
+    assert_eq!(registered, tested, "registered kinds (left) vs kinds with a test in kind_tests! (right)");
     assert_eq!(with_cases, tested, "kinds built by cases() (left) vs kinds with a test (right)");
 }
 

@@ -145,22 +145,7 @@ fn check_kind(kind: &str) {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
-/// One `#[test]` per kind in `mod kind`, and the list of kinds that have one.
-macro_rules! conformance_tests {
-    ($($kind:ident),* $(,)?) => {
-        mod kind {
-            $(
-                #[test]
-                fn $kind() {
-                    super::check_kind(stringify!($kind));
-                }
-            )*
-        }
-        const TESTED: &[&str] = &[$(stringify!($kind)),*];
-    };
-}
-
-conformance_tests!(batch_norm, layer_norm);
+strata_testkit::kind_tests!(batch_norm, layer_norm);
 
 #[test]
 fn every_registered_kind_has_a_conformance_test() {
@@ -168,7 +153,7 @@ fn every_registered_kind_has_a_conformance_test() {
     let ours: BTreeSet<String> = registry().kinds().map(str::to_string).filter(|k| !builtins.contains(k)).collect();
     let tested: BTreeSet<String> = TESTED.iter().map(|s| s.to_string()).collect();
     let with_cases: BTreeSet<String> = cases().iter().flat_map(kinds_of).filter(|k| !builtins.contains(k)).collect();
-    assert_eq!(ours, tested, "kinds `register` adds (left) vs kinds with a test in conformance_tests! (right)");
+    assert_eq!(ours, tested, "kinds `register` adds (left) vs kinds with a test in kind_tests! (right)");
     assert_eq!(with_cases, tested, "kinds built by cases() (left) vs kinds with a test (right)");
     assert_eq!(KINDS.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>(), ours, "the KINDS constant");
 }

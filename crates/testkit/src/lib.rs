@@ -196,3 +196,30 @@ macro_rules! layer_conformance {
         }
     };
 }
+
+/// One `#[test]` per layer kind in a module `kind`, each calling
+/// `check_kind("<kind>")` of the module the macro is used in, and a
+/// `const TESTED: &[&str]` naming them, for a test that every kind a crate
+/// registers has one (each layer crate's `tests/kit.rs` pairs them).
+///
+/// ```
+/// fn check_kind(kind: &str) {
+///     assert!(["dense", "flatten"].contains(&kind));
+/// }
+/// strata_testkit::kind_tests!(dense, flatten);
+/// # fn main() { assert_eq!(TESTED, ["dense", "flatten"]); check_kind(TESTED[0]); }
+/// ```
+#[macro_export]
+macro_rules! kind_tests {
+    ($($kind:ident),* $(,)?) => {
+        mod kind {
+            $(
+                #[test]
+                fn $kind() {
+                    super::check_kind(::core::stringify!($kind));
+                }
+            )*
+        }
+        const TESTED: &[&str] = &[$(::core::stringify!($kind)),*];
+    };
+}
