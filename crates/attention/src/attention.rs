@@ -1,8 +1,8 @@
 //! [`MultiHeadAttention`]: scaled dot-product self-attention with several heads.
 
-use crate::mask::dropout_mask;
+use crate::shape::{batch_and_sequence, same_sequence_shape};
 use serde::{Deserialize, Serialize};
-use strata_layers::{Dim, Layer, LayerError, LayerSpec, Mode, Result, check_grad, dims};
+use strata_layers::{Dim, Layer, LayerError, LayerSpec, Mode, Result, check_grad, dropout_mask};
 use strata_tensor::par::par_rows_mut;
 use strata_tensor::{BatchMut, BatchRef, Init, MatMut, MatRef, ParamVisitor, StrataRng, Tensor, gemm, gemm_batched};
 
@@ -216,19 +216,9 @@ impl MultiHeadAttention {
         (self.config.n_heads, self.config.d_model / self.config.n_heads)
     }
 
-    fn shape_error(&self, actual: Vec<Dim>, batched: bool) -> LayerError {
-        let mut expected = vec![Dim::Any; actual.len().saturating_sub(1).max(1 + usize::from(batched))];
-        expected.push(Dim::Fixed(self.config.d_model));
-        LayerError::ShapeMismatch { layer: MULTI_HEAD_ATTENTION.into(), expected, actual }
-    }
-
     fn dims_of(&self, shape: &[usize]) -> Result<Dims> {
-        match shape {
-            [lead @ .., seq, d] if !lead.is_empty() && *d == self.config.d_model => {
-                Ok(Dims { batch: lead.iter().product(), seq: *seq })
-            }
-            _ => Err(self.shape_error(dims(shape), true)),
-        }
+        let (batch, seq) = batch_and_sequence(MULTI_HEAD_ATTENTION, shape, self.config.d_model)?;
+        Ok(Dims { batch, seq })
     }
 
     /// `qkv = x W_in + b_in`.
@@ -315,7 +305,8 @@ impl MultiHeadAttention {
             self.keep.clear();
             return;
         }
-        dropout_mask(self.config.seed, self.calls, rate, self.probs.len(), &mut self.keep);
+        self.keep.resize(self.probs.len(), 0.0);
+        dropout_mask(self.config.seed, self.calls, rate, &mut self.keep);
         self.dropped.resize(self.probs.shape());
         for ((y, &p), &m) in self.dropped.data_mut().iter_mut().zip(self.probs.data()).zip(&self.keep) {
             *y = p * m;
@@ -501,10 +492,7 @@ impl Layer for MultiHeadAttention {
     }
 
     fn output_shape(&self, input_shape: &[Dim]) -> Result<Vec<Dim>> {
-        match input_shape {
-            [.., _, d] if *d == self.config.d_model => Ok(input_shape.to_vec()),
-            _ => Err(self.shape_error(input_shape.to_vec(), false)),
-        }
+        same_sequence_shape(MULTI_HEAD_ATTENTION, input_shape, self.config.d_model)
     }
 
     fn kind(&self) -> &str {

@@ -2,6 +2,7 @@
 //! around a residual connection.
 
 use crate::attention::{MultiHeadAttention, MultiHeadAttentionConfig};
+use crate::shape::{batch_and_sequence, same_sequence_shape};
 use serde::{Deserialize, Serialize};
 use strata_activation::ActivationKind;
 use strata_layers::{
@@ -212,12 +213,7 @@ fn part(name: &'static str, kind: &'static str) -> impl Fn(LayerError) -> LayerE
 
 impl Layer for TransformerBlock {
     fn forward(&mut self, input: &Tensor, mode: Mode) -> Result<&Tensor> {
-        if input.shape().last() != Some(&self.config.d_model) || input.rank() < 3 {
-            let mut expected = vec![Dim::Any; input.rank().saturating_sub(1).max(2)];
-            expected.push(Dim::Fixed(self.config.d_model));
-            let actual = strata_layers::dims(input.shape());
-            return Err(LayerError::ShapeMismatch { layer: self.kind_name().into(), expected, actual });
-        }
+        batch_and_sequence(self.kind_name(), input.shape(), self.config.d_model)?;
         self.dropping = mode == Mode::Train && self.config.dropout > 0.0;
         let dropping = self.dropping;
         let h1 = self.norm1.forward(input, mode).map_err(part("norm1", "layer_norm"))?;
@@ -269,18 +265,7 @@ impl Layer for TransformerBlock {
     }
 
     fn output_shape(&self, input_shape: &[Dim]) -> Result<Vec<Dim>> {
-        match input_shape {
-            [.., _, d] if *d == self.config.d_model => Ok(input_shape.to_vec()),
-            _ => {
-                let mut expected = vec![Dim::Any; input_shape.len().saturating_sub(1).max(1)];
-                expected.push(Dim::Fixed(self.config.d_model));
-                Err(LayerError::ShapeMismatch {
-                    layer: self.kind_name().into(),
-                    expected,
-                    actual: input_shape.to_vec(),
-                })
-            }
-        }
+        same_sequence_shape(self.kind_name(), input_shape, self.config.d_model)
     }
 
     fn kind(&self) -> &str {

@@ -75,7 +75,7 @@ impl Embedding {
     /// zero-length vectors, a padding id outside the vocabulary.
     pub fn new(config: EmbeddingConfig, rng: &mut StrataRng) -> Result<Embedding> {
         let (v, d) = (config.vocab_size, config.d_model);
-        if v == 0 || d == 0 || config.padding_idx.is_some_and(|p| p >= v) || v > strata_layers_max_vocab() {
+        if v == 0 || d == 0 || config.padding_idx.is_some_and(|p| p >= v) || v > strata_tensor::MAX_EXACT_INT {
             return Err(LayerError::InvalidConfig {
                 layer: EMBEDDING.into(),
                 reason: format!(
@@ -111,11 +111,6 @@ impl Embedding {
     pub fn weight(&self) -> &Tensor {
         &self.weight
     }
-}
-
-/// Ids are `f32` integers: at most 2^24 of them are exact.
-const fn strata_layers_max_vocab() -> usize {
-    1 << 24
 }
 
 impl Layer for Embedding {

@@ -41,10 +41,10 @@ mod block;
 mod embedding;
 mod generate;
 mod heatmap;
-mod mask;
 mod pooling;
 mod positional;
 pub mod presets;
+mod shape;
 
 pub use attention::{MULTI_HEAD_ATTENTION, MultiHeadAttention, MultiHeadAttentionConfig, attention_layers};
 pub use block::{TRANSFORMER_DECODER_BLOCK, TRANSFORMER_ENCODER_BLOCK, TransformerBlock, TransformerBlockConfig};

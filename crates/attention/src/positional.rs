@@ -1,7 +1,8 @@
 //! [`PositionalEncoding`]: where each token is, added to its vector.
 
+use crate::shape::{batch_and_sequence, same_sequence_shape};
 use serde::{Deserialize, Serialize};
-use strata_layers::{Dim, Layer, LayerError, LayerSpec, Mode, Result, check_grad, dims};
+use strata_layers::{Dim, Layer, LayerError, LayerSpec, Mode, Result, check_grad};
 use strata_tensor::{ParamVisitor, StrataRng, Tensor};
 
 /// The registry kind of [`PositionalEncoding`].
@@ -119,12 +120,6 @@ impl PositionalEncoding {
         &self.config
     }
 
-    fn shape_error(&self, actual: Vec<Dim>, batched: bool) -> LayerError {
-        let mut expected = vec![Dim::Any; actual.len().saturating_sub(1).max(1 + usize::from(batched))];
-        expected.push(Dim::Fixed(self.config.d_model));
-        LayerError::ShapeMismatch { layer: POSITIONAL_ENCODING.into(), expected, actual }
-    }
-
     fn too_long(&self, seq: usize) -> LayerError {
         LayerError::SequenceTooLong { layer: POSITIONAL_ENCODING.into(), length: seq, max_len: self.config.max_len }
     }
@@ -132,12 +127,8 @@ impl PositionalEncoding {
 
 impl Layer for PositionalEncoding {
     fn forward(&mut self, input: &Tensor, mode: Mode) -> Result<&Tensor> {
-        let s = input.shape();
         let d = self.config.d_model;
-        if s.len() < 3 || s[s.len() - 1] != d {
-            return Err(self.shape_error(dims(s), true));
-        }
-        let seq = s[s.len() - 2];
+        let (_, seq) = batch_and_sequence(POSITIONAL_ENCODING, input.shape(), d)?;
         if seq > self.config.max_len {
             return Err(self.too_long(seq));
         }
@@ -174,12 +165,10 @@ impl Layer for PositionalEncoding {
     }
 
     fn output_shape(&self, input_shape: &[Dim]) -> Result<Vec<Dim>> {
-        match input_shape {
-            [.., seq, d] if *d == self.config.d_model => match seq {
-                Dim::Fixed(n) if *n > self.config.max_len => Err(self.too_long(*n)),
-                _ => Ok(input_shape.to_vec()),
-            },
-            _ => Err(self.shape_error(input_shape.to_vec(), false)),
+        let out = same_sequence_shape(POSITIONAL_ENCODING, input_shape, self.config.d_model)?;
+        match out[out.len() - 2] {
+            Dim::Fixed(n) if n > self.config.max_len => Err(self.too_long(n)),
+            _ => Ok(out),
         }
     }
 

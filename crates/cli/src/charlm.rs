@@ -5,9 +5,7 @@ use crate::args::{GenerateArgs, TrainArgs};
 use std::error::Error;
 use std::time::Instant;
 use strata::attention::{Sampling, generate as sample_items, presets};
-use strata::data::{
-    BigramBaseline, CharVocab, Dataset, InMemoryDataset, next_id_dataset, read_lines, read_lines_bytes,
-};
+use strata::data::{BigramBaseline, CharVocab, Dataset, next_id_dataset, read_lines, read_lines_bytes};
 use strata::layers::Registry;
 use strata::loss::CrossEntropy;
 use strata::model::Model;
@@ -56,8 +54,7 @@ fn load_corpus(a: &TrainArgs) -> Result<Corpus> {
         Some(path) => (path.display().to_string(), read_lines(path)?),
         None => ("embedded surnames".to_string(), read_lines_bytes(EMBEDDED_SURNAMES, "embedded surnames.txt.gz")?),
     };
-    let mut items = Vec::with_capacity(lines.len());
-    let mut numbers = Vec::with_capacity(lines.len());
+    let (mut items, mut blank) = (Vec::with_capacity(lines.len()), 0);
     for (i, line) in lines.into_iter().enumerate() {
         let n = line.chars().count();
         if n > MAX_ITEM_CHARS {
@@ -67,12 +64,12 @@ fn load_corpus(a: &TrainArgs) -> Result<Corpus> {
             )
             .into());
         }
-        if !line.trim().is_empty() {
+        if line.trim().is_empty() {
+            blank += 1;
+        } else {
             items.push(line);
-            numbers.push(i + 1);
         }
     }
-    let blank = numbers.last().copied().unwrap_or(0) - items.len();
     let fraction = a.val_fraction.unwrap_or(0.1);
     if !(0.0..1.0).contains(&fraction) {
         return Err(format!("--val-fraction must lie in [0, 1), got {fraction}").into());
@@ -133,9 +130,11 @@ pub fn train(a: TrainArgs, registry: &Registry) -> Result<()> {
         print_setup(&a, &corpus, &mut model, bigram);
     }
     let fit_started = Instant::now();
-    trainer.fit(model.network_mut(), &train, Some(&val as &dyn Dataset))?;
+    let history = trainer.fit(model.network_mut(), &train, Some(&val as &dyn Dataset))?;
     let fit_seconds = fit_started.elapsed().as_secs_f64();
-    let nats = validation_nats(&mut model, &val)?;
+    // The last epoch's validation loss: the mean cross-entropy of the
+    // validation targets, padding left out.
+    let nats = history.last().and_then(|r| r.validation.as_ref()).map_or(f32::NAN, |v| v.loss);
     println!("validation: {nats:.4} nats per character; add-one bigram baseline {bigram:.4} (each item's end counted)");
     if !a.quiet {
         print_samples(&mut model, &corpus.vocab, corpus.max_len, a.seed)?;
@@ -167,12 +166,6 @@ fn print_setup(a: &TrainArgs, corpus: &Corpus, model: &mut Model, bigram: f64) {
     print!("{}", model.summary());
     let line = crate::run::optimizer_line(a, "cosine", crate::args::CHARLM_EPOCHS);
     println!("{line}; val_loss is nats per character");
-}
-
-/// The mean cross-entropy of the validation targets, padding left out.
-fn validation_nats(model: &mut Model, val: &InMemoryDataset) -> Result<f64> {
-    let loss = CrossEntropy::new().with_ignore_index(CharVocab::PAD);
-    Ok(f64::from(strata::training::evaluate(model.network_mut(), val, &loss)?.loss))
 }
 
 fn print_samples(model: &mut Model, vocab: &CharVocab, max_len: usize, seed: u64) -> Result<()> {

@@ -6,7 +6,7 @@ use strata_tensor::{Tensor, TensorError};
 
 /// Largest class label accepted: labels are stored as `f32`, which holds
 /// every integer up to 2^24 exactly.
-pub(crate) const MAX_LABEL: usize = 1 << 24;
+pub(crate) const MAX_LABEL: usize = strata_tensor::MAX_EXACT_INT;
 
 /// The class label an `f32` target encodes, if it is a non-negative integer
 /// no larger than [`MAX_LABEL`].
@@ -87,18 +87,13 @@ impl InMemoryDataset {
         Ok(ds)
     }
 
-    /// Set the number of classes without checking the targets (for targets
-    /// the constructor has checked already).
-    pub(crate) fn set_n_classes(&mut self, n_classes: usize) {
-        self.n_classes = Some(n_classes);
-    }
-
     /// Declare the number of classes (e.g. 10 for MNIST even if a subset
-    /// misses a digit). The targets must be class indices `[n]`, each below
+    /// misses a digit). The targets must be class indices, `[n]` (one a
+    /// sample) or `[n, ..]` (one a position: token ids), each below
     /// `n_classes`: otherwise [`DataError::LabelOutOfRange`] (with the largest
     /// label) or [`DataError::InvalidArgument`] (targets that are not labels).
     pub fn with_n_classes(mut self, n_classes: usize) -> Result<Self> {
-        let labels = targets_as_labels(&self.targets, "InMemoryDataset::with_n_classes")?;
+        let labels = class_indices(&self.targets, "InMemoryDataset::with_n_classes")?;
         if let Some(&max) = labels.iter().max()
             && max >= n_classes
         {
@@ -142,14 +137,20 @@ impl InMemoryDataset {
         &self.targets
     }
 
-    /// The class labels, when this is a classification dataset.
+    /// The class label of every sample, when this is a classification
+    /// dataset with one label a sample (`None` for target vectors, and for
+    /// sequences of class ids, one a position).
     pub fn labels(&self) -> Option<Vec<usize>> {
         self.n_classes?;
-        Some(self.targets.data().iter().map(|&v| v as usize).collect())
+        (self.targets.rank() == 1).then(|| self.targets.data().iter().map(|&v| v as usize).collect())
     }
 
-    /// Number of samples of each class (`None` without class labels).
+    /// Number of samples of each class (`None` without one class label a
+    /// sample).
     pub fn class_counts(&self) -> Option<Vec<usize>> {
+        if self.targets.rank() != 1 {
+            return None;
+        }
         let mut counts = vec![0; self.n_classes?];
         for &v in self.targets.data() {
             if let Some(c) = counts.get_mut(v as usize) {
@@ -237,6 +238,12 @@ pub(crate) fn targets_as_labels(targets: &Tensor, op: &'static str) -> Result<Ve
             reason: format!("targets of shape {:?} are not class indices [n]", targets.shape()),
         });
     }
+    class_indices(targets, op)
+}
+
+/// Every target value as a class index (targets of any shape: one label a
+/// sample, or one a position of a sequence).
+fn class_indices(targets: &Tensor, op: &'static str) -> Result<Vec<usize>> {
     targets
         .data()
         .iter()

@@ -12,18 +12,18 @@ use crate::error::{DataError, Result};
 use strata_tensor::Tensor;
 
 /// The largest vocabulary ids stored as `f32` can address exactly.
-pub const MAX_VOCAB: usize = 1 << 24;
+pub const MAX_VOCAB: usize = strata_tensor::MAX_EXACT_INT;
 
 /// Sequences of ids padded with `pad` to the longest, as a `[n, length]` tensor.
-fn padded(op: &'static str, sequences: &[Vec<usize>], pad: usize, vocab: usize) -> Result<(Tensor, usize)> {
-    let length = sequences.iter().map(Vec::len).max().unwrap_or(0);
+fn padded<S: AsRef<[usize]>>(op: &'static str, sequences: &[S], pad: usize, vocab: usize) -> Result<Tensor> {
+    let length = sequences.iter().map(|s| s.as_ref().len()).max().unwrap_or(0);
     let n = sequences.len();
     let total = n.checked_mul(length).ok_or_else(|| DataError::InvalidArgument {
         op,
         reason: format!("{n} sequences of length {length} hold more ids than fit in memory"),
     })?;
     let mut data = Vec::with_capacity(total);
-    for (i, s) in sequences.iter().enumerate() {
+    for (i, s) in sequences.iter().map(AsRef::as_ref).enumerate() {
         if let Some((j, &id)) = s.iter().enumerate().find(|&(_, &id)| id >= vocab) {
             return Err(DataError::InvalidArgument {
                 op,
@@ -33,7 +33,7 @@ fn padded(op: &'static str, sequences: &[Vec<usize>], pad: usize, vocab: usize) 
         data.extend(s.iter().map(|&id| id as f32));
         data.extend(std::iter::repeat_n(pad as f32, length - s.len()));
     }
-    Ok((Tensor::from_vec(&[n, length], data)?, length))
+    Ok(Tensor::from_vec(&[n, length], data)?)
 }
 
 impl InMemoryDataset {
@@ -60,7 +60,7 @@ impl InMemoryDataset {
     /// assert_eq!(ds.n_classes(), Some(4));
     /// # Ok::<(), strata_data::DataError>(())
     /// ```
-    pub fn from_sequences(inputs: &[Vec<usize>], targets: &[Vec<usize>], pad: usize, vocab: usize) -> Result<Self> {
+    pub fn from_sequences<S: AsRef<[usize]>>(inputs: &[S], targets: &[S], pad: usize, vocab: usize) -> Result<Self> {
         const OP: &str = "InMemoryDataset::from_sequences";
         if vocab > MAX_VOCAB || pad >= vocab {
             return Err(DataError::InvalidArgument {
@@ -73,13 +73,12 @@ impl InMemoryDataset {
         if inputs.len() != targets.len() {
             return Err(DataError::ShapeMismatch { op: OP, left: vec![inputs.len()], right: vec![targets.len()] });
         }
-        if let Some((i, (x, y))) = inputs.iter().zip(targets).enumerate().find(|(_, (x, y))| x.len() != y.len()) {
-            return Err(DataError::ShapeMismatch { op: OP, left: vec![i, x.len()], right: vec![i, y.len()] });
+        let lengths = inputs.iter().zip(targets).map(|(x, y)| (x.as_ref().len(), y.as_ref().len()));
+        if let Some((i, (x, y))) = lengths.enumerate().find(|(_, (x, y))| x != y) {
+            return Err(DataError::ShapeMismatch { op: OP, left: vec![i, x], right: vec![i, y] });
         }
-        let (features, _) = padded(OP, inputs, pad, vocab)?;
-        let (targets, _) = padded(OP, targets, pad, vocab)?;
-        let mut ds = InMemoryDataset::new(features, targets)?;
-        ds.set_n_classes(vocab);
-        Ok(ds)
+        let features = padded(OP, inputs, pad, vocab)?;
+        let targets = padded(OP, targets, pad, vocab)?;
+        InMemoryDataset::new(features, targets)?.with_n_classes(vocab)
     }
 }

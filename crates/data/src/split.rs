@@ -90,7 +90,7 @@ pub fn split_three(
     if stratify {
         let labels = ds.labels().ok_or_else(|| DataError::InvalidArgument {
             op: "split",
-            reason: "a stratified split needs class labels".into(),
+            reason: "a stratified split needs one class label a sample".into(),
         })?;
         let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); ds.n_classes().unwrap_or(0)];
         for (i, &l) in labels.iter().enumerate() {

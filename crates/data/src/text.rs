@@ -175,8 +175,8 @@ impl CharVocab {
 /// longest. Train with a cross-entropy that ignores `PAD`; its mean is then
 /// nats per character, the end of each item counted as one.
 pub fn next_id_dataset(items: &[Vec<usize>], vocab: usize) -> Result<InMemoryDataset> {
-    let inputs: Vec<Vec<usize>> = items.iter().map(|s| s[..s.len().saturating_sub(1)].to_vec()).collect();
-    let targets: Vec<Vec<usize>> = items.iter().map(|s| s.get(1..).unwrap_or(&[]).to_vec()).collect();
+    let inputs: Vec<&[usize]> = items.iter().map(|s| &s[..s.len().saturating_sub(1)]).collect();
+    let targets: Vec<&[usize]> = items.iter().map(|s| s.get(1..).unwrap_or(&[])).collect();
     InMemoryDataset::from_sequences(&inputs, &targets, CharVocab::PAD, vocab)
 }
 

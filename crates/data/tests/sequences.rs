@@ -28,5 +28,20 @@ fn ids_outside_the_vocabulary_and_unequal_lengths_are_errors() {
     // 2^24 + 1 ids cannot all be exact in f32.
     let err = InMemoryDataset::from_sequences(&[vec![1]], &[vec![1]], 0, (1 << 24) + 1).unwrap_err();
     assert!(matches!(err, DataError::InvalidArgument { .. }), "{err}");
-    assert!(matches!(InMemoryDataset::from_sequences(&[], &[], 0, 6), Err(DataError::Empty { .. })));
+    assert!(matches!(InMemoryDataset::from_sequences::<Vec<usize>>(&[], &[], 0, 6), Err(DataError::Empty { .. })));
+}
+
+#[test]
+fn sequences_of_class_ids_have_no_per_sample_labels_and_do_not_stratify() {
+    // Targets [n, length] hold one class id a position: no label a sample,
+    // so class counts and a stratified split have nothing to go by.
+    let ids = vec![vec![1, 2], vec![2, 3], vec![3, 1], vec![1, 1]];
+    let ds = InMemoryDataset::from_sequences(&ids, &ids, 0, 4).unwrap();
+    assert_eq!((ds.n_classes(), ds.labels(), ds.class_counts()), (Some(4), None, None));
+    let err =
+        strata_data::train_test_split(&ds, 0.5, true, &mut strata_tensor::StrataRng::seed_from_u64(0)).unwrap_err();
+    assert_eq!(err.to_string(), "split: invalid argument: a stratified split needs one class label a sample");
+    let (train, test) =
+        strata_data::train_test_split(&ds, 0.5, false, &mut strata_tensor::StrataRng::seed_from_u64(0)).unwrap();
+    assert_eq!((train.len(), test.len()), (2, 2));
 }

@@ -65,6 +65,30 @@ impl Dropout {
     }
 }
 
+/// Dropout's factors for call number `call` of the mask stream `seed`:
+/// each of `mask` becomes `1 / (1 - rate)` with probability `1 - rate`, else
+/// 0, as a pure function of (seed, call, index). Shared by [`Dropout`] and
+/// every layer with a dropout of its own (attention's weights), so that
+/// their masks are reproducible the same way.
+///
+/// ```
+/// let mut a = [0.0f32; 8];
+/// let mut b = [0.0f32; 8];
+/// strata_layers::dropout_mask(7, 3, 0.5, &mut a);
+/// strata_layers::dropout_mask(7, 3, 0.5, &mut b);
+/// assert_eq!(a, b);
+/// assert!(a.iter().all(|&m| m == 0.0 || m == 2.0));
+/// ```
+pub fn dropout_mask(seed: u64, call: u64, rate: f32, mask: &mut [f32]) {
+    let keep = 1.0 - rate;
+    let scale = 1.0 / keep;
+    let stream = splitmix64(seed ^ splitmix64(call));
+    for (i, m) in mask.iter_mut().enumerate() {
+        let u = (splitmix64(stream.wrapping_add(i as u64)) >> 40) as f32 * (1.0 / (1u64 << 24) as f32);
+        *m = if u < keep { scale } else { 0.0 };
+    }
+}
+
 impl Layer for Dropout {
     fn forward(&mut self, input: &Tensor, mode: Mode) -> Result<&Tensor> {
         self.output.copy_from(input);
@@ -72,15 +96,11 @@ impl Layer for Dropout {
         self.mask_shape.extend_from_slice(input.shape());
         self.train_mask = mode == Mode::Train && self.config.rate > 0.0;
         if self.train_mask {
-            let keep = 1.0 - self.config.rate;
-            let scale = 1.0 / keep;
-            let stream = splitmix64(self.config.seed ^ splitmix64(self.calls));
-            self.calls += 1;
             self.mask.resize(input.len(), 0.0);
-            for (i, (m, y)) in self.mask.iter_mut().zip(self.output.data_mut()).enumerate() {
-                let u = (splitmix64(stream.wrapping_add(i as u64)) >> 40) as f32 * (1.0 / (1u64 << 24) as f32);
-                *m = if u < keep { scale } else { 0.0 };
-                *y *= *m;
+            dropout_mask(self.config.seed, self.calls, self.config.rate, &mut self.mask);
+            self.calls += 1;
+            for (y, m) in self.output.data_mut().iter_mut().zip(&self.mask) {
+                *y *= m;
             }
         }
         Ok(&self.output)

@@ -52,7 +52,7 @@ mod summary;
 
 pub use activation::ActivationLayer;
 pub use dense::{Dense, DenseConfig};
-pub use dropout::{Dropout, DropoutConfig};
+pub use dropout::{Dropout, DropoutConfig, dropout_mask};
 pub use error::{LayerError, Result};
 pub use flatten::Flatten;
 pub use io::{SavedModel, counters, load_counters, load_state_dict, state_dict};

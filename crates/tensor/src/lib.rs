@@ -57,6 +57,10 @@ pub use rng::{StrataRng, splitmix64};
 pub use simd::{SimdPath, simd_forced, simd_path};
 pub use tensor::{Tensor, checked_numel, sum_lanes};
 
+/// Every integer up to this one (2^24) is exact in `f32`: the most token ids
+/// or class labels that can be stored as `f32`.
+pub const MAX_EXACT_INT: usize = 1 << 24;
+
 /// Whether this crate was compiled with optimisations. A debug build of a
 /// crate that depends on Strata compiles Strata unoptimised unless its
 /// `Cargo.toml` says `[profile.dev.package."*"] opt-level = 3`; the kernels

@@ -13,31 +13,60 @@ use serde::{Deserialize, Serialize};
 /// Tensors own their buffer. Operations that would allocate in a hot loop have
 /// an in-place or `_into` form that reuses the destination's allocation
 /// ([`Tensor::resize`], [`Tensor::copy_from`], [`Tensor::gather_rows_into`]).
-#[derive(Clone, PartialEq, Serialize, Deserialize)]
-#[serde(try_from = "TensorRepr", into = "TensorRepr")]
+///
+/// **Serialized**, a tensor is its shape and its values: as `f32`s in binary
+/// formats (model files), and as the `u32` bit patterns of its values in text
+/// formats such as JSON (training snapshots, callback states), where a float
+/// written as text could come back one bit off, and NaN not at all. Either
+/// way it comes back bit for bit, and is checked on the way in, so a corrupt
+/// file cannot produce a tensor whose buffer disagrees with its shape.
+#[derive(Clone, PartialEq)]
 pub struct Tensor {
     shape: Vec<usize>,
     data: Vec<f32>,
 }
 
-/// The serialized form; checked on the way back in so a corrupt file cannot
-/// produce a tensor whose buffer disagrees with its shape.
+/// The binary form.
 #[derive(Serialize, Deserialize)]
 struct TensorRepr {
     shape: Vec<usize>,
     data: Vec<f32>,
 }
 
-impl TryFrom<TensorRepr> for Tensor {
-    type Error = TensorError;
-    fn try_from(r: TensorRepr) -> Result<Self> {
-        Tensor::from_vec(&r.shape, r.data)
+/// The text form: every value's bits.
+#[derive(Serialize, Deserialize)]
+struct TensorBitsRepr {
+    shape: Vec<usize>,
+    bits: Vec<u32>,
+}
+
+impl Serialize for Tensor {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        if serializer.is_human_readable() {
+            let bits = self.data.iter().map(|x| x.to_bits()).collect();
+            TensorBitsRepr { shape: self.shape.clone(), bits }.serialize(serializer)
+        } else {
+            // Borrowed: a model file's tensors are not copied to be written.
+            #[derive(Serialize)]
+            struct Borrowed<'a> {
+                shape: &'a [usize],
+                data: &'a [f32],
+            }
+            Borrowed { shape: &self.shape, data: &self.data }.serialize(serializer)
+        }
     }
 }
 
-impl From<Tensor> for TensorRepr {
-    fn from(t: Tensor) -> Self {
-        TensorRepr { shape: t.shape, data: t.data }
+impl<'de> Deserialize<'de> for Tensor {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        let (shape, data) = if deserializer.is_human_readable() {
+            let r = TensorBitsRepr::deserialize(deserializer)?;
+            (r.shape, r.bits.into_iter().map(f32::from_bits).collect())
+        } else {
+            let r = TensorRepr::deserialize(deserializer)?;
+            (r.shape, r.data)
+        };
+        Tensor::from_vec(&shape, data).map_err(serde::de::Error::custom)
     }
 }
 

@@ -55,11 +55,18 @@ fn rows_slicing_gathering_and_reshape() {
 
 #[test]
 fn serde_round_trip_and_a_corrupt_tensor_is_refused() {
-    let x = Tensor::from_vec(&[2, 2], vec![1., 2., 3., 4.]).unwrap();
+    // Text formats carry each value's bits: NaN, -0 and the last bit of
+    // 0.1 come back exactly.
+    let x = Tensor::from_vec(&[2, 2], vec![0.1, f32::NAN, -0.0, f32::MIN_POSITIVE / 3.0]).unwrap();
     let json = serde_json::to_string(&x).unwrap();
-    assert_eq!(serde_json::from_str::<Tensor>(&json).unwrap(), x);
-    let bad = r#"{"shape":[2,2],"data":[1.0]}"#;
-    assert!(serde_json::from_str::<Tensor>(bad).is_err());
+    let back = serde_json::from_str::<Tensor>(&json).unwrap();
+    assert_eq!(back.shape(), x.shape());
+    let bits = |t: &Tensor| t.data().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+    assert_eq!(bits(&back), bits(&x));
+    // 1.0's bits, one value for a 2x2 shape.
+    let bad = r#"{"shape":[2,2],"bits":[1065353216]}"#;
+    let err = serde_json::from_str::<Tensor>(bad).unwrap_err();
+    assert!(err.to_string().contains("[2, 2]"), "{err}");
 }
 
 #[test]

@@ -344,7 +344,7 @@ impl CheckOptions {
             ));
         }
         if let InputKind::Ids { vocab } = self.input_kind
-            && !(1..=1 << 24).contains(&vocab)
+            && !(1..=strata_tensor::MAX_EXACT_INT).contains(&vocab)
         {
             out.push(format!("token ids need a vocabulary of 1 to 2^24 (exact in f32), got {vocab}"));
         }

@@ -89,11 +89,6 @@ impl Monitor {
     pub fn improves(self, current: f32, best: f32, min_delta: f32) -> bool {
         if self.higher_is_better() { current - min_delta.abs() > best } else { current + min_delta.abs() < best }
     }
-
-    /// The worst possible value (what `best` starts at).
-    pub const fn worst(self) -> f32 {
-        if self.higher_is_better() { f32::NEG_INFINITY } else { f32::INFINITY }
-    }
 }
 
 /// Why and where training stopped before the epochs asked for.

@@ -29,8 +29,6 @@ pub struct TrainerState {
     /// The `fit` call in progress: present in a snapshot taken during
     /// training, so that `fit` on a restored trainer finishes that call.
     pub run: Option<RunState>,
-    /// Each callback's state (JSON text), by callback name.
-    pub callbacks: BTreeMap<String, String>,
 }
 
 /// A `fit` call in progress.
@@ -91,8 +89,10 @@ pub struct Snapshot {
     pub counters: Vec<(String, u64)>,
     /// The optimizer: hyper-parameters and per-parameter state.
     pub optimizer: AnyOptimizer,
-    /// The trainer's state, callback states included.
+    /// The trainer's state.
     pub state: TrainerState,
+    /// Each callback's state ([`crate::Callback::state`]), by callback name.
+    pub callbacks: BTreeMap<String, serde_json::Value>,
 }
 
 impl Snapshot {

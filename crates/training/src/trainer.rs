@@ -10,7 +10,6 @@ use crate::hook::{GradientHook, StepInfo};
 use crate::progress::Reporter;
 use crate::state::{Snapshot, TrainerState};
 use crate::step::{Core, Scratch};
-use std::collections::BTreeMap;
 use strata_data::Dataset;
 use strata_layers::{Layer, counters, load_counters, load_state_dict, state_dict};
 use strata_loss::Loss;
@@ -103,7 +102,6 @@ impl Trainer {
             base_lr: optimizer.learning_rate(),
             history: History::default(),
             run: None,
-            callbacks: BTreeMap::new(),
         };
         let core =
             Core { config, loss: Box::new(loss), optimizer, state, hooks: Vec::new(), scratch: Scratch::default() };
@@ -142,8 +140,8 @@ impl Trainer {
     }
 
     /// The training state: epoch, step, shuffling stream, history, the `fit`
-    /// call in progress. Its callback states are those of the last
-    /// [`Trainer::snapshot`] or [`Trainer::restore`].
+    /// call in progress (the callbacks hold their own; a [`Snapshot`] has
+    /// both).
     pub fn state(&self) -> &TrainerState {
         &self.core.state
     }
@@ -167,25 +165,19 @@ impl Trainer {
     /// model's tensors and counters, the optimizer, and the trainer's state
     /// with every callback's state.
     pub fn snapshot(&self, model: &mut dyn Layer) -> Result<Snapshot> {
-        let mut state = self.core.state.clone();
-        state.callbacks = self.callback_states()?;
         Ok(Snapshot {
             spec: model.spec().ok(),
             weights: state_dict(model),
             counters: counters(model),
             optimizer: self.core.optimizer.clone(),
-            state,
+            state: self.core.state.clone(),
+            callbacks: self
+                .names
+                .iter()
+                .zip(&self.callbacks)
+                .filter_map(|(n, cb)| Some((n.clone(), cb.state()?)))
+                .collect(),
         })
-    }
-
-    fn callback_states(&self) -> Result<BTreeMap<String, String>> {
-        let mut out = BTreeMap::new();
-        for (name, cb) in self.names.iter().zip(&self.callbacks) {
-            if let Some(value) = cb.state() {
-                out.insert(name.clone(), value.to_string());
-            }
-        }
-        Ok(out)
     }
 
     /// Put a model and this trainer back where a [`Snapshot`] was taken:
@@ -194,16 +186,14 @@ impl Trainer {
     /// lacks, state of a callback this trainer does not have).
     pub fn restore(&mut self, model: &mut dyn Layer, snapshot: &Snapshot) -> Result<()> {
         let mut parsed = Vec::new();
-        for (name, text) in &snapshot.state.callbacks {
+        for (name, value) in &snapshot.callbacks {
             let Some(i) = self.names.iter().position(|n| n == name) else {
                 return Err(TrainingError::Restore(format!(
                     "it holds the state of callback '{name}', which this trainer does not have (callbacks: {})",
                     self.names.join(", ")
                 )));
             };
-            let value: serde_json::Value = serde_json::from_str(text)
-                .map_err(|e| TrainingError::Restore(format!("the state of callback '{name}' is not JSON: {e}")))?;
-            parsed.push((i, value));
+            parsed.push((i, value.clone()));
         }
         let before = state_dict(model);
         load_state_dict(model, &snapshot.weights)?;

@@ -73,7 +73,7 @@ fn a_snapshot_taken_inside_an_epoch_resumes_to_bit_identical_weights() {
     assert_eq!(snapshot.state.step, 2 * 7 + 4);
     assert_eq!(snapshot.state.run.as_ref().unwrap().position.as_ref().unwrap().batches, 4);
     assert_eq!(snapshot.counters, [("dropout_1.calls".to_string(), 18)], "one dropout mask per training forward");
-    assert!(snapshot.state.callbacks.contains_key("early_stopping"));
+    assert!(snapshot.callbacks.contains_key("early_stopping"));
 
     // Through text and back, as a checkpoint file would carry it.
     let snapshot: Snapshot = serde_json::from_str(&serde_json::to_string(&snapshot).unwrap()).unwrap();

@@ -1,8 +1,9 @@
-use super::{TensorBits, from_state, to_state};
+use super::{from_state, to_state};
 use crate::callback::{Callback, CallbackContext, CallbackResult};
 use crate::history::{EpochRecord, Monitor};
 use serde::{Deserialize, Serialize};
 use strata_layers::{load_state_dict, state_dict};
+use strata_tensor::Tensor;
 
 /// Stop training when a monitored quantity has stopped improving (Keras's
 /// `EarlyStopping`, same fields and defaults).
@@ -47,7 +48,7 @@ struct State {
     best_epoch: usize,
     /// Epochs seen in this `fit` call.
     seen: usize,
-    best_weights: Option<TensorBits>,
+    best_weights: Option<Vec<(String, Tensor)>>,
 }
 
 impl EarlyStopping {
@@ -120,16 +121,12 @@ impl Callback for EarlyStopping {
         if index < self.start_from_epoch {
             return Ok(());
         }
-        if self.restore_best_weights && self.state.best_weights.is_none() {
-            self.state.best_weights = Some(TensorBits::from_tensors(&state_dict(ctx.model())));
-            self.state.best_epoch = record.epoch;
-        }
         self.state.wait += 1;
         if self.is_improvement(current, self.state.best) {
             self.state.best = Some(current);
             self.state.best_epoch = record.epoch;
             if self.restore_best_weights {
-                self.state.best_weights = Some(TensorBits::from_tensors(&state_dict(ctx.model())));
+                self.state.best_weights = Some(state_dict(ctx.model()));
             }
             if self.is_improvement(current, self.baseline) {
                 self.state.wait = 0;
@@ -150,7 +147,7 @@ impl Callback for EarlyStopping {
 
     fn on_train_end(&mut self, ctx: &mut CallbackContext<'_>) -> CallbackResult {
         if let (true, Some(weights)) = (self.restore_best_weights, &self.state.best_weights) {
-            load_state_dict(ctx.model(), &weights.to_tensors()?)?;
+            load_state_dict(ctx.model(), weights)?;
             ctx.set_best_epoch(self.state.best_epoch);
         }
         Ok(())

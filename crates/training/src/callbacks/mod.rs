@@ -14,34 +14,7 @@ pub use reduce_lr::ReduceLrOnPlateau;
 pub use terminate_on_nan::TerminateOnNaN;
 
 use crate::callback::BoxError;
-use serde::{Deserialize, Serialize};
-use strata_tensor::Tensor;
-
-/// Tensors by name with their exact bits, for callback states in JSON (a
-/// float written as text could come back one bit off; NaN not at all).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub(crate) struct TensorBits(Vec<(String, Vec<usize>, Vec<u32>)>);
-
-impl TensorBits {
-    pub fn from_tensors(tensors: &[(String, Tensor)]) -> Self {
-        TensorBits(
-            tensors
-                .iter()
-                .map(|(n, t)| (n.clone(), t.shape().to_vec(), t.data().iter().map(|x| x.to_bits()).collect()))
-                .collect(),
-        )
-    }
-
-    pub fn to_tensors(&self) -> Result<Vec<(String, Tensor)>, BoxError> {
-        self.0
-            .iter()
-            .map(|(n, shape, bits)| {
-                let data = bits.iter().map(|&b| f32::from_bits(b)).collect();
-                Ok((n.clone(), Tensor::from_vec(shape, data)?))
-            })
-            .collect()
-    }
-}
+use serde::Serialize;
 
 /// A state for a callback's [`crate::Callback::state`].
 pub(crate) fn to_state(value: &impl Serialize) -> Option<serde_json::Value> {
