@@ -2,11 +2,10 @@
 
 use crate::dataset::{InMemoryDataset, label_of};
 use crate::error::{DataError, Result, cell_text};
-use crate::gzip::is_gzip;
-use flate2::bufread::MultiGzDecoder;
+use crate::gzip::for_each_line;
 use std::fs::File;
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use strata_tensor::Tensor;
 
 /// Which column holds the class label.
@@ -87,39 +86,10 @@ pub fn read_csv<R: BufRead>(reader: R, opts: &CsvOptions, source: &str) -> Resul
     parse(reader, opts, source, Path::new(source))
 }
 
-fn parse<R: BufRead>(mut reader: R, opts: &CsvOptions, source: &str, path: &Path) -> Result<InMemoryDataset> {
-    let head = reader.fill_buf().map_err(|e| io_error(path, e))?;
-    if is_gzip(head) {
-        let mut decoder = BufReader::with_capacity(1 << 16, MultiGzDecoder::new(reader));
-        let mut parser = Parser::new(opts, source);
-        let mut buf = Vec::new();
-        loop {
-            buf.clear();
-            let n = decoder
-                .read_until(b'\n', &mut buf)
-                .map_err(|source_err| DataError::Gzip { file: source.to_owned(), source: source_err })?;
-            if n == 0 {
-                break;
-            }
-            parser.push_line(&buf)?;
-        }
-        parser.finish()
-    } else {
-        let mut parser = Parser::new(opts, source);
-        let mut buf = Vec::new();
-        loop {
-            buf.clear();
-            if reader.read_until(b'\n', &mut buf).map_err(|e| io_error(path, e))? == 0 {
-                break;
-            }
-            parser.push_line(&buf)?;
-        }
-        parser.finish()
-    }
-}
-
-fn io_error(path: &Path, source: std::io::Error) -> DataError {
-    DataError::Io { path: PathBuf::from(path), source }
+fn parse<R: BufRead>(reader: R, opts: &CsvOptions, source: &str, path: &Path) -> Result<InMemoryDataset> {
+    let mut parser = Parser::new(opts, source);
+    for_each_line(reader, (source, path), None, |_, line| parser.push_line(line))?;
+    parser.finish()
 }
 
 /// Line-by-line CSV state.

@@ -5,12 +5,11 @@
 
 use crate::dataset::InMemoryDataset;
 use crate::error::{DataError, Result};
-use crate::gzip::is_gzip;
+use crate::gzip::for_each_line;
 use crate::sequence::MAX_VOCAB;
-use flate2::bufread::MultiGzDecoder;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 
 /// The most text [`read_lines`] reads (after decompression): 1 GiB. A larger
@@ -28,47 +27,28 @@ pub const MAX_TEXT_BYTES: u64 = 1 << 30;
 pub fn read_lines(path: impl AsRef<Path>) -> Result<Vec<String>> {
     let path = path.as_ref();
     let file = File::open(path).map_err(|source| DataError::Io { path: path.to_path_buf(), source })?;
-    read_lines_from(BufReader::with_capacity(1 << 16, file), &path.display().to_string())
+    read_lines_from(BufReader::with_capacity(1 << 16, file), (&path.display().to_string(), path))
 }
 
 /// [`read_lines`] for bytes in memory (an embedded file); `source` names them in errors.
 pub fn read_lines_bytes(bytes: &[u8], source: &str) -> Result<Vec<String>> {
-    read_lines_from(bytes, source)
+    read_lines_from(bytes, (source, Path::new(source)))
 }
 
-fn read_lines_from<R: BufRead>(mut reader: R, source: &str) -> Result<Vec<String>> {
-    let io = |e: std::io::Error| DataError::Io { path: source.into(), source: e };
-    let gz = is_gzip(reader.fill_buf().map_err(io)?);
-    let gzip = |e: std::io::Error| DataError::Gzip { file: source.into(), source: e };
-    let mut limited: Box<dyn BufRead> = if gz {
-        Box::new(BufReader::new(MultiGzDecoder::new(reader)).take(MAX_TEXT_BYTES + 1))
-    } else {
-        Box::new(reader.take(MAX_TEXT_BYTES + 1))
-    };
-    let (mut lines, mut buf, mut total) = (Vec::new(), Vec::new(), 0u64);
-    loop {
-        buf.clear();
-        let n = limited.read_until(b'\n', &mut buf).map_err(|e| if gz { gzip(e) } else { io(e) })?;
-        if n == 0 {
-            return Ok(lines);
-        }
-        total += n as u64;
-        let line = lines.len() + 1;
-        if total > MAX_TEXT_BYTES {
-            let reason = format!("the text goes on beyond {MAX_TEXT_BYTES} bytes, the most Strata reads");
-            return Err(DataError::Text { file: source.into(), line, reason });
-        }
-        while buf.last().is_some_and(|&b| b == b'\n' || b == b'\r') {
-            buf.pop();
-        }
-        match std::str::from_utf8(&buf) {
-            Ok(s) => lines.push(s.to_owned()),
-            Err(e) => {
-                let reason = format!("not UTF-8 text (invalid byte at column {})", e.valid_up_to() + 1);
-                return Err(DataError::Text { file: source.into(), line, reason });
-            }
-        }
-    }
+fn read_lines_from<R: BufRead>(reader: R, (source, path): (&str, &Path)) -> Result<Vec<String>> {
+    let mut lines = Vec::new();
+    for_each_line(reader, (source, path), Some(MAX_TEXT_BYTES), |line, bytes| {
+        let text = bytes.strip_suffix(b"\n").unwrap_or(bytes);
+        let text = text.strip_suffix(b"\r").unwrap_or(text);
+        let text = std::str::from_utf8(text).map_err(|e| DataError::Text {
+            file: source.into(),
+            line,
+            reason: format!("not UTF-8 text (invalid byte at column {})", e.valid_up_to() + 1),
+        })?;
+        lines.push(text.to_owned());
+        Ok(())
+    })?;
+    Ok(lines)
 }
 
 /// Characters as ids: [`CharVocab::PAD`] (0) pads sequences,
