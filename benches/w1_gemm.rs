@@ -59,16 +59,21 @@ fn batched(c: &mut Criterion) {
             black_box(&scores);
         })
     });
-    // The same products one call each, on heads copied out first (what a
-    // caller without strided batches would do).
-    let head = |t: &Tensor, b: usize, h: usize| -> Vec<f32> {
-        (0..seq).flat_map(|i| t.data()[b * stride + i * ld + h * d..][..d].to_vec()).collect()
+    // The same products one call each, on heads copied out first into
+    // buffers allocated once (what a caller without strided batches would
+    // do; the copies are timed, the allocator is not).
+    let copy_head = |t: &Tensor, b: usize, h: usize, into: &mut [f32]| {
+        for (i, row) in into.chunks_exact_mut(d).enumerate() {
+            row.copy_from_slice(&t.data()[b * stride + i * ld + h * d..][..d]);
+        }
     };
+    let (mut qh, mut kh) = (vec![0.0f32; seq * d], vec![0.0f32; seq * d]);
     group.bench_function(BenchmarkId::from_parameter("batched-loop"), |bench| {
         bench.iter(|| {
             for h in 0..heads {
                 for b in 0..batch {
-                    let (qh, kh) = (head(&q, b, h), head(&k, b, h));
+                    copy_head(&q, b, h, &mut qh);
+                    copy_head(&k, b, h, &mut kh);
                     let out = &mut scores[(h * batch + b) * seq * seq..][..seq * seq];
                     gemm(
                         1.0,
