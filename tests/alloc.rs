@@ -90,8 +90,10 @@ struct BlockShape {
 /// Allocations made by the products of one training step of a
 /// `TransformerBlock` whose input gradient is not needed (the trainer's
 /// first layer), replayed alone with the layouts the block uses, and the
-/// number of products: the four projections and the two feed-forward layers
-/// (forward, weight gradients, input gradients: 12 products), and per head
+/// number of products: attention's two projections (Q, K and V in one, and
+/// the output) and the two feed-forward layers, each forward, weight
+/// gradient and input gradient (12 products: inside the block every input
+/// gradient feeds the layer before; only the block's own is skipped), and per head
 /// the batched products `Q K^T`, `A V` forward and `dA`, `dV`, `dQ`, `dK`
 /// backward, each one product per sample, reading the head's columns of
 /// `[rows, 3d]` in place.

@@ -66,6 +66,7 @@ fn plain_20_layer_sigmoid_mlp_has_vanishing_gradients_and_stalls() {
         let mut model = network(false, seed);
         let mut t = trainer(EPOCHS, 32, LEARNING_RATE, seed);
         let history = t.fit(&mut model, &train, None).unwrap();
+        // Every epoch is checked below: none may be missing.
         assert_eq!(history.epochs.len(), EPOCHS);
         // Every epoch's record (the mean over its 45 steps), epochs 1 to 15.
         // The issue asks for at least 100x between the first and the last

@@ -3,13 +3,13 @@
 //! Every output position must find the token of its rank among all the
 //! inputs, wherever it is: attention does that in one step (each position
 //! compares itself with every other), where an MLP has to learn a separate
-//! route for each of the 10^8 inputs' arrangements through its hidden layer.
+//! route for each of the 10^16 inputs' arrangements through its hidden layer.
 //! Both models have about the same number of parameters and the same
 //! training budget (Adam 2e-3, 30 epochs of 3000 sequences of 16 digits,
 //! batches of 64). The MLP can count the digits (a linear function of the
 //! flattened embeddings) and learns to sort too, but on this much data it
-//! gets one token in 25 wrong, where attention, equivariant to the
-//! positions, gets fewer than one in 100.
+//! gets one token in 25 to 56 wrong (seeds 0 and 1), where attention,
+//! equivariant to the positions, gets about one in 2000.
 
 use crate::common::trainer;
 use strata::prelude::*;
@@ -38,7 +38,8 @@ fn sorting_data(n: usize, seed: u64) -> InMemoryDataset {
 }
 
 /// Embedding 10 x 32 (320), learned positions 16 x 32 (512), 2 encoder
-/// blocks of 4 heads and feed-forward 64 (2 x 8448), a layer norm (64), and
+/// blocks of 4 heads and feed-forward 64 (2 x 8544: layer norms 2 x 64, QKV
+/// 32 x 96 + 96, output 32 x 32 + 32, feed-forward 32 x 64 + 64 and 64 x 32 + 32), a layer norm (64), and
 /// logits 32 -> 10 at every position (330): 18,314 parameters.
 fn encoder(seed: u64) -> Box<dyn Layer> {
     let spec = strata::attention::presets::sequence_tagger(DIGITS, LEN, D_MODEL, 4, 2 * D_MODEL, 2).unwrap();
