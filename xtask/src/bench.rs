@@ -28,7 +28,7 @@ criterion runs) and prints, per workload, both medians, the ratio
 
 options:
   --quick            a short run (criterion --quick, one W6 run): a smoke test
-  --only ID          one workload: W1-1024, W1-mlp, W2-b64, W2-b256, W3, W4, W4-h4, W5, W6
+  --only ID          one workload: W1-1024, W1-mlp, W1-batched, W1-batched-loop, W2-b64, W2-b256, W3, W4, W4-h4, W5, W6
                      (or a prefix: W1; W4 selects W4 and W4-h4)
   --save NAME        save the criterion results as baseline NAME
   --baseline NAME    compare against baseline NAME (saved with --save)
@@ -130,10 +130,6 @@ fn check_compare_options(o: &Options) -> Result<(), String> {
     }
 }
 
-fn selected(o: &Options, id: &str) -> bool {
-    is_selected(o.only.as_deref(), id)
-}
-
 /// Whether `--only ONLY` (none: every workload) selects the workload `id`.
 pub fn is_selected(only: Option<&str>, id: &str) -> bool {
     only.is_none_or(|only| id == only || id.starts_with(&format!("{only}-")))
@@ -151,7 +147,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
         return crate::compare::run(&plan);
     }
 
-    let ids: Vec<&str> = WORKLOADS.iter().map(|w| w.0).filter(|id| selected(&o, id)).collect();
+    let ids: Vec<&str> = WORKLOADS.iter().map(|w| w.0).filter(|id| is_selected(o.only.as_deref(), id)).collect();
     if !ids.is_empty() {
         let mut cargo_args: Vec<String> =
             ["bench", "--workspace", "--benches", "--quiet", "--"].map(String::from).to_vec();
@@ -165,7 +161,8 @@ pub fn run(args: &[String]) -> Result<(), String> {
             cargo_args.extend(["--baseline".into(), name.clone()]);
         }
         if let Some(only) = &o.only {
-            let dirs: Vec<&str> = WORKLOADS.iter().filter(|w| selected(&o, w.0)).map(|w| w.1).collect();
+            let dirs: Vec<&str> =
+                WORKLOADS.iter().filter(|w| is_selected(o.only.as_deref(), w.0)).map(|w| w.1).collect();
             let _ = only;
             cargo_args.push(format!("^({})$", dirs.join("|")));
         }
@@ -174,10 +171,13 @@ pub fn run(args: &[String]) -> Result<(), String> {
     }
 
     let mut rows = Vec::new();
-    for &(id, dir, unit) in WORKLOADS.iter().filter(|w| selected(&o, w.0)) {
+    for &(id, dir, unit) in WORKLOADS.iter().filter(|w| is_selected(o.only.as_deref(), w.0)) {
         rows.push(criterion_row(&root, id, dir, unit, o.baseline.as_deref()));
     }
-    if selected(&o, "W6-wall") || selected(&o, "W6-rss") || o.only.as_deref() == Some("W6") {
+    if is_selected(o.only.as_deref(), "W6-wall")
+        || is_selected(o.only.as_deref(), "W6-rss")
+        || o.only.as_deref() == Some("W6")
+    {
         rows.extend(w6(&root, if o.quick { 1 } else { 5 }, &threads)?);
     }
 
@@ -269,44 +269,54 @@ pub const W6_ARGS: [&str; 14] = [
 /// wall seconds including start-up, and the peak RSS the process reports.
 fn w6(root: &Path, runs: usize, threads: &str) -> Result<Vec<Row>, String> {
     run_cmd("cargo", &["build", "--release", "--quiet", "-p", "strata-cli"])?;
-    let exe = root.join("target/release/strata");
-    let args = W6_ARGS;
-    let mut walls = Vec::new();
-    let mut rss = Vec::new();
+    let exe = crate::compare::target_dir(root).join("release/strata");
+    let (mut walls, mut rss) = (Vec::new(), Vec::new());
     for _ in 0..runs {
-        let start = Instant::now();
-        let out = Command::new(&exe)
-            .args(args)
-            .env("RAYON_NUM_THREADS", threads)
-            .env("STRATA_REPORT_PEAK_RSS", "1")
-            .output()
-            .map_err(|e| format!("could not run {}: {e}", exe.display()))?;
-        walls.push(start.elapsed().as_secs_f64());
-        if !out.status.success() {
-            return Err(format!("strata train failed: {}", String::from_utf8_lossy(&out.stderr)));
-        }
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        if let Some(kb) =
-            stderr.lines().find_map(|l| l.strip_prefix("peak RSS: ")?.strip_suffix(" kB")?.parse::<f64>().ok())
-        {
-            rss.push(kb / 1024.0);
-        }
-        eprintln!("W6 run: {:.2} s, {}", walls[walls.len() - 1], String::from_utf8_lossy(&out.stdout).trim());
+        let run = w6_once(&exe, threads)?;
+        walls.push(run.wall);
+        rss.extend(run.rss_mb);
+        eprintln!("W6 run: {:.2} s, {}", run.wall, run.stdout.trim());
     }
-    let median = |v: &mut Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v.get(v.len() / 2).copied()
-    };
     Ok(vec![
-        Row {
-            id: "W6-wall".into(),
-            value: median(&mut walls),
-            unit: "s",
-            change: None,
-            note: format!("median of {runs}"),
-        },
-        Row { id: "W6-rss".into(), value: median(&mut rss), unit: "MB", change: None, note: "peak RSS (VmHWM)".into() },
+        Row { id: "W6-wall".into(), value: median(&walls), unit: "s", change: None, note: format!("median of {runs}") },
+        Row { id: "W6-rss".into(), value: median(&rss), unit: "MB", change: None, note: "peak RSS (VmHWM)".into() },
     ])
+}
+
+/// One W6 process: its wall time, its peak RSS, and what it printed.
+pub struct W6Run {
+    pub wall: f64,
+    pub rss_mb: Option<f64>,
+    pub stdout: String,
+}
+
+/// Run `exe train` with the W6 settings on `threads` threads.
+pub fn w6_once(exe: &Path, threads: &str) -> Result<W6Run, String> {
+    let start = Instant::now();
+    let out = Command::new(exe)
+        .args(W6_ARGS)
+        .env("RAYON_NUM_THREADS", threads)
+        .env("STRATA_REPORT_PEAK_RSS", "1")
+        .output()
+        .map_err(|e| format!("could not run {}: {e}", exe.display()))?;
+    let wall = start.elapsed().as_secs_f64();
+    if !out.status.success() {
+        return Err(format!("{} train failed: {}", exe.display(), String::from_utf8_lossy(&out.stderr)));
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let rss_mb = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("peak RSS: ")?.strip_suffix(" kB")?.parse::<f64>().ok())
+        .map(|kb| kb / 1024.0);
+    Ok(W6Run { wall, rss_mb, stdout: String::from_utf8_lossy(&out.stdout).into_owned() })
+}
+
+/// The median (of an even count, the mean of the two middle values).
+pub fn median(values: &[f64]) -> Option<f64> {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    (n > 0).then(|| if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 })
 }
 
 /// Higher is better for throughput, lower for time and memory.

@@ -14,7 +14,6 @@
 use crate::bench::{self, WORKLOADS};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::Instant;
 
 /// What to compare, from `cargo xtask bench`'s options.
 pub struct Plan<'a> {
@@ -92,7 +91,7 @@ fn git(dir: &Path, args: &[&str]) -> Result<String, String> {
 }
 
 /// The target folder cargo uses here (`CARGO_TARGET_DIR`, else `target`).
-fn target_dir(root: &Path) -> PathBuf {
+pub fn target_dir(root: &Path) -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), |dir| root.join(dir))
 }
 
@@ -244,7 +243,7 @@ fn measure_round(s: &mut Series, round: usize, plan: &Plan, scratch: &Path) -> R
     for in_b in order {
         let value = match job {
             Job::Criterion(id, a, b) => criterion_run(if in_b { b } else { a }, id, s.unit, plan, scratch)?,
-            Job::Process(a, b) => process_run(if in_b { b } else { a }, plan.threads)?,
+            Job::Process(a, b) => bench::w6_once(if in_b { b } else { a }, plan.threads)?.wall,
         };
         if in_b { s.b.push(value) } else { s.a.push(value) }
     }
@@ -286,32 +285,10 @@ fn criterion_run(bench: &Bench, id: &str, unit: &str, plan: &Plan, scratch: &Pat
     Ok(bench::figure(unit, ns, elements))
 }
 
-/// W6: one whole `strata train` process, wall seconds.
-fn process_run(exe: &Path, threads: &str) -> Result<f64, String> {
-    let start = Instant::now();
-    let out = Command::new(exe)
-        .args(bench::W6_ARGS)
-        .env("RAYON_NUM_THREADS", threads)
-        .output()
-        .map_err(|e| format!("could not run {}: {e}", exe.display()))?;
-    let wall = start.elapsed().as_secs_f64();
-    if !out.status.success() {
-        return Err(format!("{} failed: {}", exe.display(), String::from_utf8_lossy(&out.stderr)));
-    }
-    Ok(wall)
-}
-
 /// A figure with at least three significant digits and one decimal.
 fn show(value: f64) -> String {
     let decimals = (2 - value.abs().log10().floor() as i32).clamp(1, 6) as usize;
     format!("{value:.decimals$}")
-}
-
-fn median(values: &[f64]) -> Option<f64> {
-    let mut v = values.to_vec();
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    (n > 0).then(|| if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 })
 }
 
 /// How many times better `b` is than `a`: throughput b/a, time a/b.
@@ -334,7 +311,7 @@ fn print_table(series: &[Series], plan: &Plan) {
     let mut regressions = Vec::new();
     for s in series {
         let ratios: Vec<f64> = s.a.iter().zip(&s.b).map(|(&a, &b)| ratio(s.unit, a, b)).collect();
-        let (Some(a), Some(b), Some(r)) = (median(&s.a), median(&s.b), median(&ratios)) else {
+        let (Some(a), Some(b), Some(r)) = (bench::median(&s.a), bench::median(&s.b), bench::median(&ratios)) else {
             println!("{:<9} {:<10} {:>12} {:>12} {:>8} {:>18}  {}", s.id, s.unit, "-", "-", "-", "-", s.note);
             continue;
         };
@@ -392,7 +369,7 @@ mod tests {
         assert!((ratio("us", 10.0, 8.0) - 1.25).abs() < 1e-12);
         // A time ratio of 1/1.1 is a 10% longer time.
         assert!((worse_percent("us", 1.0 / 1.1) - 10.0).abs() < 1e-9);
-        assert_eq!(median(&[3.0, 1.0, 2.0, 10.0]), Some(2.5));
+        assert_eq!(bench::median(&[3.0, 1.0, 2.0, 10.0]), Some(2.5));
         assert_eq!([show(0.3124), show(9.8), show(10.24), show(96126.0)], ["0.312", "9.80", "10.2", "96126.0"]);
     }
 }
