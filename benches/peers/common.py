@@ -1,5 +1,5 @@
 """What the peer scripts share: timing and the MNIST sample."""
-import gzip, os, statistics, time
+import argparse, gzip, os, statistics, time
 
 import numpy as np
 
@@ -25,3 +25,23 @@ def load_mnist(label_dtype):
         a = np.loadtxt(f, delimiter=",", dtype=np.float32)
     x, y = a[:, :-1] / 255.0, a[:, -1].astype(label_dtype)
     return x[:4000], y[:4000], x[4000:], y[4000:]
+
+
+def emit(peer, wid, value):
+    """One figure, as the line `peer id value` xtask reads."""
+    print(f"{peer} {wid} {value:.3f}", flush=True)
+
+
+def main(workloads):
+    """Parse `--only ID` and `--quick`, and run each `fn(emit, quick, wanted)` of `workloads`."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--only")
+    ap.add_argument("--quick", action="store_true")
+    args = ap.parse_args()
+
+    def wanted(wid):
+        # As `cargo xtask bench --only`: the id itself, or a prefix before a `-`.
+        return args.only is None or wid == args.only or wid.startswith(args.only + "-")
+
+    for fn in workloads:
+        fn(emit, args.quick, wanted)

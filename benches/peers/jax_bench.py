@@ -11,7 +11,6 @@ Two threads: the script restricts itself to 2 CPUs before importing jax
 project's machine has 2 anyway); xtask also sets
 XLA_FLAGS=--xla_cpu_multi_thread_eigen=true.
 """
-import argparse
 import os
 import sys
 
@@ -209,22 +208,5 @@ def w4(emit, quick, wanted):
         emit("jax", wid, 32 * steps / t)
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--only")
-    ap.add_argument("--quick", action="store_true")
-    args = ap.parse_args()
-
-    def emit(peer, wid, value):
-        print(f"{peer} {wid} {value:.3f}", flush=True)
-
-    def wanted(wid):
-        # As `cargo xtask bench --only`: the id itself, or a prefix before a `-`.
-        return args.only is None or wid == args.only or wid.startswith(args.only + "-")
-
-    for fn in (w2, w3, w4):
-        fn(emit, args.quick, wanted)
-
-
 if __name__ == "__main__":
-    main()
+    common.main((w2, w3, w4))

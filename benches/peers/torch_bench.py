@@ -4,7 +4,7 @@ Run by `cargo xtask bench --peers` on the same machine in the same session as
 Strata's benchmarks. Prints lines `peer id value` (units as in the xtask
 table). Two threads, f32, median of at least 5 runs after a warm-up.
 """
-import argparse, gzip, os, resource, statistics, subprocess, sys, time
+import os, resource, statistics, subprocess, sys, time
 
 import numpy as np
 import torch
@@ -20,9 +20,11 @@ def load_mnist():
     return common.load_mnist(np.int64)
 
 
-def w1(emit, quick):
+def w1(emit, quick, wanted):
     rng = np.random.default_rng(1)
     for name, (m, k, n) in {"1024": (1024, 1024, 1024), "mlp": (256, 784, 256)}.items():
+        if not wanted(f"W1-{name}"):
+            continue
         a = rng.uniform(-1, 1, (m, k)).astype(np.float32)
         b = rng.uniform(-1, 1, (k, n)).astype(np.float32)
         reps = max(3, int(2e9 / (2 * m * n * k)))
@@ -47,10 +49,12 @@ def mlp():
     return model
 
 
-def w2(emit, quick):
+def w2(emit, quick, wanted):
     x, y, _, _ = load_mnist()
     x, y = torch.from_numpy(x), torch.from_numpy(y)
     for bs in (64, 256):
+        if not wanted(f"W2-b{bs}"):
+            continue
         model = mlp()
         opt = torch.optim.Adam(model.parameters(), lr=1e-3)
         loss_fn = torch.nn.CrossEntropyLoss()
@@ -66,7 +70,9 @@ def w2(emit, quick):
         emit("torch", f"W2-b{bs}", 4000 / t)
 
 
-def w3(emit, quick):
+def w3(emit, quick, wanted):
+    if not wanted("W3"):
+        return
     x, y, _, _ = load_mnist()
     x, y = torch.from_numpy(x).reshape(-1, 1, 28, 28), torch.from_numpy(y)
     torch.manual_seed(0)
@@ -115,7 +121,9 @@ def w4(emit, quick, wanted):
         emit("torch", wid, 32 * steps / t)
 
 
-def w5(emit, quick):
+def w5(emit, quick, wanted):
+    if not wanted("W5"):
+        return
     model = mlp().eval()
     x = torch.rand(1, 784)
     n = 1000 if quick else 10000
@@ -147,7 +155,9 @@ with torch.no_grad():
 """
 
 
-def w6(emit, quick):
+def w6(emit, quick, wanted):
+    if not (wanted("W6-wall") or wanted("W6-rss")):
+        return
     walls = []
     for _ in range(1 if quick else 5):
         t = time.perf_counter()
@@ -158,26 +168,5 @@ def w6(emit, quick):
     emit("torch", "W6-rss", resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--only")
-    ap.add_argument("--quick", action="store_true")
-    args = ap.parse_args()
-
-    def emit(peer, wid, value):
-        print(f"{peer} {wid} {value:.3f}", flush=True)
-
-    def wanted(wid):
-        # As `cargo xtask bench --only`: the id itself, or a prefix before a `-`.
-        return args.only is None or wid == args.only or wid.startswith(args.only + "-")
-
-    for wid, fn in [("W1", w1), ("W2", w2), ("W3", w3), ("W4", w4), ("W5", w5), ("W6", w6)]:
-        if args.only is None or args.only.startswith(wid) or wid.startswith(args.only):
-            if wid == "W4":
-                fn(emit, args.quick, wanted)
-            else:
-                fn(emit, args.quick)
-
-
 if __name__ == "__main__":
-    main()
+    common.main((w1, w2, w3, w4, w5, w6))
