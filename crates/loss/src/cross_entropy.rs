@@ -2,7 +2,7 @@
 
 use crate::{Loss, LossError, Result, shape_mismatch};
 use serde::{Deserialize, Serialize};
-use strata_tensor::Tensor;
+use strata_tensor::{Tensor, argmax};
 
 /// Softmax cross-entropy from logits, averaged over the rows that count
 /// (PyTorch's `CrossEntropyLoss()`, with `ignore_index`).
@@ -313,15 +313,4 @@ impl Loss for CrossEntropy {
         };
         Some((hits, counted))
     }
-}
-
-/// Index of the largest value (the first, on ties).
-pub(crate) fn argmax(row: &[f32]) -> usize {
-    let mut best = 0;
-    for (i, &x) in row.iter().enumerate() {
-        if x > row[best] {
-            best = i;
-        }
-    }
-    best
 }

@@ -84,23 +84,33 @@ fn declared_input_shape(spec: &LayerSpec) -> Option<Vec<Dim>> {
     spec.config.get("input_shape").and_then(|v| serde_json::from_value(v.clone()).ok())
 }
 
+/// The input shape `network`'s spec declares, or the error saying there is none.
+fn declared_input_shape_of(network: &dyn Layer) -> Result<Vec<Dim>> {
+    Ok(declared_input_shape(&network.spec()?).ok_or_else(|| LayerError::InvalidConfig {
+        layer: network.kind().to_string(),
+        reason: "its spec declares no input_shape; use Model::with_input_shape".into(),
+    })?)
+}
+
 impl Model {
     /// A model of `network`, whose input shape its spec declares (a
     /// `Sequential` does). No preprocessing, no class names.
     pub fn new(network: Box<dyn Layer>) -> Result<Model> {
-        let spec = network.spec()?;
-        let input_shape = declared_input_shape(&spec).ok_or_else(|| LayerError::InvalidConfig {
-            layer: network.kind().to_string(),
-            reason: "its spec declares no input_shape; use Model::with_input_shape".into(),
-        })?;
+        let input_shape = declared_input_shape_of(network.as_ref())?;
         Model::with_input_shape(network, &input_shape)
     }
 
     /// A model of `network` for samples of `input_shape`.
     pub fn with_input_shape(network: Box<dyn Layer>, input_shape: &[Dim]) -> Result<Model> {
+        Model::assemble(network, input_shape, &crate::registry())
+    }
+
+    /// A model of `network` for samples of `input_shape`, whose layer kinds
+    /// `registry` says which crate provides.
+    fn assemble(network: Box<dyn Layer>, input_shape: &[Dim], registry: &Registry) -> Result<Model> {
         network.output_shape(input_shape)?;
         let providers = match network.spec() {
-            Ok(spec) => crate::registry().providers_of(&spec),
+            Ok(spec) => registry.providers_of(&spec),
             Err(_) => BTreeMap::new(),
         };
         Ok(Model {
@@ -121,9 +131,8 @@ impl Model {
     /// Build `spec` with `registry` (for third-party layer kinds).
     pub fn from_spec_with(spec: &LayerSpec, seed: u64, registry: &Registry) -> Result<Model> {
         let network = registry.build(spec, &mut StrataRng::seed_from_u64(seed))?;
-        let mut model = Model::new(network)?;
-        model.providers = registry.providers_of(spec);
-        Ok(model)
+        let input_shape = declared_input_shape_of(network.as_ref())?;
+        Model::assemble(network, &input_shape, registry)
     }
 
     /// Record which crate provides each layer kind as `registry` says (a
@@ -247,17 +256,16 @@ impl Model {
         let mut x = features.clone();
         self.preprocess(&mut x, operation)?;
         let n = x.n_rows();
-        let mut out: Option<Tensor> = None;
+        let mut shape = vec![0];
         let mut data = Vec::new();
         for start in (0..n).step_by(BATCH) {
             let chunk = x.slice_rows(start, (start + BATCH).min(n))?;
             let y = self.network.forward(&chunk, Mode::Eval)?;
             data.extend_from_slice(y.data());
-            if out.is_none() {
-                out = Some(y.clone());
+            if start == 0 {
+                shape = y.shape().to_vec();
             }
         }
-        let mut shape = out.map_or_else(|| vec![0], |t| t.shape().to_vec());
         shape[0] = n;
         Ok(Tensor::from_vec(&shape, data)?)
     }
@@ -291,7 +299,7 @@ impl Model {
             if let Some(last) = shape.last_mut() {
                 *last = 2;
             }
-            let data = y.data().iter().flat_map(|&x| [1.0 - sigmoid(x), sigmoid(x)]).collect();
+            let data = y.data().iter().map(|&x| sigmoid(x)).flat_map(|p| [1.0 - p, p]).collect();
             return Ok(Tensor::from_vec(&shape, data)?);
         }
         let mut p = Tensor::default();
@@ -368,18 +376,7 @@ fn classes(y: &Tensor) -> Vec<usize> {
     let w = y.shape().last().copied().unwrap_or(1).max(1);
     y.data()
         .chunks_exact(w)
-        .map(|row| {
-            if w == 1 {
-                return usize::from(row[0] > 0.0);
-            }
-            let mut best = 0;
-            for (i, &x) in row.iter().enumerate() {
-                if x > row[best] {
-                    best = i;
-                }
-            }
-            best
-        })
+        .map(|row| if w == 1 { usize::from(row[0] > 0.0) } else { strata_tensor::argmax(row) })
         .collect()
 }
 

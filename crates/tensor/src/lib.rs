@@ -55,7 +55,7 @@ pub use linalg::{GemmStats, MatMut, MatRef, PARALLEL_THRESHOLD, gemm, gemm_stats
 pub use params::{ParamRef, ParamVisitor};
 pub use rng::{StrataRng, splitmix64};
 pub use simd::{SimdPath, simd_forced, simd_path};
-pub use tensor::{Tensor, checked_numel, sum_lanes};
+pub use tensor::{Tensor, argmax, checked_numel, sum_lanes};
 
 /// Every integer up to this one (2^24) is exact in `f32`: the most token ids
 /// or class labels that can be stored as `f32`.

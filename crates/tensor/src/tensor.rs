@@ -611,19 +611,7 @@ impl Tensor {
                 reason: format!("rows of shape {:?} are empty", self.shape),
             });
         }
-        Ok(self
-            .data
-            .chunks_exact(w)
-            .map(|row| {
-                let mut best = 0;
-                for (i, &x) in row.iter().enumerate() {
-                    if x > row[best] {
-                        best = i;
-                    }
-                }
-                best
-            })
-            .collect())
+        Ok(self.data.chunks_exact(w).map(argmax).collect())
     }
 
     // ----- rows and layout ------------------------------------------------
@@ -706,6 +694,22 @@ simd_kernel! {
         }
         total
     }
+}
+
+/// Index of the largest value of `row` (the first, on ties; 0 for an
+/// empty row): a classifier's predicted class.
+///
+/// ```
+/// assert_eq!(strata_tensor::argmax(&[0.1, 3.0, -1.0, 3.0]), 1);
+/// ```
+pub fn argmax(row: &[f32]) -> usize {
+    let mut best = 0;
+    for (i, &x) in row.iter().enumerate() {
+        if x > row[best] {
+            best = i;
+        }
+    }
+    best
 }
 
 simd_kernel! {

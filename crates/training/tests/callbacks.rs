@@ -256,6 +256,7 @@ fn reduce_lr_on_plateau_lowers_the_rate_after_patience_epochs_then_cools_down() 
     // below min_lr: 0.02 after 9). A rate shows in the epoch after the change.
     let want = [0.1, 0.1, 0.1, 0.05, 0.05, 0.05, 0.025, 0.025, 0.025];
     let got = rates.0.lock().unwrap().clone();
+    assert_eq!(got.len(), want.len());
     for (g, w) in got.iter().zip(want) {
         assert!((g - w).abs() < 1e-7, "{got:?}");
     }

@@ -45,6 +45,7 @@ fn the_schedule_sets_the_learning_rate_of_every_step() {
         rates.push(t.train_step(m.as_mut(), &x, &y).unwrap().learning_rate);
     }
     let want = [0.025, 0.05, 0.075, 0.1];
+    assert_eq!(rates.len(), want.len());
     for (r, w) in rates.iter().zip(want) {
         assert!((r - w).abs() < 1e-7, "{rates:?}");
     }
@@ -167,13 +168,24 @@ fn a_failing_hook_stops_training_before_the_update_and_names_itself() {
 
 #[test]
 fn evaluation_needs_no_optimizer() {
-    let data = blobs(50, 16);
+    // 600 samples: two evaluation batches (512 and 88), weighted by their sizes.
+    let data = blobs(600, 16);
     let mut m = model(17);
     let free = evaluate(m.as_mut(), &data, &LossKind::CrossEntropy).unwrap();
     let mut t = trainer(FitConfig::default(), 0.1);
     let with_trainer = t.evaluate(m.as_mut(), &data).unwrap();
     assert_eq!(free, with_trainer);
-    assert_eq!(free.n_samples, 50);
-    // Mean cross-entropy of 2 classes from a random init: near ln 2 = 0.693.
-    assert!((0.2..3.0).contains(&free.loss), "{free:?}");
+    assert_eq!(free.n_samples, 600);
+    // The mean cross-entropy over all 600, by hand (f64) from one forward.
+    let logits = m.forward(data.features(), strata_layers::Mode::Eval).unwrap().clone();
+    let labels = data.labels().unwrap();
+    let terms = logits.data().chunks(2).zip(&labels).map(|(z, &label)| {
+        let (a, b) = (f64::from(z[0]), f64::from(z[1]));
+        let top = a.max(b);
+        top + ((a - top).exp() + (b - top).exp()).ln() - f64::from(z[label])
+    });
+    let want = terms.sum::<f64>() / 600.0;
+    assert!((f64::from(free.loss) - want).abs() < 1e-5, "{} against {want}", free.loss);
+    let right = logits.data().chunks(2).zip(&labels).filter(|(z, l)| usize::from(z[1] > z[0]) == **l).count();
+    assert_eq!(free.accuracy, Some(right as f32 / 600.0));
 }

@@ -105,9 +105,7 @@ impl Callback for EarlyStopping {
     }
 
     fn on_train_begin(&mut self, ctx: &mut CallbackContext<'_>) -> CallbackResult {
-        if self.monitor.needs_validation() && !ctx.has_validation() {
-            return Err(format!("it monitors {} but fit has no validation data", self.monitor.name()).into());
-        }
+        super::require_validation(self.monitor, ctx, "monitors")?;
         if !ctx.resuming() {
             self.state = State::default();
         }

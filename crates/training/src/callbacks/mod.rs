@@ -16,6 +16,19 @@ pub use terminate_on_nan::TerminateOnNaN;
 use crate::callback::BoxError;
 use serde::Serialize;
 
+/// The error of a callback that `watches` (e.g. "monitors val_loss") a
+/// validation figure when `fit` has no validation data.
+pub(crate) fn require_validation(
+    monitor: crate::Monitor,
+    ctx: &crate::CallbackContext<'_>,
+    watches: &str,
+) -> crate::CallbackResult {
+    if monitor.needs_validation() && !ctx.has_validation() {
+        return Err(format!("it {watches} {} but fit has no validation data", monitor.name()).into());
+    }
+    Ok(())
+}
+
 /// A state for a callback's [`crate::Callback::state`].
 pub(crate) fn to_state(value: &impl Serialize) -> Option<serde_json::Value> {
     serde_json::to_value(value).ok()

@@ -114,8 +114,8 @@ impl Callback for ModelCheckpoint {
     }
 
     fn on_train_begin(&mut self, ctx: &mut CallbackContext<'_>) -> CallbackResult {
-        if self.save_best_only && self.monitor.needs_validation() && !ctx.has_validation() {
-            return Err(format!("it saves the best {} but fit has no validation data", self.monitor.name()).into());
+        if self.save_best_only {
+            super::require_validation(self.monitor, ctx, "saves the best")?;
         }
         Ok(())
     }

@@ -103,9 +103,7 @@ impl Callback for ReduceLrOnPlateau {
         if !(self.factor > 0.0 && self.factor < 1.0) {
             return Err(format!("factor must lie in (0, 1), got {}", self.factor).into());
         }
-        if self.monitor.needs_validation() && !ctx.has_validation() {
-            return Err(format!("it monitors {} but fit has no validation data", self.monitor.name()).into());
-        }
+        super::require_validation(self.monitor, ctx, "monitors")?;
         if !ctx.resuming() {
             self.state = State::default();
         }
