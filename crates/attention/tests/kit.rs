@@ -155,15 +155,7 @@ fn options(case: &Case) -> CheckOptions {
 
 /// The kinds a case checks: its own and its children's, all the way down.
 fn kinds_of(case: &Case) -> BTreeSet<String> {
-    fn walk(layer: &dyn Layer, out: &mut BTreeSet<String>) {
-        out.insert(layer.kind().to_string());
-        for (_, child) in layer.children() {
-            walk(child, out);
-        }
-    }
-    let mut kinds = BTreeSet::new();
-    walk((case.make)(&mut StrataRng::seed_from_u64(0)).unwrap().as_ref(), &mut kinds);
-    kinds
+    strata_testkit::kinds_in((case.make)(&mut StrataRng::seed_from_u64(0)).unwrap().as_ref())
 }
 
 /// Run every case that contains a `kind` layer through the kit; fail with every failure message.

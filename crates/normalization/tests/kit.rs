@@ -104,10 +104,7 @@ layer_conformance!(layer_norm_8_features, |_| LayerNorm::new(LayerNormConfig::ne
 
 /// The kinds a case checks: its own and, for a composite, its children's.
 fn kinds_of(case: &Case) -> BTreeSet<String> {
-    let layer = (case.make)(&mut StrataRng::seed_from_u64(0)).unwrap();
-    let mut kinds: BTreeSet<String> = layer.children().iter().map(|(_, l)| l.kind().to_string()).collect();
-    kinds.insert(layer.kind().to_string());
-    kinds
+    strata_testkit::kinds_in((case.make)(&mut StrataRng::seed_from_u64(0)).unwrap().as_ref())
 }
 
 /// Run every case that contains a `kind` layer through the kit; fail with every failure message.

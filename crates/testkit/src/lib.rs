@@ -163,6 +163,27 @@ pub use loss::{assert_loss_conforms, check_loss};
 pub use options::{Check, CheckOptions, InputKind, InputRange};
 pub use report::{CheckResult, Failures, Outcome, Report, Result};
 
+/// The kinds of `layer` and of every layer inside it, all the way down
+/// ([`strata_layers::Layer::children`]): what a conformance case checks, for
+/// the test that every kind a crate registers has a case.
+///
+/// ```
+/// use strata_layers::{ActivationLayer, Dense, DenseConfig, Residual, Sequential};
+/// use strata_tensor::StrataRng;
+/// let dense = Dense::new(DenseConfig::new(3, 3), &mut StrataRng::seed_from_u64(0))?;
+/// let inner = Sequential::new(&[3], vec![Box::new(dense), Box::new(ActivationLayer::new(strata_activation::ActivationKind::Relu))])?;
+/// let kinds = strata_testkit::kinds_in(&Residual::new(Box::new(inner)));
+/// assert_eq!(kinds.into_iter().collect::<Vec<_>>(), ["dense", "relu", "residual", "sequential"]);
+/// # Ok::<(), strata_layers::LayerError>(())
+/// ```
+pub fn kinds_in(layer: &dyn strata_layers::Layer) -> std::collections::BTreeSet<String> {
+    let mut kinds = std::collections::BTreeSet::from([layer.kind().to_string()]);
+    for (_, child) in layer.children() {
+        kinds.extend(kinds_in(child));
+    }
+    kinds
+}
+
 /// A `#[test]` that runs [`check_layer`] and fails with the kit's message.
 ///
 /// `layer_conformance!(test_name, make, input_shape)` or, with options,
