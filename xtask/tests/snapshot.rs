@@ -11,12 +11,11 @@
 //! insta offline when the registry cache has it, online otherwise.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
+use common::{text, workspace_root};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
-}
 
 /// Variables of the surrounding run (`.ci/run` sets some) that would change what is tested.
 const OUTER_ENV: &[&str] =
@@ -45,10 +44,6 @@ fn snapshot(krate: &Path, args: &[&str]) -> Output {
 
 fn cargo(dir: &Path, args: &[&str]) -> Output {
     command(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()), dir, args)
-}
-
-fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
 }
 
 /// The output of a run that must succeed (or fail, with `ok` false).
