@@ -81,9 +81,10 @@ fn restoring_invalid_hyper_parameters_fails() {
 
 #[test]
 fn restored_state_with_a_wrong_shape_is_a_shape_mismatch() {
-    // A (corrupt or foreign) checkpoint whose second moment disagrees with the first.
+    // A (corrupt or foreign) checkpoint whose second moment disagrees with
+    // the first (tensors in JSON hold their values' bits: 1036831949 is 0.1f32).
     let json = r#"{"config":{},"state":{"p":{"step":1,
-        "exp_avg":{"shape":[1],"data":[0.1]},"exp_avg_sq":{"shape":[2],"data":[0.1,0.1]}}}}"#;
+        "exp_avg":{"shape":[1],"bits":[1036831949]},"exp_avg_sq":{"shape":[2],"bits":[1036831949,1036831949]}}}}"#;
     let mut opt: Adam = serde_json::from_str(json).unwrap();
     let err = opt.update("p", &mut t(&[1.0]), &t(&[1.0])).unwrap_err();
     assert!(matches!(&err, strata_optimizer::OptimizerError::ShapeMismatch { grad, .. } if grad == &[2]), "{err:?}");
