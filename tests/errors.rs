@@ -3,7 +3,7 @@
 use crate::common::{mlp, trainer};
 use std::io::Cursor;
 use strata::data::{CsvOptions, DataError, InMemoryDataset, read_csv};
-use strata::layers::{LayerError, SavedModel, dims, state_dict};
+use strata::layers::{LayerError, dims, state_dict};
 use strata::prelude::*;
 use strata::training::TrainingError;
 
@@ -109,40 +109,4 @@ fn a_non_finite_loss_stops_training_and_keeps_the_weights_from_before_that_batch
     assert!(matches!(err, TrainingError::NonFiniteLoss { epoch: 1, batch: 2, .. }), "{err:?}");
     assert!(err.to_string().contains("epoch 1, batch 2"), "{err}");
     assert_eq!(state_dict(model.as_mut()), state_dict(reference.as_mut()));
-}
-
-#[test]
-fn a_missing_model_file_is_an_io_error_with_its_path() {
-    let path = std::env::temp_dir().join("strata-no-such-model.bin");
-    let err = SavedModel::load(&path).unwrap_err();
-    assert!(matches!(&err, LayerError::Io { path: p, .. } if p == &path), "{err:?}");
-}
-
-#[test]
-fn a_truncated_model_file_is_a_format_error_and_the_original_survives_a_failed_save() {
-    let dir = std::env::temp_dir().join(format!("strata-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("model.strata");
-    let mut model = mlp(&[3, 4, 2], 0.0, 9);
-    SavedModel::capture(model.as_mut(), Default::default()).unwrap().save(&path).unwrap();
-    let bytes = std::fs::read(&path).unwrap();
-
-    // Round trip first: the file loads into an identical model.
-    let loaded = SavedModel::load(&path).unwrap();
-    let mut again = loaded.instantiate(&Registry::with_builtins()).unwrap();
-    assert_eq!(state_dict(again.as_mut()), state_dict(model.as_mut()));
-
-    for cut in [0, 10, bytes.len() / 2, bytes.len() - 1] {
-        let short = dir.join(format!("cut-{cut}.strata"));
-        std::fs::write(&short, &bytes[..cut]).unwrap();
-        let err = SavedModel::load(&short).unwrap_err();
-        assert!(matches!(err, LayerError::ModelFormat { .. }), "cut at {cut}: {err:?}");
-        assert!(err.to_string().contains("truncated") || err.to_string().contains("magic"), "{err}");
-    }
-    let mut corrupt = bytes.clone();
-    let last = corrupt.len() - 1;
-    corrupt[last] ^= 0xff;
-    let err = SavedModel::from_bytes(&corrupt, &path).unwrap_err();
-    assert!(err.to_string().contains("checksum"), "{err}");
-    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -50,5 +50,5 @@ pub fn heatmap_png(weights: &[f32], rows: usize, cols: usize, path: &Path) -> st
         let mut writer = encoder.write_header().map_err(std::io::Error::other)?;
         writer.write_image_data(&pixels).map_err(std::io::Error::other)?;
     }
-    strata_layers::io::atomic_write(path, &bytes)
+    strata_io::atomic_write(path, &bytes).map_err(Into::into)
 }

@@ -21,6 +21,10 @@ pub enum Command {
     Summary(SummaryArgs),
     /// Write the kernels of a model's first convolution as a PNG image.
     ExportFilters(ExportFiltersArgs),
+    /// Write a model's weights for other tools: safetensors in PyTorch's state_dict names and layouts, or an ONNX graph.
+    Export(ExportArgs),
+    /// Build a model file from a model spec and weights in PyTorch's state_dict names and layouts (safetensors).
+    Import(ImportArgs),
     /// Print new items from a character-level language model (`train --preset charlm`).
     Generate(GenerateArgs),
     /// Write a transformer's attention weights for one input as a PNG heat map (token by token).
@@ -96,6 +100,18 @@ pub struct TrainArgs {
     /// Save the trained model (architecture, weights, preprocessing) here.
     #[arg(long, value_name = "MODEL")]
     pub out: Option<PathBuf>,
+    /// Write the whole training state into --checkpoint-dir every N epochs (`2`, `2epochs`) or optimizer steps (`100steps`); `strata train --resume DIR` continues a run that was stopped or killed.
+    #[arg(long, value_name = "N[epochs|steps]")]
+    pub checkpoint_every: Option<String>,
+    /// Folder of the checkpoints [default: `checkpoints` when --checkpoint-every is given; every epoch when only this is].
+    #[arg(long, value_name = "DIR")]
+    pub checkpoint_dir: Option<PathBuf>,
+    /// Periodic checkpoints to keep, newest first (the best one, `best.strata`, is kept besides).
+    #[arg(long, default_value_t = 3, value_name = "K")]
+    pub keep_last: usize,
+    /// Continue the run whose checkpoints are in DIR from the newest, with the arguments it was started with (give no other flag but --quiet): the final weights are those the run would have reached uninterrupted, bit for bit.
+    #[arg(long, value_name = "DIR")]
+    pub resume: Option<PathBuf>,
     /// Print only the final result.
     #[arg(long, short)]
     pub quiet: bool,
@@ -117,6 +133,41 @@ pub struct PredictArgs {
     pub model: PathBuf,
     #[command(flatten)]
     pub data: DataArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// A model saved by `strata train --out`.
+    #[arg(long, value_name = "MODEL")]
+    pub model: PathBuf,
+    /// What to write.
+    #[arg(long, value_enum)]
+    pub format: ExportFormat,
+    /// The file to write.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+}
+
+/// Formats `strata export` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    /// Weights in PyTorch's state_dict names and layouts (`load_state_dict` takes them).
+    Safetensors,
+    /// The whole model as an ONNX graph (opset 17), its input scaling first.
+    Onnx,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// Weights in PyTorch's state_dict names and layouts: float32, float16, bfloat16 or float64.
+    #[arg(long, value_name = "FILE.safetensors")]
+    pub weights: PathBuf,
+    /// The architecture, as a model spec (JSON) matching the PyTorch model.
+    #[arg(long, value_name = "SPEC.json")]
+    pub model: PathBuf,
+    /// The model file to write.
+    #[arg(long, value_name = "MODEL")]
+    pub out: PathBuf,
 }
 
 #[derive(Debug, Args)]

@@ -29,7 +29,9 @@
 
 mod args;
 mod charlm;
+mod checkpoint;
 mod dataset;
+mod interop;
 mod model;
 mod run;
 mod sequence;
@@ -74,13 +76,19 @@ pub fn run_args(
     args: impl IntoIterator<Item = impl Into<OsString> + Clone>,
     registry: &Registry,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    let cli = args::Cli::parse_from(args);
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    let cli = args::Cli::parse_from(&args);
     match cli.command {
-        args::Command::Train(a) => run::train(*a, registry),
+        args::Command::Train(a) => {
+            let train_args = args.iter().skip_while(|a| *a != "train").skip(1);
+            checkpoint::train(*a, registry, train_args.map(|a| a.to_string_lossy().into_owned()).collect())
+        }
         args::Command::Evaluate(a) => run::evaluate(a, registry),
         args::Command::Predict(a) => run::predict(a, registry),
         args::Command::Summary(a) => run::summary_cmd(a, registry),
         args::Command::ExportFilters(a) => run::export_filters(a),
+        args::Command::Export(a) => interop::export(a, registry),
+        args::Command::Import(a) => interop::import(a, registry),
         args::Command::Generate(a) => charlm::generate(a, registry),
         args::Command::AttentionMap(a) => sequence::attention_map(a, registry),
     }

@@ -1,6 +1,7 @@
 //! The subcommands.
 
 use crate::args::{EvaluateArgs, ExportFiltersArgs, PredictArgs, Preset, SummaryArgs, TrainArgs};
+use crate::checkpoint::Run;
 use crate::dataset::{self, EMBEDDED_TRAIN_ROWS};
 use std::error::Error;
 use std::time::Instant;
@@ -8,7 +9,8 @@ use strata::activation::ActivationKind;
 use strata::data::{
     Dataset, InMemoryDataset, LabelColumn, MinMaxScaler, Normalizer, StandardScaler, split_three, train_test_split,
 };
-use strata::layers::{Dim, LayerSpec, Registry, SavedModel, dims};
+use strata::io::SavedModel;
+use strata::layers::{Dim, LayerSpec, Registry, dims};
 use strata::loss::LossKind;
 use strata::model::Model;
 use strata::optimizer::{OptimizerConfig, Schedule};
@@ -174,9 +176,12 @@ fn make_trainer(a: &TrainArgs, n_train: usize, has_validation: bool) -> Result<T
     Ok(trainer)
 }
 
-pub fn train(mut a: TrainArgs, registry: &Registry) -> Result<()> {
+pub(crate) fn train(mut a: TrainArgs, registry: &Registry, run: Run) -> Result<()> {
     a.resolve_defaults();
     if a.preset == Preset::Charlm && a.model.is_none() {
+        if a.checkpoint_every.is_some() || a.checkpoint_dir.is_some() {
+            return Err("--checkpoint-every and --checkpoint-dir are not supported with --preset charlm yet".into());
+        }
         return crate::charlm::train(a, registry);
     }
     let started = Instant::now();
@@ -194,6 +199,12 @@ pub fn train(mut a: TrainArgs, registry: &Registry) -> Result<()> {
     let parts = parts.reshape_to(model.input_shape())?;
     check_fits(&model, &parts)?;
     let mut trainer = make_trainer(&a, parts.train.len(), parts.val.is_some())?;
+    if let Some(cb) = crate::checkpoint::callback(&a, &run, parts.val.is_some())? {
+        trainer.add_callback(cb)?;
+    }
+    if let Some(snapshot) = &run.snapshot {
+        trainer.restore(model.network_mut(), snapshot)?;
+    }
     if !a.quiet {
         print_setup(&a, &parts, n_features, &mut model);
     }
@@ -334,31 +345,26 @@ pub fn predict(a: PredictArgs, registry: &Registry) -> Result<()> {
 }
 
 pub fn summary_cmd(a: SummaryArgs, registry: &Registry) -> Result<()> {
-    let looks_like_a_model = |path: &std::path::Path| {
-        let mut head = [0u8; 8];
-        std::fs::File::open(path).and_then(|mut f| std::io::Read::read_exact(&mut f, &mut head)).is_ok()
-            && head == strata::layers::io::MODEL_MAGIC
-    };
-    match Model::load_with(&a.model, registry) {
-        Ok(mut model) => print!("{}", model.summary()),
-        // Not a model file: a model spec (JSON) then.
-        Err(strata::model::ModelError::Layer(strata::layers::LayerError::ModelFormat { .. }))
-            if !looks_like_a_model(&a.model) =>
-        {
-            let text = std::fs::read_to_string(&a.model).map_err(|e| {
-                format!("{}: neither a Strata model file nor a model spec (JSON): {e}", a.model.display())
-            })?;
-            let spec = LayerSpec::from_json(&text).map_err(|e| format!("{}: {e}", a.model.display()))?;
-            let mut network = registry.build(&spec, &mut StrataRng::seed_from_u64(0))?;
-            let shape: Vec<Dim> = spec
-                .config
-                .get("input_shape")
-                .and_then(|v| serde_json::from_value(v.clone()).ok())
-                .unwrap_or_else(|| dims(&[]));
-            print!("{}", strata::layers::summary(network.as_mut(), &shape)?);
-        }
-        Err(e) => return Err(e.into()),
+    // A Strata file (model or checkpoint): its own errors, damaged or not.
+    let mut head = [0u8; 6];
+    let is_strata =
+        std::fs::File::open(&a.model).and_then(|mut f| std::io::Read::read_exact(&mut f, &mut head)).is_ok()
+            && &head == b"STRATA";
+    if is_strata {
+        print!("{}", Model::load_with(&a.model, registry)?.summary());
+        return Ok(());
     }
+    // Otherwise a model spec (JSON).
+    let text = std::fs::read_to_string(&a.model)
+        .map_err(|e| format!("{}: neither a Strata model file nor a model spec (JSON): {e}", a.model.display()))?;
+    let spec = LayerSpec::from_json(&text).map_err(|e| format!("{}: {e}", a.model.display()))?;
+    let mut network = registry.build(&spec, &mut StrataRng::seed_from_u64(0))?;
+    let shape: Vec<Dim> = spec
+        .config
+        .get("input_shape")
+        .and_then(|v| serde_json::from_value(v.clone()).ok())
+        .unwrap_or_else(|| dims(&[]));
+    print!("{}", strata::layers::summary(network.as_mut(), &shape)?);
     Ok(())
 }
 

@@ -4,6 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+mod checkpoints;
+mod interop;
 mod library;
 mod sequences;
 mod snapshots;

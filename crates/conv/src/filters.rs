@@ -36,7 +36,7 @@ const GAP_RGB: [u8; 3] = [24, 48, 96];
 pub fn filters_png(weight: &Tensor, path: impl AsRef<Path>) -> io::Result<()> {
     let (width, height, rgb) = render(weight)?;
     let bytes = encode_png(width, height, &rgb)?;
-    strata_layers::io::atomic_write(path.as_ref(), &bytes)
+    strata_io::atomic_write(path.as_ref(), &bytes).map_err(Into::into)
 }
 
 fn invalid(msg: String) -> io::Error {

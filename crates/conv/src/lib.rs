@@ -29,7 +29,8 @@
 //!
 //! ```
 //! use strata_conv::{cnn_spec, register};
-//! use strata_layers::{Layer, Mode, Registry, SavedModel};
+//! use strata_io::SavedModel;
+//! use strata_layers::{Layer, Mode, Registry};
 //! use strata_tensor::{StrataRng, Tensor};
 //!
 //! let mut registry = Registry::with_builtins();

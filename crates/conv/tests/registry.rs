@@ -3,7 +3,8 @@
 
 use crate::common::{random, registry};
 use strata_conv::{Conv2d, Conv2dConfig, MaxPool2d, Pool2dConfig, cnn_spec};
-use strata_layers::{Layer, LayerError, LayerSpec, Mode, Registry, SavedModel, dims, summary};
+use strata_io::SavedModel;
+use strata_layers::{Layer, LayerError, LayerSpec, Mode, Registry, dims, summary};
 use strata_tensor::{Init, StrataRng};
 
 #[test]

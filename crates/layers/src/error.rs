@@ -1,5 +1,4 @@
 use crate::shape::{Dim, ShapeDisplay};
-use std::path::PathBuf;
 use strata_activation::ActivationError;
 use strata_tensor::TensorError;
 use thiserror::Error;
@@ -125,23 +124,6 @@ pub enum LayerError {
         expected: Vec<usize>,
         /// Shape in the file.
         actual: Vec<usize>,
-    },
-    /// A file could not be read or written.
-    #[error("{path}: {source}")]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// The cause.
-        source: std::io::Error,
-    },
-    /// A file is not a valid Strata model (bad magic, unknown version,
-    /// truncated, corrupt).
-    #[error("{path}: not a valid Strata model file: {reason}")]
-    ModelFormat {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong.
-        reason: String,
     },
     /// A model spec (JSON) could not be parsed or has a wrong field.
     #[error("model spec: {0}")]

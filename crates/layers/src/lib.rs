@@ -36,18 +36,17 @@
 #![warn(missing_docs)]
 
 mod activation;
-mod codec;
 mod dense;
 mod dropout;
 mod error;
 mod flatten;
-pub mod io;
 mod layer;
 mod registry;
 mod reshape;
 mod residual;
 mod sequential;
 mod shape;
+mod state;
 mod summary;
 
 pub use activation::ActivationLayer;
@@ -55,7 +54,6 @@ pub use dense::{Dense, DenseConfig};
 pub use dropout::{Dropout, DropoutConfig, dropout_mask};
 pub use error::{LayerError, Result};
 pub use flatten::Flatten;
-pub use io::{SavedModel, counters, load_counters, load_state_dict, state_dict};
 pub use layer::{
     Layer, Mode, check_features, check_grad, check_input, check_sample_shape, check_token_ids, features_output_shape,
     token_id,
@@ -65,4 +63,5 @@ pub use reshape::{Reshape, ReshapeConfig};
 pub use residual::Residual;
 pub use sequential::{Sequential, SequentialConfig};
 pub use shape::{Dim, ShapeDisplay, dims, fixed_shape, shape_accepts};
+pub use state::{counters, load_counters, load_state_dict, state_dict};
 pub use summary::summary;

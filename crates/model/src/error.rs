@@ -36,9 +36,12 @@ pub enum ModelError {
         /// Names given.
         n_names: usize,
     },
-    /// A layer, the network, or the model file failed.
+    /// A layer or the network failed.
     #[error(transparent)]
     Layer(#[from] LayerError),
+    /// The model file could not be read or written.
+    #[error(transparent)]
+    File(#[from] strata_io::IoError),
     /// The preprocessing failed.
     #[error(transparent)]
     Data(#[from] DataError),

@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use strata_activation::{Activation, Softmax, sigmoid};
 use strata_data::Normalizer;
-use strata_layers::{Dim, Layer, LayerError, LayerSpec, Mode, Registry, SavedModel, ShapeDisplay, shape_accepts};
+use strata_io::SavedModel;
+use strata_layers::{Dim, Layer, LayerError, LayerSpec, Mode, Registry, ShapeDisplay, shape_accepts};
 use strata_tensor::{StrataRng, Tensor};
 
 /// The metadata keys a model file uses (see the crate documentation).

@@ -1,7 +1,8 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use strata_data::{MinMaxScaler, Normalizer};
-use strata_layers::{Dim, Flatten, Layer, LayerError, LayerSpec, Mode, Registry, SavedModel};
+use strata_io::SavedModel;
+use strata_layers::{Dim, Flatten, Layer, LayerError, LayerSpec, Mode, Registry};
 use strata_model::{Model, ModelError, keys};
 use strata_tensor::{StrataRng, Tensor};
 

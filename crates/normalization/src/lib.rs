@@ -29,7 +29,8 @@
 //!   [`LayerError::InvalidConfig`](strata_layers::LayerError::InvalidConfig).
 //!
 //! ```
-//! use strata_layers::{Layer, LayerSpec, Mode, Registry, SavedModel};
+//! use strata_io::SavedModel;
+//! use strata_layers::{Layer, LayerSpec, Mode, Registry};
 //! use strata_tensor::{StrataRng, Tensor};
 //!
 //! let mut registry = Registry::with_builtins();

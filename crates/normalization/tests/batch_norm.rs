@@ -8,9 +8,8 @@
 
 use crate::common::{assert_close, get_grad, get_tensor, registry, set_tensor, tensor};
 use std::path::Path;
-use strata_layers::{
-    Dense, DenseConfig, Dim, Layer, LayerError, LayerSpec, Mode, SavedModel, Sequential, dims, state_dict,
-};
+use strata_io::SavedModel;
+use strata_layers::{Dense, DenseConfig, Dim, Layer, LayerError, LayerSpec, Mode, Sequential, dims, state_dict};
 use strata_normalization::{BatchNorm, BatchNormConfig};
 use strata_tensor::{StrataRng, Tensor};
 

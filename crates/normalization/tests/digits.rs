@@ -6,7 +6,8 @@
 use crate::common::registry;
 use std::path::Path;
 use strata_data::{CsvOptions, Dataset, InMemoryDataset, StandardScaler, load_csv, train_test_split};
-use strata_layers::{Layer, LayerSpec, SavedModel};
+use strata_io::SavedModel;
+use strata_layers::{Layer, LayerSpec};
 use strata_loss::LossKind;
 use strata_optimizer::OptimizerConfig;
 use strata_tensor::StrataRng;

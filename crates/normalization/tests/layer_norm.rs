@@ -2,7 +2,8 @@
 
 use crate::common::{assert_close, get_grad, registry, set_tensor, tensor};
 use std::path::Path;
-use strata_layers::{Dim, Layer, LayerError, LayerSpec, Mode, SavedModel, dims, state_dict};
+use strata_io::SavedModel;
+use strata_layers::{Dim, Layer, LayerError, LayerSpec, Mode, dims, state_dict};
 use strata_normalization::{LayerNorm, LayerNormConfig};
 use strata_tensor::{StrataRng, Tensor};
 

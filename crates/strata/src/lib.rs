@@ -11,12 +11,13 @@
 //! | [`activation`] | `strata-activation` | ReLU, LeakyReLU, Sigmoid, Tanh, GELU, Softmax, Identity |
 //! | [`loss`] | `strata-loss` | MSE, cross-entropy (with an ignore index) and binary cross-entropy from logits |
 //! | [`optimizer`] | `strata-optimizer` | SGD, Adam, AdamW, RMSprop, schedules, clipping |
-//! | [`layers`] | `strata-layers` | the `Layer` trait, Dense, Dropout, Flatten, Sequential, Residual, registry, model files |
+//! | [`layers`] | `strata-layers` | the `Layer` trait, Dense, Dropout, Flatten, Sequential, Residual, registry, state dicts |
 //! | [`conv`] | `strata-conv` | Conv2d, MaxPool2d, AvgPool2d, GlobalAvgPool |
 //! | [`normalization`] | `strata-normalization` | BatchNorm, LayerNorm |
 //! | [`attention`] | `strata-attention` | Embedding, positional encodings, MultiHeadAttention, transformer blocks, sequence pooling, generation |
 //! | [`data`] | `strata-data` | datasets, CSV/IDX loading, splits, normalisation, batches |
 //! | [`training`] | `strata-training` | the fit loop, callbacks, gradient hooks, snapshots, evaluation |
+//! | [`io`] | `strata-io` | model files and checkpoints (versioned, checksummed, atomic), safetensors in PyTorch's layout |
 //! | [`model`] | `strata-model` | the `Model` users save and load (network, preprocessing, class names), the default registry |
 //!
 //! [`registry()`] knows every layer kind of every crate above; a third-party
@@ -41,6 +42,7 @@ pub use strata_activation as activation;
 pub use strata_attention as attention;
 pub use strata_conv as conv;
 pub use strata_data as data;
+pub use strata_io as io;
 pub use strata_layers as layers;
 pub use strata_loss as loss;
 pub use strata_model as model;
@@ -65,9 +67,10 @@ pub mod prelude {
         BigramBaseline, CharVocab, CsvOptions, Dataset, InMemoryDataset, LabelColumn, MinMaxScaler, Normalizer, Split,
         StandardScaler, load_csv, load_idx_dataset, read_csv, split_three, train_test_split,
     };
+    pub use strata_io::SavedModel;
     pub use strata_layers::{
         ActivationLayer, Dense, DenseConfig, Dim, Dropout, DropoutConfig, Flatten, Layer, LayerSpec, Mode, Registry,
-        Residual, SavedModel, Sequential,
+        Residual, Sequential,
     };
     pub use strata_loss::{BinaryCrossEntropy, CrossEntropy, Loss, LossKind, MeanSquaredError};
     pub use strata_model::{Model, registry};

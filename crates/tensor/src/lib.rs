@@ -40,6 +40,7 @@
 mod simd;
 
 mod batched;
+pub mod blob;
 mod error;
 mod init;
 mod linalg;

@@ -33,18 +33,25 @@ struct TensorRepr {
     data: Vec<f32>,
 }
 
-/// The text form: every value's bits.
+/// The text form: every value's bits, or (inside [`crate::blob::write_blob`])
+/// the offset of the values in a binary blob.
 #[derive(Serialize, Deserialize)]
 struct TensorBitsRepr {
     shape: Vec<usize>,
-    bits: Vec<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    bits: Option<Vec<u32>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    at: Option<u64>,
 }
 
 impl Serialize for Tensor {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
         if serializer.is_human_readable() {
+            if let Some(at) = crate::blob::push(&self.data) {
+                return TensorBitsRepr { shape: self.shape.clone(), bits: None, at: Some(at) }.serialize(serializer);
+            }
             let bits = self.data.iter().map(|x| x.to_bits()).collect();
-            TensorBitsRepr { shape: self.shape.clone(), bits }.serialize(serializer)
+            TensorBitsRepr { shape: self.shape.clone(), bits: Some(bits), at: None }.serialize(serializer)
         } else {
             // Borrowed: a model file's tensors are not copied to be written.
             #[derive(Serialize)]
@@ -61,7 +68,16 @@ impl<'de> Deserialize<'de> for Tensor {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
         let (shape, data) = if deserializer.is_human_readable() {
             let r = TensorBitsRepr::deserialize(deserializer)?;
-            (r.shape, r.bits.into_iter().map(f32::from_bits).collect())
+            let data = match (r.bits, r.at) {
+                (Some(bits), None) => bits.into_iter().map(f32::from_bits).collect(),
+                (None, Some(at)) => {
+                    let n = checked_numel(&r.shape)
+                        .ok_or_else(|| serde::de::Error::custom(format!("shape {:?} overflows", r.shape)))?;
+                    crate::blob::take(at, n).map_err(serde::de::Error::custom)?
+                }
+                _ => return Err(serde::de::Error::custom("a tensor needs either `bits` or `at`")),
+            };
+            (r.shape, data)
         } else {
             let r = TensorRepr::deserialize(deserializer)?;
             (r.shape, r.data)

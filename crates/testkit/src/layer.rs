@@ -5,8 +5,9 @@ use crate::options::{Check, CheckOptions};
 use crate::report::{Outcome, Report, Result};
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
+use strata_io::SavedModel;
 use strata_layers::{
-    Layer, LayerError, Mode, SavedModel, ShapeDisplay, dims, fixed_shape, load_state_dict, shape_accepts, state_dict,
+    Layer, LayerError, Mode, ShapeDisplay, dims, fixed_shape, load_state_dict, shape_accepts, state_dict,
 };
 use strata_loss::{Loss, MeanSquaredError};
 use strata_optimizer::{Optimizer, Sgd, SgdConfig};

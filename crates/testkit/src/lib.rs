@@ -25,7 +25,7 @@
 //!    row (opt out with [`CheckOptions::skip`]);
 //! 6. **determinism**: the same seed builds the same layer, with the same
 //!    outputs;
-//! 7. **save/load**: [`SavedModel`](strata_layers::SavedModel) capture →
+//! 7. **save/load**: [`SavedModel`](strata_io::SavedModel) capture →
 //!    bytes → parse → instantiate with the [`CheckOptions::registry`] gives
 //!    the same spec, the same tensors and bitwise the same inference output;
 //! 8. **optimizer step**: one SGD step on an MSE regression to a random

@@ -45,6 +45,7 @@
 
 mod callback;
 pub mod callbacks;
+mod checkpoint;
 mod config;
 mod error;
 mod evaluate;
@@ -57,7 +58,10 @@ mod step;
 mod trainer;
 
 pub use callback::{BatchLogs, BoxError, Callback, CallbackContext, CallbackResult, NonFinite};
-pub use callbacks::{CheckpointSink, CsvLogger, EarlyStopping, ModelCheckpoint, ReduceLrOnPlateau, TerminateOnNaN};
+pub use callbacks::{
+    CheckpointSink, CsvLogger, EarlyStopping, Every, ModelCheckpoint, ReduceLrOnPlateau, TerminateOnNaN,
+};
+pub use checkpoint::Checkpoint;
 pub use config::FitConfig;
 pub use error::{Result, TrainingError};
 pub use evaluate::evaluate;

@@ -3,7 +3,8 @@
 
 use crate::common::{blobs, model, trainer};
 use std::sync::{Arc, Mutex};
-use strata_layers::{SavedModel, state_dict};
+use strata_io::SavedModel;
+use strata_layers::state_dict;
 use strata_training::{
     BatchLogs, Callback, CallbackContext, CallbackResult, CsvLogger, EarlyStopping, EpochRecord, FitConfig,
     ModelCheckpoint, Monitor, Progress, ReduceLrOnPlateau, TerminateOnNaN, TrainingError,

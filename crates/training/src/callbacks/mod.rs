@@ -9,7 +9,7 @@ mod terminate_on_nan;
 
 pub use csv_logger::CsvLogger;
 pub use early_stopping::EarlyStopping;
-pub use model_checkpoint::{CheckpointSink, ModelCheckpoint};
+pub use model_checkpoint::{CheckpointSink, Every, ModelCheckpoint};
 pub use reduce_lr::ReduceLrOnPlateau;
 pub use terminate_on_nan::TerminateOnNaN;
 

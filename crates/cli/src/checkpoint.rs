@@ -1,0 +1,89 @@
+//! `strata train --checkpoint-every N --checkpoint-dir DIR` and
+//! `strata train --resume DIR`: the run's arguments travel in its
+//! checkpoints, so a resumed run rebuilds the same data, model and trainer
+//! and continues where the newest checkpoint stands.
+
+use crate::args::{Cli, Command, TrainArgs};
+use clap::Parser;
+use std::path::PathBuf;
+use strata::layers::Registry;
+use strata::training::{Checkpoint, Every, ModelCheckpoint, Monitor, Snapshot};
+
+type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+/// The metadata key of the `strata train` arguments in a checkpoint.
+pub(crate) const TRAIN_ARGS: &str = "strata.train_args";
+
+/// A training run: its arguments as given, and where it resumes from.
+pub(crate) struct Run {
+    /// The arguments after `train`, stored in every checkpoint.
+    pub argv: Vec<String>,
+    /// The state to continue from.
+    pub snapshot: Option<Snapshot>,
+}
+
+/// `strata train`, resuming when asked to.
+pub fn train(a: TrainArgs, registry: &Registry, argv: Vec<String>) -> Result<()> {
+    match a.resume.clone() {
+        Some(dir) => resume(dir, a.quiet, &argv, registry),
+        None => crate::run::train(a, registry, Run { argv, snapshot: None }),
+    }
+}
+
+fn resume(dir: PathBuf, quiet: bool, argv: &[String], registry: &Registry) -> Result<()> {
+    let allowed = |a: &&String| a.starts_with("--resume") || *a == "--quiet" || *a == "-q";
+    if let Some(extra) = argv.iter().filter(|a| a.starts_with('-')).find(|a| !allowed(a)) {
+        return Err(format!(
+            "--resume continues a run with the arguments it was started with: give no other flag but --quiet \
+             (got {extra})"
+        )
+        .into());
+    }
+    let (checkpoint, path) = Checkpoint::load_latest(&dir)?
+        .ok_or_else(|| format!("{}: no checkpoint to resume from (checkpoint-*.strata)", dir.display()))?;
+    let stored = checkpoint.metadata.get(TRAIN_ARGS).ok_or_else(|| {
+        format!("{}: not written by `strata train` (no {TRAIN_ARGS} in its metadata)", path.display())
+    })?;
+    let stored: Vec<String> =
+        serde_json::from_str(stored).map_err(|e| format!("{}: metadata {TRAIN_ARGS}: {e}", path.display()))?;
+    let words = ["strata", "train"].into_iter().map(String::from).chain(stored.iter().cloned());
+    let Command::Train(mut a) = Cli::try_parse_from(words)?.command else {
+        return Err(format!("{}: metadata {TRAIN_ARGS} is not a train command", path.display()).into());
+    };
+    a.quiet = quiet;
+    a.checkpoint_dir = Some(dir);
+    if !quiet {
+        let s = &checkpoint.snapshot.state;
+        println!("resuming from {} (epoch {} done, step {})", path.display(), s.epoch, s.step);
+    }
+    crate::run::train(*a, registry, Run { argv: stored, snapshot: Some(checkpoint.snapshot) })
+}
+
+/// The checkpoint callback the arguments ask for, if any.
+pub(crate) fn callback(a: &TrainArgs, run: &Run, has_validation: bool) -> Result<Option<ModelCheckpoint>> {
+    let every = a.checkpoint_every.as_deref().map(parse_every).transpose()?;
+    if every.is_none() && a.checkpoint_dir.is_none() {
+        return Ok(None);
+    }
+    let dir = a.checkpoint_dir.clone().unwrap_or_else(|| PathBuf::from("checkpoints"));
+    let monitor = if has_validation { Monitor::ValLoss } else { Monitor::Loss };
+    let mut cb = ModelCheckpoint::to_dir(dir)?
+        .every(every.unwrap_or(Every::Epochs(1)))
+        .keep_last(a.keep_last.max(1))
+        .monitor(monitor);
+    cb.metadata.insert(TRAIN_ARGS.into(), serde_json::to_string(&run.argv)?);
+    Ok(Some(cb))
+}
+
+/// `2`, `2epochs`, `100steps`.
+fn parse_every(s: &str) -> Result<Every> {
+    let bad = || format!("--checkpoint-every must be N, Nepochs or Nsteps with N at least 1, got '{s}'");
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (n, unit) = s.split_at(split);
+    let n: usize = n.parse().ok().filter(|&n| n > 0).ok_or_else(bad)?;
+    match unit {
+        "" | "epoch" | "epochs" => Ok(Every::Epochs(n)),
+        "step" | "steps" => Ok(Every::Steps(n)),
+        _ => Err(bad().into()),
+    }
+}

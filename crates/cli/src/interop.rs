@@ -1,0 +1,65 @@
+//! `strata export` and `strata import`: weights to and from PyTorch
+//! (safetensors in its `state_dict` names and layouts) and models to ONNX.
+
+use crate::args::{ExportArgs, ExportFormat, ImportArgs};
+use std::collections::HashMap;
+use strata::data::Normalizer;
+use strata::io::SavedModel;
+use strata::io::onnx::ScaleStep;
+use strata::layers::{LayerSpec, Registry};
+use strata::model::Model;
+use strata::tensor::StrataRng;
+
+type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+/// Metadata keys that travel in a safetensors file's header (preprocessing,
+/// class names, input shape): an export imports back into the same model.
+fn travels(key: &str) -> bool {
+    key.starts_with("strata.")
+}
+
+pub fn export(a: ExportArgs, registry: &Registry) -> Result<()> {
+    let mut model = Model::load_with(&a.model, registry)?;
+    match a.format {
+        ExportFormat::Safetensors => {
+            let saved = model.to_saved()?;
+            let meta: HashMap<String, String> = saved.metadata.into_iter().filter(|(k, _)| travels(k)).collect();
+            let bytes = strata::io::safetensors::export(model.network_mut(), Some(meta))?;
+            strata::io::atomic_write(&a.out, &bytes)?;
+            let n = strata::io::safetensors::torch_names(model.network_mut()).len();
+            println!("wrote {n} tensors in PyTorch's names and layouts to {}", a.out.display());
+        }
+        ExportFormat::Onnx => {
+            let scaling = scaling(model.preprocessing());
+            let shape = model.input_shape().to_vec();
+            let bytes = strata::io::onnx::export(model.network_mut(), &shape, &scaling)?;
+            strata::io::atomic_write(&a.out, &bytes)?;
+            println!("wrote the ONNX graph (opset {}) to {}", strata::io::onnx::OPSET, a.out.display());
+        }
+    }
+    Ok(())
+}
+
+/// The model's input scaling as the graph's first steps.
+fn scaling(p: &Normalizer) -> Vec<ScaleStep> {
+    match p {
+        Normalizer::None => vec![],
+        Normalizer::Scale { factor } => vec![ScaleStep::Mul(vec![*factor])],
+        Normalizer::MinMax(m) => vec![ScaleStep::Sub(m.min.clone()), ScaleStep::Mul(m.scale.clone())],
+        Normalizer::Standard(s) => vec![ScaleStep::Sub(s.mean.clone()), ScaleStep::Div(s.std.clone())],
+    }
+}
+
+pub fn import(a: ImportArgs, registry: &Registry) -> Result<()> {
+    let text = std::fs::read_to_string(&a.model).map_err(|e| format!("{}: {e}", a.model.display()))?;
+    let spec = LayerSpec::from_json(&text).map_err(|e| format!("{}: {e}", a.model.display()))?;
+    let mut network = registry.build(&spec, &mut StrataRng::seed_from_u64(0))?;
+    let bytes = std::fs::read(&a.weights).map_err(|e| format!("{}: {e}", a.weights.display()))?;
+    strata::io::safetensors::import(network.as_mut(), &bytes, &a.weights)?;
+    let metadata = strata::io::safetensors::metadata(&bytes).into_iter().filter(|(k, _)| travels(k)).collect();
+    let saved = SavedModel::capture(network.as_mut(), metadata)?;
+    let mut model = Model::from_saved(saved, registry, &a.weights)?.with_providers_from(registry);
+    model.save(&a.out)?;
+    println!("imported {} into {}", a.weights.display(), a.out.display());
+    Ok(())
+}

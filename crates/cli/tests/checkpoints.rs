@@ -1,0 +1,137 @@
+//! Checkpoints on the command line: a run killed with SIGKILL at any moment
+//! and resumed ends with the weights of an uninterrupted run, bit for bit.
+
+use crate::{strata, temp_dir, text};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+use strata::io::SavedModel;
+
+/// The training run of these tests: dropout (a counter-based stream),
+/// shuffling and a cosine schedule all have to resume exactly.
+fn run_args(ckpt: &Path, out: &Path) -> Vec<String> {
+    let args = "train --layers 784,64,10 --epochs 3 --dropout 0.2 --schedule cosine --checkpoint-every 5steps --keep-last 2 --quiet";
+    let mut v: Vec<String> = args.split(' ').map(String::from).collect();
+    v.extend(["--checkpoint-dir".into(), ckpt.display().to_string(), "--out".into(), out.display().to_string()]);
+    v
+}
+
+fn tensors(path: &Path) -> Vec<(String, Vec<u32>)> {
+    let saved = SavedModel::load(path).unwrap();
+    saved.tensors.into_iter().map(|(n, t)| (n, t.data().iter().map(|x| x.to_bits()).collect())).collect()
+}
+
+fn checkpoints_in(dir: &Path) -> usize {
+    std::fs::read_dir(dir)
+        .map_or(0, |d| d.flatten().filter(|e| e.file_name().to_string_lossy().starts_with("checkpoint-")).count())
+}
+
+/// Start `args`, wait for a first checkpoint in `ckpt`, let it run `delay`
+/// longer, then SIGKILL it. Returns whether it was killed (it may finish first).
+fn kill_after(args: &[String], ckpt: &Path, delay: Duration) -> bool {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_strata")).args(args).stdout(Stdio::null()).spawn().unwrap();
+    let started = Instant::now();
+    while checkpoints_in(ckpt) == 0 && started.elapsed() < Duration::from_secs(60) {
+        if child.try_wait().unwrap().is_some() {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    std::thread::sleep(delay);
+    if child.try_wait().unwrap().is_some() {
+        return false;
+    }
+    child.kill().unwrap(); // SIGKILL on Unix
+    child.wait().unwrap();
+    true
+}
+
+#[test]
+fn a_run_killed_with_sigkill_at_any_moment_resumes_to_the_weights_of_an_uninterrupted_run() {
+    let dir = temp_dir("sigkill");
+    let full = dir.join("full.strata");
+    let out = strata(&run_args(&dir.join("ck-full"), &full).iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(out.status.success(), "{}", text(&out));
+    let expected = tensors(&full);
+
+    // Three runs, each killed at another moment (mid-epoch or mid-write),
+    // then resumed and killed again, until one resume finishes.
+    for (round, delays) in [[0u64, 40, 90], [15, 3, 250], [70, 0, 5]].iter().enumerate() {
+        let ckpt = dir.join(format!("ck-{round}"));
+        let killed_out = dir.join(format!("killed-{round}.strata"));
+        let mut killed = kill_after(&run_args(&ckpt, &killed_out), &ckpt, Duration::from_millis(delays[0]));
+        let resume: Vec<String> =
+            ["train", "--resume", &ckpt.display().to_string(), "--quiet"].map(String::from).into();
+        for &delay in &delays[1..] {
+            killed |= kill_after(&resume, &ckpt, Duration::from_millis(delay));
+        }
+        let out = strata(&resume.iter().map(String::as_str).collect::<Vec<_>>());
+        assert!(out.status.success(), "round {round}: {}", text(&out));
+        assert!(killed, "round {round}: the run finished before it could be killed");
+        assert_eq!(tensors(&killed_out), expected, "round {round}");
+        // No temporary file survives the next write.
+        let stale: Vec<PathBuf> = std::fs::read_dir(&ckpt)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "tmp"))
+            .collect();
+        assert!(stale.len() <= 1, "round {round}: {stale:?}");
+    }
+}
+
+#[test]
+fn a_checkpoint_written_by_an_earlier_build_resumes_to_the_model_its_run_saved() {
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/corpus");
+    let dir = temp_dir("corpus-resume");
+    let ckpt = dir.join("ck");
+    std::fs::create_dir_all(&ckpt).unwrap();
+    std::fs::copy(corpus.join("mlp-v2.checkpoint"), ckpt.join("checkpoint-0000000090.strata")).unwrap();
+    // The stored arguments say `--out after.strata`, relative to where the run started.
+    let out = Command::new(env!("CARGO_BIN_EXE_strata"))
+        .args(["train", "--resume", "ck"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("resuming from ck/checkpoint-0000000090.strata (epoch 1 done, step 90)"),
+        "{}",
+        text(&out)
+    );
+    // The whole run's figure (tests/corpus/README.md): 75.50% after two epochs.
+    assert!(text(&out).contains("test accuracy: 75.50% (755/1000)"), "{}", text(&out));
+    assert_eq!(tensors(&dir.join("after.strata")), tensors(&corpus.join("mlp-v2.resumed-to.strata")));
+}
+
+#[test]
+fn checkpoint_flags_with_bad_values_are_refused_by_name() {
+    let dir = temp_dir("ckpt-errors");
+    let empty = dir.join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let cases: [(&[&str], String); 4] = [
+        (
+            &["train", "--checkpoint-every", "0steps"],
+            "error: --checkpoint-every must be N, Nepochs or Nsteps with N at least 1, got '0steps'".into(),
+        ),
+        (
+            &["train", "--checkpoint-every", "5minutes"],
+            "error: --checkpoint-every must be N, Nepochs or Nsteps with N at least 1, got '5minutes'".into(),
+        ),
+        (
+            &["train", "--resume", &empty.display().to_string()],
+            format!("error: {}: no checkpoint to resume from (checkpoint-*.strata)", empty.display()),
+        ),
+        (
+            &["train", "--resume", &empty.display().to_string(), "--epochs", "3"],
+            "error: --resume continues a run with the arguments it was started with: give no other flag but --quiet \
+             (got --epochs)"
+                .into(),
+        ),
+    ];
+    for (args, message) in cases {
+        let out = strata(args);
+        assert!(!out.status.success(), "{args:?}");
+        assert_eq!(String::from_utf8_lossy(&out.stderr).trim_end(), message, "{args:?}");
+    }
+}

@@ -1,0 +1,52 @@
+use crate::{model_bytes, scratch};
+use strata_io::{CheckpointDir, SavedModel, atomic_write, atomic_write_with};
+
+#[test]
+fn a_failing_writer_leaves_the_old_file_intact_and_no_temporary_file() {
+    let dir = scratch("failing-writer");
+    let path = dir.join("model.strata");
+    let old = model_bytes(1);
+    atomic_write(&path, &old).unwrap();
+    let new = model_bytes(2);
+    let err = atomic_write_with(&path, |w| {
+        w.write_all(&new[..new.len() / 2])?;
+        Err(std::io::Error::other("disk full (injected)"))
+    })
+    .unwrap_err();
+    assert_eq!(err.to_string(), format!("{}: disk full (injected)", path.display()));
+    assert_eq!(std::fs::read(&path).unwrap(), old);
+    assert!(SavedModel::load(&path).is_ok());
+    let names: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(names, ["model.strata"]);
+}
+
+#[test]
+fn the_next_write_removes_what_a_killed_writer_left() {
+    let dir = scratch("stale");
+    let path = dir.join("model.strata");
+    // What a writer killed between create and rename leaves: `.NAME.PID.tmp`.
+    std::fs::write(dir.join(".model.strata.4242.tmp"), b"half a file").unwrap();
+    std::fs::write(dir.join(".other.strata.4242.tmp"), b"not ours").unwrap();
+    atomic_write(&path, &model_bytes(3)).unwrap();
+    let mut names: Vec<_> =
+        std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    names.sort();
+    assert_eq!(names, [".other.strata.4242.tmp", "model.strata"]);
+}
+
+#[test]
+fn a_checkpoint_folder_keeps_the_last_k_and_the_best() {
+    let dir = scratch("keep");
+    let ckpt = CheckpointDir::create(&dir, 2).unwrap();
+    for step in [5, 10, 15, 20] {
+        ckpt.write(step, format!("step {step}").as_bytes()).unwrap();
+    }
+    ckpt.write_best(b"best").unwrap();
+    let steps: Vec<u64> = ckpt.checkpoints().unwrap().into_iter().map(|(s, _)| s).collect();
+    assert_eq!(steps, [15, 20]);
+    assert_eq!(std::fs::read(ckpt.latest().unwrap().unwrap()).unwrap(), b"step 20");
+    assert_eq!(std::fs::read(dir.join("best.strata")).unwrap(), b"best");
+    // Step numbers order numerically, beyond the zero padding too.
+    ckpt.write(123_456_789_012, b"late").unwrap();
+    assert_eq!(std::fs::read(ckpt.latest().unwrap().unwrap()).unwrap(), b"late");
+}

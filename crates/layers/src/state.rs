@@ -1,0 +1,83 @@
+//! A model's state by name: its tensors ([`state_dict`], [`load_state_dict`])
+//! and its counters ([`counters`], [`load_counters`]). Files are `strata-io`'s.
+
+use crate::error::{LayerError, Result};
+use crate::layer::Layer;
+use std::collections::HashMap;
+use strata_tensor::{ParamVisitor, Tensor};
+
+/// Every parameter and buffer of a model, cloned, by name.
+pub fn state_dict(model: &mut dyn Layer) -> Vec<(String, Tensor)> {
+    let mut out = Vec::new();
+    let mut path = String::new();
+    let mut f = |p: strata_tensor::ParamRef<'_>| out.push((p.name.to_string(), p.value.clone()));
+    model.visit_parameters(&mut ParamVisitor::new(&mut path, &mut f));
+    out
+}
+
+/// Every counter of a model (dropout's call count, batch norm's batch
+/// count), by name, in visit order: the integer state a training snapshot
+/// restores exactly (see [`strata_tensor::ParamVisitor::counter`]).
+pub fn counters(model: &mut dyn Layer) -> Vec<(String, u64)> {
+    let mut out = Vec::new();
+    let mut path = String::new();
+    let mut tensors = |_: strata_tensor::ParamRef<'_>| {};
+    let mut f = |name: &str, value: &mut u64| out.push((name.to_string(), *value));
+    model.visit_parameters(&mut ParamVisitor::with_counters(&mut path, &mut tensors, &mut f));
+    out
+}
+
+/// Set a model's counters by name. Every counter of the model must be
+/// present, and every given counter must be used.
+pub fn load_counters(model: &mut dyn Layer, values: &[(String, u64)]) -> Result<()> {
+    let mut by_name: HashMap<&str, u64> = values.iter().map(|(n, v)| (n.as_str(), *v)).collect();
+    let mut missing = None;
+    let mut path = String::new();
+    let mut tensors = |_: strata_tensor::ParamRef<'_>| {};
+    let mut f = |name: &str, value: &mut u64| match by_name.remove(name) {
+        Some(v) => *value = v,
+        None => {
+            missing.get_or_insert_with(|| name.to_string());
+        }
+    };
+    model.visit_parameters(&mut ParamVisitor::with_counters(&mut path, &mut tensors, &mut f));
+    if let Some(name) = missing {
+        return Err(LayerError::MissingWeight { name });
+    }
+    if let Some(name) = by_name.keys().min() {
+        return Err(LayerError::UnexpectedWeight { name: name.to_string() });
+    }
+    Ok(())
+}
+
+/// Copy tensors into a model by name. Every parameter and buffer of the model
+/// must be present with its shape, and every tensor must be used.
+pub fn load_state_dict(model: &mut dyn Layer, tensors: &[(String, Tensor)]) -> Result<()> {
+    let mut by_name: HashMap<&str, &Tensor> = tensors.iter().map(|(n, t)| (n.as_str(), t)).collect();
+    let mut first_err = None;
+    let mut path = String::new();
+    let mut f = |p: strata_tensor::ParamRef<'_>| {
+        if first_err.is_some() {
+            return;
+        }
+        match by_name.remove(p.name) {
+            None => first_err = Some(LayerError::MissingWeight { name: p.name.to_string() }),
+            Some(t) if t.shape() != p.value.shape() => {
+                first_err = Some(LayerError::WeightShape {
+                    name: p.name.to_string(),
+                    expected: p.value.shape().to_vec(),
+                    actual: t.shape().to_vec(),
+                })
+            }
+            Some(t) => p.value.copy_from(t),
+        }
+    };
+    model.visit_parameters(&mut ParamVisitor::new(&mut path, &mut f));
+    if let Some(e) = first_err {
+        return Err(e);
+    }
+    if let Some(name) = by_name.keys().min() {
+        return Err(LayerError::UnexpectedWeight { name: name.to_string() });
+    }
+    Ok(())
+}
