@@ -28,7 +28,7 @@ criterion runs) and prints, per workload, both medians, the ratio
 
 options:
   --quick            a short run (criterion --quick, one W6 run): a smoke test
-  --only ID          one workload: W1-1024, W1-mlp, W1-batched, W1-batched-loop, W2-b64, W2-b256, W3, W4, W4-h4, W5, W6
+  --only ID          one workload: W1-1024, W1-mlp, W1-batched, W1-batched-loop, W2-b64, W2-b256, W3, W4, W4-h4, W5, IO-encode, IO-save, IO-load, W6
                      (or a prefix: W1; W4 selects W4 and W4-h4)
   --save NAME        save the criterion results as baseline NAME
   --baseline NAME    compare against baseline NAME (saved with --save)
@@ -56,6 +56,9 @@ pub const WORKLOADS: &[(&str, &str, &str)] = &[
     ("W4", "W4/b32", "samples/s"),
     ("W4-h4", "W4/b32-h4", "samples/s"),
     ("W5", "W5/b1", "us"),
+    ("IO-encode", "IO/encode", "us"),
+    ("IO-save", "IO/save", "us"),
+    ("IO-load", "IO/load", "us"),
 ];
 
 #[derive(Default)]

@@ -8,8 +8,8 @@ use strata_layers::{Layer, Registry, counters, state_dict};
 use strata_loss::LossKind;
 use strata_optimizer::{OptimizerConfig, Schedule};
 use strata_training::{
-    BatchLogs, Callback, CallbackContext, CallbackResult, EarlyStopping, FitConfig, Monitor, Progress,
-    ReduceLrOnPlateau, Snapshot, Trainer, TrainingError,
+    BatchLogs, Callback, CallbackContext, CallbackResult, Checkpoint, EarlyStopping, Every, FitConfig, ModelCheckpoint,
+    Monitor, Progress, ReduceLrOnPlateau, Snapshot, Trainer, TrainingError,
 };
 
 /// Asks for a snapshot after a given batch of a given epoch and keeps it.
@@ -155,4 +155,36 @@ fn a_snapshot_that_does_not_fit_is_refused_and_changes_nothing() {
     let err = trainer().restore(c.as_mut(), &snapshot).unwrap_err();
     assert!(err.to_string().contains("dropout_1.calls"), "{err}");
     assert_eq!(bits(c.as_mut()), before, "a failed restore leaves the weights as they were");
+}
+
+#[test]
+fn every_checkpoint_a_folder_keeps_resumes_to_the_weights_of_the_uninterrupted_run() {
+    let (train, val) = (blobs(45, 30), blobs(20, 31));
+    let dir = std::env::temp_dir().join(format!("strata-training-ckpt-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let checkpoints = |dir: &std::path::Path| {
+        ModelCheckpoint::to_dir(dir).unwrap().every(Every::Steps(4)).keep_last(100).monitor(Monitor::ValLoss)
+    };
+    let mut a = model_with_dropout(40, 0.25);
+    let mut ta = trainer();
+    ta.add_callback(checkpoints(&dir)).unwrap();
+    ta.fit(a.as_mut(), &train, Some(&val)).unwrap();
+    let files = strata_io::CheckpointDir::open(&dir).unwrap().checkpoints().unwrap();
+    // 5 epochs of 7 batches: steps 4, 8, ..., 32; the best (lowest validation loss) beside them.
+    assert_eq!(files.iter().map(|(s, _)| *s).collect::<Vec<_>>(), [4, 8, 12, 16, 20, 24, 28, 32]);
+    assert!(dir.join("best.strata").is_file());
+
+    // A crash after any of them: a fresh model and trainer, restored from the file, finish the run.
+    for (step, path) in files {
+        let checkpoint = Checkpoint::load(&path).unwrap();
+        assert_eq!(checkpoint.snapshot.state.step as u64, step);
+        let mut b = checkpoint.snapshot.build_model(&Registry::with_builtins()).unwrap();
+        let mut tb = trainer();
+        let resumed_dir = dir.join(format!("resumed-{step}"));
+        tb.add_callback(checkpoints(&resumed_dir)).unwrap();
+        tb.restore(b.as_mut(), &checkpoint.snapshot).unwrap();
+        tb.fit(b.as_mut(), &train, Some(&val)).unwrap();
+        assert_eq!(bits(a.as_mut()), bits(b.as_mut()), "resumed from step {step}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
 }
