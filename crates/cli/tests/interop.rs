@@ -28,6 +28,7 @@ fn script(name: &str) -> PathBuf {
 fn run_python(python: &str, args: &[&str]) -> String {
     let out = std::process::Command::new(python).args(args).output().unwrap();
     assert!(out.status.success(), "{args:?}: {}", text(&out));
+    eprint!("{}", text(&out));
     text(&out)
 }
 

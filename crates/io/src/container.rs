@@ -13,7 +13,7 @@
 //! | b | the blob: every tensor's values, `f32` little-endian |
 //!
 //! Format version 1 (model files only, before checkpoints) is read by
-//! [`crate::legacy`].
+//! `legacy.rs`.
 
 use crate::error::{FormatProblem, IoError, Result};
 use serde::Serialize;
@@ -41,8 +41,8 @@ impl FileKind {
     /// The kind's name in messages.
     pub const fn name(self) -> &'static str {
         match self {
-            FileKind::Model => "model file",
-            FileKind::Checkpoint => "checkpoint",
+            FileKind::Model => "Strata model file",
+            FileKind::Checkpoint => "Strata checkpoint",
         }
     }
 

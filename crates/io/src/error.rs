@@ -19,11 +19,11 @@ pub enum IoError {
         source: std::io::Error,
     },
     /// The file is not a valid file of the expected kind.
-    #[error("{path}: not a valid Strata {expected}: {problem}")]
+    #[error("{path}: not a valid {expected}: {problem}")]
     Format {
         /// The file.
         path: PathBuf,
-        /// What it should have been (`model file`, `checkpoint`, `safetensors file`).
+        /// What it should have been (`Strata model file`, `Strata checkpoint`, `safetensors file`).
         expected: &'static str,
         /// What is wrong with it.
         problem: FormatProblem,
@@ -66,9 +66,9 @@ pub enum FormatProblem {
         found: String,
     },
     /// A Strata file of another kind (a checkpoint where a model file was expected).
-    #[error("this is a Strata {found}")]
+    #[error("this is a {found}")]
     WrongKind {
-        /// What it is.
+        /// What it is (`Strata checkpoint`).
         found: &'static str,
     },
     /// Written by a newer Strata, in a format version this build does not know.

@@ -32,7 +32,7 @@ struct Payload {
 
 /// Parse a version-1 model file.
 pub(crate) fn read_model_v1(bytes: &[u8], path: &Path) -> Result<SavedModel> {
-    let bad = |problem| IoError::Format { path: path.to_path_buf(), expected: "model file", problem };
+    let bad = |problem| IoError::Format { path: path.to_path_buf(), expected: "Strata model file", problem };
     let actual = bytes.len() as u64;
     if bytes.len() < HEADER_LEN {
         return Err(bad(FormatProblem::Truncated { expected: HEADER_LEN as u64, actual }));

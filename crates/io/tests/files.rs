@@ -115,3 +115,83 @@ fn weights_that_do_not_fit_the_spec_are_refused_by_name() {
     let err = saved.instantiate(&Registry::with_builtins()).unwrap_err();
     assert_eq!(err.to_string(), "model file has no tensor 'dense_2.bias'");
 }
+
+#[test]
+fn safetensors_in_bfloat16_and_float16_import_as_their_float32_values() {
+    use safetensors::{Dtype, tensor::TensorView};
+    let mut source = mlp(10);
+    let names = strata_io::safetensors::torch_names(source.as_mut());
+    let by_name: std::collections::HashMap<String, strata_tensor::Tensor> =
+        state_dict(source.as_mut()).into_iter().collect();
+    for dtype in [Dtype::BF16, Dtype::F16] {
+        // Each value rounded to the 16-bit type: what import must give back, exactly.
+        let mut expected = Vec::new();
+        let mut bytes = Vec::new();
+        for n in &names {
+            let t = &by_name[&n.strata];
+            let torch = if n.transposed {
+                let (r, c) = (t.shape()[0], t.shape()[1]);
+                (0..r * c).map(|i| t.data()[(i % r) * c + i / r]).collect::<Vec<f32>>()
+            } else {
+                t.data().to_vec()
+            };
+            let (b, back): (Vec<u8>, Vec<f32>) = match dtype {
+                Dtype::BF16 => (
+                    torch.iter().flat_map(|&x| half::bf16::from_f32(x).to_le_bytes()).collect(),
+                    t.data().iter().map(|&x| half::bf16::from_f32(x).to_f32()).collect(),
+                ),
+                _ => (
+                    torch.iter().flat_map(|&x| half::f16::from_f32(x).to_le_bytes()).collect(),
+                    t.data().iter().map(|&x| half::f16::from_f32(x).to_f32()).collect(),
+                ),
+            };
+            bytes.push(b);
+            expected.push((n.strata.clone(), back));
+        }
+        let views = names.iter().zip(&bytes).map(|(n, b)| {
+            let shape: Vec<usize> = if n.transposed {
+                by_name[&n.strata].shape().iter().rev().copied().collect()
+            } else {
+                by_name[&n.strata].shape().to_vec()
+            };
+            (n.torch.as_str(), TensorView::new(dtype, shape, b).unwrap())
+        });
+        let file = safetensors::serialize(views, None).unwrap();
+        let mut target = mlp(11);
+        strata_io::safetensors::import(target.as_mut(), &file, Path::new("half.safetensors")).unwrap();
+        let got: Vec<(String, Vec<f32>)> =
+            state_dict(target.as_mut()).into_iter().map(|(n, t)| (n, t.data().to_vec())).collect();
+        assert_eq!(got, expected, "{dtype:?}");
+    }
+}
+
+#[test]
+fn safetensors_names_follow_pytorch_and_a_wrong_shape_is_named() {
+    let mut model = mlp(12);
+    let torch: Vec<(String, bool)> =
+        strata_io::safetensors::torch_names(model.as_mut()).into_iter().map(|n| (n.torch, n.transposed)).collect();
+    // nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2)).state_dict().keys()
+    let expected = [("0.weight", true), ("0.bias", false), ("2.weight", true), ("2.bias", false)];
+    assert_eq!(torch, expected.map(|(n, t)| (n.to_string(), t)));
+    let bytes = strata_io::safetensors::export(model.as_mut(), None).unwrap();
+    let mut other = strata_io::safetensors::export(crate::mlp(13).as_mut(), None).unwrap();
+    strata_io::safetensors::import(model.as_mut(), &other, Path::new("ok.safetensors")).unwrap();
+    // A 3-4-2 file into a 3-4-2 model works; into a model of other widths, the first tensor that differs is named.
+    let mut wide = {
+        use strata_layers::{Dense, DenseConfig, Sequential};
+        let mut rng = strata_tensor::StrataRng::seed_from_u64(1);
+        Sequential::new(
+            &[3],
+            vec![Box::new(Dense::new(DenseConfig::new(3, 5), &mut rng).unwrap()) as Box<dyn strata_layers::Layer>],
+        )
+        .unwrap()
+    };
+    let err = strata_io::safetensors::import(&mut wide, &bytes, Path::new("w.safetensors")).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "w.safetensors: tensor '0.weight': the model expects shape [5, 3], the file holds [4, 3]"
+    );
+    other.truncate(10);
+    let err = strata_io::safetensors::import(model.as_mut(), &other, Path::new("cut.safetensors")).unwrap_err();
+    assert!(err.to_string().starts_with("cut.safetensors: not a valid safetensors file"), "{err}");
+}

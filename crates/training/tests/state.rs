@@ -188,3 +188,26 @@ fn every_checkpoint_a_folder_keeps_resumes_to_the_weights_of_the_uninterrupted_r
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn mutated_checkpoint_files_give_typed_errors_never_panics() {
+    let mut model = model_with_dropout(40, 0.25);
+    let t = trainer();
+    let seed = Checkpoint::new(t.snapshot(model.as_mut()).unwrap()).to_bytes().unwrap();
+    let mut rng = strata_tensor::StrataRng::seed_from_u64(13);
+    let mut loaded = 0;
+    for i in 0..1500 {
+        let mut m = seed.clone();
+        let at = (rng.next_u64() % m.len() as u64) as usize;
+        match i % 3 {
+            0 => m[at] ^= 1 << (rng.next_u64() % 8),
+            1 => m.truncate(at),
+            _ => drop(m.splice(at..at, [b'{', b'"', 0xff])),
+        };
+        if let Ok(c) = Checkpoint::from_bytes(m, std::path::Path::new("fuzz")) {
+            loaded += 1;
+            let _ = c.snapshot.build_model(&Registry::with_builtins());
+        }
+    }
+    assert_eq!(loaded, 0, "every mutation is caught by the lengths or the checksum");
+}
