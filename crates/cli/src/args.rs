@@ -46,6 +46,34 @@ pub struct DataArgs {
     /// The CSV file starts with a header row.
     #[arg(long)]
     pub header: bool,
+    /// The CSV cell separator: `,` `;` `|` or `tab` [default: tab for .tsv and .tab files, else `,`].
+    #[arg(long, value_name = "CHAR")]
+    pub delimiter: Option<String>,
+    /// Missing feature values (empty, NA, NaN, ?): `error` names the cell, `drop` leaves out their rows, `mean` fills in the column's mean.
+    #[arg(long, default_value = "error", value_name = "POLICY")]
+    pub missing: String,
+    /// The longest CSV line read, in bytes.
+    #[arg(long, default_value_t = strata::data::MAX_LINE_BYTES, value_name = "BYTES")]
+    pub max_line_bytes: usize,
+    /// The most data read from one file (after decompression), in bytes.
+    #[arg(long, default_value_t = strata::data::MAX_DATA_BYTES, value_name = "BYTES")]
+    pub max_data_bytes: u64,
+}
+
+impl Default for DataArgs {
+    /// The embedded sample, label last, no header, the default limits.
+    fn default() -> Self {
+        DataArgs {
+            data: None,
+            labels: None,
+            label_column: "last".into(),
+            header: false,
+            delimiter: None,
+            missing: "error".into(),
+            max_line_bytes: strata::data::MAX_LINE_BYTES,
+            max_data_bytes: strata::data::MAX_DATA_BYTES,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -100,6 +128,15 @@ pub struct TrainArgs {
     /// Save the trained model (architecture, weights, preprocessing) here.
     #[arg(long, value_name = "MODEL")]
     pub out: Option<PathBuf>,
+    /// What the label column holds: class indices or names (`classification`), or a real value (`regression`: MSE or Huber loss, RMSE, MAE and R² reported, targets standardised on the training part).
+    #[arg(long, value_enum, default_value = "classification")]
+    pub task: TaskArg,
+    /// The loss of a regression: mse or huber (delta 1, on the standardised target).
+    #[arg(long, default_value = "mse", value_name = "LOSS")]
+    pub loss: String,
+    /// The most parameters a model may have; a larger one is refused before it is built [default: what a quarter of the machine's memory holds for training].
+    #[arg(long, value_name = "N")]
+    pub max_parameters: Option<u64>,
     /// Write the whole training state into --checkpoint-dir every N epochs (`2`, `2epochs`) or optimizer steps (`100steps`); `strata train --resume DIR` continues a run that was stopped or killed.
     #[arg(long, value_name = "N[epochs|steps]")]
     pub checkpoint_every: Option<String>,
@@ -115,6 +152,15 @@ pub struct TrainArgs {
     /// Print only the final result.
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+/// What a training run learns to predict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TaskArg {
+    /// A class per row.
+    Classification,
+    /// A real value per row.
+    Regression,
 }
 
 #[derive(Debug, Args)]

@@ -2,7 +2,10 @@
 
 use crate::args::DataArgs;
 use std::error::Error;
-use strata::data::{CsvOptions, InMemoryDataset, LabelColumn, load_csv, load_csv_bytes, load_idx_dataset};
+use strata::data::{
+    CsvOptions, InMemoryDataset, LabelColumn, Missing, Task, delimiter_for, load_csv, load_csv_bytes, load_idx,
+    load_idx_dataset,
+};
 
 /// The first 5000 images of MNIST as CSV (784 pixels 0-255, then the label),
 /// embedded so that `strata train` works on a fresh clone. Provenance and
@@ -40,8 +43,65 @@ pub fn label_column_name(c: LabelColumn) -> String {
     }
 }
 
+/// `--delimiter`: one character, or `tab`.
+fn delimiter(args: &DataArgs) -> Result<u8, String> {
+    let Some(d) = &args.delimiter else {
+        return Ok(args.data.as_deref().map_or(b',', delimiter_for));
+    };
+    match d.as_str() {
+        "tab" | "\\t" | "\t" => Ok(b'\t'),
+        s if s.len() == 1
+            && s.is_ascii()
+            && !s.as_bytes()[0].is_ascii_alphanumeric()
+            && s != "\""
+            && s != "."
+            && s != "-" =>
+        {
+            Ok(s.as_bytes()[0])
+        }
+        other => {
+            Err(format!("--delimiter must be one punctuation character such as , ; | or the word tab, got '{other}'"))
+        }
+    }
+}
+
+fn missing(args: &DataArgs) -> Result<Missing, String> {
+    match args.missing.as_str() {
+        "error" => Ok(Missing::Error),
+        "drop" => Ok(Missing::Drop),
+        "mean" => Ok(Missing::Mean),
+        other => Err(format!("--missing must be error, drop or mean, got '{other}'")),
+    }
+}
+
+/// The CSV options the flags ask for.
+pub fn csv_options(args: &DataArgs, label_column: LabelColumn, task: Task) -> Result<CsvOptions, String> {
+    Ok(CsvOptions {
+        label_column,
+        has_header: args.header,
+        delimiter: delimiter(args)?,
+        task,
+        missing: missing(args)?,
+        max_line_bytes: args.max_line_bytes,
+        max_bytes: args.max_data_bytes,
+        ..CsvOptions::default()
+    })
+}
+
+/// Load the data the flags name, for classification.
 pub fn load(args: &DataArgs, label_column: LabelColumn) -> Result<Loaded, Box<dyn Error>> {
-    let opts = CsvOptions { label_column, has_header: args.header, ..CsvOptions::default() };
+    load_for(args, label_column, Task::Classification)
+}
+
+/// Load the data the flags name: features checked finite.
+pub fn load_for(args: &DataArgs, label_column: LabelColumn, task: Task) -> Result<Loaded, Box<dyn Error>> {
+    let loaded = read(args, label_column, task)?;
+    crate::checks::finite_features(&loaded.dataset, &loaded.name)?;
+    Ok(loaded)
+}
+
+fn read(args: &DataArgs, label_column: LabelColumn, task: Task) -> Result<Loaded, Box<dyn Error>> {
+    let opts = csv_options(args, label_column, task)?;
     match (&args.data, &args.labels) {
         (None, None) => Ok(Loaded {
             dataset: load_csv_bytes(EMBEDDED_MNIST, &opts, "embedded mnist_5k.csv.gz")?,
@@ -54,6 +114,17 @@ pub fn load(args: &DataArgs, label_column: LabelColumn) -> Result<Loaded, Box<dy
             name: images.display().to_string(),
             embedded: false,
         }),
+        (Some(path), None) if label_column == LabelColumn::None && looks_like_idx(path) => {
+            // Images alone (to predict): the first axis is the samples.
+            let images = load_idx(path)?;
+            let n = images.shape().first().copied().unwrap_or(0);
+            let flat = images.reshape(&[n, images.len() / n.max(1)])?;
+            Ok(Loaded {
+                dataset: InMemoryDataset::new(flat, strata::tensor::Tensor::zeros(&[n, 0]))?,
+                name: path.display().to_string(),
+                embedded: false,
+            })
+        }
         (Some(path), None) => {
             if looks_like_idx(path) {
                 return Err(format!(

@@ -30,9 +30,11 @@
 mod args;
 mod charlm;
 mod checkpoint;
+mod checks;
 mod dataset;
 mod interop;
 mod model;
+mod regression;
 mod run;
 mod sequence;
 

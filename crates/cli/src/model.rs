@@ -11,3 +11,11 @@ pub const LABEL_COLUMN: &str = "strata.cli.label_column";
 pub fn label_column(model: &Model) -> &str {
     model.metadata().get(LABEL_COLUMN).map_or("last", String::as_str)
 }
+
+/// Metadata key of what the model predicts: `regression` (absent: classes).
+pub const TASK: &str = "strata.cli.task";
+
+/// Whether a model was trained by `--task regression`.
+pub fn is_regression(model: &Model) -> bool {
+    model.metadata().get(TASK).is_some_and(|t| t == "regression")
+}

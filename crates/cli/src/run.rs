@@ -7,7 +7,8 @@ use std::error::Error;
 use std::time::Instant;
 use strata::activation::ActivationKind;
 use strata::data::{
-    Dataset, InMemoryDataset, LabelColumn, MinMaxScaler, Normalizer, StandardScaler, split_three, train_test_split,
+    Dataset, InMemoryDataset, LabelColumn, MinMaxScaler, Normalizer, StandardScaler, Task, split_three,
+    train_test_split,
 };
 use strata::io::SavedModel;
 use strata::layers::{Dim, LayerSpec, Registry, dims};
@@ -23,7 +24,7 @@ fn pct(x: Option<f32>) -> String {
     x.map_or_else(|| "n/a".into(), |a| format!("{:.2}%", a * 100.0))
 }
 
-fn normalizer_for(name: &str, embedded: bool, train: &InMemoryDataset) -> Result<Normalizer> {
+pub(crate) fn normalizer_for(name: &str, embedded: bool, train: &InMemoryDataset) -> Result<Normalizer> {
     Ok(match name {
         "auto" if embedded => Normalizer::Scale { factor: 1.0 / 255.0 },
         "auto" | "standard" => Normalizer::Standard(StandardScaler::fit(train.features())?),
@@ -88,6 +89,15 @@ fn load_parts(a: &TrainArgs, split_rng: &mut StrataRng) -> Result<Parts> {
     let loaded = dataset::load(&a.data, label_column)?;
     let ds = loaded.dataset;
     let n_classes = ds.n_classes().ok_or("the data has no class labels")?;
+    let present = ds.class_counts().unwrap_or_default().iter().filter(|&&c| c > 0).count();
+    if present < 2 {
+        return Err(format!(
+            "{}: every row has the same class: a classifier needs at least two (for a real-valued target, use \
+             --task regression)",
+            loaded.name
+        )
+        .into());
+    }
     let n_samples = ds.len();
     let (train_val, test) = match (loaded.embedded, a.test_fraction) {
         (true, None) => {
@@ -177,7 +187,21 @@ fn make_trainer(a: &TrainArgs, n_train: usize, has_validation: bool) -> Result<T
 }
 
 pub(crate) fn train(mut a: TrainArgs, registry: &Registry, run: Run) -> Result<()> {
+    crate::checks::flags(&a)?;
+    if let Some(out) = &a.out {
+        crate::checks::out_path("--out", out)?;
+    }
+    let dropout_given = a.dropout.is_some();
     a.resolve_defaults();
+    if a.task == crate::args::TaskArg::Regression {
+        if a.preset != Preset::Mlp || a.model.is_some() {
+            return Err("--task regression trains an MLP (--layers); --preset and --model are for classifiers".into());
+        }
+        if !dropout_given {
+            a.dropout = Some(0.0);
+        }
+        return crate::regression::train(a, registry, run);
+    }
     if a.preset == Preset::Charlm && a.model.is_none() {
         if a.checkpoint_every.is_some() || a.checkpoint_dir.is_some() {
             return Err("--checkpoint-every and --checkpoint-dir are not supported with --preset charlm yet".into());
@@ -194,8 +218,15 @@ pub(crate) fn train(mut a: TrainArgs, registry: &Registry, run: Run) -> Result<(
         Some(path) => format!("{}: {e}", path.display()),
         None => e.to_string(),
     };
-    let network = registry.build(&spec, &mut init_rng).map_err(|e| in_file(&e))?;
+    let budget = a.max_parameters.unwrap_or_else(strata::model::default_budget);
+    strata::model::check_budget(&spec, budget)
+        .map_err(|e| in_file(&format!("{e} (--max-parameters raises the budget)")))?;
+    let mut network = registry.build(&spec, &mut init_rng).map_err(|e| in_file(&e))?;
+    check_trainable(network.as_mut()).map_err(|e| in_file(&e))?;
     let mut model = Model::new(network)?.with_providers_from(registry).with_preprocessing(parts.normalizer.clone());
+    if let Some(names) = parts.train.class_names() {
+        model = model.with_class_names(names.to_vec())?;
+    }
     let parts = parts.reshape_to(model.input_shape())?;
     check_fits(&model, &parts)?;
     let mut trainer = make_trainer(&a, parts.train.len(), parts.val.is_some())?;
@@ -216,6 +247,18 @@ pub(crate) fn train(mut a: TrainArgs, registry: &Registry, run: Run) -> Result<(
         model = model.with_metadata(crate::model::LABEL_COLUMN, column);
         model.save(out)?;
         println!("saved the model to {}", out.display());
+    }
+    Ok(())
+}
+
+/// A model must have something to train.
+pub(crate) fn check_trainable(network: &mut dyn strata::layers::Layer) -> Result<()> {
+    if network.n_parameters() == 0 {
+        return Err(format!(
+            "the model ({}) has no trainable parameters: add a dense, convolution or other layer with weights",
+            network.kind()
+        )
+        .into());
     }
     Ok(())
 }
@@ -299,7 +342,8 @@ fn report(
 
 /// Read the data a saved model is evaluated on or predicts for, as the
 /// model was trained: its label column by default; a file whose rows are as
-/// wide as the model's input holds features only.
+/// wide as the model's input holds features only. A file of another width
+/// is refused with both widths.
 fn load_for_model(m: &Model, data: &crate::args::DataArgs, want_labels: bool) -> Result<InMemoryDataset> {
     let n_inputs: Option<usize> = m.input_shape().iter().map(|d| d.fixed()).product();
     let column = if data.label_column != "last" {
@@ -307,14 +351,26 @@ fn load_for_model(m: &Model, data: &crate::args::DataArgs, want_labels: bool) ->
     } else {
         dataset::parse_label_column(crate::model::label_column(m))?
     };
+    let task = if crate::model::is_regression(m) { Task::Regression } else { Task::Classification };
     let loaded = if data.labels.is_some() || data.data.is_none() {
-        dataset::load(data, column)?
+        dataset::load_for(data, column, task)?
     } else {
-        let all = dataset::load(data, LabelColumn::None)?;
-        let width = all.dataset.feature_shape().iter().product::<usize>();
-        if Some(width) == n_inputs && !want_labels { all } else { dataset::load(data, column)? }
+        // Features only, when the rows are exactly as wide as the model's input.
+        match dataset::load_for(data, LabelColumn::None, task) {
+            Ok(all) if !want_labels && Some(all.dataset.feature_shape().iter().product::<usize>()) == n_inputs => all,
+            _ => dataset::load_for(data, column, task)?,
+        }
     };
-    if want_labels && loaded.dataset.n_classes().is_none() {
+    let width = loaded.dataset.feature_shape().iter().product::<usize>();
+    if let Some(n) = n_inputs.filter(|&n| n != width) {
+        return Err(format!(
+            "{}: the model takes {n} features per row, the file has {width} (besides its label column, {})",
+            loaded.name,
+            dataset::label_column_name(column)
+        )
+        .into());
+    }
+    if want_labels && task == Task::Classification && loaded.dataset.n_classes().is_none() {
         return Err("evaluation needs labelled data".into());
     }
     Ok(loaded.dataset)
@@ -322,8 +378,19 @@ fn load_for_model(m: &Model, data: &crate::args::DataArgs, want_labels: bool) ->
 
 pub fn evaluate(a: EvaluateArgs, registry: &Registry) -> Result<()> {
     let mut model = Model::load_with(&a.model, registry)?;
-    let mut ds = load_for_model(&model, &a.data, true)?;
+    let ds = load_for_model(&model, &a.data, true)?;
+    if let Some(scaling) = crate::regression::scaling_of(&model)? {
+        let (rmse, mae, r2) = crate::regression::evaluate(&mut model, &scaling, &ds)?;
+        println!("samples: {}", ds.len());
+        println!("RMSE: {rmse:.4}");
+        println!("MAE: {mae:.4}");
+        println!("R²: {r2:.4}");
+        return Ok(());
+    }
+    let mut ds = ds;
     model.preprocess(ds.features_mut(), "evaluate")?;
+    let output = model.network_mut().forward(ds.features(), strata::layers::Mode::Eval)?.clone();
+    crate::checks::finite_outputs(&output, "evaluate")?;
     let metrics = strata::training::evaluate(model.network_mut(), &ds, &LossKind::CrossEntropy)?;
     println!("samples: {}", metrics.n_samples);
     println!("accuracy: {}", pct(metrics.accuracy));
@@ -334,11 +401,21 @@ pub fn evaluate(a: EvaluateArgs, registry: &Registry) -> Result<()> {
 pub fn predict(a: PredictArgs, registry: &Registry) -> Result<()> {
     let mut model = Model::load_with(&a.model, registry)?;
     let ds = load_for_model(&model, &a.data, false)?;
-    let labels = model.predict_labels(ds.features())?;
-    let mut out = String::with_capacity(labels.len() * 3);
-    for label in labels {
-        out.push_str(&label);
-        out.push('\n');
+    let output = model.output(ds.features())?;
+    crate::checks::finite_outputs(&output, "predict")?;
+    let mut out = String::with_capacity(ds.len() * 8);
+    match crate::regression::scaling_of(&model)? {
+        Some(scaling) => {
+            for y in scaling.unscale(&output) {
+                out.push_str(&format!("{y}\n"));
+            }
+        }
+        None => {
+            for label in model.predict_labels(ds.features())? {
+                out.push_str(&label);
+                out.push('\n');
+            }
+        }
     }
     print!("{out}");
     Ok(())

@@ -26,7 +26,7 @@ fn input_of(a: &AttentionMapArgs, model: &Model) -> Result<(Tensor, String)> {
         )
         .into());
     }
-    let data = DataArgs { data: a.data.clone(), labels: None, label_column: "last".into(), header: false };
+    let data = DataArgs { data: a.data.clone(), ..DataArgs::default() };
     let loaded = crate::dataset::load(&data, LabelColumn::Last)?;
     let n = loaded.dataset.len();
     if a.row >= n {

@@ -1,14 +1,18 @@
-//! CSV loading (plain or gzipped): numeric cells, one label column.
+//! CSV loading (plain or gzipped) through the `csv` crate: numeric features,
+//! one target column (class indices, class names or real values), missing
+//! values refused or handled, every size bounded before it is allocated.
 
-use crate::dataset::{InMemoryDataset, label_of};
+use crate::dataset::{InMemoryDataset, MAX_LABEL};
 use crate::error::{DataError, Result, cell_text};
-use crate::gzip::for_each_line;
+use crate::gzip::is_gzip;
+use flate2::bufread::MultiGzDecoder;
+use std::collections::HashMap;
 use std::fs::File;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use strata_tensor::Tensor;
 
-/// Which column holds the class label.
+/// Which column holds the target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum LabelColumn {
     /// The last column (the default; MNIST, digits and iris files).
@@ -18,43 +22,98 @@ pub enum LabelColumn {
     First,
     /// The column at this 0-based index.
     Index(usize),
-    /// No label: every column is a feature and the targets are `[n, 0]`.
+    /// No target: every column is a feature and the targets are `[n, 0]`.
     None,
 }
+
+/// What the target column holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Task {
+    /// Classes: non-negative integer indices (`3`, `3.0`), or names (`setosa`),
+    /// mapped to indices in sorted order.
+    #[default]
+    Classification,
+    /// A real value per row: targets `[n, 1]`.
+    Regression,
+}
+
+/// What to do with a missing feature value (an empty cell, `NA`, `N/A`,
+/// `NaN`, `?`, `null`, in any case).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Missing {
+    /// Refuse the file, naming the line and column ([`DataError::Missing`]).
+    #[default]
+    Error,
+    /// Leave out the rows that have one.
+    Drop,
+    /// Replace it with the mean of its column's present values (over the
+    /// whole file).
+    Mean,
+}
+
+/// The longest line read by default: 64 MiB.
+pub const MAX_LINE_BYTES: usize = 64 << 20;
+/// The most data read from one file by default (after decompression): 8 GiB.
+pub const MAX_DATA_BYTES: u64 = 8 << 30;
+/// The largest class index a file may hold by default (a million classes).
+pub const MAX_CLASS_INDEX: usize = 999_999;
 
 /// How to read a CSV file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CsvOptions {
-    /// Which column holds the class label.
+    /// Which column holds the target.
     pub label_column: LabelColumn,
-    /// Skip the first line.
+    /// The first row holds the columns' names.
     pub has_header: bool,
-    /// The cell separator.
+    /// The cell separator (`b','`, `b';'`, `b'\t'`).
     pub delimiter: u8,
+    /// What the target column holds.
+    pub task: Task,
+    /// What to do with missing feature values.
+    pub missing: Missing,
+    /// The longest line accepted, in bytes.
+    pub max_line_bytes: usize,
+    /// The most bytes read (after decompression).
+    pub max_bytes: u64,
+    /// The largest class index accepted; also at most twice the number of
+    /// rows plus 1000, so a stray large number cannot ask for a huge layer.
+    pub max_class_index: usize,
 }
 
 impl Default for CsvOptions {
-    /// Label in the last column, no header, comma-separated.
+    /// Label in the last column, no header, comma-separated, classification,
+    /// missing values refused, the default limits.
     fn default() -> Self {
-        Self { label_column: LabelColumn::Last, has_header: false, delimiter: b',' }
+        Self {
+            label_column: LabelColumn::Last,
+            has_header: false,
+            delimiter: b',',
+            task: Task::Classification,
+            missing: Missing::Error,
+            max_line_bytes: MAX_LINE_BYTES,
+            max_bytes: MAX_DATA_BYTES,
+            max_class_index: MAX_CLASS_INDEX,
+        }
     }
 }
 
+/// The delimiter a file's name suggests: tab for `.tsv` and `.tab` (also
+/// gzipped), else comma.
+pub fn delimiter_for(path: &Path) -> u8 {
+    let name = path.file_name().map(|n| n.to_string_lossy().to_lowercase()).unwrap_or_default();
+    let name = name.strip_suffix(".gz").unwrap_or(&name);
+    if name.ends_with(".tsv") || name.ends_with(".tab") { b'\t' } else { b',' }
+}
+
 /// Load a CSV file, plain or gzipped (detected by the magic bytes `1f 8b`,
-/// not by the file name).
-///
-/// Every cell must be a finite number (surrounding spaces allowed); the label
-/// cell a non-negative integer such as `3` or `3.0`. The number of classes is
-/// the largest label + 1. Blank lines are skipped, a trailing `\r` and a UTF-8
-/// byte-order mark are tolerated.
+/// not by the file name). See [`read_csv`] for what it accepts.
 ///
 /// Errors: [`DataError::Io`] when the file cannot be read, and the errors of
 /// [`read_csv`].
 pub fn load_csv(path: impl AsRef<Path>, opts: &CsvOptions) -> Result<InMemoryDataset> {
     let path = path.as_ref();
     let file = File::open(path).map_err(|source| DataError::Io { path: path.to_path_buf(), source })?;
-    let name = path.display().to_string();
-    parse(BufReader::with_capacity(1 << 16, file), opts, &name, path)
+    parse(BufReader::with_capacity(1 << 16, file), opts, &path.display().to_string(), path)
 }
 
 /// [`load_csv`] for bytes in memory (e.g. a file embedded with
@@ -66,13 +125,24 @@ pub fn load_csv_bytes(bytes: &[u8], opts: &CsvOptions, source_name: &str) -> Res
 /// Read CSV data from any buffered reader (plain or gzipped, detected by the
 /// magic bytes); `source` names it in errors.
 ///
+/// Cells may be quoted (`"a, b"`), surrounded by spaces, and the file may
+/// start with a header row (`has_header`) and a UTF-8 byte-order mark; blank
+/// lines are skipped. Feature cells are finite numbers; missing ones are
+/// handled as `opts.missing` says. The target cell is a class index, a class
+/// name (every row's, then: the names are sorted and numbered, and kept in
+/// [`InMemoryDataset::class_names`]) or, for [`Task::Regression`], a finite
+/// number.
+///
 /// Errors, each naming `source` and the 1-based line (counting the header)
 /// and column: [`DataError::Parse`] for a cell that is not a finite number,
-/// [`DataError::InvalidLabel`], [`DataError::Ragged`] for a row whose cell
-/// count differs from the first data row's, [`DataError::Empty`] when there is
-/// no data row, [`DataError::Gzip`] for corrupt compressed data,
-/// [`DataError::InvalidArgument`] when the label column does not exist or no
-/// feature column is left, [`DataError::Io`] when reading fails.
+/// [`DataError::Missing`], [`DataError::InvalidLabel`] (a negative or
+/// fractional index, names mixed with indices, an index above the limit),
+/// [`DataError::Ragged`] for a row whose cell count differs from the first
+/// data row's, [`DataError::Text`] for a line longer than
+/// `opts.max_line_bytes` or data beyond `opts.max_bytes`, [`DataError::Empty`]
+/// when there is no data row, [`DataError::Gzip`] for corrupt compressed
+/// data, [`DataError::InvalidArgument`] when the label column does not exist
+/// or no feature column is left, [`DataError::Io`] when reading fails.
 ///
 /// ```
 /// use strata_data::{CsvOptions, DataError, read_csv};
@@ -81,97 +151,242 @@ pub fn load_csv_bytes(bytes: &[u8], opts: &CsvOptions, source_name: &str) -> Res
 /// let err = read_csv(csv.as_bytes(), &CsvOptions::default(), "inline.csv").unwrap_err();
 /// assert!(matches!(err, DataError::Parse { line: 2, column: 2, .. }));
 /// assert_eq!(err.to_string(), r#"inline.csv: line 2, column 2: "oops" is not a finite number"#);
+///
+/// let named = "sepal,petal,species\n5.1,1.4,\"setosa\"\n6.3,6.0,virginica\n";
+/// let opts = CsvOptions { has_header: true, ..CsvOptions::default() };
+/// let ds = read_csv(named.as_bytes(), &opts, "named.csv")?;
+/// assert_eq!(ds.class_names().unwrap(), ["setosa", "virginica"]);
+/// # Ok::<(), DataError>(())
 /// ```
 pub fn read_csv<R: BufRead>(reader: R, opts: &CsvOptions, source: &str) -> Result<InMemoryDataset> {
     parse(reader, opts, source, Path::new(source))
 }
 
-fn parse<R: BufRead>(reader: R, opts: &CsvOptions, source: &str, path: &Path) -> Result<InMemoryDataset> {
+fn parse<R: BufRead>(mut reader: R, opts: &CsvOptions, source: &str, path: &Path) -> Result<InMemoryDataset> {
+    let io = |e: std::io::Error| DataError::Io { path: path.to_path_buf(), source: e };
+    let gz = is_gzip(reader.fill_buf().map_err(io)?);
+    let inner: Box<dyn Read + '_> = if gz { Box::new(MultiGzDecoder::new(reader)) } else { Box::new(reader) };
+    let bounded = Bounded { inner, line_bytes: 0, lines: 1, total: 0, opts };
+    let mut csv = ::csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(opts.delimiter)
+        .trim(::csv::Trim::All)
+        .buffer_capacity(1 << 16)
+        .from_reader(bounded);
     let mut parser = Parser::new(opts, source);
-    for_each_line(reader, (source, path), None, |_, line| parser.push_line(line))?;
+    let mut record = ::csv::ByteRecord::new();
+    loop {
+        match csv.read_byte_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {
+                let line = record.position().map_or(0, |p| p.line() as usize);
+                parser.push(&record, line)?;
+            }
+            Err(e) => return Err(read_error(e, gz, source, path, csv.get_ref().lines)),
+        }
+    }
     parser.finish()
 }
 
-/// Line-by-line CSV state.
+/// A `csv` crate error as the data error it stands for.
+fn read_error(e: ::csv::Error, gz: bool, source: &str, path: &Path, line: usize) -> DataError {
+    let line = e.position().map_or(line, |p| p.line() as usize);
+    match e.into_kind() {
+        ::csv::ErrorKind::Io(e)
+            if e.kind() == std::io::ErrorKind::InvalidData && e.get_ref().is_some_and(|i| i.is::<Limit>()) =>
+        {
+            DataError::Text { file: source.to_owned(), line, reason: e.to_string() }
+        }
+        ::csv::ErrorKind::Io(e) if gz => DataError::Gzip { file: source.to_owned(), source: e },
+        ::csv::ErrorKind::Io(e) => DataError::Io { path: path.to_path_buf(), source: e },
+        other => DataError::Text { file: source.to_owned(), line, reason: format!("{other:?}") },
+    }
+}
+
+/// A limit a file went past.
+#[derive(Debug)]
+struct Limit(String);
+
+impl std::fmt::Display for Limit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Limit {}
+
+/// The reader the `csv` crate reads through: it stops a line longer than
+/// the limit, and data beyond the limit, before they fill the memory.
+struct Bounded<'a, R> {
+    inner: R,
+    line_bytes: usize,
+    lines: usize,
+    total: u64,
+    opts: &'a CsvOptions,
+}
+
+impl<R: Read> Read for Bounded<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.total += n as u64;
+        let limit = |what: String| std::io::Error::new(std::io::ErrorKind::InvalidData, Limit(what));
+        if self.total > self.opts.max_bytes {
+            return Err(limit(format!("the data goes on beyond {} bytes, the most Strata reads", self.opts.max_bytes)));
+        }
+        for &b in &buf[..n] {
+            if b == b'\n' {
+                self.line_bytes = 0;
+                self.lines += 1;
+            } else {
+                self.line_bytes += 1;
+                if self.line_bytes > self.opts.max_line_bytes {
+                    return Err(limit(format!(
+                        "a line longer than {} bytes, the longest Strata reads",
+                        self.opts.max_line_bytes
+                    )));
+                }
+            }
+        }
+        Ok(n)
+    }
+}
+
+/// Missing-value spellings, lower case.
+fn is_missing(cell: &[u8]) -> bool {
+    cell.is_empty() || matches!(cell.to_ascii_lowercase().as_slice(), b"na" | b"n/a" | b"nan" | b"?" | b"null")
+}
+
+/// Record-by-record CSV state.
 struct Parser<'a> {
     opts: &'a CsvOptions,
     source: &'a str,
-    /// Lines seen so far (the current line's 1-based number once pushed).
-    line: usize,
-    /// Cells per row and the label's 0-based column, fixed by the first data row.
+    /// Cells per row and the target's 0-based column, fixed by the first data row.
     layout: Option<(usize, Option<usize>)>,
+    header_seen: bool,
     features: Vec<f32>,
-    labels: Vec<usize>,
+    /// Per row: the target's text id (classification) or value (regression).
+    targets: Vec<f32>,
+    /// Target texts by first appearance, with the line and column of it.
+    texts: HashMap<Vec<u8>, usize>,
+    first_at: Vec<(String, usize, usize)>,
     rows: usize,
+    /// Whether a value was missing (for `Missing::Mean`).
+    any_missing: bool,
 }
 
 impl<'a> Parser<'a> {
     fn new(opts: &'a CsvOptions, source: &'a str) -> Self {
-        Self { opts, source, line: 0, layout: None, features: Vec::new(), labels: Vec::new(), rows: 0 }
+        Self {
+            opts,
+            source,
+            layout: None,
+            header_seen: false,
+            features: Vec::new(),
+            targets: Vec::new(),
+            texts: HashMap::new(),
+            first_at: Vec::new(),
+            rows: 0,
+            any_missing: false,
+        }
     }
 
-    fn push_line(&mut self, raw: &[u8]) -> Result<()> {
-        self.line += 1;
-        let mut line = raw.strip_suffix(b"\n").unwrap_or(raw);
-        line = line.strip_suffix(b"\r").unwrap_or(line);
-        if self.line == 1 {
-            line = line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line);
-            if self.opts.has_header {
-                return Ok(());
-            }
-        }
-        if line.trim_ascii().is_empty() {
+    fn push(&mut self, record: &::csv::ByteRecord, line: usize) -> Result<()> {
+        if self.opts.has_header && !self.header_seen {
+            self.header_seen = true;
             return Ok(());
         }
-        let delim = self.opts.delimiter;
-        let found = line.iter().filter(|&&b| b == delim).count() + 1;
+        if record.len() == 1 && record[0].is_empty() {
+            return Ok(()); // a blank line
+        }
+        let found = record.len();
         let (n_cols, label_col) = match self.layout {
             Some(layout) => layout,
-            None => {
-                let layout = (found, self.label_column(found)?);
-                self.layout = Some(layout);
-                self.features.reserve(found.saturating_mul(64));
-                layout
-            }
+            None => *self.layout.insert((found, self.label_column(found, line)?)),
         };
         if found != n_cols {
-            return Err(DataError::Ragged { file: self.source.to_owned(), line: self.line, expected: n_cols, found });
+            return Err(DataError::Ragged { file: self.source.to_owned(), line, expected: n_cols, found });
         }
-        for (col, cell) in line.split(|&b| b == delim).enumerate() {
-            let cell = cell.trim_ascii();
+        let start = self.features.len();
+        let mut target = None;
+        for (col, cell) in record.iter().enumerate() {
+            let cell = if col == 0 { cell.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(cell) } else { cell };
             if Some(col) == label_col {
-                let label = std::str::from_utf8(cell).ok().and_then(|s| s.parse::<f64>().ok()).and_then(label_of);
-                match label {
-                    Some(l) => self.labels.push(l),
-                    None => {
-                        return Err(DataError::InvalidLabel {
-                            file: self.source.to_owned(),
-                            line: self.line,
-                            column: col + 1,
-                            value: cell_text(cell),
-                        });
+                target = Some((cell, col));
+                continue;
+            }
+            if is_missing(cell) {
+                match self.opts.missing {
+                    Missing::Error => {
+                        let (file, column) = (self.source.to_owned(), col + 1);
+                        return Err(DataError::Missing { file, line, column, value: cell_text(cell) });
                     }
-                }
-            } else {
-                match std::str::from_utf8(cell).ok().and_then(|s| s.parse::<f32>().ok()) {
-                    Some(v) if v.is_finite() => self.features.push(v),
-                    _ => {
-                        return Err(DataError::Parse {
-                            file: self.source.to_owned(),
-                            line: self.line,
-                            column: col + 1,
-                            value: cell_text(cell),
-                        });
+                    Missing::Drop => {
+                        self.features.truncate(start);
+                        return Ok(());
+                    }
+                    Missing::Mean => {
+                        self.any_missing = true;
+                        self.features.push(f32::NAN);
+                        continue;
                     }
                 }
             }
+            match std::str::from_utf8(cell).ok().and_then(|s| s.parse::<f32>().ok()) {
+                Some(v) if v.is_finite() => self.features.push(v),
+                _ => {
+                    return Err(DataError::Parse {
+                        file: self.source.to_owned(),
+                        line,
+                        column: col + 1,
+                        value: cell_text(cell),
+                    });
+                }
+            }
+        }
+        if let Some((cell, col)) = target {
+            if is_missing(cell) && self.opts.missing == Missing::Drop {
+                self.features.truncate(start);
+                return Ok(());
+            }
+            self.push_target(cell, line, col)?;
         }
         self.rows += 1;
         Ok(())
     }
 
-    /// The label's 0-based column for rows of `n_cols` cells.
-    fn label_column(&self, n_cols: usize) -> Result<Option<usize>> {
+    fn push_target(&mut self, cell: &[u8], line: usize, col: usize) -> Result<()> {
+        let invalid = |what: &str| DataError::InvalidLabel {
+            file: self.source.to_owned(),
+            line,
+            column: col + 1,
+            value: cell_text(cell),
+            reason: what.to_string(),
+        };
+        if self.opts.task == Task::Regression {
+            return match std::str::from_utf8(cell).ok().and_then(|s| s.parse::<f32>().ok()) {
+                Some(v) if v.is_finite() => {
+                    self.targets.push(v);
+                    Ok(())
+                }
+                _ if is_missing(cell) => Err(invalid("is missing: a regression target must be a finite number")),
+                _ => Err(invalid("is not a finite number (the regression target)")),
+            };
+        }
+        if is_missing(cell) {
+            return Err(invalid("is missing: every row needs its class"));
+        }
+        let next = self.texts.len();
+        let id = *self.texts.entry(cell.to_vec()).or_insert(next);
+        if id == next {
+            self.first_at.push((cell_text(cell), line, col + 1));
+        }
+        self.targets.push(id as f32);
+        Ok(())
+    }
+
+    /// The target's 0-based column for rows of `n_cols` cells.
+    fn label_column(&self, n_cols: usize, line: usize) -> Result<Option<usize>> {
         let col = match self.opts.label_column {
             LabelColumn::None => return Ok(None),
             LabelColumn::Last => n_cols - 1,
@@ -182,29 +397,116 @@ impl<'a> Parser<'a> {
             return Err(DataError::InvalidArgument {
                 op: "read_csv",
                 reason: format!(
-                    "{}:{}: label column {} (0-based) does not exist: the row has {n_cols} cells",
-                    self.source, self.line, col
+                    "{}:{line}: label column {col} (0-based) does not exist: the row has {n_cols} cells",
+                    self.source
                 ),
             });
         }
         if n_cols < 2 {
             return Err(DataError::InvalidArgument {
                 op: "read_csv",
-                reason: format!("{}:{}: the row holds a label but no feature", self.source, self.line),
+                reason: format!("{}:{line}: the row holds a label but no feature", self.source),
             });
         }
         Ok(Some(col))
     }
 
-    fn finish(self) -> Result<InMemoryDataset> {
+    fn finish(mut self) -> Result<InMemoryDataset> {
         let Some((n_cols, label_col)) = self.layout else {
             return Err(DataError::Empty { what: self.source.to_owned() });
         };
-        let n_features = n_cols - usize::from(label_col.is_some());
-        let features = Tensor::from_vec(&[self.rows, n_features], self.features)?;
-        match label_col {
-            Some(_) => InMemoryDataset::from_labels(features, &self.labels),
-            None => InMemoryDataset::new(features, Tensor::zeros(&[self.rows, 0])),
+        if self.rows == 0 {
+            return Err(DataError::Empty { what: format!("{} (every row had a missing value)", self.source) });
         }
+        let n_features = n_cols - usize::from(label_col.is_some());
+        if self.any_missing {
+            self.impute_means(n_features)?;
+        }
+        let features = Tensor::from_vec(&[self.rows, n_features], std::mem::take(&mut self.features))?;
+        match (label_col, self.opts.task) {
+            (None, _) => InMemoryDataset::new(features, Tensor::zeros(&[self.rows, 0])),
+            (Some(_), Task::Regression) => {
+                InMemoryDataset::new(features, Tensor::from_vec(&[self.rows, 1], std::mem::take(&mut self.targets))?)
+            }
+            (Some(_), Task::Classification) => self.classes(features),
+        }
+    }
+
+    /// Class indices from the target texts: all indices, or all names.
+    fn classes(self, features: Tensor) -> Result<InMemoryDataset> {
+        let index = |t: &str| t.parse::<f64>().ok().filter(|v| v.is_finite());
+        let numeric: Vec<Option<f64>> = self.first_at.iter().map(|(t, ..)| index(t)).collect();
+        let bad = |i: usize, reason: String| {
+            let (value, line, column) = self.first_at[i].clone();
+            DataError::InvalidLabel { file: self.source.to_owned(), line, column, value, reason }
+        };
+        if numeric.iter().all(Option::is_none) {
+            // Names: sorted, numbered.
+            let mut order: Vec<usize> = (0..self.first_at.len()).collect();
+            order.sort_by(|&a, &b| self.first_at[a].0.cmp(&self.first_at[b].0));
+            let mut rank = vec![0; order.len()];
+            for (r, &i) in order.iter().enumerate() {
+                rank[i] = r;
+            }
+            let labels: Vec<usize> = self.targets.iter().map(|&id| rank[id as usize]).collect();
+            let names = order.iter().map(|&i| self.first_at[i].0.clone()).collect();
+            return InMemoryDataset::from_labels(features, &labels)?.with_class_names(names);
+        }
+        if let Some(i) = numeric.iter().position(Option::is_none) {
+            let j = numeric.iter().position(Option::is_some).unwrap_or(0);
+            let reason = format!(
+                "is a name, but line {}'s label {:?} is a number: class labels must all be indices or all be names",
+                self.first_at[j].1, self.first_at[j].0
+            );
+            return Err(bad(i, reason));
+        }
+        let limit = self.opts.max_class_index.min(self.rows.saturating_mul(2).saturating_add(1000)).min(MAX_LABEL);
+        let mut values = Vec::with_capacity(numeric.len());
+        for (i, v) in numeric.iter().enumerate() {
+            let v = v.unwrap_or(-1.0);
+            if v < 0.0 || v.fract() != 0.0 {
+                return Err(bad(i, "is not a non-negative integer (a class index)".into()));
+            }
+            if v > limit as f64 {
+                return Err(bad(
+                    i,
+                    format!(
+                        "is above {limit}, the largest class index accepted for {} rows (class indices count from 0; \
+                         for a real-valued target, use regression)",
+                        self.rows
+                    ),
+                ));
+            }
+            values.push(v as usize);
+        }
+        let labels: Vec<usize> = self.targets.iter().map(|&id| values[id as usize]).collect();
+        InMemoryDataset::from_labels(features, &labels)
+    }
+
+    /// Replace each NaN (a missing value) by its column's mean.
+    fn impute_means(&mut self, width: usize) -> Result<()> {
+        let mut sums = vec![(0.0f64, 0usize); width];
+        for row in self.features.chunks_exact(width.max(1)) {
+            for (s, &x) in sums.iter_mut().zip(row) {
+                if !x.is_nan() {
+                    *s = (s.0 + f64::from(x), s.1 + 1);
+                }
+            }
+        }
+        if let Some(col) = sums.iter().position(|s| s.1 == 0) {
+            return Err(DataError::InvalidArgument {
+                op: "read_csv",
+                reason: format!("{}: feature column {} has no value to take a mean of", self.source, col + 1),
+            });
+        }
+        let means: Vec<f32> = sums.iter().map(|&(s, n)| (s / n as f64) as f32).collect();
+        for row in self.features.chunks_exact_mut(width.max(1)) {
+            for (x, &m) in row.iter_mut().zip(&means) {
+                if x.is_nan() {
+                    *x = m;
+                }
+            }
+        }
+        Ok(())
     }
 }

@@ -44,6 +44,8 @@ pub struct InMemoryDataset {
     features: Tensor,
     targets: Tensor,
     n_classes: Option<usize>,
+    /// The name of each class, when the file named them (`setosa`, ...).
+    class_names: Option<Vec<String>>,
 }
 
 impl InMemoryDataset {
@@ -71,7 +73,7 @@ impl InMemoryDataset {
         if features.n_rows() == 0 {
             return Err(DataError::Empty { what: "the dataset".into() });
         }
-        Ok(Self { features, targets, n_classes: None })
+        Ok(Self { features, targets, n_classes: None, class_names: None })
     }
 
     /// A classification dataset from features `[n, ..]` and one class label
@@ -101,6 +103,24 @@ impl InMemoryDataset {
         }
         self.n_classes = Some(n_classes);
         Ok(self)
+    }
+
+    /// Name the classes: `names[i]` is class `i`'s. There must be one name a
+    /// class ([`DataError::InvalidArgument`] otherwise).
+    pub fn with_class_names(mut self, names: Vec<String>) -> Result<Self> {
+        if self.n_classes != Some(names.len()) {
+            return Err(DataError::InvalidArgument {
+                op: "InMemoryDataset::with_class_names",
+                reason: format!("{} names for {:?} classes", names.len(), self.n_classes),
+            });
+        }
+        self.class_names = Some(names);
+        Ok(self)
+    }
+
+    /// The classes' names, when the data named them.
+    pub fn class_names(&self) -> Option<&[String]> {
+        self.class_names.as_deref()
     }
 
     /// Reshape every sample's features, e.g. `[784]` to `[1, 28, 28]` for a
@@ -186,7 +206,7 @@ impl InMemoryDataset {
         }
         let features = self.features.gather_rows(indices)?;
         let targets = self.targets.gather_rows(indices)?;
-        Ok(Self { features, targets, n_classes: self.n_classes })
+        Ok(Self { features, targets, n_classes: self.n_classes, class_names: self.class_names.clone() })
     }
 
     /// Split into the first `n` samples and the rest, without copying the
@@ -209,7 +229,7 @@ impl InMemoryDataset {
                 reason: format!("{n} must leave both parts non-empty (the dataset has {total} samples)"),
             });
         }
-        let n_classes = self.n_classes;
+        let (n_classes, class_names) = (self.n_classes, self.class_names.clone());
         let split = |t: Tensor| -> Result<(Tensor, Tensor)> {
             let (shape, w) = (t.shape().to_vec(), t.row_len());
             let mut head = t.into_vec();
@@ -221,7 +241,8 @@ impl InMemoryDataset {
         };
         let (f0, f1) = split(self.features)?;
         let (t0, t1) = split(self.targets)?;
-        Ok((Self { features: f0, targets: t0, n_classes }, Self { features: f1, targets: t1, n_classes }))
+        let head = Self { features: f0, targets: t0, n_classes, class_names: class_names.clone() };
+        Ok((head, Self { features: f1, targets: t1, n_classes, class_names }))
     }
 
     /// Give up the tensors: `(features, targets, n_classes)`.

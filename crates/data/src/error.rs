@@ -64,8 +64,10 @@ pub enum DataError {
         /// What is empty.
         what: String,
     },
-    /// A class label is not a non-negative integer.
-    #[error("{file}: line {line}, column {column}: label {value:?} is not a non-negative integer")]
+    /// A target cell that cannot be one: a class label that is not a
+    /// non-negative integer or is too large, names mixed with indices, a
+    /// missing or non-numeric regression target.
+    #[error("{file}: line {line}, column {column}: label {value:?} {reason}")]
     InvalidLabel {
         /// The file or source name.
         file: String,
@@ -74,6 +76,23 @@ pub enum DataError {
         /// 1-based column number.
         column: usize,
         /// The offending cell (cut to 40 characters).
+        value: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A feature value is missing (an empty cell, `NA`, `NaN`, `?`, ...) and
+    /// the options say to refuse it.
+    #[error(
+        "{file}: line {line}, column {column}: missing value {value:?} (use --missing drop or --missing mean to handle it)"
+    )]
+    Missing {
+        /// The file or source name.
+        file: String,
+        /// 1-based line number, counting the header line.
+        line: usize,
+        /// 1-based column number.
+        column: usize,
+        /// The cell as written.
         value: String,
     },
     /// A line of a text file is not what a text dataset takes (not UTF-8,

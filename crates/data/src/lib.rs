@@ -66,7 +66,10 @@ mod split;
 mod text;
 
 pub use batch::{BatchSampler, Batches, batches};
-pub use csv::{CsvOptions, LabelColumn, load_csv, load_csv_bytes, read_csv};
+pub use csv::{
+    CsvOptions, LabelColumn, MAX_CLASS_INDEX, MAX_DATA_BYTES, MAX_LINE_BYTES, Missing, Task, delimiter_for, load_csv,
+    load_csv_bytes, read_csv,
+};
 pub use dataset::InMemoryDataset;
 pub use error::{DataError, Result};
 pub use idx::{idx_dataset_from_bytes, load_idx, load_idx_dataset, read_idx};

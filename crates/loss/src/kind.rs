@@ -1,6 +1,6 @@
 //! [`LossKind`]: the built-in losses as one serializable, parseable value.
 
-use crate::{BinaryCrossEntropy, CrossEntropy, Loss, MeanSquaredError, Result};
+use crate::{BinaryCrossEntropy, CrossEntropy, HuberLoss, Loss, MeanSquaredError, Result};
 use serde::{Deserialize, Serialize};
 use strata_tensor::Tensor;
 use thiserror::Error;
@@ -31,10 +31,12 @@ pub enum LossKind {
     CrossEntropy,
     /// Sigmoid binary cross-entropy from logits, see [`BinaryCrossEntropy`].
     BinaryCrossEntropy,
+    /// Huber loss with `delta = 1` (PyTorch's default), see [`HuberLoss`].
+    Huber,
 }
 
 /// The names [`LossKind`] parses.
-const VALID_NAMES: &str = "mse, cross_entropy (or ce), binary_cross_entropy (or bce)";
+const VALID_NAMES: &str = "mse, cross_entropy (or ce), binary_cross_entropy (or bce), huber";
 
 /// The error of parsing an unknown [`LossKind`] name; its message lists the valid names.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -49,7 +51,8 @@ impl LossKind {
     pub const VALID_NAMES: &'static str = VALID_NAMES;
 
     /// Every built-in loss.
-    pub const ALL: [LossKind; 3] = [LossKind::Mse, LossKind::CrossEntropy, LossKind::BinaryCrossEntropy];
+    pub const ALL: [LossKind; 4] =
+        [LossKind::Mse, LossKind::CrossEntropy, LossKind::BinaryCrossEntropy, LossKind::Huber];
 
     /// Short lowercase name, e.g. `mse` (the [`Display`](std::fmt::Display) form).
     pub const fn name(self) -> &'static str {
@@ -57,6 +60,7 @@ impl LossKind {
             LossKind::Mse => "mse",
             LossKind::CrossEntropy => "cross_entropy",
             LossKind::BinaryCrossEntropy => "binary_cross_entropy",
+            LossKind::Huber => "huber",
         }
     }
 }
@@ -71,6 +75,7 @@ impl Loss for LossKind {
             LossKind::Mse => MeanSquaredError.value(prediction, target),
             LossKind::CrossEntropy => CrossEntropy::new().value(prediction, target),
             LossKind::BinaryCrossEntropy => BinaryCrossEntropy.value(prediction, target),
+            LossKind::Huber => HuberLoss::default().value(prediction, target),
         }
     }
 
@@ -79,6 +84,7 @@ impl Loss for LossKind {
             LossKind::Mse => MeanSquaredError.gradient(prediction, target, grad),
             LossKind::CrossEntropy => CrossEntropy::new().gradient(prediction, target, grad),
             LossKind::BinaryCrossEntropy => BinaryCrossEntropy.gradient(prediction, target, grad),
+            LossKind::Huber => HuberLoss::default().gradient(prediction, target, grad),
         }
     }
 
@@ -87,6 +93,7 @@ impl Loss for LossKind {
             LossKind::Mse => MeanSquaredError.value_and_gradient(prediction, target, grad),
             LossKind::CrossEntropy => CrossEntropy::new().value_and_gradient(prediction, target, grad),
             LossKind::BinaryCrossEntropy => BinaryCrossEntropy.value_and_gradient(prediction, target, grad),
+            LossKind::Huber => HuberLoss::default().value_and_gradient(prediction, target, grad),
         }
     }
 
@@ -95,6 +102,7 @@ impl Loss for LossKind {
             LossKind::Mse => MeanSquaredError.n_terms(prediction, target),
             LossKind::CrossEntropy => CrossEntropy::new().n_terms(prediction, target),
             LossKind::BinaryCrossEntropy => BinaryCrossEntropy.n_terms(prediction, target),
+            LossKind::Huber => HuberLoss::default().n_terms(prediction, target),
         }
     }
 
@@ -103,6 +111,7 @@ impl Loss for LossKind {
             LossKind::Mse => MeanSquaredError.correct(prediction, target),
             LossKind::CrossEntropy => CrossEntropy::new().correct(prediction, target),
             LossKind::BinaryCrossEntropy => BinaryCrossEntropy.correct(prediction, target),
+            LossKind::Huber => HuberLoss::default().correct(prediction, target),
         }
     }
 }
@@ -115,6 +124,7 @@ impl std::str::FromStr for LossKind {
             "mse" => Ok(LossKind::Mse),
             "cross_entropy" | "ce" => Ok(LossKind::CrossEntropy),
             "binary_cross_entropy" | "bce" => Ok(LossKind::BinaryCrossEntropy),
+            "huber" => Ok(LossKind::Huber),
             _ => Err(ParseLossKindError { name: s.to_string() }),
         }
     }

@@ -60,11 +60,13 @@
 
 mod binary_cross_entropy;
 mod cross_entropy;
+mod huber;
 mod kind;
 mod mse;
 
 pub use binary_cross_entropy::BinaryCrossEntropy;
 pub use cross_entropy::CrossEntropy;
+pub use huber::HuberLoss;
 pub use kind::{LossKind, ParseLossKindError};
 pub use mse::MeanSquaredError;
 

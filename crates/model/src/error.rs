@@ -36,6 +36,26 @@ pub enum ModelError {
         /// Names given.
         n_names: usize,
     },
+    /// A model's layers would hold more values than the budget allows
+    /// ([`crate::check_budget`]): refused before anything is allocated.
+    #[error(
+        "{}the model would hold {total} parameters, more than the budget of {budget}: layer '{layer}' ({kind}) alone holds {count}",
+        file.as_ref().map(|f| format!("{}: ", f.display())).unwrap_or_default()
+    )]
+    TooManyParameters {
+        /// The model file, when the spec came from one.
+        file: Option<PathBuf>,
+        /// The largest layer, by path (`dense_2`).
+        layer: String,
+        /// Its kind.
+        kind: String,
+        /// Its values.
+        count: u128,
+        /// The whole model's.
+        total: u128,
+        /// The budget.
+        budget: u64,
+    },
     /// A layer or the network failed.
     #[error(transparent)]
     Layer(#[from] LayerError),

@@ -32,10 +32,12 @@
 //! ```
 #![warn(missing_docs)]
 
+mod budget;
 mod error;
 mod model;
 mod registry;
 
+pub use budget::{check_budget, default_budget, layer_counts};
 pub use error::{ModelError, Result};
 pub use model::{Model, keys};
 pub use registry::registry;

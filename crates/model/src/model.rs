@@ -131,6 +131,7 @@ impl Model {
 
     /// Build `spec` with `registry` (for third-party layer kinds).
     pub fn from_spec_with(spec: &LayerSpec, seed: u64, registry: &Registry) -> Result<Model> {
+        crate::check_budget(spec, crate::default_budget())?;
         let network = registry.build(spec, &mut StrataRng::seed_from_u64(seed))?;
         let input_shape = declared_input_shape_of(network.as_ref())?;
         Model::assemble(network, &input_shape, registry)
@@ -346,6 +347,12 @@ impl Model {
     pub fn from_saved(saved: SavedModel, registry: &Registry, path: &Path) -> Result<Model> {
         let meta = Meta { path, map: &saved.metadata };
         let providers: BTreeMap<String, String> = meta.json(keys::PROVIDERS)?.unwrap_or_default();
+        crate::check_budget(&saved.spec, crate::default_budget()).map_err(|e| match e {
+            ModelError::TooManyParameters { layer, kind, count, total, budget, .. } => {
+                ModelError::TooManyParameters { file: Some(path.to_path_buf()), layer, kind, count, total, budget }
+            }
+            other => other,
+        })?;
         let network = saved.instantiate(registry).map_err(|e| match e {
             LayerError::UnknownKind { kind, known, provider } => {
                 let provider = providers.get(&kind).cloned().or(provider);

@@ -1,0 +1,100 @@
+//! Checks made before any work starts, so that bad input gets an error that
+//! names the flag, file, line or layer, and never a nonsense result.
+
+use crate::args::TrainArgs;
+use std::path::Path;
+use strata::data::InMemoryDataset;
+use strata::tensor::Tensor;
+
+type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+/// The numeric flags of `train`: fractions in `[0, 1)`, a dropout rate in
+/// `[0, 1)`, a positive finite learning rate, a batch of at least one.
+pub fn flags(a: &TrainArgs) -> Result<()> {
+    let fraction = |flag: &str, what: &str, v: Option<f32>| match v {
+        Some(v) if !(0.0..1.0).contains(&v) => Err(format!("{flag} must lie in [0, 1) ({what}), got {v}")),
+        _ => Ok(()),
+    };
+    fraction("--val-fraction", "a fraction of the rows", a.val_fraction)?;
+    fraction("--test-fraction", "a fraction of the rows", a.test_fraction)?;
+    fraction("--dropout", "the share of units dropped", a.dropout)?;
+    if let (Some(v), Some(t)) = (a.val_fraction, a.test_fraction)
+        && v + t >= 1.0
+    {
+        return Err(format!("--val-fraction {v} and --test-fraction {t} leave no row for training").into());
+    }
+    if let Some(lr) = a.lr
+        && !(lr.is_finite() && lr > 0.0)
+    {
+        return Err(format!("--lr must be a positive number, got {lr}").into());
+    }
+    if a.batch_size == 0 {
+        return Err("--batch-size must be at least 1".into());
+    }
+    if a.epochs == Some(0) {
+        return Err("--epochs must be at least 1".into());
+    }
+    Ok(())
+}
+
+/// `--out`: a file in a folder that exists and can be written to, checked
+/// before training starts rather than after it has finished.
+pub fn out_path(flag: &str, out: &Path) -> Result<()> {
+    if out.is_dir() {
+        return Err(format!("{flag} {}: is a folder; give a file name", out.display()).into());
+    }
+    let dir = match out.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    if !dir.is_dir() {
+        return Err(format!("{flag} {}: the folder {} does not exist", out.display(), dir.display()).into());
+    }
+    let probe = dir.join(format!(".strata-write-check.{}", std::process::id()));
+    match std::fs::File::create(&probe) {
+        Ok(_) => {
+            let _ = std::fs::remove_file(&probe);
+            Ok(())
+        }
+        Err(e) => Err(format!("{flag} {}: cannot write in {}: {e}", out.display(), dir.display()).into()),
+    }
+}
+
+/// Every feature value is finite: the first that is not is named by row
+/// and column (1-based), with the file.
+pub fn finite_features(ds: &InMemoryDataset, file: &str) -> Result<()> {
+    let w = ds.features().row_len().max(1);
+    match ds.features().data().iter().position(|x| !x.is_finite()) {
+        Some(i) => Err(format!(
+            "{file}: sample {}, feature {} is {}: features must be finite numbers",
+            i / w + 1,
+            i % w + 1,
+            ds.features().data()[i]
+        )
+        .into()),
+        None => Ok(()),
+    }
+}
+
+/// A model's outputs are finite for every row: else the rows are named,
+/// instead of a class or a figure computed from NaN.
+pub fn finite_outputs(output: &Tensor, operation: &str) -> Result<()> {
+    let w = output.row_len().max(1);
+    let bad: Vec<usize> = output
+        .data()
+        .chunks(w)
+        .enumerate()
+        .filter(|(_, r)| r.iter().any(|x| !x.is_finite()))
+        .map(|(i, _)| i + 1)
+        .collect();
+    match bad.first() {
+        Some(first) => Err(format!(
+            "{operation}: the model's outputs are not finite numbers for {} of {} rows (first: row {first}); \
+             its weights or these inputs are broken",
+            bad.len(),
+            output.n_rows()
+        )
+        .into()),
+        None => Ok(()),
+    }
+}

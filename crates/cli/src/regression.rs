@@ -1,0 +1,193 @@
+//! `strata train --task regression`: a real-valued target, standardised on
+//! the training part (predictions are mapped back), MSE or Huber loss, and
+//! RMSE, MAE and R² in the target's own units.
+
+use crate::args::TrainArgs;
+use crate::checkpoint::Run;
+use crate::dataset;
+use serde::{Deserialize, Serialize};
+use std::time::Instant;
+use strata::activation::ActivationKind;
+use strata::data::{Dataset, InMemoryDataset, LabelColumn, Task, split_three};
+use strata::layers::Registry;
+use strata::loss::LossKind;
+use strata::model::Model;
+use strata::optimizer::OptimizerConfig;
+use strata::tensor::{StrataRng, Tensor};
+use strata::training::{EarlyStopping, FitConfig, Monitor, Progress, Trainer};
+
+type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+/// The metadata key of the target's scaling in a regression model.
+pub const TARGET_SCALING: &str = "strata.cli.target_scaling";
+
+/// `y = mean + std * output`: the target's standardisation, fitted on the training part.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct TargetScaling {
+    /// The training targets' mean.
+    pub mean: f64,
+    /// Their standard deviation (1 when they are all equal).
+    pub std: f64,
+}
+
+impl TargetScaling {
+    fn fit(targets: &Tensor) -> TargetScaling {
+        let n = targets.len().max(1) as f64;
+        let mean = targets.data().iter().map(|&y| f64::from(y)).sum::<f64>() / n;
+        let var = targets.data().iter().map(|&y| (f64::from(y) - mean).powi(2)).sum::<f64>() / n;
+        let std = if var > 0.0 { var.sqrt() } else { 1.0 };
+        TargetScaling { mean, std }
+    }
+
+    fn standardised(&self, ds: InMemoryDataset) -> Result<InMemoryDataset> {
+        let (f, t, _) = ds.into_parts();
+        let t: Vec<f32> = t.data().iter().map(|&y| ((f64::from(y) - self.mean) / self.std) as f32).collect();
+        Ok(InMemoryDataset::new(f, Tensor::from_vec(&[t.len(), 1], t)?)?)
+    }
+
+    /// The model's outputs in the target's units.
+    pub fn unscale(&self, output: &Tensor) -> Vec<f64> {
+        output.data().iter().map(|&o| self.mean + self.std * f64::from(o)).collect()
+    }
+}
+
+/// RMSE, MAE and R² of predictions against targets, in the target's units.
+pub fn metrics(predicted: &[f64], actual: &[f32]) -> (f64, f64, f64) {
+    let n = actual.len().max(1) as f64;
+    let mean = actual.iter().map(|&y| f64::from(y)).sum::<f64>() / n;
+    let (mut se, mut ae, mut tot) = (0.0, 0.0, 0.0);
+    for (&p, &y) in predicted.iter().zip(actual) {
+        let y = f64::from(y);
+        se += (p - y).powi(2);
+        ae += (p - y).abs();
+        tot += (y - mean).powi(2);
+    }
+    let r2 = if tot > 0.0 { 1.0 - se / tot } else { f64::NAN };
+    ((se / n).sqrt(), ae / n, r2)
+}
+
+pub fn train(a: TrainArgs, registry: &Registry, run: Run) -> Result<()> {
+    let started = Instant::now();
+    let label_column = dataset::parse_label_column(&a.data.label_column)?;
+    if label_column == LabelColumn::None {
+        return Err("--task regression needs a target: --label-column cannot be none".into());
+    }
+    if a.data.data.is_none() {
+        return Err(
+            "--task regression needs --data FILE with a real-valued column (the embedded sample is digits)".into()
+        );
+    }
+    let loaded = dataset::load_for(&a.data, label_column, Task::Regression)?;
+    let mut root = StrataRng::seed_from_u64(a.seed);
+    let (mut split_rng, mut init_rng) = (root.fork(), root.fork());
+    let split = split_three(
+        &loaded.dataset,
+        a.val_fraction.unwrap_or(0.0),
+        a.test_fraction.unwrap_or(0.2),
+        false,
+        &mut split_rng,
+    )?;
+    let (mut train, mut val, test) = (split.train, split.validation, split.test);
+    let n_features = train.features().row_len();
+    let normalizer = crate::run::normalizer_for(&a.normalize, false, &train)?;
+    for part in [Some(&mut train), val.as_mut()].into_iter().flatten() {
+        normalizer.transform(part.features_mut())?;
+    }
+    let scaling = TargetScaling::fit(train.targets());
+    let train = scaling.standardised(train)?;
+    let val = val.map(|v| scaling.standardised(v)).transpose()?;
+    let widths = a.layers.clone().unwrap_or_else(|| vec![n_features, 64, 64, 1]);
+    if widths.first() != Some(&n_features) || widths.last() != Some(&1) {
+        return Err(format!(
+            "--layers {widths:?}: a regression on {} takes {n_features} inputs and gives 1 output",
+            loaded.name
+        )
+        .into());
+    }
+    let activation: ActivationKind = a.activation.parse()?;
+    let spec = strata::training::presets::mlp(&widths, activation, a.dropout.unwrap_or(0.0))?;
+    strata::model::check_budget(&spec, a.max_parameters.unwrap_or_else(strata::model::default_budget))?;
+    let mut network = registry.build(&spec, &mut init_rng)?;
+    crate::run::check_trainable(network.as_mut())?;
+    let mut model = Model::new(network)?.with_providers_from(registry).with_preprocessing(normalizer.clone());
+    let loss: LossKind = match a.loss.as_str() {
+        "mse" => LossKind::Mse,
+        "huber" => LossKind::Huber,
+        other => return Err(format!("--loss must be mse or huber for a regression, got '{other}'").into()),
+    };
+    let mut trainer = trainer(&a, loss, train.len(), val.is_some())?;
+    if let Some(cb) = crate::checkpoint::callback(&a, &run, val.is_some())? {
+        trainer.add_callback(cb)?;
+    }
+    if let Some(snapshot) = &run.snapshot {
+        trainer.restore(model.network_mut(), snapshot)?;
+    }
+    if !a.quiet {
+        println!(
+            "data: {} ({} samples, {n_features} features, a real-valued target): train {}, validation {}, test {}",
+            loaded.name,
+            loaded.dataset.len(),
+            train.len(),
+            val.as_ref().map_or(0, InMemoryDataset::len),
+            test.as_ref().map_or(0, InMemoryDataset::len),
+        );
+        print!("{}", model.summary());
+        println!("{}, loss {}", crate::run::optimizer_line(&a, "constant", 1), loss.name());
+    }
+    trainer.fit(model.network_mut(), &train, val.as_ref().map(|v| v as &dyn Dataset))?;
+    match &test {
+        Some(test) => {
+            let (rmse, mae, r2) = evaluate(&mut model, &scaling, test)?;
+            println!("test RMSE {rmse:.4}, MAE {mae:.4}, R² {r2:.4} ({} rows)", test.len());
+        }
+        None => println!("no test part (--test-fraction 0)"),
+    }
+    if !a.quiet {
+        println!("total {:.2} s", started.elapsed().as_secs_f64());
+    }
+    if let Some(out) = &a.out {
+        let column = dataset::label_column_name(label_column);
+        let model = model
+            .with_metadata(crate::model::LABEL_COLUMN, column)
+            .with_metadata(crate::model::TASK, "regression")
+            .with_metadata(TARGET_SCALING, serde_json::to_string(&scaling)?);
+        let mut model = model;
+        model.save(out)?;
+        println!("saved the model to {}", out.display());
+    }
+    Ok(())
+}
+
+fn trainer(a: &TrainArgs, loss: LossKind, n_train: usize, has_validation: bool) -> Result<Trainer> {
+    let epochs = a.epochs.unwrap_or(1);
+    let n_batches = n_train.div_ceil(a.batch_size.max(1));
+    let config = FitConfig {
+        epochs,
+        batch_size: a.batch_size,
+        seed: a.seed,
+        schedule: crate::run::schedule_for(a.schedule.as_deref().unwrap_or("constant"), epochs, n_batches)?,
+        progress: if a.quiet { Progress::Silent } else { Progress::Auto },
+        ..FitConfig::default()
+    };
+    let mut trainer = Trainer::new(config, loss, OptimizerConfig::from_name(&a.optimizer, a.lr.unwrap_or(1e-3))?)?;
+    if a.patience > 0 {
+        let monitor = if has_validation { Monitor::ValLoss } else { Monitor::Loss };
+        trainer.add_callback(EarlyStopping::new(a.patience).with_monitor(monitor).restore_best_weights(true))?;
+    }
+    Ok(trainer)
+}
+
+/// RMSE, MAE and R² of `model` on raw `data` (features unscaled, targets in their units).
+pub fn evaluate(model: &mut Model, scaling: &TargetScaling, data: &InMemoryDataset) -> Result<(f64, f64, f64)> {
+    let output = model.output(data.features())?;
+    crate::checks::finite_outputs(&output, "evaluate")?;
+    Ok(metrics(&scaling.unscale(&output), data.targets().data()))
+}
+
+/// The scaling a regression model file carries, if it is one.
+pub fn scaling_of(model: &Model) -> Result<Option<TargetScaling>> {
+    match model.metadata().get(TARGET_SCALING) {
+        Some(s) => Ok(Some(serde_json::from_str(s).map_err(|e| format!("model metadata {TARGET_SCALING}: {e}"))?)),
+        None => Ok(None),
+    }
+}
