@@ -5,6 +5,7 @@ mod bench;
 mod ci;
 mod compare;
 mod diff;
+mod fuzz;
 mod new_layer;
 mod peers;
 mod snapshot;
@@ -19,6 +20,7 @@ commands:
   bench       the W1-W6 benchmarks as one table, or two revisions compared (`cargo xtask bench --help`)
   snapshot    run, review and accept insta snapshots; find orphans (`cargo xtask snapshot --help`)
   new-layer   a new layer crate, crates/NAME, to fill in (`cargo xtask new-layer --help`)
+  fuzz        every fuzz target of fuzz/ for N seconds (`cargo xtask fuzz --help`; needs cargo-fuzz)
 ";
 
 fn main() -> ExitCode {
@@ -27,6 +29,7 @@ fn main() -> ExitCode {
         Some("ci") => ci::run(&args[1..]),
         Some("bench") => bench::run(&args[1..]),
         Some("new-layer") => new_layer::run(&args[1..]),
+        Some("fuzz") => fuzz::run(&args[1..]),
         Some("snapshot") => snapshot::run(&args[1..]),
         Some("help" | "--help" | "-h") | None => {
             print!("{HELP}");

@@ -6,7 +6,7 @@ use crate::dataset::{InMemoryDataset, MAX_LABEL};
 use crate::error::{DataError, Result, cell_text};
 use crate::gzip::is_gzip;
 use flate2::bufread::MultiGzDecoder;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
@@ -166,7 +166,7 @@ fn parse<R: BufRead>(mut reader: R, opts: &CsvOptions, source: &str, path: &Path
     let io = |e: std::io::Error| DataError::Io { path: path.to_path_buf(), source: e };
     let gz = is_gzip(reader.fill_buf().map_err(io)?);
     let inner: Box<dyn Read + '_> = if gz { Box::new(MultiGzDecoder::new(reader)) } else { Box::new(reader) };
-    let bounded = Bounded { inner, line_bytes: 0, lines: 1, total: 0, opts };
+    let bounded = Bounded { inner, line_bytes: 0, total: 0, newlines: VecDeque::new(), lines_before: 0, opts };
     let mut csv = ::csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -180,10 +180,14 @@ fn parse<R: BufRead>(mut reader: R, opts: &CsvOptions, source: &str, path: &Path
         match csv.read_byte_record(&mut record) {
             Ok(false) => break,
             Ok(true) => {
-                let line = record.position().map_or(0, |p| p.line() as usize);
+                let start = record.position().map_or(0, |p| p.byte());
+                let line = csv.get_mut().line_of(start);
                 parser.push(&record, line)?;
             }
-            Err(e) => return Err(read_error(e, gz, source, path, csv.get_ref().lines)),
+            Err(e) => {
+                let line = csv.get_mut().line_of(e.position().map_or(u64::MAX, |p| p.byte()));
+                return Err(read_error(e, gz, source, path, line));
+            }
         }
     }
     parser.finish()
@@ -191,7 +195,6 @@ fn parse<R: BufRead>(mut reader: R, opts: &CsvOptions, source: &str, path: &Path
 
 /// A `csv` crate error as the data error it stands for.
 fn read_error(e: ::csv::Error, gz: bool, source: &str, path: &Path, line: usize) -> DataError {
-    let line = e.position().map_or(line, |p| p.line() as usize);
     match e.into_kind() {
         ::csv::ErrorKind::Io(e)
             if e.kind() == std::io::ErrorKind::InvalidData && e.get_ref().is_some_and(|i| i.is::<Limit>()) =>
@@ -217,27 +220,51 @@ impl std::fmt::Display for Limit {
 impl std::error::Error for Limit {}
 
 /// The reader the `csv` crate reads through: it stops a line longer than
-/// the limit, and data beyond the limit, before they fill the memory.
+/// the limit, and data beyond the limit, before they fill the memory, and
+/// numbers lines (blank ones included) for the messages.
 struct Bounded<'a, R> {
     inner: R,
     line_bytes: usize,
-    lines: usize,
     total: u64,
+    /// Offsets of the newlines read but not yet passed by a record.
+    newlines: VecDeque<u64>,
+    /// Newlines before the last record asked about.
+    lines_before: usize,
     opts: &'a CsvOptions,
+}
+
+impl<R> Bounded<'_, R> {
+    /// The 1-based line of a record that the `csv` crate says starts at
+    /// `offset` (records come in order). The crate's offset is where it
+    /// began to read the record, before the blank lines it skipped.
+    fn line_of(&mut self, mut offset: u64) -> usize {
+        while let Some(&n) = self.newlines.front() {
+            if n > offset {
+                break;
+            }
+            if n == offset {
+                offset += 1; // a blank line the record comes after
+            }
+            self.newlines.pop_front();
+            self.lines_before += 1;
+        }
+        self.lines_before + 1
+    }
 }
 
 impl<R: Read> Read for Bounded<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
+        let at = self.total;
         self.total += n as u64;
         let limit = |what: String| std::io::Error::new(std::io::ErrorKind::InvalidData, Limit(what));
         if self.total > self.opts.max_bytes {
             return Err(limit(format!("the data goes on beyond {} bytes, the most Strata reads", self.opts.max_bytes)));
         }
-        for &b in &buf[..n] {
+        for (i, &b) in buf[..n].iter().enumerate() {
             if b == b'\n' {
                 self.line_bytes = 0;
-                self.lines += 1;
+                self.newlines.push_back(at + i as u64);
             } else {
                 self.line_bytes += 1;
                 if self.line_bytes > self.opts.max_line_bytes {

@@ -20,9 +20,15 @@ pub(crate) fn maybe_gunzip<'a>(bytes: &'a [u8], file: &str) -> Result<Cow<'a, [u
         return Ok(Cow::Borrowed(bytes));
     }
     let mut out = Vec::new();
+    let limit = crate::csv::MAX_DATA_BYTES;
     MultiGzDecoder::new(bytes)
+        .take(limit + 1)
         .read_to_end(&mut out)
         .map_err(|source| DataError::Gzip { file: file.to_owned(), source })?;
+    if out.len() as u64 > limit {
+        let reason = format!("the data goes on beyond {limit} bytes once decompressed, the most Strata reads");
+        return Err(DataError::Text { file: file.to_owned(), line: 0, reason });
+    }
     Ok(Cow::Owned(out))
 }
 

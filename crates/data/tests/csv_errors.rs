@@ -2,7 +2,7 @@
 
 use crate::{gzip, temp_file};
 use std::path::Path;
-use strata_data::{CsvOptions, DataError, LabelColumn, load_csv, load_csv_bytes, read_csv};
+use strata_data::{CsvOptions, DataError, LabelColumn, Missing, Task, load_csv, load_csv_bytes, read_csv};
 
 fn parse(text: &str, opts: &CsvOptions) -> strata_data::Result<strata_data::InMemoryDataset> {
     read_csv(text.as_bytes(), opts, "t.csv")
@@ -67,10 +67,12 @@ fn non_numeric_cell_names_line_and_column() {
     let err = parse("a,b,label\n1,2,0\n3,4,1\n5,6e,1\n", &opts).unwrap_err();
     assert!(matches!(&err, DataError::Parse { line: 4, column: 2, value, .. } if value == "6e"), "{err:?}");
     assert_eq!(err.to_string(), r#"t.csv: line 4, column 2: "6e" is not a finite number"#);
-    // Empty cells, NaN and infinity are not accepted as features.
-    for (text, column) in [("1,,0\n", 2), ("NaN,1,0\n", 1), ("1,inf,0\n", 2)] {
+    // Infinity is not a finite number; empty cells and NaN are missing values.
+    let err = default_parse("1,inf,0\n").unwrap_err();
+    assert!(matches!(err, DataError::Parse { line: 1, column: 2, .. }), "{err:?}");
+    for (text, column) in [("1,,0\n", 2), ("NaN,1,0\n", 1), ("1,?,0\n", 2), ("NA,1,0\n", 1)] {
         let err = default_parse(text).unwrap_err();
-        assert!(matches!(err, DataError::Parse { line: 1, column: c, .. } if c == column), "{text:?}: {err:?}");
+        assert!(matches!(err, DataError::Missing { line: 1, column: c, .. } if c == column), "{text:?}: {err:?}");
     }
 }
 
@@ -86,7 +88,7 @@ fn labels_must_be_non_negative_integers() {
     }
     assert_eq!(default_parse("1,2,3.0\n").unwrap().labels(), Some(vec![3]));
     let err = default_parse("1,2,-1\n").unwrap_err();
-    assert_eq!(err.to_string(), r#"t.csv: line 1, column 3: label "-1" is not a non-negative integer"#);
+    assert_eq!(err.to_string(), r#"t.csv: line 1, column 3: label "-1" is not a non-negative integer (a class index)"#);
 }
 
 #[test]
@@ -154,11 +156,64 @@ fn garbage_bytes_give_errors_not_panics() {
         b"99999999999999999999999999999999999999999,1,0\n",
     ];
     for bytes in inputs {
-        for opts in
-            [CsvOptions::default(), CsvOptions { has_header: true, label_column: LabelColumn::First, delimiter: b';' }]
-        {
+        for opts in [
+            CsvOptions::default(),
+            CsvOptions { has_header: true, label_column: LabelColumn::First, delimiter: b';', ..CsvOptions::default() },
+        ] {
             assert!(load_csv_bytes(bytes, &opts, "garbage").is_err(), "{bytes:?} parsed");
         }
         assert!(strata_data::read_idx(bytes, "garbage").is_err(), "{bytes:?} parsed as IDX");
     }
+}
+
+#[test]
+fn class_names_are_sorted_and_numbered_and_quotes_hold_delimiters() {
+    let opts = CsvOptions { has_header: true, ..Default::default() };
+    let ds = parse("\"a, b\",c,kind\n\"1,5\",2,zebra\n3,4,ant\n5,6,\"zebra\"\n7,8,moth\n", &opts);
+    // "1,5" is one quoted cell: not a number.
+    assert!(matches!(ds.unwrap_err(), DataError::Parse { line: 2, column: 1, .. }));
+    let ds = parse("\"a, b\",c,kind\n\"1.5\",2,zebra\n3,4,ant\n5,6,\"zebra\"\n7,8,moth\n", &opts).unwrap();
+    assert_eq!(ds.class_names().unwrap(), ["ant", "moth", "zebra"]);
+    assert_eq!(ds.labels(), Some(vec![2, 0, 2, 1]));
+    assert_eq!(ds.features().data(), &[1.5, 2., 3., 4., 5., 6., 7., 8.]);
+}
+
+#[test]
+fn missing_values_are_refused_dropped_or_replaced_by_the_column_mean() {
+    let text = "1,2,0\n3,NA,1\n?,6,0\n7,8,1\n";
+    let err = default_parse(text).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        r#"t.csv: line 2, column 2: missing value "NA" (use --missing drop or --missing mean to handle it)"#
+    );
+    let dropped = parse(text, &CsvOptions { missing: Missing::Drop, ..Default::default() }).unwrap();
+    assert_eq!((dropped.features().data(), dropped.labels()), (&[1., 2., 7., 8.][..], Some(vec![0, 1])));
+    let mean = parse(text, &CsvOptions { missing: Missing::Mean, ..Default::default() }).unwrap();
+    // Column 1's present values 1, 3, 7 have mean 11/3; column 2's 2, 6, 8 have mean 16/3.
+    assert_eq!(mean.features().data(), &[1., 2., 3., 16. / 3., 11. / 3., 6., 7., 8.]);
+}
+
+#[test]
+fn regression_targets_are_real_values() {
+    let opts = CsvOptions { task: Task::Regression, ..Default::default() };
+    let ds = parse("1,2,0.5\n3,4,-17.25\n", &opts).unwrap();
+    assert_eq!((ds.targets().shape(), ds.targets().data()), (&[2, 1][..], &[0.5, -17.25][..]));
+    assert_eq!(ds.n_classes(), None);
+    let err = parse("1,2,0.5\n3,4,x\n", &opts).unwrap_err();
+    assert_eq!(err.to_string(), r#"t.csv: line 2, column 3: label "x" is not a finite number (the regression target)"#);
+}
+
+#[test]
+fn limits_stop_long_lines_large_data_and_large_class_indices_before_allocating() {
+    let long = format!("1,2,0\n{},1\n", "5".repeat(300));
+    let err = parse(&long, &CsvOptions { max_line_bytes: 100, ..Default::default() }).unwrap_err();
+    assert_eq!(err.to_string(), "t.csv: line 2: a line longer than 100 bytes, the longest Strata reads");
+    let err = parse("1,2,0\n3,4,1\n5,6,0\n", &CsvOptions { max_bytes: 8, ..Default::default() }).unwrap_err();
+    assert!(matches!(err, DataError::Text { .. }), "{err:?}");
+    // 4 rows: class indices up to 2 * 4 + 1000 = 1008.
+    assert!(default_parse("1,0\n1,1\n1,1008\n1,0\n").is_ok());
+    let err = default_parse("1,0\n1,1\n1,1009\n1,0\n").unwrap_err();
+    assert!(matches!(err, DataError::InvalidLabel { line: 3, column: 2, .. }), "{err:?}");
+    let err = parse("1,0\n1,5\n", &CsvOptions { max_class_index: 4, ..Default::default() }).unwrap_err();
+    assert!(err.to_string().contains("is above 4, the largest class index accepted"), "{err}");
 }

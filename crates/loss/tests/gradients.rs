@@ -130,6 +130,8 @@ fn draws(kind: LossKind) -> Vec<(&'static str, Box<Draw>)> {
             ("class indices", Box::new(|rng| (normal(&[4, 3], 1.0, rng), Tensor::from_slice(&labels(4, 3, rng))))),
             ("probabilities", Box::new(|rng| (normal(&[4, 3], 1.0, rng), distributions(4, 3, rng)))),
         ],
+        // Differences of both signs on both sides of delta = 1: the quadratic and the linear parts.
+        LossKind::Huber => vec![("huber", Box::new(|rng| (normal(&[4, 3], 2.0, rng), normal(&[4, 3], 1.0, rng))))],
         LossKind::BinaryCrossEntropy => vec![(
             "bce",
             Box::new(|rng| (normal(&[4, 3], 1.0, rng), Tensor::random_uniform(&[4, 3], 0.0, 1.0, rng).unwrap())),
