@@ -40,7 +40,7 @@ pub struct DataArgs {
     /// IDX labels file, for IDX image data.
     #[arg(long, value_name = "FILE")]
     pub labels: Option<PathBuf>,
-    /// Column of the class label: `last`, `first`, or a 0-based index.
+    /// Column of the class label (or regression target): `last`, `first`, a 0-based index, or with --header the column's name.
     #[arg(long, default_value = "last", value_name = "COLUMN")]
     pub label_column: String,
     /// The CSV file starts with a header row.
@@ -58,6 +58,9 @@ pub struct DataArgs {
     /// The most data read from one file (after decompression), in bytes.
     #[arg(long, default_value_t = strata::data::MAX_DATA_BYTES, value_name = "BYTES")]
     pub max_data_bytes: u64,
+    /// The largest class index accepted (also at most twice the rows plus 1000).
+    #[arg(long, default_value_t = strata::data::MAX_CLASS_INDEX, value_name = "N")]
+    pub max_class_index: usize,
 }
 
 impl Default for DataArgs {
@@ -72,6 +75,7 @@ impl Default for DataArgs {
             missing: "error".into(),
             max_line_bytes: strata::data::MAX_LINE_BYTES,
             max_data_bytes: strata::data::MAX_DATA_BYTES,
+            max_class_index: strata::data::MAX_CLASS_INDEX,
         }
     }
 }

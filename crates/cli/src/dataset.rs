@@ -34,6 +34,29 @@ pub fn parse_label_column(s: &str) -> Result<LabelColumn, String> {
     }
 }
 
+/// `--label-column` of the data flags: `last`, `first`, `none`, an index,
+/// or (with `--header`) a column's name in the header.
+pub fn label_column(args: &DataArgs) -> Result<LabelColumn, Box<dyn Error>> {
+    let given = &args.label_column;
+    match (parse_label_column(given), &args.data) {
+        (Ok(c), _) => Ok(c),
+        (Err(_), Some(path)) if args.header => {
+            let opts = csv_options(args, LabelColumn::None, Task::Classification)?;
+            let names = strata::data::csv_header(path, &opts)?;
+            match names.iter().position(|n| n == given) {
+                Some(i) => Ok(LabelColumn::Index(i)),
+                None => Err(format!(
+                    "--label-column '{given}': {} has no such column (its header: {})",
+                    path.display(),
+                    names.iter().map(|n| format!("'{n}'")).collect::<Vec<_>>().join(", ")
+                )
+                .into()),
+            }
+        }
+        (Err(e), _) => Err(format!("{e} (or, with --header, a column's name)").into()),
+    }
+}
+
 pub fn label_column_name(c: LabelColumn) -> String {
     match c {
         LabelColumn::Last => "last".into(),
@@ -65,11 +88,13 @@ fn delimiter(args: &DataArgs) -> Result<u8, String> {
     }
 }
 
+/// `--missing`; `mean` reads missing values as NaN, filled with the
+/// training part's means once the data is split ([`fill_missing`]).
 fn missing(args: &DataArgs) -> Result<Missing, String> {
     match args.missing.as_str() {
         "error" => Ok(Missing::Error),
         "drop" => Ok(Missing::Drop),
-        "mean" => Ok(Missing::Mean),
+        "mean" => Ok(Missing::Keep),
         other => Err(format!("--missing must be error, drop or mean, got '{other}'")),
     }
 }
@@ -84,7 +109,7 @@ pub fn csv_options(args: &DataArgs, label_column: LabelColumn, task: Task) -> Re
         missing: missing(args)?,
         max_line_bytes: args.max_line_bytes,
         max_bytes: args.max_data_bytes,
-        ..CsvOptions::default()
+        max_class_index: args.max_class_index,
     })
 }
 
@@ -96,8 +121,34 @@ pub fn load(args: &DataArgs, label_column: LabelColumn) -> Result<Loaded, Box<dy
 /// Load the data the flags name: features checked finite.
 pub fn load_for(args: &DataArgs, label_column: LabelColumn, task: Task) -> Result<Loaded, Box<dyn Error>> {
     let loaded = read(args, label_column, task)?;
-    crate::checks::finite_features(&loaded.dataset, &loaded.name)?;
+    if args.missing != "mean" {
+        crate::checks::finite_features(&loaded.dataset, &loaded.name)?;
+    }
     Ok(loaded)
+}
+
+/// With `--missing mean`: fill every part's missing values with the means
+/// of the training part's columns (so nothing of the held-out parts leaks
+/// into training), then check that every value is finite.
+pub fn fill_missing<'a>(
+    args: &DataArgs,
+    name: &str,
+    train: &mut InMemoryDataset,
+    others: impl IntoIterator<Item = Option<&'a mut InMemoryDataset>>,
+) -> Result<(), Box<dyn Error>> {
+    let mut others: Vec<&mut InMemoryDataset> = others.into_iter().flatten().collect();
+    if args.missing == "mean" {
+        let means = strata::data::nan_means(train.features()).map_err(|e| format!("{name}: the training part: {e}"))?;
+        strata::data::fill_nan(train.features_mut(), &means);
+        for part in others.iter_mut() {
+            strata::data::fill_nan(part.features_mut(), &means);
+        }
+    }
+    crate::checks::finite_features(train, name)?;
+    for part in others {
+        crate::checks::finite_features(part, name)?;
+    }
+    Ok(())
 }
 
 fn read(args: &DataArgs, label_column: LabelColumn, task: Task) -> Result<Loaded, Box<dyn Error>> {

@@ -68,7 +68,7 @@ pub fn metrics(predicted: &[f64], actual: &[f32]) -> (f64, f64, f64) {
 
 pub fn train(a: TrainArgs, registry: &Registry, run: Run) -> Result<()> {
     let started = Instant::now();
-    let label_column = dataset::parse_label_column(&a.data.label_column)?;
+    let label_column = dataset::label_column(&a.data)?;
     if label_column == LabelColumn::None {
         return Err("--task regression needs a target: --label-column cannot be none".into());
     }
@@ -87,7 +87,8 @@ pub fn train(a: TrainArgs, registry: &Registry, run: Run) -> Result<()> {
         false,
         &mut split_rng,
     )?;
-    let (mut train, mut val, test) = (split.train, split.validation, split.test);
+    let (mut train, mut val, mut test) = (split.train, split.validation, split.test);
+    dataset::fill_missing(&a.data, &loaded.name, &mut train, [val.as_mut(), test.as_mut()])?;
     let n_features = train.features().row_len();
     let normalizer = crate::run::normalizer_for(&a.normalize, false, &train)?;
     for part in [Some(&mut train), val.as_mut()].into_iter().flatten() {

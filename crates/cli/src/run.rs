@@ -82,7 +82,7 @@ impl Parts {
 /// for. Parts are moved or copied once, and what is no longer needed is
 /// dropped at once: peak memory is a figure of merit (W6).
 fn load_parts(a: &TrainArgs, split_rng: &mut StrataRng) -> Result<Parts> {
-    let label_column = dataset::parse_label_column(&a.data.label_column)?;
+    let label_column = dataset::label_column(&a.data)?;
     if label_column == LabelColumn::None {
         return Err("training needs labels: --label-column cannot be none".into());
     }
@@ -117,6 +117,8 @@ fn load_parts(a: &TrainArgs, split_rng: &mut StrataRng) -> Result<Parts> {
         }
         _ => (train_val, None),
     };
+    let (mut train, mut val, mut test) = (train, val, test);
+    dataset::fill_missing(&a.data, &loaded.name, &mut train, [val.as_mut(), test.as_mut()])?;
     let normalizer = normalizer_for(&a.normalize, loaded.embedded, &train)?;
     let mut parts = Parts { name: loaded.name, n_samples, n_classes, label_column, train, val, test, normalizer };
     let norm = parts.normalizer.clone();
@@ -347,7 +349,7 @@ fn report(
 fn load_for_model(m: &Model, data: &crate::args::DataArgs, want_labels: bool) -> Result<InMemoryDataset> {
     let n_inputs: Option<usize> = m.input_shape().iter().map(|d| d.fixed()).product();
     let column = if data.label_column != "last" {
-        dataset::parse_label_column(&data.label_column)?
+        dataset::label_column(data)?
     } else {
         dataset::parse_label_column(crate::model::label_column(m))?
     };
@@ -361,6 +363,9 @@ fn load_for_model(m: &Model, data: &crate::args::DataArgs, want_labels: bool) ->
             _ => dataset::load_for(data, column, task)?,
         }
     };
+    // `--missing mean` here: the means of this file's columns (the training part's are not saved).
+    let mut loaded = loaded;
+    dataset::fill_missing(data, &loaded.name.clone(), &mut loaded.dataset, [])?;
     let width = loaded.dataset.feature_shape().iter().product::<usize>();
     if let Some(n) = n_inputs.filter(|&n| n != width) {
         return Err(format!(

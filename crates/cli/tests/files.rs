@@ -92,6 +92,7 @@ fn bad_input_is_refused_with_a_message_that_names_it() {
     let folder = tmp.display().to_string();
     let no_folder = tmp.join("no/such/folder/m.strata").display().to_string();
     let digits = data("digits.csv.gz");
+    let named = data("iris_named.csv");
     let diabetes = data("diabetes.csv");
     let cases: Vec<(&str, Vec<&str>)> = vec![
         ("a class label of 16,777,216", vec!["train", "--data", &huge_label]),
@@ -129,6 +130,11 @@ fn bad_input_is_refused_with_a_message_that_names_it() {
         ("--out that is a folder", vec!["train", "--data", &iris, "--out", &folder]),
         ("a data file of the wrong width", vec!["evaluate", "--model", &good_model, "--data", &digits]),
         ("an unknown delimiter", vec!["train", "--data", &iris, "--delimiter", "ab"]),
+        (
+            "a label column name not in the header",
+            vec!["train", "--data", &named, "--header", "--label-column", "kind"],
+        ),
+        ("a class index above --max-class-index", vec!["train", "--data", &iris, "--max-class-index", "1"]),
         ("an unknown missing-value policy", vec!["train", "--data", &iris, "--missing", "zero"]),
         ("regression on the embedded sample", vec!["train", "--task", "regression"]),
         (
@@ -176,6 +182,11 @@ fn files_as_people_have_them_train_and_predict() {
     assert!(names.iter().all(|n| ["setosa", "versicolor", "virginica"].contains(&n.as_str())), "{names:?}");
     // The file's first 50 rows are setosa, the easiest species.
     assert!(names[..50].iter().filter(|n| *n == "setosa").count() >= 48);
+
+    // The label column by its name in the header.
+    let o =
+        strata(&["train", "--data", &data("iris_named.csv"), "--header", "--label-column", "species", "--epochs", "2"]);
+    assert!(o.status.success() && text(&o).contains("(150 samples, 4 features, 3 classes)"), "{}", text(&o));
 
     // Semicolons, quotes, a header and missing values, and a TSV told by its extension.
     let semi = write(

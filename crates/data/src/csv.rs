@@ -47,8 +47,44 @@ pub enum Missing {
     /// Leave out the rows that have one.
     Drop,
     /// Replace it with the mean of its column's present values (over the
-    /// whole file).
+    /// whole file; to take the mean of the training part only, read with
+    /// [`Missing::Keep`], split, then [`nan_means`] and [`fill_nan`]).
     Mean,
+    /// Keep it as NaN, for the caller to fill.
+    Keep,
+}
+
+/// Each column's mean over its non-NaN values, for features `[n, width]`.
+/// Errors: [`DataError::InvalidArgument`] for a column with no value.
+pub fn nan_means(features: &Tensor) -> Result<Vec<f32>> {
+    let width = features.row_len();
+    let mut sums = vec![(0.0f64, 0usize); width];
+    for row in features.data().chunks_exact(width.max(1)) {
+        for (s, &x) in sums.iter_mut().zip(row) {
+            if !x.is_nan() {
+                *s = (s.0 + f64::from(x), s.1 + 1);
+            }
+        }
+    }
+    if let Some(col) = sums.iter().position(|s| s.1 == 0) {
+        return Err(DataError::InvalidArgument {
+            op: "nan_means",
+            reason: format!("feature column {} has no value to take a mean of", col + 1),
+        });
+    }
+    Ok(sums.iter().map(|&(s, n)| (s / n as f64) as f32).collect())
+}
+
+/// Replace every NaN of features `[n, width]` by its column's value in `fill`.
+pub fn fill_nan(features: &mut Tensor, fill: &[f32]) {
+    let width = features.row_len().max(1);
+    for row in features.data_mut().chunks_exact_mut(width) {
+        for (x, &m) in row.iter_mut().zip(fill) {
+            if x.is_nan() {
+                *x = m;
+            }
+        }
+    }
 }
 
 /// The longest line read by default: 64 MiB.
@@ -114,6 +150,46 @@ pub fn load_csv(path: impl AsRef<Path>, opts: &CsvOptions) -> Result<InMemoryDat
     let path = path.as_ref();
     let file = File::open(path).map_err(|source| DataError::Io { path: path.to_path_buf(), source })?;
     parse(BufReader::with_capacity(1 << 16, file), opts, &path.display().to_string(), path)
+}
+
+/// The cells of a CSV file's first row (its header), plain or gzipped, read
+/// with `opts`'s delimiter and line cap.
+///
+/// ```
+/// # let path = std::env::temp_dir().join(format!("strata-doc-header-{}.csv", std::process::id()));
+/// std::fs::write(&path, "\"sepal length\",species\n5.1,setosa\n")?;
+/// let names = strata_data::csv_header(&path, &strata_data::CsvOptions::default())?;
+/// assert_eq!(names, ["sepal length", "species"]);
+/// # std::fs::remove_file(&path)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn csv_header(path: impl AsRef<Path>, opts: &CsvOptions) -> Result<Vec<String>> {
+    let path = path.as_ref();
+    let source = path.display().to_string();
+    let io = |e: std::io::Error| DataError::Io { path: path.to_path_buf(), source: e };
+    let mut reader = BufReader::new(File::open(path).map_err(io)?);
+    let gz = is_gzip(reader.fill_buf().map_err(io)?);
+    let inner: Box<dyn Read> = if gz { Box::new(MultiGzDecoder::new(reader)) } else { Box::new(reader) };
+    let bounded = Bounded { inner, line_bytes: 0, total: 0, newlines: VecDeque::new(), lines_before: 0, opts };
+    let mut csv = ::csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(opts.delimiter)
+        .trim(::csv::Trim::All)
+        .from_reader(bounded);
+    let mut record = ::csv::ByteRecord::new();
+    match csv.read_byte_record(&mut record) {
+        Ok(true) => Ok(record
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let c = if i == 0 { c.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(c) } else { c };
+                String::from_utf8_lossy(c).into_owned()
+            })
+            .collect()),
+        Ok(false) => Err(DataError::Empty { what: source }),
+        Err(e) => Err(read_error(e, gz, &source, path, 1)),
+    }
 }
 
 /// [`load_csv`] for bytes in memory (e.g. a file embedded with
@@ -352,8 +428,8 @@ impl<'a> Parser<'a> {
                         self.features.truncate(start);
                         return Ok(());
                     }
-                    Missing::Mean => {
-                        self.any_missing = true;
+                    Missing::Mean | Missing::Keep => {
+                        self.any_missing |= self.opts.missing == Missing::Mean;
                         self.features.push(f32::NAN);
                         continue;
                     }
@@ -512,28 +588,16 @@ impl<'a> Parser<'a> {
 
     /// Replace each NaN (a missing value) by its column's mean.
     fn impute_means(&mut self, width: usize) -> Result<()> {
-        let mut sums = vec![(0.0f64, 0usize); width];
-        for row in self.features.chunks_exact(width.max(1)) {
-            for (s, &x) in sums.iter_mut().zip(row) {
-                if !x.is_nan() {
-                    *s = (s.0 + f64::from(x), s.1 + 1);
-                }
+        let t = Tensor::from_vec(&[self.rows, width], std::mem::take(&mut self.features))?;
+        let means = nan_means(&t).map_err(|e| match e {
+            DataError::InvalidArgument { reason, .. } => {
+                DataError::InvalidArgument { op: "read_csv", reason: format!("{}: {reason}", self.source) }
             }
-        }
-        if let Some(col) = sums.iter().position(|s| s.1 == 0) {
-            return Err(DataError::InvalidArgument {
-                op: "read_csv",
-                reason: format!("{}: feature column {} has no value to take a mean of", self.source, col + 1),
-            });
-        }
-        let means: Vec<f32> = sums.iter().map(|&(s, n)| (s / n as f64) as f32).collect();
-        for row in self.features.chunks_exact_mut(width.max(1)) {
-            for (x, &m) in row.iter_mut().zip(&means) {
-                if x.is_nan() {
-                    *x = m;
-                }
-            }
-        }
+            other => other,
+        })?;
+        let mut t = t;
+        fill_nan(&mut t, &means);
+        self.features = t.into_vec();
         Ok(())
     }
 }

@@ -67,8 +67,8 @@ mod text;
 
 pub use batch::{BatchSampler, Batches, batches};
 pub use csv::{
-    CsvOptions, LabelColumn, MAX_CLASS_INDEX, MAX_DATA_BYTES, MAX_LINE_BYTES, Missing, Task, delimiter_for, load_csv,
-    load_csv_bytes, read_csv,
+    CsvOptions, LabelColumn, MAX_CLASS_INDEX, MAX_DATA_BYTES, MAX_LINE_BYTES, Missing, Task, csv_header, delimiter_for,
+    fill_nan, load_csv, load_csv_bytes, nan_means, read_csv,
 };
 pub use dataset::InMemoryDataset;
 pub use error::{DataError, Result};

@@ -217,3 +217,19 @@ fn limits_stop_long_lines_large_data_and_large_class_indices_before_allocating()
     let err = parse("1,0\n1,5\n", &CsvOptions { max_class_index: 4, ..Default::default() }).unwrap_err();
     assert!(err.to_string().contains("is above 4, the largest class index accepted"), "{err}");
 }
+
+#[test]
+fn kept_missing_values_are_filled_with_the_means_the_caller_chooses() {
+    let ds = parse("1,NA,0\n3,4,1\n?,8,0\n", &CsvOptions { missing: Missing::Keep, ..Default::default() }).unwrap();
+    let mut f = ds.features().clone();
+    assert!(f.data()[1].is_nan() && f.data()[4].is_nan());
+    // The means of a training part (here the last two rows): column 1 has 3 only, column 2 has 4 and 8.
+    let train = f.slice_rows(1, 3).unwrap();
+    let means = strata_data::nan_means(&train).unwrap();
+    assert_eq!(means, [3.0, 6.0]);
+    strata_data::fill_nan(&mut f, &means);
+    assert_eq!(f.data(), &[1., 6., 3., 4., 3., 8.]);
+    let all_missing = parse("NA,1,0\n?,2,1\n", &CsvOptions { missing: Missing::Keep, ..Default::default() }).unwrap();
+    let err = strata_data::nan_means(all_missing.features()).unwrap_err();
+    assert_eq!(err.to_string(), "nan_means: invalid argument: feature column 1 has no value to take a mean of");
+}
