@@ -129,20 +129,22 @@ pub fn load_for(args: &DataArgs, label_column: LabelColumn, task: Task) -> Resul
 
 /// With `--missing mean`: fill every part's missing values with the means
 /// of the training part's columns (so nothing of the held-out parts leaks
-/// into training), then check that every value is finite.
+/// into training), then check that every value is finite (without it,
+/// [`load_for`] has checked them).
 pub fn fill_missing<'a>(
     args: &DataArgs,
     name: &str,
     train: &mut InMemoryDataset,
     others: impl IntoIterator<Item = Option<&'a mut InMemoryDataset>>,
 ) -> Result<(), Box<dyn Error>> {
+    if args.missing != "mean" {
+        return Ok(()); // `load_for` checked every value already
+    }
     let mut others: Vec<&mut InMemoryDataset> = others.into_iter().flatten().collect();
-    if args.missing == "mean" {
-        let means = strata::data::nan_means(train.features()).map_err(|e| format!("{name}: the training part: {e}"))?;
-        strata::data::fill_nan(train.features_mut(), &means);
-        for part in others.iter_mut() {
-            strata::data::fill_nan(part.features_mut(), &means);
-        }
+    let means = strata::data::nan_means(train.features()).map_err(|e| format!("{name}: the training part: {e}"))?;
+    strata::data::fill_nan(train.features_mut(), &means);
+    for part in others.iter_mut() {
+        strata::data::fill_nan(part.features_mut(), &means);
     }
     crate::checks::finite_features(train, name)?;
     for part in others {

@@ -3,9 +3,7 @@
 
 use crate::args::{ExportArgs, ExportFormat, ImportArgs};
 use std::collections::HashMap;
-use strata::data::Normalizer;
 use strata::io::SavedModel;
-use strata::io::onnx::ScaleStep;
 use strata::layers::{LayerSpec, Registry};
 use strata::model::Model;
 use strata::tensor::StrataRng;
@@ -30,24 +28,12 @@ pub fn export(a: ExportArgs, registry: &Registry) -> Result<()> {
             println!("wrote {n} tensors in PyTorch's names and layouts to {}", a.out.display());
         }
         ExportFormat::Onnx => {
-            let scaling = scaling(model.preprocessing());
-            let shape = model.input_shape().to_vec();
-            let bytes = strata::io::onnx::export(model.network_mut(), &shape, &scaling)?;
+            let bytes = model.to_onnx()?;
             strata::io::atomic_write(&a.out, &bytes)?;
             println!("wrote the ONNX graph (opset {}) to {}", strata::io::onnx::OPSET, a.out.display());
         }
     }
     Ok(())
-}
-
-/// The model's input scaling as the graph's first steps.
-fn scaling(p: &Normalizer) -> Vec<ScaleStep> {
-    match p {
-        Normalizer::None => vec![],
-        Normalizer::Scale { factor } => vec![ScaleStep::Mul(vec![*factor])],
-        Normalizer::MinMax(m) => vec![ScaleStep::Sub(m.min.clone()), ScaleStep::Mul(m.scale.clone())],
-        Normalizer::Standard(s) => vec![ScaleStep::Sub(s.mean.clone()), ScaleStep::Div(s.std.clone())],
-    }
 }
 
 pub fn import(a: ImportArgs, registry: &Registry) -> Result<()> {

@@ -12,9 +12,7 @@ use strata::data::{Dataset, InMemoryDataset, LabelColumn, Task, split_three};
 use strata::layers::Registry;
 use strata::loss::LossKind;
 use strata::model::Model;
-use strata::optimizer::OptimizerConfig;
 use strata::tensor::{StrataRng, Tensor};
-use strata::training::{EarlyStopping, FitConfig, Monitor, Progress, Trainer};
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
@@ -116,7 +114,7 @@ pub fn train(a: TrainArgs, registry: &Registry, run: Run) -> Result<()> {
         "huber" => LossKind::Huber,
         other => return Err(format!("--loss must be mse or huber for a regression, got '{other}'").into()),
     };
-    let mut trainer = trainer(&a, loss, train.len(), val.is_some())?;
+    let mut trainer = crate::run::make_trainer(&a, loss, train.len(), val.is_some())?;
     if let Some(cb) = crate::checkpoint::callback(&a, &run, val.is_some())? {
         trainer.add_callback(cb)?;
     }
@@ -148,34 +146,14 @@ pub fn train(a: TrainArgs, registry: &Registry, run: Run) -> Result<()> {
     }
     if let Some(out) = &a.out {
         let column = dataset::label_column_name(label_column);
-        let model = model
+        let mut model = model
             .with_metadata(crate::model::LABEL_COLUMN, column)
             .with_metadata(crate::model::TASK, "regression")
             .with_metadata(TARGET_SCALING, serde_json::to_string(&scaling)?);
-        let mut model = model;
         model.save(out)?;
         println!("saved the model to {}", out.display());
     }
     Ok(())
-}
-
-fn trainer(a: &TrainArgs, loss: LossKind, n_train: usize, has_validation: bool) -> Result<Trainer> {
-    let epochs = a.epochs.unwrap_or(1);
-    let n_batches = n_train.div_ceil(a.batch_size.max(1));
-    let config = FitConfig {
-        epochs,
-        batch_size: a.batch_size,
-        seed: a.seed,
-        schedule: crate::run::schedule_for(a.schedule.as_deref().unwrap_or("constant"), epochs, n_batches)?,
-        progress: if a.quiet { Progress::Silent } else { Progress::Auto },
-        ..FitConfig::default()
-    };
-    let mut trainer = Trainer::new(config, loss, OptimizerConfig::from_name(&a.optimizer, a.lr.unwrap_or(1e-3))?)?;
-    if a.patience > 0 {
-        let monitor = if has_validation { Monitor::ValLoss } else { Monitor::Loss };
-        trainer.add_callback(EarlyStopping::new(a.patience).with_monitor(monitor).restore_best_weights(true))?;
-    }
-    Ok(trainer)
 }
 
 /// RMSE, MAE and R² of `model` on raw `data` (features unscaled, targets in their units).

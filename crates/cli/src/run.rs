@@ -168,7 +168,8 @@ fn square_side(n: usize) -> Option<usize> {
     (s > 0 && s * s == n).then_some(s)
 }
 
-fn make_trainer(a: &TrainArgs, n_train: usize, has_validation: bool) -> Result<Trainer> {
+/// The trainer the flags ask for, with `loss`; early stopping with `--patience`.
+pub(crate) fn make_trainer(a: &TrainArgs, loss: LossKind, n_train: usize, has_validation: bool) -> Result<Trainer> {
     let epochs = a.epochs.unwrap_or(1);
     let n_batches = n_train.div_ceil(a.batch_size.max(1));
     let config = FitConfig {
@@ -179,8 +180,7 @@ fn make_trainer(a: &TrainArgs, n_train: usize, has_validation: bool) -> Result<T
         progress: if a.quiet { Progress::Silent } else { Progress::Auto },
         ..FitConfig::default()
     };
-    let mut trainer =
-        Trainer::new(config, LossKind::CrossEntropy, OptimizerConfig::from_name(&a.optimizer, a.lr.unwrap_or(1e-3))?)?;
+    let mut trainer = Trainer::new(config, loss, OptimizerConfig::from_name(&a.optimizer, a.lr.unwrap_or(1e-3))?)?;
     if a.patience > 0 {
         let monitor = if has_validation { Monitor::ValLoss } else { Monitor::Loss };
         trainer.add_callback(EarlyStopping::new(a.patience).with_monitor(monitor).restore_best_weights(true))?;
@@ -231,7 +231,7 @@ pub(crate) fn train(mut a: TrainArgs, registry: &Registry, run: Run) -> Result<(
     }
     let parts = parts.reshape_to(model.input_shape())?;
     check_fits(&model, &parts)?;
-    let mut trainer = make_trainer(&a, parts.train.len(), parts.val.is_some())?;
+    let mut trainer = make_trainer(&a, LossKind::CrossEntropy, parts.train.len(), parts.val.is_some())?;
     if let Some(cb) = crate::checkpoint::callback(&a, &run, parts.val.is_some())? {
         trainer.add_callback(cb)?;
     }
@@ -394,9 +394,12 @@ pub fn evaluate(a: EvaluateArgs, registry: &Registry) -> Result<()> {
     }
     let mut ds = ds;
     model.preprocess(ds.features_mut(), "evaluate")?;
-    let output = model.network_mut().forward(ds.features(), strata::layers::Mode::Eval)?.clone();
-    crate::checks::finite_outputs(&output, "evaluate")?;
     let metrics = strata::training::evaluate(model.network_mut(), &ds, &LossKind::CrossEntropy)?;
+    if !metrics.loss.is_finite() {
+        // Name the rows whose outputs are not finite (one more pass, on this error path only).
+        let output = model.network_mut().forward(ds.features(), strata::layers::Mode::Eval)?;
+        crate::checks::finite_outputs(output, "evaluate")?;
+    }
     println!("samples: {}", metrics.n_samples);
     println!("accuracy: {}", pct(metrics.accuracy));
     println!("loss: {:.4}", metrics.loss);
@@ -416,7 +419,7 @@ pub fn predict(a: PredictArgs, registry: &Registry) -> Result<()> {
             }
         }
         None => {
-            for label in model.predict_labels(ds.features())? {
+            for label in model.labels_of(&output) {
                 out.push_str(&label);
                 out.push('\n');
             }

@@ -140,15 +140,7 @@ fn pytorch_layout_weights_run_here_as_numpy_computes_and_strata_exports_read_bac
 /// Export `model` to ONNX, write its outputs on `x`, and have onnxruntime compare.
 fn onnx_matches(py: &str, dir: &Path, name: &str, model: &mut Model, x: &Tensor) {
     let onnx = dir.join(format!("{name}.onnx"));
-    let shape = model.input_shape().to_vec();
-    let steps: Vec<strata::io::onnx::ScaleStep> = match model.preprocessing() {
-        Normalizer::Standard(s) => {
-            vec![strata::io::onnx::ScaleStep::Sub(s.mean.clone()), strata::io::onnx::ScaleStep::Div(s.std.clone())]
-        }
-        Normalizer::None => vec![],
-        other => panic!("not used here: {other:?}"),
-    };
-    std::fs::write(&onnx, strata::io::onnx::export(model.network_mut(), &shape, &steps).unwrap()).unwrap();
+    std::fs::write(&onnx, model.to_onnx().unwrap()).unwrap();
     let y = model.output(x).unwrap();
     let io = dir.join(format!("{name}-io.safetensors"));
     write(&io, &[("x", x), ("y", &y)]);

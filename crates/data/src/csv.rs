@@ -166,17 +166,8 @@ pub fn load_csv(path: impl AsRef<Path>, opts: &CsvOptions) -> Result<InMemoryDat
 pub fn csv_header(path: impl AsRef<Path>, opts: &CsvOptions) -> Result<Vec<String>> {
     let path = path.as_ref();
     let source = path.display().to_string();
-    let io = |e: std::io::Error| DataError::Io { path: path.to_path_buf(), source: e };
-    let mut reader = BufReader::new(File::open(path).map_err(io)?);
-    let gz = is_gzip(reader.fill_buf().map_err(io)?);
-    let inner: Box<dyn Read> = if gz { Box::new(MultiGzDecoder::new(reader)) } else { Box::new(reader) };
-    let bounded = Bounded { inner, line_bytes: 0, total: 0, newlines: VecDeque::new(), lines_before: 0, opts };
-    let mut csv = ::csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .delimiter(opts.delimiter)
-        .trim(::csv::Trim::All)
-        .from_reader(bounded);
+    let file = File::open(path).map_err(|e| DataError::Io { path: path.to_path_buf(), source: e })?;
+    let (mut csv, gz) = reader(BufReader::new(file), opts, path)?;
     let mut record = ::csv::ByteRecord::new();
     match csv.read_byte_record(&mut record) {
         Ok(true) => Ok(record
@@ -238,18 +229,31 @@ pub fn read_csv<R: BufRead>(reader: R, opts: &CsvOptions, source: &str) -> Resul
     parse(reader, opts, source, Path::new(source))
 }
 
-fn parse<R: BufRead>(mut reader: R, opts: &CsvOptions, source: &str, path: &Path) -> Result<InMemoryDataset> {
-    let io = |e: std::io::Error| DataError::Io { path: path.to_path_buf(), source: e };
-    let gz = is_gzip(reader.fill_buf().map_err(io)?);
-    let inner: Box<dyn Read + '_> = if gz { Box::new(MultiGzDecoder::new(reader)) } else { Box::new(reader) };
+/// The `csv` crate's reader over a bounded, possibly decompressing input.
+type CsvReader<'a> = ::csv::Reader<Bounded<'a, Box<dyn Read + 'a>>>;
+
+/// A `csv` crate reader of `input` (plain or gzipped, told by the magic
+/// bytes) through [`Bounded`], and whether it is gzipped.
+fn reader<'a, R: BufRead + 'a>(
+    mut input: R,
+    opts: &'a CsvOptions,
+    path: &Path,
+) -> Result<(CsvReader<'a>, bool)> {
+    let gz = is_gzip(input.fill_buf().map_err(|e| DataError::Io { path: path.to_path_buf(), source: e })?);
+    let inner: Box<dyn Read + 'a> = if gz { Box::new(MultiGzDecoder::new(input)) } else { Box::new(input) };
     let bounded = Bounded { inner, line_bytes: 0, total: 0, newlines: VecDeque::new(), lines_before: 0, opts };
-    let mut csv = ::csv::ReaderBuilder::new()
+    let csv = ::csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
         .delimiter(opts.delimiter)
         .trim(::csv::Trim::All)
         .buffer_capacity(1 << 16)
         .from_reader(bounded);
+    Ok((csv, gz))
+}
+
+fn parse<R: BufRead>(input: R, opts: &CsvOptions, source: &str, path: &Path) -> Result<InMemoryDataset> {
+    let (mut csv, gz) = reader(input, opts, path)?;
     let mut parser = Parser::new(opts, source);
     let mut record = ::csv::ByteRecord::new();
     loop {

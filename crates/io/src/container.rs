@@ -160,8 +160,13 @@ pub fn decode<T: DeserializeOwned>(bytes: Vec<u8>, kind: FileKind, path: &Path) 
 
 /// What a file that is not a Strata file looks like.
 pub(crate) fn sniff(bytes: &[u8]) -> String {
+    identify(bytes).unwrap_or("not a Strata file (wrong magic bytes)").to_string()
+}
+
+/// The kind of file `bytes` start like, when it is one this crate can name.
+pub(crate) fn identify(bytes: &[u8]) -> Option<&'static str> {
     let starts = |p: &[u8]| bytes.starts_with(p);
-    let found = if bytes.is_empty() {
+    Some(if bytes.is_empty() {
         "an empty file"
     } else if starts(b"PK\x03\x04") {
         "a zip archive (a PyTorch .pt/.pth file? export its state_dict with safetensors)"
@@ -171,10 +176,13 @@ pub(crate) fn sniff(bytes: &[u8]) -> String {
         "a safetensors file (use `strata import`)"
     } else if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{') {
         "a JSON file (a model spec?)"
+    } else if starts(&FileKind::Model.magic()) {
+        "a Strata model file"
+    } else if starts(&FileKind::Checkpoint.magic()) {
+        "a Strata checkpoint"
     } else if starts(b"STRATA") {
         "a Strata file of an unknown kind"
     } else {
-        "not a Strata file (wrong magic bytes)"
-    };
-    found.to_string()
+        return None;
+    })
 }

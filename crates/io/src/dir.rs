@@ -49,6 +49,12 @@ impl CheckpointDir {
         Ok(CheckpointDir { dir, keep_last: 1 })
     }
 
+    /// Keep the last `k` numbered checkpoints instead (at least one).
+    pub fn keep_last(mut self, k: usize) -> CheckpointDir {
+        self.keep_last = k.max(1);
+        self
+    }
+
     /// The folder.
     pub fn path(&self) -> &Path {
         &self.dir

@@ -130,11 +130,12 @@ pub fn save(model: &mut dyn Layer, path: impl AsRef<Path>) -> Result<()> {
 pub fn import(model: &mut dyn Layer, bytes: &[u8], path: &Path) -> Result<()> {
     let bad = |problem| IoError::Format { path: path.to_path_buf(), expected: "safetensors file", problem };
     let file = SafeTensors::deserialize(bytes).map_err(|e| {
-        let found = crate::container::sniff(bytes);
-        bad(if found.contains("Strata") || !found.contains("wrong magic") && !found.contains("safetensors") {
-            FormatProblem::OtherFormat { found }
-        } else {
-            FormatProblem::Payload(e.to_string())
+        // Another kind of file is named; a damaged safetensors file (or bytes of no known kind) gets the reason.
+        bad(match crate::container::identify(bytes) {
+            Some(found) if !found.starts_with("a safetensors file") => {
+                FormatProblem::OtherFormat { found: found.into() }
+            }
+            _ => FormatProblem::Payload(e.to_string()),
         })
     })?;
     let names = torch_names(model);

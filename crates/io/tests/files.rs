@@ -195,3 +195,13 @@ fn safetensors_names_follow_pytorch_and_a_wrong_shape_is_named() {
     let err = strata_io::safetensors::import(model.as_mut(), &other, Path::new("cut.safetensors")).unwrap_err();
     assert!(err.to_string().starts_with("cut.safetensors: not a valid safetensors file"), "{err}");
 }
+
+#[test]
+fn a_strata_file_or_garbage_given_as_safetensors_is_named_as_such() {
+    let mut model = mlp(14);
+    let strata_file = model_bytes(14);
+    let err = strata_io::safetensors::import(model.as_mut(), &strata_file, Path::new("m.strata")).unwrap_err();
+    assert_eq!(err.to_string(), "m.strata: not a valid safetensors file: this is a Strata model file");
+    let err = strata_io::safetensors::import(model.as_mut(), b"\x01\x02garbage bytes", Path::new("g")).unwrap_err();
+    assert!(matches!(&err, IoError::Format { problem: FormatProblem::Payload(_), .. }), "{err:?}");
+}

@@ -282,14 +282,34 @@ impl Model {
 
     /// [`Model::predict`] as class names (the index, when the model has none).
     pub fn predict_labels(&mut self, features: &Tensor) -> Result<Vec<String>> {
-        let classes = self.predict(features)?;
-        Ok(classes
+        let y = self.output_for(features, "predict")?;
+        Ok(self.labels_of(&y))
+    }
+
+    /// The class names of outputs [`Model::output`] gave (indices, when the
+    /// model has no names): for a caller that also needs the outputs.
+    pub fn labels_of(&self, output: &Tensor) -> Vec<String> {
+        classes(output)
             .into_iter()
             .map(|c| match self.class_names.as_ref().and_then(|n| n.get(c)) {
                 Some(name) => name.clone(),
                 None => c.to_string(),
             })
-            .collect())
+            .collect()
+    }
+
+    /// The model as an ONNX graph (opset [`strata_io::onnx::OPSET`]), its
+    /// input preprocessing as the graph's first operations, so the graph
+    /// takes raw features as [`Model::predict`] does.
+    pub fn to_onnx(&mut self) -> Result<Vec<u8>> {
+        use strata_io::onnx::ScaleStep;
+        let scaling = match &self.preprocessing {
+            Normalizer::None => vec![],
+            Normalizer::Scale { factor } => vec![ScaleStep::Mul(vec![*factor])],
+            Normalizer::MinMax(m) => vec![ScaleStep::Sub(m.min.clone()), ScaleStep::Mul(m.scale.clone())],
+            Normalizer::Standard(s) => vec![ScaleStep::Sub(s.mean.clone()), ScaleStep::Div(s.std.clone())],
+        };
+        Ok(strata_io::onnx::export(self.network.as_mut(), &self.input_shape, &scaling)?)
     }
 
     /// Class probabilities: the softmax of the logits over the last axis, or

@@ -134,8 +134,8 @@ impl ModelCheckpoint {
 
     /// How many numbered checkpoints [`ModelCheckpoint::to_dir`] keeps (at least 1).
     pub fn keep_last(mut self, k: usize) -> Self {
-        if let Sink::Dir(dir) = &self.sink {
-            self.sink = Sink::Dir(CheckpointDir::create(dir.path(), k).unwrap_or_else(|_| dir.clone()));
+        if let Sink::Dir(dir) = self.sink {
+            self.sink = Sink::Dir(dir.keep_last(k));
         }
         self
     }
