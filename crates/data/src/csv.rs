@@ -234,11 +234,7 @@ type CsvReader<'a> = ::csv::Reader<Bounded<'a, Box<dyn Read + 'a>>>;
 
 /// A `csv` crate reader of `input` (plain or gzipped, told by the magic
 /// bytes) through [`Bounded`], and whether it is gzipped.
-fn reader<'a, R: BufRead + 'a>(
-    mut input: R,
-    opts: &'a CsvOptions,
-    path: &Path,
-) -> Result<(CsvReader<'a>, bool)> {
+fn reader<'a, R: BufRead + 'a>(mut input: R, opts: &'a CsvOptions, path: &Path) -> Result<(CsvReader<'a>, bool)> {
     let gz = is_gzip(input.fill_buf().map_err(|e| DataError::Io { path: path.to_path_buf(), source: e })?);
     let inner: Box<dyn Read + 'a> = if gz { Box::new(MultiGzDecoder::new(input)) } else { Box::new(input) };
     let bounded = Bounded { inner, line_bytes: 0, total: 0, newlines: VecDeque::new(), lines_before: 0, opts };
