@@ -1,6 +1,5 @@
 //! [`heatmap_png`]: attention weights as an image.
 
-use std::io::BufWriter;
 use std::path::Path;
 
 /// Pixels per cell of the map, at most: maps of more than 64 tokens get
@@ -41,14 +40,6 @@ pub fn heatmap_png(weights: &[f32], rows: usize, cols: usize, path: &Path) -> st
             px.copy_from_slice(&colour(weights[(y / cell) * cols + x / cell]));
         }
     }
-    let mut bytes = Vec::new();
-    {
-        let to_u32 = |n: usize| u32::try_from(n).map_err(|_| std::io::Error::other("the map is too large"));
-        let mut encoder = png::Encoder::new(BufWriter::new(&mut bytes), to_u32(w)?, to_u32(h)?);
-        encoder.set_color(png::ColorType::Rgb);
-        encoder.set_depth(png::BitDepth::Eight);
-        let mut writer = encoder.write_header().map_err(std::io::Error::other)?;
-        writer.write_image_data(&pixels).map_err(std::io::Error::other)?;
-    }
+    let bytes = strata_io::png_rgb(&pixels, w, h)?;
     strata_io::atomic_write(path, &bytes).map_err(Into::into)
 }

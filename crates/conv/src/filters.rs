@@ -1,10 +1,7 @@
-//! Convolution filters as a PNG image (written by hand: PNG is a signature
-//! and three chunks, the pixels deflated with `flate2`, each chunk with a
-//! CRC-32).
+//! Convolution filters as a PNG image, encoded by the workspace's one PNG
+//! encoder ([`strata_io::png_rgb`], the `png` crate).
 
-use flate2::Compression;
-use flate2::write::ZlibEncoder;
-use std::io::{self, Write};
+use std::io;
 use std::path::Path;
 use strata_tensor::Tensor;
 
@@ -35,7 +32,7 @@ const GAP_RGB: [u8; 3] = [24, 48, 96];
 /// ```
 pub fn filters_png(weight: &Tensor, path: impl AsRef<Path>) -> io::Result<()> {
     let (width, height, rgb) = render(weight)?;
-    let bytes = encode_png(width, height, &rgb)?;
+    let bytes = strata_io::png_rgb(&rgb, width, height)?;
     strata_io::atomic_write(path.as_ref(), &bytes).map_err(Into::into)
 }
 
@@ -98,60 +95,10 @@ fn render(weight: &Tensor) -> io::Result<(usize, usize, Vec<u8>)> {
     Ok((width, height, rgb))
 }
 
-/// CRC-32 (ISO-HDLC, the one PNG uses) of `bytes`.
-fn crc32(bytes: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &b in bytes {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
-        }
-    }
-    !crc
-}
-
-fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
-    out.extend_from_slice(&(data.len() as u32).to_be_bytes());
-    let start = out.len();
-    out.extend_from_slice(kind);
-    out.extend_from_slice(data);
-    let crc = crc32(&out[start..]);
-    out.extend_from_slice(&crc.to_be_bytes());
-}
-
-/// An 8-bit RGB, non-interlaced PNG.
-fn encode_png(width: usize, height: usize, rgb: &[u8]) -> io::Result<Vec<u8>> {
-    let mut raw = Vec::with_capacity(height * (1 + 3 * width));
-    for row in rgb.chunks_exact(3 * width) {
-        raw.push(0); // filter type 0: the row as is
-        raw.extend_from_slice(row);
-    }
-    let mut z = ZlibEncoder::new(Vec::new(), Compression::default());
-    z.write_all(&raw)?;
-    let idat = z.finish()?;
-
-    let mut ihdr = Vec::with_capacity(13);
-    ihdr.extend_from_slice(&(width as u32).to_be_bytes());
-    ihdr.extend_from_slice(&(height as u32).to_be_bytes());
-    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]); // bit depth 8, RGB, deflate, filter 0, no interlace
-    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
-    chunk(&mut png, b"IHDR", &ihdr);
-    chunk(&mut png, b"IDAT", &idat);
-    chunk(&mut png, b"IEND", &[]);
-    Ok(png)
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn crc_of_iend_is_the_known_constant() {
-        // Every PNG ends with the same IEND chunk: CRC AE 42 60 82.
-        assert_eq!(crc32(b"IEND"), 0xAE42_6082);
-        assert_eq!(crc32(b"123456789"), 0xCBF4_3926); // the CRC-32 check value
-    }
 
     #[test]
     fn layout_of_a_single_channel_grid() {

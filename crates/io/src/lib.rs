@@ -29,6 +29,7 @@ mod atomic;
 pub mod container;
 mod dir;
 mod error;
+mod image;
 mod legacy;
 mod model;
 #[cfg(feature = "onnx")]
@@ -39,4 +40,5 @@ pub use atomic::{atomic_write, atomic_write_with};
 pub use container::{FORMAT_VERSION, FileKind, Header};
 pub use dir::{BEST, CheckpointDir};
 pub use error::{FormatProblem, IoError, Result};
+pub use image::png_rgb;
 pub use model::SavedModel;

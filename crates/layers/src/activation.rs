@@ -36,6 +36,12 @@ impl ActivationLayer {
     pub fn activation(&self) -> ActivationKind {
         self.activation
     }
+
+    /// The output of the last forward pass (empty before any): what the
+    /// diagnosis of dead and saturated units reads (`strata-report`).
+    pub fn last_output(&self) -> &Tensor {
+        &self.output
+    }
 }
 
 impl Layer for ActivationLayer {
@@ -83,5 +89,9 @@ impl Layer for ActivationLayer {
             ActivationKind::LeakyRelu { slope } => LayerSpec::new("leaky_relu", &serde_json::json!({ "slope": slope })),
             other => Ok(LayerSpec { kind: other.name().to_string(), config: serde_json::Value::Null }),
         }
+    }
+
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
     }
 }

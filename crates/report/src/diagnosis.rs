@@ -1,0 +1,437 @@
+//! [`diagnose`]: what went wrong in training, in plain words, from the
+//! history and the [`Observations`] of a run. Every rule and threshold is in
+//! [`Thresholds`] and documented in `docs/diagnosis.md`.
+
+use crate::observe::Observations;
+use serde::{Deserialize, Serialize};
+use strata_training::History;
+
+/// What a finding says is wrong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// The loss diverged, stopped being finite, or oscillates.
+    LearningRateTooLarge,
+    /// The loss barely moved from its value at initialisation.
+    LearningRateTooSmall,
+    /// The model fits its training data much better than unseen data.
+    Overfitting,
+    /// The model does not fit even its training data, and has stopped improving.
+    Underfitting,
+    /// The first layers receive orders of magnitude less gradient than the last.
+    VanishingGradients,
+    /// The first layers receive orders of magnitude more gradient than the last.
+    ExplodingGradients,
+    /// Many ReLU units are never active.
+    DeadUnits,
+    /// Many sigmoid or tanh outputs sit at their bounds.
+    SaturatedUnits,
+}
+
+impl Verdict {
+    /// The verdict in words, as a heading.
+    pub const fn title(self) -> &'static str {
+        match self {
+            Verdict::LearningRateTooLarge => "learning rate too large",
+            Verdict::LearningRateTooSmall => "learning rate too small",
+            Verdict::Overfitting => "overfitting",
+            Verdict::Underfitting => "underfitting",
+            Verdict::VanishingGradients => "vanishing gradients",
+            Verdict::ExplodingGradients => "exploding gradients",
+            Verdict::DeadUnits => "dead ReLU units",
+            Verdict::SaturatedUnits => "saturated units",
+        }
+    }
+}
+
+/// How much a finding matters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// Something to fix.
+    Warning,
+    /// Worth knowing, already handled (early stopping restored the best weights).
+    Note,
+}
+
+/// One thing the diagnosis saw: what, the numbers that led there, and what to try.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Finding {
+    /// What is wrong.
+    pub verdict: Verdict,
+    /// Whether it needs fixing.
+    pub severity: Severity,
+    /// What was seen, with its numbers.
+    pub evidence: String,
+    /// What to try.
+    pub suggestion: String,
+}
+
+/// The thresholds of the rules (`docs/diagnosis.md` explains each).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Thresholds {
+    /// Overfitting: the final validation loss is this much above its minimum (0.2 = 20%).
+    pub val_loss_rise: f32,
+    /// Overfitting: training accuracy minus validation accuracy, at least (0.10 = 10 points).
+    pub accuracy_gap: f32,
+    /// Underfitting: the final training loss is at least this share of the baseline loss.
+    pub underfit_loss_share: f32,
+    /// Underfitting (classification): the training accuracy stays below this.
+    pub underfit_accuracy: f32,
+    /// Underfitting (regression): the training loss is at least this share of the baseline.
+    pub underfit_regression_share: f32,
+    /// "Flat": the training loss improves by less than this per epoch over the last third of the epochs.
+    pub flat_improvement: f32,
+    /// Too small: the loss fell by less than this share of its initial value.
+    pub min_progress: f32,
+    /// Too large: the final training loss is this many times its best epoch's.
+    pub divergence: f32,
+    /// Too large: the final training loss is this share above both the
+    /// initial loss and the baseline (0.1 = 10%).
+    pub divergence_margin: f32,
+    /// Too large: the share of epochs whose training loss rose (with at least 5 epochs) ...
+    pub oscillation_share: f32,
+    /// ... each rise by at least this share of the loss.
+    pub oscillation_amplitude: f32,
+    /// Vanishing or exploding: the ratio of the last to the first weight's gradient norm.
+    pub gradient_ratio: f32,
+    /// Dead units: the share of a ReLU layer's units never active on the probe batch.
+    pub dead_share: f32,
+    /// Saturated units: the share of a sigmoid or tanh layer's outputs within 1% of a bound.
+    pub saturated_share: f32,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds {
+            val_loss_rise: 0.2,
+            accuracy_gap: 0.10,
+            underfit_loss_share: 0.05,
+            underfit_accuracy: 0.97,
+            underfit_regression_share: 0.8,
+            flat_improvement: 0.05,
+            min_progress: 0.10,
+            divergence: 1.5,
+            divergence_margin: 0.1,
+            oscillation_share: 0.4,
+            oscillation_amplitude: 0.05,
+            gradient_ratio: 100.0,
+            dead_share: 0.5,
+            saturated_share: 0.5,
+        }
+    }
+}
+
+/// What the diagnosis looks at.
+#[derive(Debug, Clone, Copy)]
+pub struct Evidence<'a> {
+    /// The run's epochs.
+    pub history: &'a History,
+    /// What an [`crate::Observer`] saw, if one watched the run.
+    pub observations: Option<&'a Observations>,
+    /// The loss of the best input-independent prediction: the entropy of the
+    /// class prior for a classifier (`ln C` for balanced classes, see
+    /// [`class_prior_loss`]), the target's variance for a regression (1 once
+    /// standardised).
+    pub baseline_loss: Option<f32>,
+}
+
+/// The findings of a diagnosis, most serious first.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Diagnosis {
+    /// What was found; empty for a healthy run.
+    pub findings: Vec<Finding>,
+}
+
+impl Diagnosis {
+    /// The verdicts of the warnings.
+    pub fn warnings(&self) -> Vec<Verdict> {
+        self.findings.iter().filter(|f| f.severity == Severity::Warning).map(|f| f.verdict).collect()
+    }
+
+    /// Whether a finding has this verdict (warning or note).
+    pub fn has(&self, verdict: Verdict) -> bool {
+        self.findings.iter().any(|f| f.verdict == verdict)
+    }
+}
+
+impl std::fmt::Display for Diagnosis {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.findings.is_empty() {
+            return writeln!(
+                f,
+                "diagnosis: no problem found (learning rate, fit, gradient flow and units all within the rules of \
+                 docs/diagnosis.md)"
+            );
+        }
+        for finding in &self.findings {
+            let label = if finding.severity == Severity::Warning { "warning" } else { "note" };
+            writeln!(f, "diagnosis, {label}: {}: {}", finding.verdict.title(), finding.evidence)?;
+            writeln!(f, "  suggestion: {}", finding.suggestion)?;
+        }
+        Ok(())
+    }
+}
+
+/// The cross-entropy of predicting the class frequencies of `counts` for
+/// every sample: the loss a model reaches without looking at its inputs.
+pub fn class_prior_loss(counts: &[usize]) -> Option<f32> {
+    let n: usize = counts.iter().sum();
+    (n > 0).then(|| {
+        let h: f64 = counts.iter().filter(|&&c| c > 0).map(|&c| c as f64 / n as f64).map(|p| -p * p.ln()).sum();
+        h as f32
+    })
+}
+
+/// Apply every rule. Once the learning rate is judged too large, the rules
+/// about fit and gradients are skipped (their figures then mean nothing).
+pub fn diagnose(evidence: &Evidence<'_>, t: &Thresholds) -> Diagnosis {
+    let mut findings: Vec<Finding> = learning_rate_too_large(evidence, t).into_iter().collect();
+    if findings.is_empty() {
+        findings.extend(flow_and_fit(evidence, t));
+    }
+    if let Some(o) = evidence.observations {
+        findings.extend(units(o, t));
+    }
+    Diagnosis { findings }
+}
+
+/// Gradient flow first: vanishing gradients also keep the loss from moving
+/// and spoil the fit, and explain both better than the learning rate. Then a
+/// rate too small; then over- or underfitting.
+fn flow_and_fit(e: &Evidence<'_>, t: &Thresholds) -> Vec<Finding> {
+    if let Some(flow) = gradient_flow(e.history, t) {
+        return vec![flow];
+    }
+    if let Some(slow) = learning_rate_too_small(e, t) {
+        return vec![slow];
+    }
+    let mut out: Vec<Finding> = overfitting(e.history, t).into_iter().collect();
+    if !out.iter().any(|f| f.severity == Severity::Warning) {
+        out.extend(underfitting(e, t));
+    }
+    out
+}
+
+fn warning(verdict: Verdict, evidence: String, suggestion: &str) -> Finding {
+    Finding { verdict, severity: Severity::Warning, evidence, suggestion: suggestion.to_string() }
+}
+
+const LOWER_RATE: &str = "lower the learning rate 3-10x (--lr), or find one with `strata lr-find`; gradient \
+                          clipping also guards against single large steps";
+
+fn learning_rate_too_large(e: &Evidence<'_>, t: &Thresholds) -> Option<Finding> {
+    if let Some(p) = e.observations.and_then(|o| o.non_finite) {
+        let what = if p.loss.is_finite() {
+            "a gradient stopped being finite".to_string()
+        } else {
+            format!("the loss became {}", p.loss)
+        };
+        let evidence =
+            format!("{what} at epoch {}, batch {} (learning rate {:.3e})", p.epoch, p.batch, p.learning_rate);
+        return Some(warning(Verdict::LearningRateTooLarge, evidence, LOWER_RATE));
+    }
+    let losses: Vec<f32> = e.history.epochs.iter().map(|r| r.train_loss).collect();
+    let last = *losses.last()?;
+    if !last.is_finite() {
+        return Some(warning(
+            Verdict::LearningRateTooLarge,
+            format!("the last epoch's training loss is {last}"),
+            LOWER_RATE,
+        ));
+    }
+    let best = losses.iter().copied().fold(f32::INFINITY, f32::min);
+    let initial = initial_loss(e)?;
+    // Worse than at the start and than predicting without the inputs, by a margin the noise of one batch does not reach.
+    let start = initial.max(e.baseline_loss.unwrap_or(initial));
+    if last > t.divergence * best || last > (1.0 + t.divergence_margin) * start {
+        let evidence = format!(
+            "the training loss diverged: {last:.4} in the last epoch, against {initial:.4} at the start and {best:.4} \
+             in the best epoch"
+        );
+        return Some(warning(Verdict::LearningRateTooLarge, evidence, LOWER_RATE));
+    }
+    let rises = losses.windows(2).filter(|w| w[1] > w[0] * (1.0 + t.oscillation_amplitude)).count();
+    let transitions = losses.len().saturating_sub(1);
+    if losses.len() >= 5 && rises as f32 >= t.oscillation_share * transitions as f32 {
+        let evidence = format!(
+            "the training loss oscillates: it rose by more than {:.0}% in {rises} of {transitions} epochs",
+            100.0 * t.oscillation_amplitude
+        );
+        return Some(warning(Verdict::LearningRateTooLarge, evidence, LOWER_RATE));
+    }
+    None
+}
+
+/// The loss before the first update, or failing that the first epoch's.
+fn initial_loss(e: &Evidence<'_>) -> Option<f32> {
+    e.observations.and_then(|o| o.initial_loss).or_else(|| e.history.epochs.first().map(|r| r.train_loss))
+}
+
+fn learning_rate_too_small(e: &Evidence<'_>, t: &Thresholds) -> Option<Finding> {
+    let initial = initial_loss(e)?;
+    let last = e.history.last()?.train_loss;
+    let progress = (initial - last) / initial;
+    // A model that starts far below the baseline was trained before (fine-tuning): slow progress is expected.
+    let fresh = e.baseline_loss.is_none_or(|b| initial >= 0.5 * b);
+    if !(initial > 0.0) || progress >= t.min_progress || !fresh {
+        return None;
+    }
+    let lr = e.history.last().map_or(0.0, |r| r.learning_rate);
+    let evidence = format!(
+        "the training loss barely moved: from {initial:.4} at the start to {last:.4} after {} epochs ({:.1}% lower; \
+         learning rate {lr:.3e})",
+        e.history.epochs.len(),
+        100.0 * progress
+    );
+    let suggestion = "raise the learning rate 10-100x (--lr), or find one with `strata lr-find`; if it does not \
+                      help, check that the inputs carry the signal (`strata doctor`)";
+    Some(warning(Verdict::LearningRateTooSmall, evidence, suggestion))
+}
+
+fn overfitting(h: &History, t: &Thresholds) -> Option<Finding> {
+    let last = h.last()?;
+    let suggestion = "more training data, dropout (--dropout), weight decay (--optimizer adamw), a smaller model, \
+                      or early stopping (--patience)";
+    if let Some(finding) = rising_validation_loss(h, t, suggestion) {
+        return Some(finding);
+    }
+    let (train, val) = (last.train_accuracy?, last.validation?.accuracy?);
+    (train - val >= t.accuracy_gap).then(|| {
+        let evidence = format!(
+            "training accuracy {:.1}% against validation accuracy {:.1}% in the last epoch: a gap of {:.1} points",
+            100.0 * train,
+            100.0 * val,
+            100.0 * (train - val)
+        );
+        warning(Verdict::Overfitting, evidence, suggestion)
+    })
+}
+
+fn rising_validation_loss(h: &History, t: &Thresholds, suggestion: &str) -> Option<Finding> {
+    let val: Vec<f32> = h.epochs.iter().map(|r| r.validation.map_or(f32::NAN, |v| v.loss)).collect();
+    let n = val.len();
+    if n < 3 || val.iter().any(|v| !v.is_finite()) {
+        return None;
+    }
+    let (best, min) =
+        val.iter().copied().enumerate().fold((0, f32::INFINITY), |a, (i, v)| if v < a.1 { (i, v) } else { a });
+    let rise = val[n - 1] / min - 1.0;
+    let train_fell = h.epochs[n - 1].train_loss < h.epochs[best].train_loss;
+    if best + 2 > n - 1 || rise < t.val_loss_rise || !train_fell {
+        return None;
+    }
+    let evidence = format!(
+        "the validation loss rose {:.0}% after epoch {} ({min:.4} to {:.4}) while the training loss kept falling \
+         ({:.4} to {:.4})",
+        100.0 * rise,
+        best + 1,
+        val[n - 1],
+        h.epochs[best].train_loss,
+        h.epochs[n - 1].train_loss
+    );
+    let restored = h.best_epoch == Some(best + 1);
+    Some(if restored {
+        let evidence = format!("{evidence}; early stopping restored the weights of epoch {}", best + 1);
+        Finding { verdict: Verdict::Overfitting, severity: Severity::Note, evidence, suggestion: suggestion.into() }
+    } else {
+        warning(Verdict::Overfitting, evidence, suggestion)
+    })
+}
+
+/// The mean relative fall of the training loss per epoch over the last
+/// third of the epochs (at least the last two).
+fn recent_improvement(h: &History) -> Option<f32> {
+    let n = h.epochs.len();
+    if n < 2 {
+        return None;
+    }
+    let span = (n / 3).max(1);
+    let (from, to) = (h.epochs[n - 1 - span].train_loss, h.epochs[n - 1].train_loss);
+    Some((from - to) / from / span as f32)
+}
+
+fn underfitting(e: &Evidence<'_>, t: &Thresholds) -> Option<Finding> {
+    let h = e.history;
+    let last = h.last()?;
+    let baseline = e.baseline_loss.filter(|b| *b > 0.0)?;
+    let improvement = recent_improvement(h)?;
+    let share = last.train_loss / baseline;
+    let high = match last.train_accuracy {
+        Some(acc) => share >= t.underfit_loss_share && acc < t.underfit_accuracy,
+        None => share >= t.underfit_regression_share,
+    };
+    if !high || improvement >= t.flat_improvement {
+        return None;
+    }
+    let accuracy = last.train_accuracy.map_or_else(String::new, |a| format!(", training accuracy {:.1}%", 100.0 * a));
+    let evidence = format!(
+        "the training loss levelled off high: {:.4} in the last epoch, {:.0}% of the {baseline:.4} of predicting \
+         without the inputs{accuracy}, improving {:.1}% per epoch over the last epochs",
+        last.train_loss,
+        100.0 * share,
+        100.0 * improvement
+    );
+    let suggestion = "a larger model (wider or more layers), more epochs or a schedule, less regularisation \
+                      (dropout, weight decay); if the labels are noisy, this may be the data's limit";
+    Some(warning(Verdict::Underfitting, evidence, suggestion))
+}
+
+/// The last epoch's weight-gradient norms, input side first.
+fn gradient_flow(h: &History, t: &Thresholds) -> Option<Finding> {
+    let norms: Vec<&(String, f32)> = h.last()?.grad_norms.iter().filter(|(name, _)| name.ends_with("weight")).collect();
+    let (first, last) = (norms.first()?, norms.last()?);
+    if norms.len() < 2 {
+        return None;
+    }
+    let (f, l) = (first.1, last.1);
+    let describe = |ratio: f32| {
+        format!(
+            "the gradient of the first layer's weights ({}: {f:.2e}) is {ratio:.0}x {} the last layer's ({}: {l:.2e})",
+            first.0,
+            if l >= f { "smaller than" } else { "larger than" },
+            last.0
+        )
+    };
+    if l >= t.gradient_ratio * f {
+        let ratio = if f > 0.0 { l / f } else { f32::INFINITY };
+        let suggestion = "residual connections, ReLU or GELU instead of sigmoid or tanh, normalisation layers, \
+                          or He/Xavier initialisation";
+        return Some(warning(Verdict::VanishingGradients, describe(ratio), suggestion));
+    }
+    if f >= t.gradient_ratio * l {
+        let ratio = if l > 0.0 { f / l } else { f32::INFINITY };
+        let suggestion =
+            "gradient clipping, a smaller learning rate, normalisation layers, or a smaller initialisation";
+        return Some(warning(Verdict::ExplodingGradients, describe(ratio), suggestion));
+    }
+    None
+}
+
+fn units(o: &Observations, t: &Thresholds) -> Vec<Finding> {
+    let Some(stats) = o.activations.last() else { return Vec::new() };
+    let mut out = Vec::new();
+    let dead: Vec<String> = stats
+        .iter()
+        .filter_map(|s| s.dead_share.filter(|d| *d >= t.dead_share).map(|d| (s, d)))
+        .map(|(s, d)| format!("{}: {:.0}% of its {} units", s.layer, 100.0 * d, s.units))
+        .collect();
+    if !dead.is_empty() {
+        let evidence = format!("units never active on the probe batch: {}", dead.join("; "));
+        let suggestion = "a smaller learning rate, LeakyReLU or GELU, He initialisation, or check for a large \
+                          negative bias";
+        out.push(warning(Verdict::DeadUnits, evidence, suggestion));
+    }
+    let saturated: Vec<String> = stats
+        .iter()
+        .filter_map(|s| s.saturated_share.filter(|v| *v >= t.saturated_share).map(|v| (s, v)))
+        .map(|(s, v)| format!("{} ({}): {:.0}% of its outputs", s.layer, s.activation, 100.0 * v))
+        .collect();
+    if !saturated.is_empty() {
+        let evidence =
+            format!("outputs within 1% of their bounds, where the gradient nearly vanishes: {}", saturated.join("; "));
+        let suggestion = "standardise the inputs, Xavier initialisation, a smaller learning rate, or ReLU or GELU";
+        out.push(warning(Verdict::SaturatedUnits, evidence, suggestion));
+    }
+    out
+}
