@@ -25,6 +25,10 @@ pub enum Command {
     Export(ExportArgs),
     /// Build a model file from a model spec and weights in PyTorch's state_dict names and layouts (safetensors).
     Import(ImportArgs),
+    /// Check data and model in seconds before a long run: loss at initialisation, gradient flow, overfitting one batch, an input-independent baseline, class balance, shared rows, feature scales.
+    Doctor(Box<TrainArgs>),
+    /// Sweep the learning rate exponentially over a few hundred steps (Leslie Smith's range test, as fastai's lr_find) and suggest one.
+    LrFind(Box<LrFindArgs>),
     /// Print new items from a character-level language model (`train --preset charlm`).
     Generate(GenerateArgs),
     /// Write a transformer's attention weights for one input as a PNG heat map (token by token).
@@ -153,9 +157,31 @@ pub struct TrainArgs {
     /// Continue the run whose checkpoints are in DIR from the newest, with the arguments it was started with (give no other flag but --quiet): the final weights are those the run would have reached uninterrupted, bit for bit.
     #[arg(long, value_name = "DIR")]
     pub resume: Option<PathBuf>,
+    /// Write a training report into DIR: report.md (summary, hyperparameters, epochs, test metrics, speed, diagnosis), history.csv, curves.svg/png, gradients.png, confusion.png/txt.
+    #[arg(long, value_name = "DIR")]
+    pub report: Option<PathBuf>,
     /// Print only the final result.
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+/// `strata lr-find`: the data and model flags of `train`, and the sweep's.
+#[derive(Debug, Args)]
+pub struct LrFindArgs {
+    #[command(flatten)]
+    pub train: TrainArgs,
+    /// Steps of the sweep, one batch each.
+    #[arg(long, default_value_t = 200)]
+    pub steps: usize,
+    /// The first learning rate of the sweep.
+    #[arg(long, default_value_t = 1e-7)]
+    pub start_lr: f32,
+    /// The last learning rate of the sweep.
+    #[arg(long, default_value_t = 10.0)]
+    pub end_lr: f32,
+    /// Write the loss-against-rate plot here.
+    #[arg(long, value_name = "FILE.png")]
+    pub plot: Option<PathBuf>,
 }
 
 /// What a training run learns to predict.

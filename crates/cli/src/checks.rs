@@ -34,6 +34,12 @@ pub fn flags(a: &TrainArgs) -> Result<()> {
     if a.epochs == Some(0) {
         return Err("--epochs must be at least 1".into());
     }
+    if let Some(dir) = &a.report
+        && dir.exists()
+        && !dir.is_dir()
+    {
+        return Err(format!("--report {}: is a file, not a folder", dir.display()).into());
+    }
     Ok(())
 }
 

@@ -32,6 +32,7 @@ mod charlm;
 mod checkpoint;
 mod checks;
 mod dataset;
+mod insight;
 mod interop;
 mod model;
 mod regression;
@@ -91,6 +92,8 @@ pub fn run_args(
         args::Command::ExportFilters(a) => run::export_filters(a),
         args::Command::Export(a) => interop::export(a, registry),
         args::Command::Import(a) => interop::import(a, registry),
+        args::Command::Doctor(a) => insight::doctor(*a, registry),
+        args::Command::LrFind(a) => insight::lr_find(*a, registry),
         args::Command::Generate(a) => charlm::generate(a, registry),
         args::Command::AttentionMap(a) => sequence::attention_map(a, registry),
     }

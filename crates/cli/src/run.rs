@@ -47,15 +47,15 @@ pub(crate) fn schedule_for(name: &str, epochs: usize, n_batches: usize) -> Resul
 
 /// The data of a training run, split, with the normaliser fitted on the
 /// training part and applied to every part.
-struct Parts {
-    name: String,
-    n_samples: usize,
-    n_classes: usize,
-    label_column: LabelColumn,
-    train: InMemoryDataset,
-    val: Option<InMemoryDataset>,
-    test: Option<InMemoryDataset>,
-    normalizer: Normalizer,
+pub(crate) struct Parts {
+    pub name: String,
+    pub n_samples: usize,
+    pub n_classes: usize,
+    pub label_column: LabelColumn,
+    pub train: InMemoryDataset,
+    pub val: Option<InMemoryDataset>,
+    pub test: Option<InMemoryDataset>,
+    pub normalizer: Normalizer,
 }
 
 impl Parts {
@@ -211,11 +211,56 @@ pub(crate) fn train(mut a: TrainArgs, registry: &Registry, run: Run) -> Result<(
         return crate::charlm::train(a, registry);
     }
     let started = Instant::now();
+    let Setup { parts, mut model, n_features } = setup(&a, registry)?;
+    let mut trainer = make_trainer(&a, LossKind::CrossEntropy, parts.train.len(), parts.val.is_some())?;
+    if let Some(cb) = crate::checkpoint::callback(&a, &run, parts.val.is_some())? {
+        trainer.add_callback(cb)?;
+    }
+    let observations = crate::insight::observe(&mut trainer, parts.val.as_ref().unwrap_or(&parts.train))?;
+    if let Some(snapshot) = &run.snapshot {
+        trainer.restore(model.network_mut(), snapshot)?;
+    }
+    if !a.quiet {
+        print_setup(&a, &parts, n_features, &mut model);
+    }
+    let fit_started = Instant::now();
+    let fitted = trainer.fit(model.network_mut(), &parts.train, parts.val.as_ref().map(|v| v as &dyn Dataset));
+    let after = crate::insight::After {
+        args: &a,
+        train: &parts.train,
+        test: parts.test.as_ref(),
+        name: &parts.name,
+        history: &trainer.state().history,
+        observations: &observations,
+    };
+    crate::insight::diagnose_and_report(after, &mut model)?;
+    let history = fitted?;
+    report(&history, &mut model, &parts, &a, (fit_started, started))?;
+    if let Some(out) = &a.out {
+        let column = dataset::label_column_name(parts.label_column);
+        model = model.with_metadata(crate::model::LABEL_COLUMN, column);
+        model.save(out)?;
+        println!("saved the model to {}", out.display());
+    }
+    Ok(())
+}
+
+/// The data, split and scaled, and the model built for it: where `train`,
+/// `doctor` and `lr-find` start.
+pub(crate) struct Setup {
+    pub parts: Parts,
+    pub model: Model,
+    pub n_features: usize,
+}
+
+/// Load and split the data, build the model the flags describe (within the
+/// parameter budget), and check that they fit together.
+pub(crate) fn setup(a: &TrainArgs, registry: &Registry) -> Result<Setup> {
     let mut root = StrataRng::seed_from_u64(a.seed);
     let (mut split_rng, mut init_rng) = (root.fork(), root.fork());
-    let parts = load_parts(&a, &mut split_rng)?;
+    let parts = load_parts(a, &mut split_rng)?;
     let n_features = parts.train.feature_shape().iter().product::<usize>();
-    let spec = model_spec(&a, n_features, parts.n_classes)?;
+    let spec = model_spec(a, n_features, parts.n_classes)?;
     let in_file = |e: &dyn std::fmt::Display| match &a.model {
         Some(path) => format!("{}: {e}", path.display()),
         None => e.to_string(),
@@ -231,26 +276,7 @@ pub(crate) fn train(mut a: TrainArgs, registry: &Registry, run: Run) -> Result<(
     }
     let parts = parts.reshape_to(model.input_shape())?;
     check_fits(&model, &parts)?;
-    let mut trainer = make_trainer(&a, LossKind::CrossEntropy, parts.train.len(), parts.val.is_some())?;
-    if let Some(cb) = crate::checkpoint::callback(&a, &run, parts.val.is_some())? {
-        trainer.add_callback(cb)?;
-    }
-    if let Some(snapshot) = &run.snapshot {
-        trainer.restore(model.network_mut(), snapshot)?;
-    }
-    if !a.quiet {
-        print_setup(&a, &parts, n_features, &mut model);
-    }
-    let fit_started = Instant::now();
-    let history = trainer.fit(model.network_mut(), &parts.train, parts.val.as_ref().map(|v| v as &dyn Dataset))?;
-    report(&history, &mut model, &parts, &a, (fit_started, started))?;
-    if let Some(out) = &a.out {
-        let column = dataset::label_column_name(parts.label_column);
-        model = model.with_metadata(crate::model::LABEL_COLUMN, column);
-        model.save(out)?;
-        println!("saved the model to {}", out.display());
-    }
-    Ok(())
+    Ok(Setup { parts, model, n_features })
 }
 
 /// A model must have something to train.

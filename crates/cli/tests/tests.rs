@@ -6,6 +6,7 @@ use std::process::{Command, Output};
 
 mod checkpoints;
 mod files;
+mod insight;
 mod interop;
 mod library;
 mod sequences;

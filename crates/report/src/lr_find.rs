@@ -191,7 +191,9 @@ fn sweep(model: &mut dyn Layer, data: &dyn Dataset, loss: LossKind, config: &LrF
     let n = s.smoothed.len();
     let suggestion = valley(&s.smoothed, config.steps).map(|i| s.rates[i]);
     let minimum = (0..n).min_by(|&a, &b| s.smoothed[a].total_cmp(&s.smoothed[b])).map(|i| s.rates[i] / 10.0);
-    let steepest = steepest(&s.rates[..n], &s.smoothed);
+    // As fastai: the first tenth and the last five points are left out.
+    let (from, to) = (config.steps / 10, n.saturating_sub(5));
+    let steepest = (to > from + 1).then(|| steepest(&s.rates[from..to], &s.smoothed[from..to])).flatten();
     Ok(LrSweep {
         rates: s.rates,
         losses: s.losses,

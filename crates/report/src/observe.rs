@@ -32,7 +32,7 @@ pub struct ActivationStats {
     pub saturated_share: Option<f32>,
 }
 
-/// What happened in the first `max` batches, per step.
+/// One batch: where, its loss and its learning rate.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct BatchPoint {
     /// Epoch, from 1.
@@ -50,8 +50,6 @@ pub struct BatchPoint {
 pub struct Observations {
     /// The loss of the first batch, before any update.
     pub initial_loss: Option<f32>,
-    /// Every batch's loss, up to [`Observer::MAX_BATCHES`] batches.
-    pub batches: Vec<BatchPoint>,
     /// The first batch whose loss or gradient was not finite.
     pub non_finite: Option<BatchPoint>,
     /// Per epoch: each parameter's `|Δw| / |w|` over the epoch's first update.
@@ -95,9 +93,6 @@ pub struct Observer {
 }
 
 impl Observer {
-    /// The most batches whose loss is kept (about 100 epochs of MNIST at batch 64).
-    pub const MAX_BATCHES: usize = 10_000;
-
     /// An observer that measures activations on `probe` (a batch of inputs,
     /// preprocessed as the training data; a few hundred validation samples
     /// are plenty), or not at all when `None`.
@@ -124,11 +119,8 @@ impl Callback for Observer {
             BatchPoint { epoch: logs.epoch, batch: logs.batch, loss: logs.loss, learning_rate: logs.learning_rate };
         let ratios = (logs.batch == 1 && logs.non_finite.is_none()).then(|| update_ratios(ctx.model(), &self.before));
         self.shared.with(|o| {
-            if o.initial_loss.is_none() && o.batches.is_empty() {
+            if o.initial_loss.is_none() {
                 o.initial_loss = Some(logs.loss);
-            }
-            if o.batches.len() < Self::MAX_BATCHES {
-                o.batches.push(point);
             }
             if logs.non_finite.is_some() && o.non_finite.is_none() {
                 o.non_finite = Some(point);

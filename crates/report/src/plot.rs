@@ -157,13 +157,20 @@ where
             .x_desc("epoch")
             .y_desc(y_label)
             .label_style(label_style)
+            .x_label_formatter(&|v| format!("{v:.0}"))
             .y_label_formatter(&|v| format!("{v:.0e}"))
             .draw()?;
         draw_series(&mut chart, series, best, (lo, hi))?;
     } else {
         let pad = ((hi - lo) * 0.05).max(1e-6);
         let mut chart = builder.build_cartesian_2d(1f32..x_max, (lo - pad)..(hi + pad))?;
-        chart.configure_mesh().x_desc("epoch").y_desc(y_label).label_style(label_style).draw()?;
+        chart
+            .configure_mesh()
+            .x_desc("epoch")
+            .y_desc(y_label)
+            .label_style(label_style)
+            .x_label_formatter(&|v| format!("{v:.0}"))
+            .draw()?;
         draw_series(&mut chart, series, best, (lo - pad, hi + pad))?;
     }
     Ok(())

@@ -19,6 +19,7 @@
 //! | [`training`] | `strata-training` | the fit loop, callbacks, gradient hooks, snapshots, evaluation |
 //! | [`io`] | `strata-io` | model files and checkpoints (versioned, checksummed, atomic), safetensors in PyTorch's layout |
 //! | [`model`] | `strata-model` | the `Model` users save and load (network, preprocessing, class names), the default registry |
+//! | [`report`] | `strata-report` | learning curves and gradient figures, the diagnosis in plain words, `doctor`, `lr_find` |
 //!
 //! [`registry()`] knows every layer kind of every crate above; a third-party
 //! layer crate adds its own with its `register` function.
@@ -48,6 +49,7 @@ pub use strata_loss as loss;
 pub use strata_model as model;
 pub use strata_normalization as normalization;
 pub use strata_optimizer as optimizer;
+pub use strata_report as report;
 pub use strata_tensor as tensor;
 pub use strata_training as training;
 

@@ -1,0 +1,183 @@
+//! What Strata tells its user about training: the diagnosis after `train`,
+//! `train --report DIR`, `strata doctor` and `strata lr-find`
+//! (`strata-report` does the work; this is the command line's side).
+
+use crate::args::{LrFindArgs, TaskArg, TrainArgs};
+use std::error::Error;
+use std::path::Path;
+use strata::data::{Dataset, InMemoryDataset};
+use strata::layers::Registry;
+use strata::loss::LossKind;
+use strata::model::Model;
+use strata::report::{
+    Confusion, DoctorConfig, Evidence, LrFindConfig, ObservationsHandle, Observer, Report, TestFigures, Thresholds,
+    class_prior_loss, diagnose,
+};
+use strata::training::{History, Trainer};
+
+type Result<T> = std::result::Result<T, Box<dyn Error>>;
+
+/// Probe batches are the first rows of the validation part (or the training part).
+const PROBE_ROWS: usize = 256;
+
+/// Add an [`Observer`] probing the first rows of `probe_from`; returns its observations.
+pub(crate) fn observe(trainer: &mut Trainer, probe_from: &InMemoryDataset) -> Result<ObservationsHandle> {
+    let rows: Vec<usize> = (0..probe_from.len().min(PROBE_ROWS)).collect();
+    let probe = probe_from.subset(&rows)?.features().clone();
+    let observer = Observer::new(Some(probe));
+    let handle = observer.handle();
+    trainer.add_callback(observer)?;
+    Ok(handle)
+}
+
+/// What a finished (or failed) classifier run leaves for its diagnosis and report.
+pub(crate) struct After<'a> {
+    pub args: &'a TrainArgs,
+    pub train: &'a InMemoryDataset,
+    pub test: Option<&'a InMemoryDataset>,
+    pub name: &'a str,
+    pub history: &'a History,
+    pub observations: &'a ObservationsHandle,
+}
+
+/// Print the diagnosis (unless --quiet) and write the report (with --report).
+pub(crate) fn diagnose_and_report(after: After<'_>, model: &mut Model) -> Result<()> {
+    let observations = after.observations.get();
+    let baseline = after.train.class_counts().and_then(|c| class_prior_loss(&c));
+    let evidence = Evidence { history: after.history, observations: Some(&observations), baseline_loss: baseline };
+    let diagnosis = diagnose(&evidence, &Thresholds::default());
+    if !after.args.quiet {
+        print!("{diagnosis}");
+    }
+    let Some(dir) = &after.args.report else { return Ok(()) };
+    let (test, confusion) = match after.test {
+        Some(t) => test_figures(model, t)?,
+        None => (None, None),
+    };
+    let epochs_seconds: f64 = after.history.epochs.iter().map(|e| e.seconds).sum();
+    let samples = after.train.len() as f64 * after.history.epochs.len() as f64;
+    let report = Report {
+        title: format!("Training report: {}", after.name),
+        model_summary: model.summary(),
+        hyperparameters: hyperparameters(after.args),
+        history: after.history.clone(),
+        observations: Some(observations),
+        diagnosis,
+        test,
+        confusion,
+        samples_per_second: (epochs_seconds > 0.0).then(|| samples / epochs_seconds),
+    };
+    report.write(dir)?;
+    println!("wrote the report to {}", dir.display());
+    Ok(())
+}
+
+/// Test loss and accuracy, and the confusion matrix with the model's class names.
+fn test_figures(model: &mut Model, test: &InMemoryDataset) -> Result<(Option<TestFigures>, Option<Confusion>)> {
+    let m = strata::training::evaluate(model.network_mut(), test, &LossKind::CrossEntropy)?;
+    let figures = TestFigures { n_samples: m.n_samples, loss: m.loss, accuracy: m.accuracy, extra: Vec::new() };
+    let (Some(labels), Some(n)) = (test.labels(), model.n_classes()) else { return Ok((Some(figures), None)) };
+    let output = model.network_mut().predict(test.features())?;
+    let predicted = output.argmax_rows()?;
+    let classes = model.class_names().map_or_else(|| (0..n).map(|c| c.to_string()).collect(), <[String]>::to_vec);
+    Ok((Some(figures), Some(Confusion::new(classes, &labels, &predicted)?)))
+}
+
+fn hyperparameters(a: &TrainArgs) -> Vec<(String, String)> {
+    let opt = |v: Option<String>| v.unwrap_or_else(|| "-".into());
+    let architecture = match (&a.model, &a.layers) {
+        (Some(path), _) => format!("spec {}", path.display()),
+        (None, Some(widths)) => format!("mlp {}", widths.iter().map(usize::to_string).collect::<Vec<_>>().join("-")),
+        (None, None) => format!("preset {:?}", a.preset).to_lowercase(),
+    };
+    [
+        ("architecture", architecture),
+        ("activation", a.activation.clone()),
+        ("optimizer", a.optimizer.clone()),
+        ("learning rate", opt(a.lr.map(|v| v.to_string()))),
+        ("schedule", opt(a.schedule.clone())),
+        ("batch size", a.batch_size.to_string()),
+        ("epochs", opt(a.epochs.map(|v| v.to_string()))),
+        ("dropout", opt(a.dropout.map(|v| v.to_string()))),
+        ("validation fraction", opt(a.val_fraction.map(|v| v.to_string()))),
+        ("early-stopping patience", a.patience.to_string()),
+        ("feature scaling", a.normalize.clone()),
+        ("seed", a.seed.to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}
+
+/// Doctor and lr-find check classifiers of the MLP, CNN and transformer presets or a spec.
+fn check_supported(a: &TrainArgs, command: &str) -> Result<()> {
+    if a.task == TaskArg::Regression || a.preset == crate::args::Preset::Charlm && a.model.is_none() {
+        return Err(format!("{command} checks classifiers (--task classification, not --preset charlm) for now").into());
+    }
+    crate::checks::flags(a)
+}
+
+/// `strata doctor`: the checklist, and a failure exit code when a check failed.
+pub fn doctor(mut a: TrainArgs, registry: &Registry) -> Result<()> {
+    check_supported(&a, "doctor")?;
+    a.resolve_defaults();
+    let mut setup = crate::run::setup(&a, registry)?;
+    let parts = &setup.parts;
+    let config = DoctorConfig { batch_size: a.batch_size, seed: a.seed, ..DoctorConfig::default() };
+    let network = setup.model.network_mut();
+    let checklist =
+        strata::report::doctor(network, &parts.train, parts.test.as_ref(), LossKind::CrossEntropy, &config)?;
+    print!("{checklist}");
+    let failed = checklist.checks.iter().filter(|c| c.status == strata::report::Status::Fail).count();
+    if failed > 0 {
+        return Err(format!("doctor: {failed} of {} checks failed", checklist.checks.len()).into());
+    }
+    Ok(())
+}
+
+/// `strata lr-find`: the sweep, its suggestion, and the plot.
+pub fn lr_find(mut a: LrFindArgs, registry: &Registry) -> Result<()> {
+    check_supported(&a.train, "lr-find")?;
+    if let Some(plot) = &a.plot {
+        crate::checks::out_path("--plot", plot)?;
+    }
+    a.train.resolve_defaults();
+    let t = &a.train;
+    let mut setup = crate::run::setup(t, registry)?;
+    let config = LrFindConfig {
+        start: a.start_lr,
+        end: a.end_lr,
+        steps: a.steps,
+        batch_size: t.batch_size,
+        seed: t.seed,
+        optimizer: t.optimizer.clone(),
+        ..LrFindConfig::default()
+    };
+    let train: &dyn Dataset = &setup.parts.train;
+    let sweep = strata::report::lr_find(setup.model.network_mut(), train, LossKind::CrossEntropy, &config)?;
+    let (first, last) = (sweep.rates.first().copied().unwrap_or(0.0), sweep.rates.last().copied().unwrap_or(0.0));
+    println!("swept {} steps of {} from learning rate {first:.1e} to {last:.1e}", sweep.rates.len(), t.optimizer);
+    if let Some(why) = &sweep.stopped {
+        println!("stopped early: {why}");
+    }
+    let e = |v: Option<f32>| v.map_or_else(|| "-".to_string(), |v| format!("{v:.1e}"));
+    println!("lowest loss at 10x: {}; steepest fall: {}", e(sweep.minimum), e(sweep.steepest));
+    if let Some(plot) = &a.plot {
+        write_plot(plot, &sweep)?;
+        println!("wrote the plot to {}", plot.display());
+    }
+    let Some(lr) = sweep.suggestion else {
+        return Err("lr-find: the sweep was too short to suggest a rate (more --steps, or a lower --start-lr)".into());
+    };
+    println!("suggested learning rate: {lr:.1e} (fastai's valley: two thirds down the longest fall of the loss)");
+    Ok(())
+}
+
+fn write_plot(path: &Path, sweep: &strata::report::LrSweep) -> Result<()> {
+    let rates = &sweep.rates[..sweep.smoothed.len()];
+    let bytes = strata::report::plot::png("lr-find plot", (900, 560), |area| {
+        strata::report::plot::draw_lr_sweep(area, rates, &sweep.smoothed, sweep.suggestion)
+    })?;
+    strata::io::atomic_write(path, &bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(())
+}

@@ -1,0 +1,93 @@
+//! `train --report`, `strata doctor` and `strata lr-find`, run as a user runs them.
+
+use crate::{data, strata, temp_dir, text};
+
+/// Width and height from a PNG's IHDR chunk, after checking the signature.
+fn png_size(bytes: &[u8]) -> (u32, u32) {
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "a PNG signature");
+    assert_eq!(&bytes[12..16], b"IHDR");
+    let be = |i: usize| u32::from_be_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]);
+    (be(16), be(20))
+}
+
+#[test]
+fn train_with_report_writes_every_file() {
+    let dir = temp_dir("report");
+    let report = dir.join("report");
+    let o = strata(&["train", "--epochs", "3", "--report", report.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("diagnosis: "), "{}", text(&o));
+    for name in strata::report::FILES {
+        assert!(report.join(name).is_file(), "{name} missing");
+    }
+    assert_eq!(png_size(&std::fs::read(report.join("curves.png")).unwrap()), (1200, 480));
+    assert_eq!(png_size(&std::fs::read(report.join("confusion.png")).unwrap()), (800, 800));
+    let md = std::fs::read_to_string(report.join("report.md")).unwrap();
+    for part in ["## Diagnosis", "## Hyperparameters", "| seed | 0 |", "Test set: 1000 samples", "samples per second"] {
+        assert!(md.contains(part), "report.md lacks {part}:\n{md}");
+    }
+    let csv = std::fs::read_to_string(report.join("history.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 1 + 3, "a header and one row per epoch");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn report_into_a_file_is_refused_before_training() {
+    let dir = temp_dir("report-file");
+    let file = dir.join("taken");
+    std::fs::write(&file, "x").unwrap();
+    let o = strata(&["train", "--report", file.to_str().unwrap()]);
+    assert!(!o.status.success());
+    assert_eq!(text(&o), format!("error: --report {}: is a file, not a folder\n", file.display()));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn doctor_passes_the_default_mlp_on_mnist() {
+    let o = strata(&["doctor"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = text(&o);
+    assert_eq!(out.lines().filter(|l| l.starts_with("[pass] ")).count(), 8, "{out}");
+}
+
+#[test]
+fn doctor_warns_of_unscaled_iris_and_passes_it_standardised() {
+    // Raw iris (petal and sepal lengths of 1-8 cm): logits far from 0 at initialisation, and 200 steps of
+    // Adam do not memorise 32 rows; standardised (the default), every check passes.
+    let o = strata(&["doctor", "--data", &data("iris.csv"), "--normalize", "none"]);
+    let out = text(&o);
+    assert!(o.status.success(), "warnings only: {out}");
+    assert!(out.contains("[warn] loss at initialisation: "), "{out}");
+    assert!(out.contains("against ln(3) = 1.0986"), "{out}");
+    let o = strata(&["doctor", "--data", &data("iris.csv")]);
+    assert_eq!(text(&o).lines().filter(|l| l.starts_with("[pass] ")).count(), 8, "{}", text(&o));
+}
+
+#[test]
+fn lr_find_suggests_a_rate_for_the_mnist_mlp_and_plots_the_sweep() {
+    let dir = temp_dir("lr-find");
+    let plot = dir.join("lr.png");
+    let o = strata(&["lr-find", "--plot", plot.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = text(&o);
+    let line = out.lines().find(|l| l.starts_with("suggested learning rate: ")).expect("a suggestion");
+    let lr: f32 = line["suggested learning rate: ".len()..].split(' ').next().unwrap().parse().unwrap();
+    // The range for the MNIST MLP with Adam.
+    assert!((3e-4..=3e-3).contains(&lr), "{out}");
+    assert_eq!(png_size(&std::fs::read(&plot).unwrap()), (900, 560));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn lr_find_refuses_a_range_that_falls() {
+    let o = strata(&["lr-find", "--start-lr", "1", "--end-lr", "0.1"]);
+    assert!(!o.status.success());
+    assert_eq!(text(&o), "error: lr-find: expected 0 < start < end, got start 1 and end 0.1\n");
+}
+
+#[test]
+fn doctor_and_lr_find_refuse_a_regression() {
+    let o = strata(&["doctor", "--data", &data("diabetes.csv"), "--header", "--task", "regression"]);
+    assert!(!o.status.success());
+    assert_eq!(text(&o), "error: doctor checks classifiers (--task classification, not --preset charlm) for now\n");
+}
