@@ -91,3 +91,14 @@ fn doctor_and_lr_find_refuse_a_regression() {
     assert!(!o.status.success());
     assert_eq!(text(&o), "error: doctor checks classifiers (--task classification, not --preset charlm) for now\n");
 }
+
+#[test]
+fn train_says_when_the_learning_rate_is_far_off() {
+    let o = strata(&["train", "--lr", "10", "--epochs", "2"]);
+    let out = text(&o);
+    assert!(out.contains("diagnosis, warning: learning rate too large: the training loss diverged: "), "{out}");
+    let o = strata(&["train", "--lr", "1e-7", "--epochs", "3"]);
+    let out = text(&o);
+    assert!(out.contains("diagnosis, warning: learning rate too small: the training loss barely moved: "), "{out}");
+    assert!(out.contains("peak learning rate 1.000e-7)"), "{out}");
+}

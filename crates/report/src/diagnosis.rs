@@ -277,10 +277,10 @@ fn learning_rate_too_small(e: &Evidence<'_>, t: &Thresholds) -> Option<Finding> 
     if !(initial > 0.0) || progress >= t.min_progress || !fresh {
         return None;
     }
-    let lr = e.history.last().map_or(0.0, |r| r.learning_rate);
+    let lr = e.history.epochs.iter().map(|r| r.learning_rate).fold(0.0, f32::max);
     let evidence = format!(
         "the training loss barely moved: from {initial:.4} at the start to {last:.4} after {} epochs ({:.1}% lower; \
-         learning rate {lr:.3e})",
+         peak learning rate {lr:.3e})",
         e.history.epochs.len(),
         100.0 * progress
     );
