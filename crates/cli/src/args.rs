@@ -153,6 +153,9 @@ pub struct TrainArgs {
     /// Continue the run whose checkpoints are in DIR from the newest, with the arguments it was started with (give no other flag but --quiet): the final weights are those the run would have reached uninterrupted, bit for bit.
     #[arg(long, value_name = "DIR")]
     pub resume: Option<PathBuf>,
+    /// Data-parallel training over MPI, run under `mpirun -np N`: --batch-size is the global batch, split between the ranks, so N ranks train what one process would; rank 0 alone prints and writes files (a build with the `distributed` feature; docs/distributed.md).
+    #[arg(long)]
+    pub distributed: bool,
     /// Print only the final result.
     #[arg(long, short)]
     pub quiet: bool,
