@@ -54,11 +54,11 @@ mod imp {
         pub fn latest_checkpoint(&self, dir: &Path) -> Result<Option<(Checkpoint, PathBuf)>> {
             let mut bytes = Vec::new();
             let mut path = dir.to_path_buf();
-            if self.is_root() {
-                if let Some((checkpoint, p)) = Checkpoint::load_latest(dir)? {
-                    bytes = checkpoint.to_bytes()?;
-                    path = p;
-                }
+            if self.is_root()
+                && let Some((checkpoint, p)) = Checkpoint::load_latest(dir)?
+            {
+                bytes = checkpoint.to_bytes()?;
+                path = p;
             }
             self.comm.broadcast_bytes(&mut bytes)?;
             if bytes.is_empty() {
