@@ -138,3 +138,32 @@ fn two_ranks_train_the_weights_of_one_process_with_the_global_batch() {
     }
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn ranks_that_built_different_architectures_fail_alike_naming_the_rank_and_both_hashes() {
+    // Rank 1 builds a hidden layer of 17 instead of 16.
+    let spec = |rank: usize| presets::mlp(&[8, 16 + rank, 3], ActivationKind::Tanh, 0.0).expect("spec");
+    if let Some(dir) = std::env::var_os(CHILD) {
+        let comm = Communicator::init().expect("MPI starts");
+        let mut m = model(&spec(comm.rank()));
+        let err = comm.synchronize_model(m.as_mut()).expect_err("architectures differ");
+        std::fs::write(PathBuf::from(dir).join(format!("error-{}", comm.rank())), err.to_string()).expect("writable");
+        return;
+    }
+    let Some(dir) = launch("ranks_that_built_different_architectures_fail_alike_naming_the_rank_and_both_hashes")
+    else {
+        return;
+    };
+    let hash = |rank| strata_distributed::architecture_hash(model(&spec(rank)).as_mut());
+    let expected = format!(
+        "synchronize the model: rank(s) [1] built another architecture than rank 0 (hash of parameter names and \
+         shapes: rank 0 has {:016x}, they have {:016x})",
+        hash(0),
+        hash(1)
+    );
+    for rank in 0..2 {
+        let message = std::fs::read_to_string(dir.join(format!("error-{rank}"))).expect("each rank wrote its error");
+        assert_eq!(message, expected, "rank {rank}");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
