@@ -4,6 +4,7 @@
 //! and continues where the newest checkpoint stands.
 
 use crate::args::{Cli, Command, TrainArgs};
+use crate::distributed::Session;
 use clap::Parser;
 use std::path::PathBuf;
 use strata::layers::Registry;
@@ -20,27 +21,40 @@ pub(crate) struct Run {
     pub argv: Vec<String>,
     /// The state to continue from.
     pub snapshot: Option<Snapshot>,
+    /// This process's place in a data-parallel run (`--distributed`).
+    pub session: Option<Session>,
 }
 
-/// `strata train`, resuming when asked to.
+/// `strata train`, resuming when asked to. `--distributed` is not stored
+/// with the run: a run resumes on any number of ranks.
 pub fn train(a: TrainArgs, registry: &Registry, argv: Vec<String>) -> Result<()> {
-    match a.resume.clone() {
-        Some(dir) => resume(dir, a.quiet, &argv, registry),
-        None => crate::run::train(a, registry, Run { argv, snapshot: None }),
+    let session = if a.distributed { Some(Session::start()?) } else { None };
+    let argv: Vec<String> = argv.into_iter().filter(|a| a != "--distributed").collect();
+    let result = match a.resume.clone() {
+        Some(dir) => resume(dir, a.quiet, &argv, registry, session.clone()),
+        None => crate::run::train(a, registry, Run { argv, snapshot: None, session: session.clone() }),
+    };
+    match (result, session) {
+        (Err(e), Some(session)) => session.fail(e),
+        (result, _) => result,
     }
 }
 
-fn resume(dir: PathBuf, quiet: bool, argv: &[String], registry: &Registry) -> Result<()> {
+fn resume(dir: PathBuf, quiet: bool, argv: &[String], registry: &Registry, session: Option<Session>) -> Result<()> {
     let allowed = |a: &&String| a.starts_with("--resume") || *a == "--quiet" || *a == "-q";
     if let Some(extra) = argv.iter().filter(|a| a.starts_with('-')).find(|a| !allowed(a)) {
         return Err(format!(
             "--resume continues a run with the arguments it was started with: give no other flag but --quiet \
-             (got {extra})"
+             or --distributed (got {extra})"
         )
         .into());
     }
-    let (checkpoint, path) = Checkpoint::load_latest(&dir)?
-        .ok_or_else(|| format!("{}: no checkpoint to resume from (checkpoint-*.strata)", dir.display()))?;
+    let latest = match &session {
+        Some(session) => session.latest_checkpoint(&dir)?,
+        None => Checkpoint::load_latest(&dir)?,
+    };
+    let (checkpoint, path) =
+        latest.ok_or_else(|| format!("{}: no checkpoint to resume from (checkpoint-*.strata)", dir.display()))?;
     let stored = checkpoint.metadata.get(TRAIN_ARGS).ok_or_else(|| {
         format!("{}: not written by `strata train` (no {TRAIN_ARGS} in its metadata)", path.display())
     })?;
@@ -50,13 +64,13 @@ fn resume(dir: PathBuf, quiet: bool, argv: &[String], registry: &Registry) -> Re
     let Command::Train(mut a) = Cli::try_parse_from(words)?.command else {
         return Err(format!("{}: metadata {TRAIN_ARGS} is not a train command", path.display()).into());
     };
-    a.quiet = quiet;
+    a.quiet = quiet || session.as_ref().is_some_and(|s| !s.is_root());
     a.checkpoint_dir = Some(dir);
-    if !quiet {
+    if !a.quiet {
         let s = &checkpoint.snapshot.state;
         println!("resuming from {} (epoch {} done, step {})", path.display(), s.epoch, s.step);
     }
-    crate::run::train(*a, registry, Run { argv: stored, snapshot: Some(checkpoint.snapshot) })
+    crate::run::train(*a, registry, Run { argv: stored, snapshot: Some(checkpoint.snapshot), session })
 }
 
 /// The checkpoint callback the arguments ask for, if any.

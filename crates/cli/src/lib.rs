@@ -32,6 +32,7 @@ mod charlm;
 mod checkpoint;
 mod checks;
 mod dataset;
+mod distributed;
 mod insight;
 mod interop;
 mod model;

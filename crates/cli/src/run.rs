@@ -188,8 +188,15 @@ pub(crate) fn make_trainer(a: &TrainArgs, loss: LossKind, n_train: usize, has_va
     Ok(trainer)
 }
 
-pub(crate) fn train(mut a: TrainArgs, registry: &Registry, run: Run) -> Result<()> {
+pub(crate) fn train(mut a: TrainArgs, registry: &Registry, mut run: Run) -> Result<()> {
     crate::checks::flags(&a)?;
+    let is_root = run.session.as_ref().is_none_or(|s| s.is_root());
+    a.quiet |= !is_root;
+    if run.session.is_some() && (a.task == crate::args::TaskArg::Regression || a.preset == Preset::Charlm) {
+        return Err("--distributed trains classifiers (--preset mlp, cnn or transformer, or --model); not yet \
+                    --task regression or --preset charlm"
+            .into());
+    }
     if let Some(out) = &a.out {
         crate::checks::out_path("--out", out)?;
     }
@@ -213,18 +220,32 @@ pub(crate) fn train(mut a: TrainArgs, registry: &Registry, run: Run) -> Result<(
     let started = Instant::now();
     let Setup { parts, mut model, n_features } = setup(&a, registry)?;
     let mut trainer = make_trainer(&a, LossKind::CrossEntropy, parts.train.len(), parts.val.is_some())?;
-    if let Some(cb) = crate::checkpoint::callback(&a, &run, parts.val.is_some())? {
+    // Rank 0 alone writes checkpoints; the others leave out the callback and its state.
+    if let Some(cb) = crate::checkpoint::callback(&a, &run, parts.val.is_some())?.filter(|_| is_root) {
         trainer.add_callback(cb)?;
     }
     let observations = crate::insight::observe(&mut trainer, parts.val.as_ref().unwrap_or(&parts.train))?;
-    if let Some(snapshot) = &run.snapshot {
-        trainer.restore(model.network_mut(), snapshot)?;
+    if let Some(mut snapshot) = run.snapshot.take() {
+        snapshot.callbacks.retain(|name, _| is_root || trainer.callback_names().contains(name));
+        trainer.restore(model.network_mut(), &snapshot)?;
     }
     if !a.quiet {
         print_setup(&a, &parts, n_features, &mut model);
     }
+    let validation = parts.val.as_ref().map(|v| v as &dyn Dataset);
     let fit_started = Instant::now();
-    let fitted = trainer.fit(model.network_mut(), &parts.train, parts.val.as_ref().map(|v| v as &dyn Dataset));
+    let fitted = match &run.session {
+        Some(session) => {
+            if !a.quiet {
+                println!("{}", session.describe(a.batch_size));
+            }
+            session.fit(&mut trainer, model.network_mut(), &parts.train, validation)
+        }
+        None => trainer.fit(model.network_mut(), &parts.train, validation).map_err(Into::into),
+    };
+    if !is_root {
+        return fitted.map(|_| ());
+    }
     let after = crate::insight::After {
         args: &a,
         train: &parts.train,

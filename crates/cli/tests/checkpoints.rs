@@ -125,7 +125,7 @@ fn checkpoint_flags_with_bad_values_are_refused_by_name() {
         (
             &["train", "--resume", &empty.display().to_string(), "--epochs", "3"],
             "error: --resume continues a run with the arguments it was started with: give no other flag but --quiet \
-             (got --epochs)"
+             or --distributed (got --epochs)"
                 .into(),
         ),
     ];

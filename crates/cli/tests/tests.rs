@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 mod checkpoints;
+mod distributed;
 mod files;
 mod insight;
 mod interop;

@@ -274,7 +274,7 @@ fn learning_rate_too_small(e: &Evidence<'_>, t: &Thresholds) -> Option<Finding> 
     let progress = (initial - last) / initial;
     // A model that starts far below the baseline was trained before (fine-tuning): slow progress is expected.
     let fresh = e.baseline_loss.is_none_or(|b| initial >= 0.5 * b);
-    if !(initial > 0.0) || progress >= t.min_progress || !fresh {
+    if initial.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) || progress >= t.min_progress || !fresh {
         return None;
     }
     let lr = e.history.epochs.iter().map(|r| r.learning_rate).fold(0.0, f32::max);

@@ -218,7 +218,7 @@ fn shared_rows(train: &InMemoryDataset, test: &InMemoryDataset) -> Check {
 /// Per-feature mean and standard deviation over the rows of `x`.
 fn column_stats(x: &Tensor) -> Vec<(f64, f64)> {
     let n = x.shape().first().copied().unwrap_or(0);
-    let width = if n > 0 { x.len() / n } else { 0 };
+    let width = x.len().checked_div(n).unwrap_or(0);
     let mut sums = vec![(0f64, 0f64); width];
     for row in x.data().chunks(width.max(1)) {
         for (s, &v) in sums.iter_mut().zip(row) {

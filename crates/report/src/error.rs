@@ -30,7 +30,7 @@ pub enum ReportError {
         /// The file.
         path: PathBuf,
         /// Why.
-        source: strata_io::IoError,
+        source: Box<strata_io::IoError>,
     },
     /// A folder could not be created.
     #[error("{}: {source}", path.display())]
@@ -42,16 +42,28 @@ pub enum ReportError {
     },
     /// Training (a check's or the sweep's) failed.
     #[error(transparent)]
-    Training(#[from] strata_training::TrainingError),
+    Training(Box<strata_training::TrainingError>),
     /// A layer refused its input.
     #[error(transparent)]
-    Layer(#[from] strata_layers::LayerError),
+    Layer(Box<strata_layers::LayerError>),
     /// The data could not be read.
     #[error(transparent)]
     Data(#[from] strata_data::DataError),
     /// The optimizer could not be built.
     #[error(transparent)]
     Optimizer(#[from] strata_optimizer::OptimizerError),
+}
+
+impl From<strata_training::TrainingError> for ReportError {
+    fn from(e: strata_training::TrainingError) -> Self {
+        ReportError::Training(Box::new(e))
+    }
+}
+
+impl From<strata_layers::LayerError> for ReportError {
+    fn from(e: strata_layers::LayerError) -> Self {
+        ReportError::Layer(Box::new(e))
+    }
 }
 
 /// `Result` with [`ReportError`].

@@ -212,7 +212,7 @@ where
 }
 
 /// Weights only (the biases follow their layer), at most eight, spread over the model.
-fn weight_series<'a>(names: &'a [String]) -> Vec<&'a String> {
+fn weight_series(names: &[String]) -> Vec<&String> {
     let weights: Vec<&String> = names.iter().filter(|n| n.ends_with("weight")).collect();
     let step = weights.len().div_ceil(PALETTE.len()).max(1);
     let mut picked: Vec<&String> = weights.iter().step_by(step).copied().collect();

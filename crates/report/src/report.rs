@@ -62,7 +62,7 @@ impl Report {
         let mut put = |name: &str, bytes: &[u8]| -> Result<()> {
             let path = dir.join(name);
             strata_io::atomic_write(&path, bytes)
-                .map_err(|source| ReportError::Write { path: path.clone(), source })?;
+                .map_err(|source| ReportError::Write { path: path.clone(), source: Box::new(source) })?;
             written.push(path);
             Ok(())
         };

@@ -20,6 +20,7 @@
 //! | [`io`] | `strata-io` | model files and checkpoints (versioned, checksummed, atomic), safetensors in PyTorch's layout |
 //! | [`model`] | `strata-model` | the `Model` users save and load (network, preprocessing, class names), the default registry |
 //! | [`report`] | `strata-report` | learning curves and gradient figures, the diagnosis in plain words, `doctor`, `lr_find` |
+//! | `distributed` (feature `distributed`) | `strata-distributed` | data-parallel training over MPI: sharding, bucketed gradient all-reduce, rank 0's weights broadcast |
 //!
 //! [`registry()`] knows every layer kind of every crate above; a third-party
 //! layer crate adds its own with its `register` function.
@@ -43,6 +44,8 @@ pub use strata_activation as activation;
 pub use strata_attention as attention;
 pub use strata_conv as conv;
 pub use strata_data as data;
+#[cfg(feature = "distributed")]
+pub use strata_distributed as distributed;
 pub use strata_io as io;
 pub use strata_layers as layers;
 pub use strata_loss as loss;

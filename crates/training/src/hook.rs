@@ -17,6 +17,19 @@ pub struct StepInfo {
     pub step: usize,
 }
 
+/// One batch's figures as the epoch's record and the callbacks will see
+/// them: what [`GradientHook::on_batch_figures`] may replace (with the sums
+/// over every process of a distributed run).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BatchFigures {
+    /// The batch's mean loss.
+    pub loss: f32,
+    /// The terms the loss is a mean over ([`strata_loss::Loss::n_terms`]).
+    pub terms: usize,
+    /// `(right, counted)` predictions, when the loss defines an accuracy.
+    pub correct: Option<(usize, usize)>,
+}
+
 /// Runs after backward, before the non-finite check, gradient clipping and
 /// the optimizer step: it may read and change every gradient (visit them
 /// with [`Layer::visit_parameters`]). Data-parallel training sums the
@@ -41,6 +54,15 @@ pub struct StepInfo {
 pub trait GradientHook: Send {
     /// Called once per step with the model holding this batch's gradients.
     fn on_gradients(&mut self, model: &mut dyn Layer, info: &StepInfo) -> Result<(), BoxError>;
+
+    /// Called once per step after the loss and before backward, with the
+    /// batch's figures, which the hook may replace: a distributed hook
+    /// turns this process's figures into the whole batch's, so that the
+    /// non-finite check on the loss, the epoch's record and the callbacks
+    /// see the same numbers in every process. Does nothing by default.
+    fn on_batch_figures(&mut self, _figures: &mut BatchFigures, _info: &StepInfo) -> Result<(), BoxError> {
+        Ok(())
+    }
 
     /// A name for error messages. Defaults to the type's name.
     fn name(&self) -> &str {

@@ -66,7 +66,7 @@ pub use config::FitConfig;
 pub use error::{Result, TrainingError};
 pub use evaluate::evaluate;
 pub use history::{EpochRecord, History, Metrics, Monitor, StopRecord};
-pub use hook::{GradientHook, StepInfo};
+pub use hook::{BatchFigures, GradientHook, StepInfo};
 pub use progress::{Progress, UNOPTIMIZED_SLOWDOWN, epoch_line};
 pub use state::{EpochPosition, RunState, Snapshot, TrainerState};
 pub use trainer::{GradientOutcome, StepOutcome, Trainer};

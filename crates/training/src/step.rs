@@ -1,12 +1,12 @@
 //! The trainer's core: one step split into computing the gradients and
 //! applying the update, and the bookkeeping of epochs and runs.
 
-use crate::callback::{BatchLogs, NonFinite};
+use crate::callback::{BatchLogs, BoxError, NonFinite};
 use crate::config::FitConfig;
 use crate::error::{Result, TrainingError};
 use crate::evaluate::evaluate_with;
 use crate::history::{EpochRecord, Metrics};
-use crate::hook::{GradientHook, StepInfo};
+use crate::hook::{BatchFigures, GradientHook, StepInfo};
 use crate::state::{EpochPosition, RunState, TrainerState};
 use std::time::Instant;
 use strata_data::Dataset;
@@ -76,6 +76,7 @@ impl Core {
         let loss = self.loss.value_and_gradient(out, y, &mut self.scratch.grad)?;
         let correct = self.loss.correct(out, y);
         let terms = self.loss.n_terms(out, y);
+        let BatchFigures { loss, terms, correct } = self.batch_figures(BatchFigures { loss, terms, correct }, &info)?;
         let (epoch, batch) = (info.epoch, info.batch);
         if !loss.is_finite() {
             let error = TrainingError::NonFiniteLoss { epoch, batch, loss };
@@ -83,17 +84,20 @@ impl Core {
         }
         model.backward(&self.scratch.grad)?;
         for hook in &mut self.hooks {
-            hook.on_gradients(model, &info).map_err(|source| TrainingError::Hook {
-                hook: hook.name().to_string(),
-                epoch,
-                batch,
-                source,
-            })?;
+            hook.on_gradients(model, &info).map_err(|source| hook_error(hook.as_ref(), &info, source))?;
         }
         let problem = self
             .check_gradients(model)
             .map(|parameter| (NonFinite::Gradient, TrainingError::NonFiniteGradient { epoch, batch, parameter }));
         Ok(Gradients { loss, terms, correct, problem })
+    }
+
+    /// The batch's figures after every hook's [`GradientHook::on_batch_figures`].
+    fn batch_figures(&mut self, mut figures: BatchFigures, info: &StepInfo) -> Result<BatchFigures> {
+        for hook in &mut self.hooks {
+            hook.on_batch_figures(&mut figures, info).map_err(|source| hook_error(hook.as_ref(), info, source))?;
+        }
+        Ok(figures)
     }
 
     fn zero_grad(&mut self, model: &mut dyn Layer) {
@@ -284,4 +288,8 @@ impl Core {
             self.scratch.epoch_started = Some(Instant::now());
         }
     }
+}
+
+fn hook_error(hook: &dyn GradientHook, info: &StepInfo, source: BoxError) -> TrainingError {
+    TrainingError::Hook { hook: hook.name().to_string(), epoch: info.epoch, batch: info.batch, source }
 }

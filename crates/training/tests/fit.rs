@@ -8,7 +8,9 @@ use strata_layers::{Dim, Layer, state_dict};
 use strata_loss::LossKind;
 use strata_optimizer::{OptimizerConfig, Schedule};
 use strata_tensor::Tensor;
-use strata_training::{BoxError, FitConfig, Progress, StepInfo, Trainer, TrainingError, evaluate};
+use strata_training::{
+    BatchFigures, BoxError, FitConfig, GradientHook, Progress, StepInfo, Trainer, TrainingError, evaluate,
+};
 
 #[test]
 fn history_records_every_epoch_and_the_loss_falls() {
@@ -164,6 +166,46 @@ fn a_failing_hook_stops_training_before_the_update_and_names_itself() {
     assert!(matches!(&err, TrainingError::Hook { epoch: 1, batch: 1, .. }), "{err:?}");
     assert_eq!(err.to_string(), "gradient hook 'closure' failed at epoch 1, batch 1: peer lost");
     assert_eq!(bits(m.as_mut()), before);
+}
+
+/// A hook that reports every batch's figures as twice the loss and all its
+/// predictions right, or as a non-finite loss: what a distributed hook does
+/// with the sums over processes.
+struct Figures {
+    nan_at_step: Option<usize>,
+}
+
+impl GradientHook for Figures {
+    fn on_gradients(&mut self, _: &mut dyn Layer, _: &StepInfo) -> Result<(), BoxError> {
+        Ok(())
+    }
+
+    fn on_batch_figures(&mut self, figures: &mut BatchFigures, info: &StepInfo) -> Result<(), BoxError> {
+        figures.loss = if self.nan_at_step == Some(info.step) { f32::NAN } else { 2.0 * figures.loss };
+        figures.correct = figures.correct.map(|(_, n)| (n, n));
+        Ok(())
+    }
+}
+
+#[test]
+fn the_batch_figures_a_hook_reports_are_the_epochs_record_and_decide_the_non_finite_check() {
+    let train = blobs(32, 18);
+    let config = FitConfig { epochs: 1, batch_size: 8, progress: Progress::Silent, ..FitConfig::default() };
+    let (mut plain, mut doubled) = (model(19), model(19));
+    let h = trainer(config.clone(), 0.1).fit(plain.as_mut(), &train, None).unwrap();
+    let mut t = trainer(config.clone(), 0.1);
+    t.add_gradient_hook(Figures { nan_at_step: None });
+    let d = t.fit(doubled.as_mut(), &train, None).unwrap();
+    // Same weights (the hook leaves the gradients alone), twice the recorded loss, every prediction right.
+    assert_eq!(bits(plain.as_mut()), bits(doubled.as_mut()));
+    assert_eq!(d.epochs[0].train_loss, 2.0 * h.epochs[0].train_loss);
+    assert_eq!(d.epochs[0].train_accuracy, Some(1.0));
+    // A loss the hook reports as NaN stops training before the update, as a NaN loss does.
+    let mut m = model(19);
+    let mut t = trainer(config, 0.1);
+    t.add_gradient_hook(Figures { nan_at_step: Some(2) });
+    let err = t.fit(m.as_mut(), &train, None).unwrap_err();
+    assert!(matches!(err, TrainingError::NonFiniteLoss { epoch: 1, batch: 3, .. }), "{err:?}");
 }
 
 #[test]
