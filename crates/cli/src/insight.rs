@@ -30,32 +30,36 @@ pub(crate) fn observe(trainer: &mut Trainer, probe_from: &InMemoryDataset) -> Re
     Ok(handle)
 }
 
-/// What a finished (or failed) classifier run leaves for its diagnosis and report.
+/// What a finished (or failed) run leaves for its diagnosis and report.
 pub(crate) struct After<'a> {
     pub args: &'a TrainArgs,
-    pub train: &'a InMemoryDataset,
-    pub test: Option<&'a InMemoryDataset>,
+    /// The data's name, for the report's title.
     pub name: &'a str,
+    /// Rows of the training part (for the speed).
+    pub n_train: usize,
     pub history: &'a History,
     pub observations: &'a ObservationsHandle,
+    /// The loss of predicting without the inputs (see `Evidence::baseline_loss`).
+    pub baseline: Option<f32>,
 }
 
-/// Print the diagnosis (unless --quiet) and write the report (with --report).
-pub(crate) fn diagnose_and_report(after: After<'_>, model: &mut Model) -> Result<()> {
+/// The test figures of a report, computed only when a report is written.
+pub(crate) type TestPart<'a> = Box<dyn FnOnce(&mut Model) -> Result<(Option<TestFigures>, Option<Confusion>)> + 'a>;
+
+/// Print the diagnosis (unless --quiet) and write the report (with --report),
+/// its test figures from `test`.
+pub(crate) fn diagnose_and_report(after: After<'_>, model: &mut Model, test: TestPart<'_>) -> Result<()> {
     let observations = after.observations.get();
-    let baseline = after.train.class_counts().and_then(|c| class_prior_loss(&c));
-    let evidence = Evidence { history: after.history, observations: Some(&observations), baseline_loss: baseline };
+    let evidence =
+        Evidence { history: after.history, observations: Some(&observations), baseline_loss: after.baseline };
     let diagnosis = diagnose(&evidence, &Thresholds::default());
     if !after.args.quiet {
         print!("{diagnosis}");
     }
     let Some(dir) = &after.args.report else { return Ok(()) };
-    let (test, confusion) = match after.test {
-        Some(t) => test_figures(model, t)?,
-        None => (None, None),
-    };
+    let (test, confusion) = test(model)?;
     let epochs_seconds: f64 = after.history.epochs.iter().map(|e| e.seconds).sum();
-    let samples = after.train.len() as f64 * after.history.epochs.len() as f64;
+    let samples = after.n_train as f64 * after.history.epochs.len() as f64;
     let report = Report {
         title: format!("Training report: {}", after.name),
         model_summary: model.summary(),
@@ -70,6 +74,19 @@ pub(crate) fn diagnose_and_report(after: After<'_>, model: &mut Model) -> Result
     report.write(dir)?;
     println!("wrote the report to {}", dir.display());
     Ok(())
+}
+
+/// The baseline of a classifier: the entropy of its training part's class frequencies.
+pub(crate) fn class_baseline(train: &InMemoryDataset) -> Option<f32> {
+    train.class_counts().and_then(|c| class_prior_loss(&c))
+}
+
+/// The test part of a classifier's report, when it has a test part.
+pub(crate) fn classifier_test(test: Option<&InMemoryDataset>) -> TestPart<'_> {
+    Box::new(move |model: &mut Model| match test {
+        Some(t) => test_figures(model, t),
+        None => Ok((None, None)),
+    })
 }
 
 /// Test loss and accuracy, and the confusion matrix with the model's class names.
@@ -91,9 +108,11 @@ fn hyperparameters(a: &TrainArgs) -> Vec<(String, String)> {
         (None, None) => format!("preset {:?}", a.preset).to_lowercase(),
     };
     [
+        ("task", format!("{:?}", a.task).to_lowercase()),
         ("architecture", architecture),
         ("activation", a.activation.clone()),
         ("optimizer", a.optimizer.clone()),
+        ("loss", if a.task == TaskArg::Regression { a.loss.clone() } else { "cross_entropy".into() }),
         ("learning rate", opt(a.lr.map(|v| v.to_string()))),
         ("schedule", opt(a.schedule.clone())),
         ("batch size", a.batch_size.to_string()),

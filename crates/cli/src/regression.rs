@@ -12,6 +12,7 @@ use strata::data::{Dataset, InMemoryDataset, LabelColumn, Task, split_three};
 use strata::layers::Registry;
 use strata::loss::LossKind;
 use strata::model::Model;
+use strata::report::TestFigures;
 use strata::tensor::{StrataRng, Tensor};
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
@@ -118,6 +119,7 @@ pub fn train(a: TrainArgs, registry: &Registry, run: Run) -> Result<()> {
     if let Some(cb) = crate::checkpoint::callback(&a, &run, val.is_some())? {
         trainer.add_callback(cb)?;
     }
+    let observations = crate::insight::observe(&mut trainer, val.as_ref().unwrap_or(&train))?;
     if let Some(snapshot) = &run.snapshot {
         trainer.restore(model.network_mut(), snapshot)?;
     }
@@ -133,7 +135,17 @@ pub fn train(a: TrainArgs, registry: &Registry, run: Run) -> Result<()> {
         print!("{}", model.summary());
         println!("{}, loss {}", crate::run::optimizer_line(&a, "constant", 1), loss.name());
     }
-    trainer.fit(model.network_mut(), &train, val.as_ref().map(|v| v as &dyn Dataset))?;
+    let fitted = trainer.fit(model.network_mut(), &train, val.as_ref().map(|v| v as &dyn Dataset));
+    let after = crate::insight::After {
+        args: &a,
+        name: &loaded.name,
+        n_train: train.len(),
+        history: &trainer.state().history,
+        observations: &observations,
+        baseline: Some(baseline_loss(&train, loss)),
+    };
+    crate::insight::diagnose_and_report(after, &mut model, regression_test(&scaling, test.as_ref()))?;
+    fitted?;
     match &test {
         Some(test) => {
             let (rmse, mae, r2) = evaluate(&mut model, &scaling, test)?;
@@ -154,6 +166,28 @@ pub fn train(a: TrainArgs, registry: &Registry, run: Run) -> Result<()> {
         println!("saved the model to {}", out.display());
     }
     Ok(())
+}
+
+/// The loss of predicting the training mean (0 once standardised) for every row.
+fn baseline_loss(train: &InMemoryDataset, loss: LossKind) -> f32 {
+    let y = train.targets().data();
+    let term = |v: f32| match loss {
+        LossKind::Huber if v.abs() > 1.0 => v.abs() - 0.5,
+        LossKind::Huber => 0.5 * v * v,
+        _ => v * v,
+    };
+    y.iter().map(|&v| term(v)).sum::<f32>() / y.len().max(1) as f32
+}
+
+/// The test part of a regression's report: MSE in the target's units, RMSE, MAE and R².
+fn regression_test<'a>(scaling: &'a TargetScaling, test: Option<&'a InMemoryDataset>) -> crate::insight::TestPart<'a> {
+    Box::new(move |model: &mut Model| {
+        let Some(test) = test else { return Ok((None, None)) };
+        let (rmse, mae, r2) = evaluate(model, scaling, test)?;
+        let extra = vec![("RMSE".into(), rmse as f32), ("MAE".into(), mae as f32), ("R²".into(), r2 as f32)];
+        let figures = TestFigures { n_samples: test.len(), loss: (rmse * rmse) as f32, accuracy: None, extra };
+        Ok((Some(figures), None))
+    })
 }
 
 /// RMSE, MAE and R² of `model` on raw `data` (features unscaled, targets in their units).

@@ -248,13 +248,13 @@ pub(crate) fn train(mut a: TrainArgs, registry: &Registry, mut run: Run) -> Resu
     }
     let after = crate::insight::After {
         args: &a,
-        train: &parts.train,
-        test: parts.test.as_ref(),
         name: &parts.name,
+        n_train: parts.train.len(),
         history: &trainer.state().history,
         observations: &observations,
+        baseline: crate::insight::class_baseline(&parts.train),
     };
-    crate::insight::diagnose_and_report(after, &mut model)?;
+    crate::insight::diagnose_and_report(after, &mut model, crate::insight::classifier_test(parts.test.as_ref()))?;
     let history = fitted?;
     report(&history, &mut model, &parts, &a, (fit_started, started))?;
     if let Some(out) = &a.out {

@@ -102,3 +102,30 @@ fn train_says_when_the_learning_rate_is_far_off() {
     assert!(out.contains("diagnosis, warning: learning rate too small: the training loss barely moved: "), "{out}");
     assert!(out.contains("peak learning rate 1.000e-7)"), "{out}");
 }
+
+#[test]
+fn a_regression_report_has_curves_and_test_errors_but_no_confusion_matrix() {
+    let dir = temp_dir("report-regression");
+    let report = dir.join("report");
+    let o = strata(&[
+        "train",
+        "--data",
+        &data("diabetes.csv"),
+        "--header",
+        "--task",
+        "regression",
+        "--epochs",
+        "5",
+        "--report",
+        report.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("diagnosis: "), "{}", text(&o));
+    assert_eq!(png_size(&std::fs::read(report.join("curves.png")).unwrap()), (1200, 480));
+    assert!(!report.join("confusion.png").exists());
+    let md = std::fs::read_to_string(report.join("report.md")).unwrap();
+    for part in ["| task | regression |", "| loss | mse |", "- RMSE: ", "- R²: "] {
+        assert!(md.contains(part), "report.md lacks {part}:\n{md}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
