@@ -33,7 +33,10 @@ fn io(c: &mut Criterion) {
         b.iter(|| black_box(Checkpoint::load(&path).unwrap()))
     });
     group.finish();
-    eprintln!("IO: the checkpoint is {} bytes", std::fs::metadata(&path).unwrap().len());
+    // Absent when criterion only lists the benchmarks (`--list`, as `cargo xtask bench --compare` does).
+    if let Ok(meta) = std::fs::metadata(&path) {
+        eprintln!("IO: the checkpoint is {} bytes", meta.len());
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -91,7 +91,45 @@ fn batched(c: &mut Criterion) {
     group.finish();
 }
 
+/// Independent FMA chains: 128 accumulators (8 AVX-512 or 16 AVX2 registers),
+/// more than the FMA units' latency times their count keeps busy, so the
+/// figure is the core's FMA throughput, not its latency.
+const CHAINS: usize = 128;
+const ROUNDS: usize = 1 << 16;
+
+strata::tensor::simd_kernel! {
+    fn fma_chains(seed: f32, x: f32, y: f32) -> f32 {
+        let mut acc = [seed; CHAINS];
+        for (i, a) in acc.iter_mut().enumerate() {
+            *a += i as f32 * 1e-3;
+        }
+        for _ in 0..ROUNDS {
+            for a in acc.iter_mut() {
+                *a = a.mul_add(x, y);
+            }
+        }
+        acc.iter().sum()
+    }
+}
+
+/// The machine's FMA limit (`W1/fma-limit`): the chains above on every thread
+/// of rayon's pool (2 for the workloads), 2 flops per FMA, in the kernels'
+/// best SIMD path. The GEMM rows are read as a share of it.
+fn fma_limit(c: &mut Criterion) {
+    let threads = rayon::current_num_threads();
+    let mut group = c.benchmark_group("W1");
+    group.throughput(Throughput::Elements((2 * CHAINS * ROUNDS * threads) as u64));
+    group.bench_function(BenchmarkId::from_parameter("fma-limit"), |bench| {
+        bench.iter(|| {
+            let sums: Vec<f32> = rayon::broadcast(|ctx| fma_chains(black_box(ctx.index() as f32), 0.999, 1e-3));
+            black_box(sums);
+        })
+    });
+    group.finish();
+}
+
 fn w1(c: &mut Criterion) {
+    fma_limit(c);
     for n in [128, 512, 1024, 2048] {
         product(c, &n.to_string(), n, n, n);
     }

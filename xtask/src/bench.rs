@@ -46,6 +46,7 @@ options:
 
 /// The reported workloads: id, criterion directory (group/id), unit.
 pub const WORKLOADS: &[(&str, &str, &str)] = &[
+    ("W1-fma", "W1/fma-limit", "GFLOP/s"),
     ("W1-1024", "W1/1024", "GFLOP/s"),
     ("W1-mlp", "W1/mlp", "GFLOP/s"),
     ("W1-batched", "W1/batched", "GFLOP/s"),
@@ -184,6 +185,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
         rows.extend(w6(&root, if o.quick { 1 } else { 5 }, &threads)?);
     }
 
+    note_fma_share(&mut rows);
     let peers = if o.peers { crate::peers::run(&root, &o.only, o.quick)? } else { Vec::new() };
     print_table(&rows, &peers, o.threshold);
     if let Some(path) = &o.json {
@@ -191,6 +193,17 @@ pub fn run(args: &[String]) -> Result<(), String> {
         eprintln!("wrote {}", path.display());
     }
     Ok(())
+}
+
+/// The GEMM rows' share of the measured FMA limit (`W1-fma`), in their notes.
+fn note_fma_share(rows: &mut [Row]) {
+    let Some(limit) = rows.iter().find(|r| r.id == "W1-fma").and_then(|r| r.value) else { return };
+    for r in rows.iter_mut().filter(|r| r.unit == "GFLOP/s" && r.id != "W1-fma") {
+        if let Some(v) = r.value {
+            let share = format!("{:.0}% of the FMA limit", 100.0 * v / limit);
+            r.note = if r.note.is_empty() { share } else { format!("{}; {share}", r.note) };
+        }
+    }
 }
 
 /// Median time per iteration (ns) and throughput elements of a criterion result.
@@ -338,6 +351,9 @@ fn print_table(rows: &[Row], peers: &[crate::peers::PeerFigure], threshold: f64)
     for p in &peer_names {
         header.push_str(&format!(" {:>12} {:>8}", p, "ratio"));
     }
+    if !peer_names.is_empty() {
+        header.push_str(&format!(" {:>9}", "vs best"));
+    }
     println!("\n{header}  note");
     println!("{}", "-".repeat(header.len() + 6));
     let mut regressions = Vec::new();
@@ -359,6 +375,10 @@ fn print_table(rows: &[Row], peers: &[crate::peers::PeerFigure], threshold: f64)
                 None => line.push_str(&format!(" {:>12} {:>8}", "-", "-")),
             }
         }
+        if !peer_names.is_empty() {
+            let best = best_peer_ratio(r, peers);
+            line.push_str(&format!(" {:>9}", best.map_or("-".into(), |x| format!("{x:.2}x"))));
+        }
         println!("{line}  {}", r.note);
         if let Some(c) = r.change {
             let worse = if higher_is_better(r.unit) { -c } else { c };
@@ -369,12 +389,26 @@ fn print_table(rows: &[Row], peers: &[crate::peers::PeerFigure], threshold: f64)
     }
     if !peer_names.is_empty() {
         println!(
-            "ratio: how many times better Strata's figure is than the peer's (throughput / peer, or peer time / Strata time)"
+            "ratio: how many times better Strata's figure is than the peer's (throughput / peer, or peer time / Strata time); \
+             vs best: against the best peer of the row"
         );
     }
     for r in &regressions {
         println!("REGRESSION (threshold {threshold}%): {r}");
     }
+}
+
+/// Strata's ratio against the best peer figure of the row.
+fn best_peer_ratio(r: &Row, peers: &[crate::peers::PeerFigure]) -> Option<f64> {
+    let higher = higher_is_better(r.unit);
+    let figures = peers.iter().filter(|f| f.id == r.id).map(|f| f.value);
+    let best = if higher {
+        figures.fold(None, |a: Option<f64>, v| Some(a.map_or(v, |a| a.max(v))))
+    } else {
+        figures.fold(None, |a: Option<f64>, v| Some(a.map_or(v, |a| a.min(v))))
+    };
+    let (v, b) = (r.value?, best?);
+    Some(if higher { v / b } else { b / v })
 }
 
 fn write_json(path: &Path, rows: &[Row]) -> Result<(), String> {
