@@ -208,35 +208,62 @@ fn reduce64(l: &[f32; 64]) -> f32 {
 
 simd_kernel! {
     /// `c = alpha * sum_p a[p] * B[p, :] + beta * c` for `B` stored `[k, n]`
-    /// (a dense layer's weights, batch-1 inference). Blocks of 64 outputs
-    /// stay in four vector accumulators while `p` runs over the inputs, so
-    /// each weight is loaded once and `c` is written once; every output sums
-    /// its terms in the order of `p`.
+    /// (a dense layer's weights, batch-1 inference). Blocks of 256, 128 or 64
+    /// outputs stay in vector accumulators (16 AVX-512 registers for the
+    /// largest: enough independent chains to keep both FMA units busy through
+    /// their latency) while `p` runs over the inputs, so each weight is loaded
+    /// once and `c` is written once. Every output sums its terms in the order
+    /// of `p`, whatever its block: the result does not depend on the blocks.
     fn row_times_matrix(alpha: f32, a: &[f32], b: &[f32], beta: f32, c: &mut [f32], n: usize) {
         let mut j0 = 0;
         while j0 < n {
-            let width = (n - j0).min(64);
-            let mut acc = [0f32; 64];
-            if width == 64 {
-                for (p, &ap) in a.iter().enumerate() {
-                    let row = &b[p * n + j0..p * n + j0 + 64];
-                    for (x, &bv) in acc.iter_mut().zip(row) {
-                        *x += ap * bv;
-                    }
-                }
-            } else {
-                for (p, &ap) in a.iter().enumerate() {
-                    let row = &b[p * n + j0..p * n + j0 + width];
-                    for (x, &bv) in acc.iter_mut().zip(row) {
-                        *x += ap * bv;
-                    }
-                }
+            let step = match n - j0 {
+                256.. => 256,
+                128.. => 128,
+                64.. => 64,
+                rest => rest,
+            };
+            let out = &mut c[j0..j0 + step];
+            match step {
+                256 => store(alpha, &accumulate::<256>(a, b, n, j0), beta, out),
+                128 => store(alpha, &accumulate::<128>(a, b, n, j0), beta, out),
+                64 => store(alpha, &accumulate::<64>(a, b, n, j0), beta, out),
+                _ => store(alpha, &accumulate_any(a, b, n, j0, step), beta, out),
             }
-            for (cj, &x) in c[j0..j0 + width].iter_mut().zip(&acc) {
-                *cj = if beta == 0.0 { alpha * x } else { alpha * x + beta * *cj };
-            }
-            j0 += width;
+            j0 += step;
         }
+    }
+}
+
+/// `sum_p a[p] * B[p, j0..j0 + W]`, the `W` sums in registers.
+#[inline(always)]
+fn accumulate<const W: usize>(a: &[f32], b: &[f32], n: usize, j0: usize) -> [f32; W] {
+    let mut acc = [0f32; W];
+    for (p, &ap) in a.iter().enumerate() {
+        for (x, &bv) in acc.iter_mut().zip(&b[p * n + j0..p * n + j0 + W]) {
+            *x += ap * bv;
+        }
+    }
+    acc
+}
+
+/// The same for fewer than 64 outputs.
+#[inline(always)]
+fn accumulate_any(a: &[f32], b: &[f32], n: usize, j0: usize, width: usize) -> [f32; 64] {
+    let mut acc = [0f32; 64];
+    for (p, &ap) in a.iter().enumerate() {
+        for (x, &bv) in acc.iter_mut().zip(&b[p * n + j0..p * n + j0 + width]) {
+            *x += ap * bv;
+        }
+    }
+    acc
+}
+
+/// `c = alpha * acc + beta * c` over `c`'s length.
+#[inline(always)]
+fn store(alpha: f32, acc: &[f32], beta: f32, c: &mut [f32]) {
+    for (cj, &x) in c.iter_mut().zip(acc) {
+        *cj = if beta == 0.0 { alpha * x } else { alpha * x + beta * *cj };
     }
 }
 
