@@ -1,6 +1,6 @@
-//! `--peers`: the same workloads in PyTorch (and numpy for W1) and in JAX,
-//! run by the scripts of `benches/peers/` in the same session, so ratios
-//! compare runs on the same machine at the same time.
+//! `--peers`: the same workloads in PyTorch (and numpy for W1), in JAX and
+//! in candle (W2, W5), run by the programs of `benches/peers/` in the same
+//! session, so ratios compare runs on the same machine at the same time.
 //!
 //! The interpreter is `python3`, or `STRATA_PYTHON` when set (a virtual
 //! environment's `bin/python`). Each script runs only when its modules
@@ -65,7 +65,57 @@ pub fn run(root: &Path, only: &Option<String>, quick: bool) -> Result<Vec<PeerFi
         }
         figures.extend(run_script(root, &python, script, only, quick)?);
     }
+    figures.extend(candle(root, only, quick));
     Ok(figures)
+}
+
+/// candle's figures (W2, W5) from the Rust program of `benches/peers/candle`,
+/// built on first use (its own workspace and target folder); skipped with a
+/// message when it cannot be built.
+fn candle(root: &Path, only: &Option<String>, quick: bool) -> Vec<PeerFigure> {
+    let dir = root.join("benches/peers/candle");
+    let manifest = dir.join("Cargo.toml");
+    eprintln!("$ cargo build --release --manifest-path {}", manifest.display());
+    let built = Command::new("cargo")
+        .args(["build", "--release", "--quiet", "--manifest-path"])
+        .arg(&manifest)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !built {
+        println!("peers: candle skipped: {} did not build", manifest.display());
+        return Vec::new();
+    }
+    let mut cmd = Command::new(dir.join("target/release/candle-peer"));
+    cmd.arg(root.join("data/mnist_5k.csv.gz")).env("RAYON_NUM_THREADS", "2");
+    if let Some(o) = only {
+        cmd.args(["--only", o]);
+    }
+    if quick {
+        cmd.arg("--quick");
+    }
+    match cmd.output() {
+        Ok(out) => {
+            if !out.status.success() {
+                println!("peers: candle failed (ignored): {}", String::from_utf8_lossy(&out.stderr));
+            }
+            parse_figures(&out.stdout)
+        }
+        Err(e) => {
+            println!("peers: candle skipped: {e}");
+            Vec::new()
+        }
+    }
+}
+
+/// Lines of `peer id value`.
+fn parse_figures(stdout: &[u8]) -> Vec<PeerFigure> {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .filter_map(|l| {
+            let mut it = l.split_whitespace();
+            Some(PeerFigure { peer: it.next()?.into(), id: it.next()?.into(), value: it.next()?.parse().ok()? })
+        })
+        .collect()
 }
 
 fn run_script(
@@ -90,12 +140,5 @@ fn run_script(
         // The figures printed before the failure still count.
         println!("peers: {} failed (ignored): {}", script.file, String::from_utf8_lossy(&out.stderr));
     }
-    // Lines of `peer id value`.
-    Ok(String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| {
-            let mut it = l.split_whitespace();
-            Some(PeerFigure { peer: it.next()?.into(), id: it.next()?.into(), value: it.next()?.parse().ok()? })
-        })
-        .collect())
+    Ok(parse_figures(&out.stdout))
 }
