@@ -50,6 +50,9 @@ pub(crate) type TestPart<'a> = Box<dyn FnOnce(&mut Model) -> Result<(Option<Test
 /// its test figures from `test`.
 pub(crate) fn diagnose_and_report(after: After<'_>, model: &mut Model, test: TestPart<'_>) -> Result<()> {
     let observations = after.observations.get();
+    if after.history.epochs.is_empty() && observations.non_finite.is_none() {
+        return Ok(()); // Nothing trained: training failed before its first epoch ended.
+    }
     let evidence =
         Evidence { history: after.history, observations: Some(&observations), baseline_loss: after.baseline };
     let diagnosis = diagnose(&evidence, &Thresholds::default());

@@ -219,30 +219,12 @@ pub(crate) fn train(mut a: TrainArgs, registry: &Registry, mut run: Run) -> Resu
     }
     let started = Instant::now();
     let Setup { parts, mut model, n_features } = setup(&a, registry)?;
-    let mut trainer = make_trainer(&a, LossKind::CrossEntropy, parts.train.len(), parts.val.is_some())?;
-    // Rank 0 alone writes checkpoints; the others leave out the callback and its state.
-    if let Some(cb) = crate::checkpoint::callback(&a, &run, parts.val.is_some())?.filter(|_| is_root) {
-        trainer.add_callback(cb)?;
-    }
-    let observations = crate::insight::observe(&mut trainer, parts.val.as_ref().unwrap_or(&parts.train))?;
-    if let Some(mut snapshot) = run.snapshot.take() {
-        snapshot.callbacks.retain(|name, _| is_root || trainer.callback_names().contains(name));
-        trainer.restore(model.network_mut(), &snapshot)?;
-    }
+    let (mut trainer, observations) = prepare_trainer(&a, &mut run, &parts, &mut model, is_root)?;
     if !a.quiet {
         print_setup(&a, &parts, n_features, &mut model);
     }
-    let validation = parts.val.as_ref().map(|v| v as &dyn Dataset);
     let fit_started = Instant::now();
-    let fitted = match &run.session {
-        Some(session) => {
-            if !a.quiet {
-                println!("{}", session.describe(a.batch_size));
-            }
-            session.fit(&mut trainer, model.network_mut(), &parts.train, validation)
-        }
-        None => trainer.fit(model.network_mut(), &parts.train, validation).map_err(Into::into),
-    };
+    let fitted = fit(&run, &mut trainer, &mut model, &parts, a.quiet, a.batch_size);
     if !is_root {
         return fitted.map(|_| ());
     }
@@ -264,6 +246,49 @@ pub(crate) fn train(mut a: TrainArgs, registry: &Registry, mut run: Run) -> Resu
         println!("saved the model to {}", out.display());
     }
     Ok(())
+}
+
+/// The trainer of a classifier run: its checkpoint callback (rank 0 only),
+/// the report's observer, and the state of the checkpoint it resumes from.
+fn prepare_trainer(
+    a: &TrainArgs,
+    run: &mut Run,
+    parts: &Parts,
+    model: &mut Model,
+    is_root: bool,
+) -> Result<(Trainer, strata::report::ObservationsHandle)> {
+    let mut trainer = make_trainer(a, LossKind::CrossEntropy, parts.train.len(), parts.val.is_some())?;
+    // Rank 0 alone writes checkpoints; the others leave out the callback and its state.
+    if let Some(cb) = crate::checkpoint::callback(a, run, parts.val.is_some())?.filter(|_| is_root) {
+        trainer.add_callback(cb)?;
+    }
+    let observations = crate::insight::observe(&mut trainer, parts.val.as_ref().unwrap_or(&parts.train))?;
+    if let Some(mut snapshot) = run.snapshot.take() {
+        snapshot.callbacks.retain(|name, _| is_root || trainer.callback_names().contains(name));
+        trainer.restore(model.network_mut(), &snapshot)?;
+    }
+    Ok((trainer, observations))
+}
+
+/// `fit` on this process, or as one rank of a distributed session.
+fn fit(
+    run: &Run,
+    trainer: &mut Trainer,
+    model: &mut Model,
+    parts: &Parts,
+    quiet: bool,
+    batch: usize,
+) -> Result<History> {
+    let validation = parts.val.as_ref().map(|v| v as &dyn Dataset);
+    match &run.session {
+        Some(session) => {
+            if !quiet {
+                println!("{}", session.describe(batch));
+            }
+            session.fit(trainer, model.network_mut(), &parts.train, validation)
+        }
+        None => trainer.fit(model.network_mut(), &parts.train, validation).map_err(Into::into),
+    }
 }
 
 /// The data, split and scaled, and the model built for it: where `train`,
