@@ -90,6 +90,9 @@ fn doctor_and_lr_find_refuse_a_regression() {
     let o = strata(&["doctor", "--data", &data("diabetes.csv"), "--header", "--task", "regression"]);
     assert!(!o.status.success());
     assert_eq!(text(&o), "error: doctor checks classifiers (--task classification, not --preset charlm) for now\n");
+    let o = strata(&["lr-find", "--data", &data("diabetes.csv"), "--header", "--task", "regression"]);
+    assert!(!o.status.success());
+    assert_eq!(text(&o), "error: lr-find checks classifiers (--task classification, not --preset charlm) for now\n");
 }
 
 #[test]

@@ -24,6 +24,14 @@ pub enum ReportError {
         /// The drawing library's reason.
         message: String,
     },
+    /// A CSV table could not be formatted.
+    #[error("{file}: {message}")]
+    Csv {
+        /// The table (`history.csv`).
+        file: &'static str,
+        /// The `csv` crate's reason.
+        message: String,
+    },
     /// A file could not be written.
     #[error("{}: {source}", path.display())]
     Write {

@@ -109,7 +109,7 @@ impl Observer {
 impl Callback for Observer {
     fn on_batch_begin(&mut self, ctx: &mut CallbackContext<'_>, batch: usize) -> CallbackResult {
         if batch == 1 {
-            self.before = values(ctx.model());
+            copy_values(ctx.model(), &mut self.before);
         }
         Ok(())
     }
@@ -151,17 +151,22 @@ impl Callback for Observer {
     }
 }
 
-/// Copies of every trainable parameter's value, in visiting order.
-fn values(model: &mut dyn Layer) -> Vec<Tensor> {
-    let mut out = Vec::new();
+/// Copy every trainable parameter's value into `into`, in visiting order,
+/// reusing its tensors (no allocation after the first epoch).
+fn copy_values(model: &mut dyn Layer, into: &mut Vec<Tensor>) {
     let mut path = String::new();
+    let mut i = 0;
     let mut f = |p: strata_tensor::ParamRef<'_>| {
         if p.grad.is_some() {
-            out.push(p.value.clone());
+            if i == into.len() {
+                into.push(Tensor::default());
+            }
+            into[i].copy_from(p.value);
+            i += 1;
         }
     };
     model.visit_parameters(&mut ParamVisitor::new(&mut path, &mut f));
-    out
+    into.truncate(i);
 }
 
 /// `|w - before| / |w|` of every trainable parameter (0 for a zero weight).

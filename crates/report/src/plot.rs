@@ -192,21 +192,37 @@ where
         chart
             .draw_series(LineSeries::new(s.points.iter().copied(), color.stroke_width(2)))?
             .label(s.name)
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+            .legend(legend_line(color, 2));
     }
     if let Some(best) = best {
         let x = best as f32;
         chart
             .draw_series(LineSeries::new([(x, lo), (x, hi)], MARK.stroke_width(1)))?
             .label(format!("best epoch ({best})"))
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], MARK.stroke_width(1)));
+            .legend(legend_line(MARK, 1));
     }
+    draw_legend(chart, SeriesLabelPosition::UpperRight)
+}
+
+/// A legend entry: a short line in the series' colour.
+fn legend_line(color: RGBColor, width: u32) -> impl Fn((i32, i32)) -> PathElement<(i32, i32)> {
+    move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(width))
+}
+
+/// The legend box, at `position`.
+fn draw_legend<'a, DB: DrawingBackend + 'a, X: Ranged, Y: Ranged>(
+    chart: &mut ChartContext<'a, DB, Cartesian2d<X, Y>>,
+    position: SeriesLabelPosition,
+) -> DrawResult<()>
+where
+    DB::ErrorType: 'static,
+{
     chart
         .configure_series_labels()
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
         .label_font(("sans-serif", 14))
-        .position(SeriesLabelPosition::UpperRight)
+        .position(position)
         .draw()?;
     Ok(())
 }
@@ -376,21 +392,12 @@ where
         .x_label_formatter(&|v| format!("{v:.0e}"))
         .label_style(("sans-serif", 15))
         .draw()?;
-    chart
-        .draw_series(LineSeries::new(points, TRAIN.stroke_width(2)))?
-        .label("loss")
-        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], TRAIN.stroke_width(2)));
+    chart.draw_series(LineSeries::new(points, TRAIN.stroke_width(2)))?.label("loss").legend(legend_line(TRAIN, 2));
     if let Some(s) = suggestion {
         chart
             .draw_series(LineSeries::new([(s, lo_y - pad), (s, hi_y + pad)], MARK.stroke_width(2)))?
             .label(format!("suggested {s:.1e}"))
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], MARK.stroke_width(2)));
+            .legend(legend_line(MARK, 2));
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 14))
-        .draw()?;
-    Ok(())
+    draw_legend(&mut chart, SeriesLabelPosition::MiddleRight)
 }

@@ -154,20 +154,12 @@ impl Report {
         header.extend(params.iter().map(|p| format!("grad_norm:{p}")));
         header.extend(params.iter().map(|p| format!("update_ratio:{p}")));
         let mut w = csv::Writer::from_writer(Vec::new());
-        let csv_error = |e: csv::Error| ReportError::Plot { figure: "history.csv".into(), message: e.to_string() };
+        let csv_error = |e: csv::Error| ReportError::Csv { file: "history.csv", message: e.to_string() };
         w.write_record(&header).map_err(csv_error)?;
         let opt = |v: Option<f32>| v.map_or_else(String::new, |v| v.to_string());
         for (i, r) in h.epochs.iter().enumerate() {
-            let mut row = vec![
-                r.epoch.to_string(),
-                r.batches.to_string(),
-                r.train_loss.to_string(),
-                opt(r.train_accuracy),
-                opt(r.validation.map(|v| v.loss)),
-                opt(r.validation.and_then(|v| v.accuracy)),
-                r.learning_rate.to_string(),
-                format!("{:.3}", r.seconds),
-            ];
+            let mut row = vec![r.epoch.to_string(), r.batches.to_string()];
+            row.extend(r.csv_figures());
             let lookup = |list: Option<&Vec<(String, f32)>>, p: &str| {
                 opt(list.and_then(|l| l.iter().find(|(n, _)| n == p)).map(|x| x.1))
             };

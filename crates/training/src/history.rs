@@ -37,6 +37,22 @@ pub struct EpochRecord {
 }
 
 impl EpochRecord {
+    /// The epoch's figures as CSV cells, in the order loss, accuracy,
+    /// validation loss, validation accuracy, learning rate, seconds; a figure
+    /// the epoch lacks is an empty cell (what [`crate::CsvLogger`] writes
+    /// after the epoch, and `strata-report`'s `history.csv`).
+    pub fn csv_figures(&self) -> [String; 6] {
+        let opt = |v: Option<f32>| v.map_or_else(String::new, |v| v.to_string());
+        [
+            self.train_loss.to_string(),
+            opt(self.train_accuracy),
+            opt(self.validation.map(|m| m.loss)),
+            opt(self.validation.and_then(|m| m.accuracy)),
+            self.learning_rate.to_string(),
+            format!("{:.3}", self.seconds),
+        ]
+    }
+
     /// The value of a monitored quantity, if this epoch has it.
     pub fn monitored(&self, monitor: Monitor) -> Option<f32> {
         match monitor {

@@ -50,17 +50,8 @@ impl CsvLogger {
         self
     }
 
-    fn row(record: &EpochRecord) -> [String; 7] {
-        let opt = |v: Option<f32>| v.map_or_else(String::new, |v| v.to_string());
-        [
-            record.epoch.to_string(),
-            record.train_loss.to_string(),
-            opt(record.train_accuracy),
-            opt(record.validation.map(|m| m.loss)),
-            opt(record.validation.and_then(|m| m.accuracy)),
-            record.learning_rate.to_string(),
-            format!("{:.3}", record.seconds),
-        ]
+    fn row(record: &EpochRecord) -> impl Iterator<Item = String> {
+        std::iter::once(record.epoch.to_string()).chain(record.csv_figures())
     }
 }
 
