@@ -14,6 +14,7 @@ use strata_data::Dataset;
 use strata_layers::{Layer, counters, load_counters, load_state_dict, state_dict};
 use strata_loss::Loss;
 use strata_optimizer::{AnyOptimizer, Optimizer, OptimizerConfig};
+use strata_tensor::par;
 use strata_tensor::{StrataRng, Tensor, splitmix64};
 
 /// What one [`Trainer::train_step`] measured.
@@ -447,10 +448,11 @@ impl Trainer {
     }
 }
 
-/// Run `f` on one of rayon's worker threads. A product split between threads
+/// Run `f` on one of rayon's worker threads, with the other workers kept
+/// awake ([`strata_tensor::par::hot`]). A product split between threads
 /// from a worker is a cheap in-pool join; from any other thread it is handed
 /// to the pool while the caller sleeps, three threads taking turns on the
 /// cores at every product. Measured on W2 (docs/performance.md).
 pub(crate) fn on_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
-    if rayon::current_thread_index().is_some() { f() } else { rayon::scope(|_| f()) }
+    if rayon::current_thread_index().is_some() { par::hot(f) } else { rayon::scope(|_| par::hot(f)) }
 }
