@@ -1,7 +1,9 @@
-//! A steady-state training step allocates nothing but the GEMM kernel's
-//! packing buffers: a counting global allocator around the steps after
-//! warm-up. (The `gemm` crate allocates its packing buffers on every call;
-//! Strata's own code, layers, loss, optimizer and trainer, allocates nothing.)
+//! A steady-state training step allocates nothing at all, the GEMM kernel's
+//! packing buffers included: a counting global allocator around the steps
+//! after warm-up. (The `gemm` crate allocated its packing buffers on every
+//! call; the workspace's patched `gemm-common`, vendor/gemm-common, takes
+//! them from a per-thread cache. The products are also replayed alone, so a
+//! failure says whether the kernel or Strata's own code allocated.)
 //!
 //! This is its own test binary (the only exception to one test binary per
 //! crate): the allocator is process-wide, so no other test may run beside it.
@@ -164,7 +166,7 @@ fn block_kernel_allocations_per_step(s: BlockShape) -> (usize, u64) {
 /// two, work stealing decides which thread allocates its bookkeeping). One
 /// test: the counting allocator is process-wide, so the checks run in turn.
 #[test]
-fn steady_state_training_steps_allocate_only_kernel_buffers_and_inference_nothing() {
+fn steady_state_training_steps_and_inference_allocate_nothing() {
     let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
     pool.install(check_allocations);
     pool.install(check_block_allocations);
@@ -179,6 +181,10 @@ fn check_block_allocations() {
         let shape = BlockShape { batch: 32, seq: 64, d: 128, heads, d_ff: 512 };
         block_kernel_allocations_per_step(shape); // warm the kernel's thread-local buffers
         let (per_step, products) = block_kernel_allocations_per_step(shape);
+        assert_eq!(
+            per_step, 0,
+            "{heads} heads: the {products} products of a step, replayed alone, allocated {per_step} times"
+        );
         let mut rng = StrataRng::seed_from_u64(0);
         let config = TransformerBlockConfig::new(shape.d, heads, shape.d_ff);
         let mut block = TransformerBlock::new(config, &mut rng).unwrap();
@@ -213,6 +219,7 @@ fn check_block_allocations() {
 fn check_allocations() {
     kernel_allocations_per_step(); // warm the kernel's thread-local buffers
     let per_step = kernel_allocations_per_step();
+    assert_eq!(per_step, 0, "the 8 products of a step, replayed alone, allocated {per_step} times");
     // The W2 network with dropout, Adam and gradient clipping: every part of a step.
     let spec = presets::mlp(&[784, 256, 128, 10], ActivationKind::Relu, 0.2).unwrap();
     let mut model = Registry::with_builtins().build(&spec, &mut StrataRng::seed_from_u64(0)).unwrap();

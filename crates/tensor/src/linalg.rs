@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 /// How many products [`gemm`] has run in this process, and how many of them
 /// on more than one thread (for profiling, and for the test that checks a
-/// training step allocates nothing but the kernel's packing buffers).
+/// training step allocates nothing).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct GemmStats {
     /// Products run.

@@ -104,6 +104,11 @@ fn clock() -> u64 {
 /// never allowed to change a result (see the module docs), so training is
 /// bit-identical with or without it. Nested calls run `f` directly.
 ///
+/// `STRATA_WAIT_POLICY=passive` in the environment turns the spinning off
+/// (workers sleep between jobs, as plain rayon does), for machines shared
+/// with other work; OpenMP's `OMP_WAIT_POLICY` has the same two values.
+/// Anything else, or nothing, is `active`.
+///
 /// ```
 /// let total = strata_tensor::par::hot(|| {
 ///     let mut x = vec![1.0f32; 4 * 70_000];
@@ -113,7 +118,7 @@ fn clock() -> u64 {
 /// assert_eq!(total, 560_000.0);
 /// ```
 pub fn hot<R>(f: impl FnOnce() -> R) -> R {
-    if rayon::current_num_threads() < 2 || IN_REGION.get() {
+    if rayon::current_num_threads() < 2 || IN_REGION.get() || passive() {
         return f();
     }
     /// Leaves the region even when `f` unwinds.
@@ -133,6 +138,12 @@ pub fn hot<R>(f: impl FnOnce() -> R) -> R {
         rayon::spawn(spin);
     }
     f()
+}
+
+/// `STRATA_WAIT_POLICY=passive`: [`hot`] spins no worker.
+fn passive() -> bool {
+    static PASSIVE: OnceLock<bool> = OnceLock::new();
+    *PASSIVE.get_or_init(|| std::env::var("STRATA_WAIT_POLICY").is_ok_and(|v| v.eq_ignore_ascii_case("passive")))
 }
 
 /// How many workers [`hot`] keeps awake right now (spinning, or queued to):
