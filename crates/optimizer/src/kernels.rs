@@ -2,7 +2,7 @@
 //! vectors at run time (`strata_tensor::simd_kernel!`). Each is the formula
 //! its optimizer documents, in the same order of operations.
 
-use strata_tensor::simd_kernel;
+use strata_tensor::{par, simd_kernel};
 
 /// Tensors with at least this many elements are updated by two threads, each
 /// taking one half (the update is element-wise, so the result is the same).
@@ -24,7 +24,7 @@ pub(crate) fn adam_split(
     l2: f32,
     decay: f32,
 ) {
-    if ps.len() < PARALLEL_ELEMENTS || rayon::current_num_threads() < 2 {
+    if ps.len() < PARALLEL_ELEMENTS.saturating_mul(par::split_scale()) || rayon::current_num_threads() < 2 {
         return adam(ps, gs, ms, vs, lr, beta1, beta2, eps, bc1, bc2, l2, decay);
     }
     let mid = ps.len() / 2;

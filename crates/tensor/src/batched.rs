@@ -177,13 +177,14 @@ pub fn gemm_batched(alpha: f32, a: BatchRef<'_>, b: BatchRef<'_>, beta: f32, c: 
     let work = m * n * k.max(1);
     let threads = rayon::current_num_threads();
     let count = c.count;
-    let across = count >= threads && threads > 1 && work < PARALLEL_THRESHOLD && work * count >= PARALLEL_THRESHOLD;
+    let split_from = PARALLEL_THRESHOLD.saturating_mul(crate::par::split_scale());
+    let across = count >= threads && threads > 1 && work < split_from && work * count >= split_from;
     let out = OutView { ptr: OutPtr(c.data.as_mut_ptr()), ld: c.ld, stride: c.stride };
     let one = |t: usize, parallel: bool| product(alpha, &a, &b, beta, &out, t, (m, n, k), parallel);
     if across {
         (0..count).into_par_iter().for_each(|t| one(t, false));
     } else {
-        (0..count).for_each(|t| one(t, work >= PARALLEL_THRESHOLD));
+        (0..count).for_each(|t| one(t, work >= split_from));
     }
     Ok(())
 }

@@ -408,7 +408,8 @@ fn kernel(
     let (a_rs, a_cs) = strides(a);
     let (b_rs, b_cs) = strides(b);
     let (c_rs, c_cs) = c_strides;
-    let threads = if m * n * k >= PARALLEL_THRESHOLD { rayon::current_num_threads() } else { 1 };
+    let split_from = PARALLEL_THRESHOLD.saturating_mul(crate::par::split_scale());
+    let threads = if m * n * k >= split_from { rayon::current_num_threads() } else { 1 };
     let parallelism = if threads > 1 { gemm::Parallelism::Rayon(threads) } else { gemm::Parallelism::None };
     CALLS.fetch_add(1, Ordering::Relaxed);
     if threads > 1 {

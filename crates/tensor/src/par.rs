@@ -7,10 +7,12 @@
 //! by columns instead ([`par_columns_mut`]), each column summed in row order.
 
 use rayon::prelude::*;
-use std::cell::Cell;
-use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+
+mod far;
+mod hot;
+
+pub use far::{FAR_ROUND_TRIP, FAR_SCALE, Placement, last_round_trip, placement, set_placement, split_scale};
+pub use hot::{LINGER, awake_workers, hot};
 
 /// Below this many values a pass runs on the calling thread: handing work
 /// to another core costs a few microseconds, what about 64K additions take.
@@ -21,7 +23,7 @@ pub const PAR_MIN_ELEMENTS: usize = 1 << 16;
 /// several buffers (zip rayon's `par_chunks_mut` of each).
 pub fn rows_per_piece(rows: usize, row_len: usize) -> Option<usize> {
     let threads = rayon::current_num_threads();
-    if threads < 2 || rows < 2 || rows.saturating_mul(row_len) < PAR_MIN_ELEMENTS {
+    if threads < 2 || rows < 2 || rows.saturating_mul(row_len) < PAR_MIN_ELEMENTS.saturating_mul(split_scale()) {
         return None;
     }
     Some(rows.div_ceil(threads))
@@ -62,132 +64,4 @@ pub fn par_columns_mut(out: &mut [f32], rows: usize, f: impl Fn(usize, &mut [f32
         }
         _ => f(0, out),
     }
-}
-
-/// How long the other workers stay awake after the last [`hot`] region
-/// ended: long enough to bridge the gap between two training steps, short
-/// enough that an idle program stops burning a core at once.
-pub const LINGER: Duration = Duration::from_millis(2);
-
-/// Regions of [`hot`] running now, on any thread.
-static HOT_REGIONS: AtomicUsize = AtomicUsize::new(0);
-/// Spinner jobs alive (queued or spinning).
-static SPINNERS: AtomicUsize = AtomicUsize::new(0);
-/// When the last region ended, in nanoseconds since [`clock`]'s origin.
-static LAST_END: AtomicU64 = AtomicU64::new(0);
-
-thread_local! {
-    /// This thread runs a [`hot`] region (it must never spin inside it).
-    static IN_REGION: Cell<bool> = const { Cell::new(false) };
-    /// This thread runs a spinner (a stolen second one returns at once).
-    static SPINNING: Cell<bool> = const { Cell::new(false) };
-}
-
-fn clock() -> u64 {
-    static ORIGIN: OnceLock<Instant> = OnceLock::new();
-    u64::try_from(ORIGIN.get_or_init(Instant::now).elapsed().as_nanos()).unwrap_or(u64::MAX)
-}
-
-/// Run `f` with rayon's other workers kept awake: each spins, taking any
-/// job the pool has (`rayon::yield_now`), instead of going to sleep between
-/// the small products and passes of a training step, and stays so for
-/// [`LINGER`] after the last region ends. What OpenMP's spin-wait and
-/// XLA's thread pool do.
-///
-/// Why: a sleeping worker is woken by an inter-processor interrupt, tens of
-/// microseconds on a virtual machine, and a pool that sleeps most of the
-/// time invites the host to put both virtual CPUs on one physical core.
-/// On this project's 2-core KVM machine the W2 step then ran at half speed
-/// for minutes at a time, slower than one thread (docs/performance.md).
-///
-/// Only the schedule changes: which thread runs which piece of work was
-/// never allowed to change a result (see the module docs), so training is
-/// bit-identical with or without it. Nested calls run `f` directly.
-///
-/// `STRATA_WAIT_POLICY=passive` in the environment turns the spinning off
-/// (workers sleep between jobs, as plain rayon does), for machines shared
-/// with other work; OpenMP's `OMP_WAIT_POLICY` has the same two values.
-/// Anything else, or nothing, is `active`.
-///
-/// ```
-/// let total = strata_tensor::par::hot(|| {
-///     let mut x = vec![1.0f32; 4 * 70_000];
-///     strata_tensor::par::par_rows_mut(&mut x, 4, |_, rows| rows.iter_mut().for_each(|v| *v *= 2.0));
-///     x.iter().sum::<f32>()
-/// });
-/// assert_eq!(total, 560_000.0);
-/// ```
-pub fn hot<R>(f: impl FnOnce() -> R) -> R {
-    if rayon::current_num_threads() < 2 || IN_REGION.get() || passive() {
-        return f();
-    }
-    /// Leaves the region even when `f` unwinds.
-    struct Region;
-    impl Drop for Region {
-        fn drop(&mut self) {
-            LAST_END.store(clock(), Ordering::Release);
-            HOT_REGIONS.fetch_sub(1, Ordering::AcqRel);
-            IN_REGION.set(false);
-        }
-    }
-    IN_REGION.set(true);
-    HOT_REGIONS.fetch_add(1, Ordering::AcqRel);
-    let _region = Region;
-    // One spinner for every worker but the one running `f`.
-    while take_spinner_slot() {
-        rayon::spawn(spin);
-    }
-    f()
-}
-
-/// `STRATA_WAIT_POLICY=passive`: [`hot`] spins no worker.
-fn passive() -> bool {
-    static PASSIVE: OnceLock<bool> = OnceLock::new();
-    *PASSIVE.get_or_init(|| std::env::var("STRATA_WAIT_POLICY").is_ok_and(|v| v.eq_ignore_ascii_case("passive")))
-}
-
-/// How many workers [`hot`] keeps awake right now (spinning, or queued to):
-/// the pool's other workers inside a region and for [`LINGER`] after it,
-/// none once the program has been idle a little longer.
-///
-/// The count is process-wide: with several rayon pools, regions of one
-/// pool may find the other's spinners counted and start fewer of their
-/// own (slower, never wrong).
-pub fn awake_workers() -> usize {
-    SPINNERS.load(Ordering::Acquire)
-}
-
-/// Counts one more spinner if fewer than the pool's other workers spin.
-fn take_spinner_slot() -> bool {
-    let others = rayon::current_num_threads().saturating_sub(1);
-    SPINNERS.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < others).then_some(n + 1)).is_ok()
-}
-
-/// A worker kept awake: runs the pool's jobs as they come and spins
-/// between them, until no region has run for [`LINGER`].
-fn spin() {
-    if IN_REGION.get() || SPINNING.get() {
-        SPINNERS.fetch_sub(1, Ordering::AcqRel);
-        return;
-    }
-    SPINNING.set(true);
-    loop {
-        if rayon::yield_now() == Some(rayon::Yield::Executed) {
-            continue;
-        }
-        if HOT_REGIONS.load(Ordering::Acquire) == 0
-            && clock().saturating_sub(LAST_END.load(Ordering::Acquire)) > LINGER.as_nanos() as u64
-        {
-            SPINNERS.fetch_sub(1, Ordering::AcqRel);
-            // A region that began meanwhile and found no room for another
-            // spinner counted on this one: stay.
-            if HOT_REGIONS.load(Ordering::Acquire) == 0 || !take_spinner_slot() {
-                break;
-            }
-        }
-        for _ in 0..64 {
-            std::hint::spin_loop();
-        }
-    }
-    SPINNING.set(false);
 }

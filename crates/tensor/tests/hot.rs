@@ -1,10 +1,16 @@
 //! `par::hot`: the other workers stay awake inside a region and for
-//! `LINGER` after it, then sleep; a region that unwinds ends all the same.
+//! `LINGER` after it, then sleep; a region that unwinds ends all the same;
+//! regions measure how far apart the threads sit, and far threads split
+//! only large work, with the same results.
 #![allow(clippy::unwrap_used)]
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
-use strata_tensor::par::{LINGER, awake_workers, hot};
+use strata_tensor::par::{
+    FAR_ROUND_TRIP, FAR_SCALE, LINGER, Placement, awake_workers, hot, last_round_trip, placement, set_placement,
+    split_scale,
+};
+use strata_tensor::{MatMut, MatRef, PARALLEL_THRESHOLD, gemm, gemm_stats};
 
 /// Polls `f` until it holds or `limit` passes.
 fn eventually(limit: Duration, f: impl Fn() -> bool) -> bool {
@@ -62,4 +68,54 @@ fn one_thread_runs_the_region_alone() {
     assert!(eventually(Duration::from_secs(5), || awake_workers() == 0));
     let pool = pool(1);
     assert_eq!(pool.install(|| hot(awake_workers)), 0);
+}
+
+/// A region measures how far apart the threads sit: within a few tries (one
+/// every 100 ms), a worker kept awake answers and a round trip is recorded.
+#[test]
+fn regions_measure_the_round_trip_between_threads() {
+    let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
+    set_placement(None);
+    let pool = pool(2);
+    let measured = eventually(Duration::from_secs(10), || {
+        pool.install(|| hot(|| std::thread::sleep(Duration::from_millis(1))));
+        last_round_trip().is_some()
+    });
+    assert!(measured, "no round trip measured in 10 s");
+    let rt = last_round_trip().unwrap();
+    // Any machine's cache line comes back within 100 µs; the placement follows the measurement.
+    assert!(rt > Duration::ZERO && rt < Duration::from_micros(100), "{rt:?}");
+    assert_eq!(placement() == Placement::Far, rt > FAR_ROUND_TRIP, "{rt:?}");
+}
+
+/// Far apart, a product 4x the usual threshold runs on one thread instead
+/// of two, with the same bits: the placement changes the schedule only.
+#[test]
+fn far_threads_split_only_large_work_and_compute_the_same_bits() {
+    let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
+    let pool = pool(2);
+    // 64 x 256 x 64 = 4 x 2^18 multiply-adds: split when near, not when far
+    // (FAR_SCALE is 64).
+    let (m, n, k) = (64, 256, 64);
+    let a: Vec<f32> = (0..m * k).map(|i| ((i * 7919) % 1000) as f32 / 999.0 - 0.5).collect();
+    let b: Vec<f32> = (0..k * n).map(|i| ((i * 104_729) % 1000) as f32 / 999.0 - 0.5).collect();
+    let product = |placement: Placement| {
+        set_placement(Some(placement));
+        let mut c = vec![0f32; m * n];
+        let before = gemm_stats().parallel_calls;
+        pool.install(|| {
+            let (av, bv) = (MatRef::new(&a, m, k).unwrap(), MatRef::new(&b, k, n).unwrap());
+            gemm(1.0, av, bv, 0.0, MatMut::new(&mut c, m, n).unwrap()).unwrap();
+        });
+        let split = gemm_stats().parallel_calls > before;
+        (c.iter().map(|x| x.to_bits()).collect::<Vec<_>>(), split)
+    };
+    assert!(m * n * k >= PARALLEL_THRESHOLD && m * n * k < PARALLEL_THRESHOLD * FAR_SCALE);
+    let (near, near_split) = product(Placement::Near);
+    let (far, far_split) = product(Placement::Far);
+    set_placement(None);
+    assert!(near_split, "near: the product was not split");
+    assert!(!far_split, "far: the product was split");
+    assert_eq!(near, far, "the placement changed a result");
+    assert_eq!(split_scale(), if placement() == Placement::Far { FAR_SCALE } else { 1 });
 }

@@ -1,0 +1,214 @@
+//! How far apart the pool's threads sit, measured: the round trip of one
+//! cache line between the thread running a [`super::hot`] region and a
+//! worker it keeps awake.
+//!
+//! A virtual machine's two CPUs may share a die (a cache line crosses in
+//! 60-130 ns on this project's machine) or sit on two (410-430 ns there: the
+//! host moves them for minutes at a time). On two dies every product split
+//! between the threads pays for the lines it shares, and the W2 step ran at
+//! half speed, slower than on one thread (docs/performance.md). While the
+//! threads are [`Placement::Far`], work is split only when it is
+//! [`FAR_SCALE`] times larger than usual ([`split_scale`]).
+//!
+//! Only the schedule changes, never a result: which thread computes what
+//! was never allowed to change a value (see the parent module).
+
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// Where the pool's threads sit relative to each other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placement {
+    /// Sharing a cache line is cheap: work is split at the usual sizes.
+    Near,
+    /// A cache line takes longer than [`FAR_ROUND_TRIP`] to go and come
+    /// back: only large work is split.
+    Far,
+}
+
+/// A round trip longer than this is [`Placement::Far`]: between the 60-130
+/// ns of two CPUs on one die and the 410-430 ns of two dies, both measured
+/// on this project's machine.
+pub const FAR_ROUND_TRIP: Duration = Duration::from_nanos(250);
+
+/// While [`Placement::Far`], work is split between threads only when it is
+/// this many times the usual threshold: every product of the W2 step at
+/// batch 64 then runs on one thread, the first layer's at batch 256 still
+/// on two.
+pub const FAR_SCALE: usize = 64;
+
+/// How often a region may measure again (the placement changes over
+/// minutes; a measurement takes a few microseconds).
+const PROBE_EVERY: Duration = Duration::from_millis(100);
+/// Round trips per batch, and batches per measurement (the fastest batch
+/// counts: a thread preempted mid-batch does not make the pair far).
+const ROUNDS: u32 = 8;
+const BATCHES: u32 = 4;
+/// How long the prober waits for a worker to answer before giving up.
+const ANSWER_WITHIN: Duration = Duration::from_micros(20);
+/// How long either side waits for the other's next move.
+const MOVE_WITHIN: Duration = Duration::from_millis(1);
+
+const AUTO: u8 = 0;
+const NEAR: u8 = 1;
+const FAR: u8 = 2;
+
+/// `AUTO`, or a placement fixed by [`set_placement`] or `STRATA_PLACEMENT`.
+static FIXED: AtomicU8 = AtomicU8::new(AUTO);
+static MEASURED_FAR: AtomicBool = AtomicBool::new(false);
+/// The last measured round trip in nanoseconds (0: none yet).
+static LAST_ROUND_TRIP: AtomicU64 = AtomicU64::new(0);
+/// When the last measurement began, in nanoseconds since [`origin`].
+static LAST_PROBE: AtomicU64 = AtomicU64::new(0);
+/// The mailbox of a measurement: 0 free, 1 asked, 2 answered, then the
+/// prober writes odd numbers and the worker answers each with the next.
+static MAILBOX: AtomicU32 = AtomicU32::new(0);
+
+fn origin() -> Instant {
+    static ORIGIN: OnceLock<Instant> = OnceLock::new();
+    *ORIGIN.get_or_init(Instant::now)
+}
+
+fn fixed() -> u8 {
+    static FROM_ENV: OnceLock<()> = OnceLock::new();
+    FROM_ENV.get_or_init(|| {
+        let v = std::env::var("STRATA_PLACEMENT").unwrap_or_default().to_ascii_lowercase();
+        let from_env = match v.as_str() {
+            "near" => NEAR,
+            "far" => FAR,
+            _ => AUTO,
+        };
+        // A value set by `set_placement` before the first read wins.
+        let _ = FIXED.compare_exchange(AUTO, from_env, Ordering::AcqRel, Ordering::Acquire);
+    });
+    FIXED.load(Ordering::Acquire)
+}
+
+/// Where the threads sit now: fixed by [`set_placement`] or
+/// `STRATA_PLACEMENT=near|far`, else as last measured ([`Placement::Near`]
+/// before the first measurement).
+pub fn placement() -> Placement {
+    match fixed() {
+        NEAR => Placement::Near,
+        FAR => Placement::Far,
+        _ if MEASURED_FAR.load(Ordering::Acquire) => Placement::Far,
+        _ => Placement::Near,
+    }
+}
+
+/// Fixes the placement (`None`: measure it again), for tests and
+/// benchmarks that compare the two schedules.
+pub fn set_placement(placement: Option<Placement>) {
+    fixed();
+    let v = match placement {
+        None => AUTO,
+        Some(Placement::Near) => NEAR,
+        Some(Placement::Far) => FAR,
+    };
+    FIXED.store(v, Ordering::Release);
+}
+
+/// How many times the usual size work must have to be split between
+/// threads now: 1, or [`FAR_SCALE`] while the threads are far apart.
+pub fn split_scale() -> usize {
+    match placement() {
+        Placement::Near => 1,
+        Placement::Far => FAR_SCALE,
+    }
+}
+
+/// The last measured round trip of a cache line between two of the pool's
+/// threads, if one was measured.
+pub fn last_round_trip() -> Option<Duration> {
+    match LAST_ROUND_TRIP.load(Ordering::Acquire) {
+        0 => None,
+        ns => Some(Duration::from_nanos(ns)),
+    }
+}
+
+/// Measures the round trip if none was measured for [`PROBE_EVERY`] and a
+/// worker kept awake answers within [`ANSWER_WITHIN`]; called as a region
+/// begins.
+pub(super) fn maybe_measure() {
+    if fixed() != AUTO {
+        return;
+    }
+    let now = u64::try_from(origin().elapsed().as_nanos()).unwrap_or(u64::MAX);
+    let last = LAST_PROBE.load(Ordering::Acquire);
+    let due = last == 0 || now.saturating_sub(last) >= PROBE_EVERY.as_nanos() as u64;
+    if !due || LAST_PROBE.compare_exchange(last, now.max(1), Ordering::AcqRel, Ordering::Acquire).is_err() {
+        return;
+    }
+    if let Some(round_trip) = measure() {
+        let ns = u64::try_from(round_trip.as_nanos()).unwrap_or(u64::MAX).max(1);
+        LAST_ROUND_TRIP.store(ns, Ordering::Release);
+        MEASURED_FAR.store(round_trip > FAR_ROUND_TRIP, Ordering::Release);
+    }
+}
+
+/// Waits until `MAILBOX` holds `want` (true), or holds 0 or `within`
+/// passed (false).
+fn wait_for(want: u32, within: Duration) -> bool {
+    let start = Instant::now();
+    loop {
+        for _ in 0..64 {
+            match MAILBOX.load(Ordering::Acquire) {
+                v if v == want => return true,
+                0 => return false,
+                _ => std::hint::spin_loop(),
+            }
+        }
+        if start.elapsed() > within {
+            return false;
+        }
+    }
+}
+
+/// The prober's side: the fastest batch's round trip, or `None` when no
+/// worker answered or one stopped answering.
+fn measure() -> Option<Duration> {
+    if MAILBOX.compare_exchange(0, 1, Ordering::AcqRel, Ordering::Acquire).is_err() {
+        return None;
+    }
+    if !wait_for(2, ANSWER_WITHIN) {
+        // Nobody took it: withdraw (unless a worker took it just now).
+        if MAILBOX.compare_exchange(1, 0, Ordering::AcqRel, Ordering::Acquire).is_ok() || !wait_for(2, MOVE_WITHIN) {
+            MAILBOX.store(0, Ordering::Release);
+            return None;
+        }
+    }
+    let mut best: Option<Duration> = None;
+    let mut next = 3;
+    for _ in 0..BATCHES {
+        let start = Instant::now();
+        for _ in 0..ROUNDS {
+            MAILBOX.store(next, Ordering::Release);
+            if !wait_for(next + 1, MOVE_WITHIN) {
+                MAILBOX.store(0, Ordering::Release);
+                return None;
+            }
+            next += 2;
+        }
+        let per_trip = start.elapsed() / ROUNDS;
+        best = Some(best.map_or(per_trip, |b| b.min(per_trip)));
+    }
+    MAILBOX.store(0, Ordering::Release);
+    best
+}
+
+/// The worker's side, from a spinner between jobs: answers a measurement
+/// that asks for one, each odd number with the next, until the prober is
+/// done (the mailbox is free again) or stops moving.
+pub(super) fn answer() {
+    if MAILBOX.load(Ordering::Acquire) != 1
+        || MAILBOX.compare_exchange(1, 2, Ordering::AcqRel, Ordering::Acquire).is_err()
+    {
+        return;
+    }
+    let mut next = 3;
+    while wait_for(next, MOVE_WITHIN) {
+        MAILBOX.store(next + 1, Ordering::Release);
+        next += 2;
+    }
+}

@@ -1,0 +1,148 @@
+//! Keeping rayon's other workers awake during training steps: [`hot`].
+
+use super::far;
+use std::cell::Cell;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// How long the other workers stay awake after the last [`hot`] region
+/// ended: long enough to bridge the gap between two training steps, short
+/// enough that an idle program stops burning a core at once.
+pub const LINGER: Duration = Duration::from_millis(2);
+
+/// Regions of [`hot`] running now, on any thread.
+static HOT_REGIONS: AtomicUsize = AtomicUsize::new(0);
+/// Spinner jobs alive (queued or spinning).
+static SPINNERS: AtomicUsize = AtomicUsize::new(0);
+/// When the last region ended, in nanoseconds since [`clock`]'s origin.
+static LAST_END: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    /// This thread runs a [`hot`] region (it must never spin inside it).
+    static IN_REGION: Cell<bool> = const { Cell::new(false) };
+    /// This thread runs a spinner (a stolen second one returns at once).
+    static SPINNING: Cell<bool> = const { Cell::new(false) };
+}
+
+fn clock() -> u64 {
+    static ORIGIN: OnceLock<Instant> = OnceLock::new();
+    u64::try_from(ORIGIN.get_or_init(Instant::now).elapsed().as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// Run `f` with rayon's other workers kept awake: each spins, taking any
+/// job the pool has (`rayon::yield_now`), instead of going to sleep between
+/// the small products and passes of a training step, and stays so for
+/// [`LINGER`] after the last region ends. What OpenMP's spin-wait and
+/// XLA's thread pool do. A region also measures, at most every 100 ms, how
+/// far apart the threads sit ([`super::placement`]).
+///
+/// Why: a sleeping worker is woken by an inter-processor interrupt, 20-45
+/// µs on this project's virtual machine (measured), and a training step
+/// hands work to the other thread several times. On W2 at batch 64 the
+/// spinning gained 1.02x (docs/performance.md).
+///
+/// Only the schedule changes: which thread runs which piece of work was
+/// never allowed to change a result (see the module docs), so training is
+/// bit-identical with or without it. Nested calls run `f` directly.
+///
+/// `STRATA_WAIT_POLICY=passive` in the environment turns the spinning off
+/// (workers sleep between jobs, as plain rayon does), for machines shared
+/// with other work; OpenMP's `OMP_WAIT_POLICY` has the same two values.
+/// Anything else, or nothing, is `active`.
+///
+/// ```
+/// let total = strata_tensor::par::hot(|| {
+///     let mut x = vec![1.0f32; 4 * 70_000];
+///     strata_tensor::par::par_rows_mut(&mut x, 4, |_, rows| rows.iter_mut().for_each(|v| *v *= 2.0));
+///     x.iter().sum::<f32>()
+/// });
+/// assert_eq!(total, 560_000.0);
+/// ```
+pub fn hot<R>(f: impl FnOnce() -> R) -> R {
+    if rayon::current_num_threads() < 2 || IN_REGION.get() || passive() {
+        return f();
+    }
+    /// Leaves the region even when `f` unwinds.
+    struct Region {
+        /// The region runs inside this thread's spinner (a job it took):
+        /// the spinner is not counted while the region runs.
+        in_spinner: bool,
+    }
+    impl Drop for Region {
+        fn drop(&mut self) {
+            LAST_END.store(clock(), Ordering::Release);
+            HOT_REGIONS.fetch_sub(1, Ordering::AcqRel);
+            IN_REGION.set(false);
+            if self.in_spinner {
+                SPINNERS.fetch_add(1, Ordering::AcqRel);
+            }
+        }
+    }
+    IN_REGION.set(true);
+    HOT_REGIONS.fetch_add(1, Ordering::AcqRel);
+    let in_spinner = SPINNING.get();
+    if in_spinner {
+        SPINNERS.fetch_sub(1, Ordering::AcqRel);
+    }
+    let _region = Region { in_spinner };
+    // One spinner for every worker but the one running `f`.
+    while take_spinner_slot() {
+        rayon::spawn(spin);
+    }
+    far::maybe_measure();
+    f()
+}
+
+/// `STRATA_WAIT_POLICY=passive`: [`hot`] spins no worker.
+fn passive() -> bool {
+    static PASSIVE: OnceLock<bool> = OnceLock::new();
+    *PASSIVE.get_or_init(|| std::env::var("STRATA_WAIT_POLICY").is_ok_and(|v| v.eq_ignore_ascii_case("passive")))
+}
+
+/// How many workers [`hot`] keeps awake right now (spinning, or queued to):
+/// the pool's other workers inside a region and for [`LINGER`] after it,
+/// none once the program has been idle a little longer.
+///
+/// The count is process-wide: with several rayon pools, regions of one
+/// pool may find the other's spinners counted and start fewer of their
+/// own (slower, never wrong).
+pub fn awake_workers() -> usize {
+    SPINNERS.load(Ordering::Acquire)
+}
+
+/// Counts one more spinner if fewer than the pool's other workers spin.
+fn take_spinner_slot() -> bool {
+    let others = rayon::current_num_threads().saturating_sub(1);
+    SPINNERS.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < others).then_some(n + 1)).is_ok()
+}
+
+/// A worker kept awake: runs the pool's jobs as they come and spins
+/// between them, until no region has run for [`LINGER`].
+fn spin() {
+    if IN_REGION.get() || SPINNING.get() {
+        SPINNERS.fetch_sub(1, Ordering::AcqRel);
+        return;
+    }
+    SPINNING.set(true);
+    loop {
+        if rayon::yield_now() == Some(rayon::Yield::Executed) {
+            continue;
+        }
+        far::answer();
+        if HOT_REGIONS.load(Ordering::Acquire) == 0
+            && clock().saturating_sub(LAST_END.load(Ordering::Acquire)) > LINGER.as_nanos() as u64
+        {
+            SPINNERS.fetch_sub(1, Ordering::AcqRel);
+            // A region that began meanwhile and found no room for another
+            // spinner counted on this one: stay.
+            if HOT_REGIONS.load(Ordering::Acquire) == 0 || !take_spinner_slot() {
+                break;
+            }
+        }
+        for _ in 0..64 {
+            std::hint::spin_loop();
+        }
+    }
+    SPINNING.set(false);
+}
