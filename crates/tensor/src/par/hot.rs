@@ -11,6 +11,11 @@ use std::time::{Duration, Instant};
 /// enough that an idle program stops burning a core at once.
 pub const LINGER: Duration = Duration::from_millis(2);
 
+/// Idle rounds of a spinner between two `sched_yield` calls (a round is a
+/// look at the pool's queues and 64 pause instructions: well under a
+/// microsecond).
+const YIELD_EVERY: u32 = 64;
+
 /// Regions of [`hot`] running now, on any thread.
 static HOT_REGIONS: AtomicUsize = AtomicUsize::new(0);
 /// Spinner jobs alive (queued or spinning).
@@ -125,11 +130,20 @@ fn spin() {
         return;
     }
     SPINNING.set(true);
+    let mut idle = 0u32;
     loop {
         if rayon::yield_now() == Some(rayon::Yield::Executed) {
+            idle = 0;
             continue;
         }
         far::answer();
+        // Now and then, let the OS run another thread waiting for this CPU
+        // (more threads than cores: a rank bound to one core, a CPU quota);
+        // with none waiting, the call returns at once.
+        idle = idle.wrapping_add(1);
+        if idle % YIELD_EVERY == 0 {
+            std::thread::yield_now();
+        }
         if HOT_REGIONS.load(Ordering::Acquire) == 0
             && clock().saturating_sub(LAST_END.load(Ordering::Acquire)) > LINGER.as_nanos() as u64
         {
