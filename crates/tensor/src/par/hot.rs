@@ -141,7 +141,7 @@ fn spin() {
         // (more threads than cores: a rank bound to one core, a CPU quota);
         // with none waiting, the call returns at once.
         idle = idle.wrapping_add(1);
-        if idle % YIELD_EVERY == 0 {
+        if idle.is_multiple_of(YIELD_EVERY) {
             std::thread::yield_now();
         }
         if HOT_REGIONS.load(Ordering::Acquire) == 0
