@@ -2,7 +2,7 @@ use crate::geometry::{Geometry, Window, image_geometry, image_output_dims, opt_p
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use strata_layers::{Dim, Layer, LayerError, LayerSpec, Mode, Result, check_grad, dims};
-use strata_tensor::{Tensor, par};
+use strata_tensor::Tensor;
 
 /// Hyper-parameters of a [`MaxPool2d`] or an [`AvgPool2d`] layer.
 ///
@@ -196,7 +196,7 @@ impl Layer for MaxPool2d {
             .zip(self.output.data_mut().par_chunks_mut(ho * wo))
             .zip(self.argmax.par_chunks_mut(ho * wo))
             .enumerate()
-            .with_min_len(16 * par::split_scale());
+            .with_min_len(16);
         let two_by_two = [kh, kw] == [2, 2] && [sh, sw] == [2, 2];
         let window = self.window;
         planes.for_each(|(plane, ((x, y), arg))| {
@@ -231,7 +231,7 @@ impl Layer for MaxPool2d {
             .zip(self.argmax.par_chunks(plane_out))
             .zip(grad_output.data().par_chunks(plane_out))
             .enumerate()
-            .with_min_len(16 * par::split_scale())
+            .with_min_len(16)
             .for_each(|(plane, ((dx, args), gs))| {
                 dx.fill(0.0);
                 for (&at, &g) in args.iter().zip(gs) {

@@ -7,8 +7,11 @@
 //! host moves them for minutes at a time). On two dies every product split
 //! between the threads pays for the lines it shares, and the W2 step ran at
 //! half speed, slower than on one thread (docs/performance.md). While the
-//! threads are [`Placement::Far`], work is split only when it is
-//! [`FAR_SCALE`] times larger than usual ([`split_scale`]).
+//! threads are [`Placement::Far`], work that shares data between the
+//! threads (products, element-wise passes, Adam) is split only when it is
+//! [`FAR_SCALE`] times larger than usual ([`split_scale`]). Work split by
+//! samples (the convolution's groups of images, pooling's planes) shares
+//! almost nothing and stays split.
 //!
 //! Only the schedule changes, never a result: which thread computes what
 //! was never allowed to change a value (see the parent module).
