@@ -422,7 +422,7 @@ fn kernel(
     // `c` is a unique borrow, so it cannot alias `a` or `b`. The `gemm` crate
     // computes `dst = alpha_g * dst + beta_g * lhs * rhs`, and does not read
     // `dst` when `read_dst` is false (our beta == 0: C may hold NaN).
-    let mut run = || unsafe {
+    unsafe {
         strided_product(
             alpha,
             (a.data.as_ptr(), a_rs, a_cs),
@@ -432,11 +432,7 @@ fn kernel(
             (m, n, k),
             parallelism,
         );
-    };
-    // A split product keeps the other workers awake for `par::LINGER` after
-    // it, so the next one of a loop finds them awake (inside a training
-    // step this is the step's own region).
-    if threads > 1 { crate::par::hot(run) } else { run() }
+    }
 }
 
 impl Tensor {
