@@ -3,7 +3,7 @@
 //! strides (attention's `Q K^T` and `A V`, one product per sample and head).
 
 use crate::error::{Result, TensorError};
-use crate::linalg::{CALLS, PARALLEL_CALLS, PARALLEL_THRESHOLD};
+use crate::linalg::{CALLS, PARALLEL_CALLS, split_from};
 use rayon::prelude::*;
 use std::sync::atomic::Ordering;
 
@@ -177,14 +177,14 @@ pub fn gemm_batched(alpha: f32, a: BatchRef<'_>, b: BatchRef<'_>, beta: f32, c: 
     let work = m * n * k.max(1);
     let threads = rayon::current_num_threads();
     let count = c.count;
-    let split_from = PARALLEL_THRESHOLD.saturating_mul(crate::par::split_scale());
-    let across = count >= threads && threads > 1 && work < split_from && work * count >= split_from;
+    let threshold = split_from();
+    let across = count >= threads && threads > 1 && work < threshold && work * count >= threshold;
     let out = OutView { ptr: OutPtr(c.data.as_mut_ptr()), ld: c.ld, stride: c.stride };
     let one = |t: usize, parallel: bool| product(alpha, &a, &b, beta, &out, t, (m, n, k), parallel);
     if across {
         (0..count).into_par_iter().for_each(|t| one(t, false));
     } else {
-        (0..count).for_each(|t| one(t, work >= split_from));
+        (0..count).for_each(|t| one(t, work >= threshold));
     }
     Ok(())
 }

@@ -41,6 +41,12 @@ pub fn gemm_stats() -> GemmStats {
 /// below it, waking a second thread costs more than it saves.
 pub const PARALLEL_THRESHOLD: usize = 1 << 18;
 
+/// [`PARALLEL_THRESHOLD`] as it applies now: larger while the threads sit
+/// far apart ([`crate::par::split_scale`]).
+pub(crate) fn split_from() -> usize {
+    PARALLEL_THRESHOLD.saturating_mul(crate::par::split_scale())
+}
+
 /// A read-only row-major matrix view: `rows x cols` elements of `data`,
 /// optionally used transposed.
 #[derive(Debug, Clone, Copy)]
@@ -408,8 +414,7 @@ fn kernel(
     let (a_rs, a_cs) = strides(a);
     let (b_rs, b_cs) = strides(b);
     let (c_rs, c_cs) = c_strides;
-    let split_from = PARALLEL_THRESHOLD.saturating_mul(crate::par::split_scale());
-    let threads = if m * n * k >= split_from { rayon::current_num_threads() } else { 1 };
+    let threads = if m * n * k >= split_from() { rayon::current_num_threads() } else { 1 };
     let parallelism = if threads > 1 { gemm::Parallelism::Rayon(threads) } else { gemm::Parallelism::None };
     CALLS.fetch_add(1, Ordering::Relaxed);
     if threads > 1 {

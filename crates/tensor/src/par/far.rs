@@ -62,15 +62,17 @@ static FIXED: AtomicU8 = AtomicU8::new(AUTO);
 static MEASURED_FAR: AtomicBool = AtomicBool::new(false);
 /// The last measured round trip in nanoseconds (0: none yet).
 static LAST_ROUND_TRIP: AtomicU64 = AtomicU64::new(0);
-/// When the last measurement began, in nanoseconds since [`origin`].
+/// When the last measurement began ([`now_ns`]).
 static LAST_PROBE: AtomicU64 = AtomicU64::new(0);
 /// The mailbox of a measurement: 0 free, 1 asked, 2 answered, then the
 /// prober writes odd numbers and the worker answers each with the next.
 static MAILBOX: AtomicU32 = AtomicU32::new(0);
 
-fn origin() -> Instant {
+/// Nanoseconds since the first call: the clock of [`super::hot`]'s
+/// linger and of this module's measurements.
+pub(super) fn now_ns() -> u64 {
     static ORIGIN: OnceLock<Instant> = OnceLock::new();
-    *ORIGIN.get_or_init(Instant::now)
+    u64::try_from(ORIGIN.get_or_init(Instant::now).elapsed().as_nanos()).unwrap_or(u64::MAX)
 }
 
 fn fixed() -> u8 {
@@ -137,7 +139,7 @@ pub(super) fn maybe_measure() {
     if fixed() != AUTO {
         return;
     }
-    let now = u64::try_from(origin().elapsed().as_nanos()).unwrap_or(u64::MAX);
+    let now = now_ns();
     let last = LAST_PROBE.load(Ordering::Acquire);
     let due = last == 0 || now.saturating_sub(last) >= PROBE_EVERY.as_nanos() as u64;
     if !due || LAST_PROBE.compare_exchange(last, now.max(1), Ordering::AcqRel, Ordering::Acquire).is_err() {

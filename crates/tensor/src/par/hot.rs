@@ -4,7 +4,7 @@ use super::far;
 use std::cell::Cell;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// How long the other workers stay awake after the last [`hot`] region
 /// ended: long enough to bridge the gap between two training steps, short
@@ -20,7 +20,7 @@ const YIELD_EVERY: u32 = 64;
 static HOT_REGIONS: AtomicUsize = AtomicUsize::new(0);
 /// Spinner jobs alive (queued or spinning).
 static SPINNERS: AtomicUsize = AtomicUsize::new(0);
-/// When the last region ended, in nanoseconds since [`clock`]'s origin.
+/// When the last region ended ([`far::now_ns`]).
 static LAST_END: AtomicU64 = AtomicU64::new(0);
 
 thread_local! {
@@ -30,11 +30,6 @@ thread_local! {
     static SPINNING: Cell<bool> = const { Cell::new(false) };
 }
 
-fn clock() -> u64 {
-    static ORIGIN: OnceLock<Instant> = OnceLock::new();
-    u64::try_from(ORIGIN.get_or_init(Instant::now).elapsed().as_nanos()).unwrap_or(u64::MAX)
-}
-
 /// Run `f` with rayon's other workers kept awake: each spins, taking any
 /// job the pool has (`rayon::yield_now`), instead of going to sleep between
 /// the small products and passes of a training step, and stays so for
@@ -42,10 +37,14 @@ fn clock() -> u64 {
 /// XLA's thread pool do. A region also measures, at most every 100 ms, how
 /// far apart the threads sit ([`super::placement`]).
 ///
-/// Why: a sleeping worker is woken by an inter-processor interrupt, 20-45
+/// Why: a sleeping worker is woken by an inter-processor interrupt, 22-49
 /// µs on this project's virtual machine (measured), and a training step
 /// hands work to the other thread several times. On W2 at batch 64 the
-/// spinning gained 1.02x (docs/performance.md).
+/// spinning gained 1.02x, with the placement 1.09x (docs/performance.md).
+///
+/// Call it from one of the pool's threads (inside `rayon::scope` or
+/// `ThreadPool::install`), as the trainer does: from any other thread the
+/// pool's work is handed over while the caller sleeps.
 ///
 /// Only the schedule changes: which thread runs which piece of work was
 /// never allowed to change a result (see the module docs), so training is
@@ -76,7 +75,7 @@ pub fn hot<R>(f: impl FnOnce() -> R) -> R {
     }
     impl Drop for Region {
         fn drop(&mut self) {
-            LAST_END.store(clock(), Ordering::Release);
+            LAST_END.store(far::now_ns(), Ordering::Release);
             HOT_REGIONS.fetch_sub(1, Ordering::AcqRel);
             IN_REGION.set(false);
             if self.in_spinner {
@@ -145,7 +144,7 @@ fn spin() {
             std::thread::yield_now();
         }
         if HOT_REGIONS.load(Ordering::Acquire) == 0
-            && clock().saturating_sub(LAST_END.load(Ordering::Acquire)) > LINGER.as_nanos() as u64
+            && far::now_ns().saturating_sub(LAST_END.load(Ordering::Acquire)) > LINGER.as_nanos() as u64
         {
             SPINNERS.fetch_sub(1, Ordering::AcqRel);
             // A region that began meanwhile and found no room for another
