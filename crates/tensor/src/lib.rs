@@ -8,7 +8,7 @@
 //! and one matrix multiply.
 //!
 //! **The design decision:** there is exactly one matrix-multiply entry point,
-//! [`gemm`] (`C = alpha * op(A) * op(B) + beta * C` with transpose flags on
+//! [`gemm`](fn@gemm) (`C = alpha * op(A) * op(B) + beta * C` with transpose flags on
 //! the views), so the kernel behind it can be swapped for a faster one
 //! without changing any caller. Shape errors are values, not panics: every
 //! fallible operation returns [`Result`] with a [`TensorError`] naming the

@@ -18,7 +18,7 @@ use crate::tensor::Tensor;
 use nalgebra::DMatrix;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// How many products [`gemm`] has run in this process, and how many of them
+/// How many products [`gemm`](fn@gemm) has run in this process, and how many of them
 /// on more than one thread (for profiling, and for the test that checks a
 /// training step allocates nothing).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -57,7 +57,7 @@ pub struct MatRef<'a> {
     transposed: bool,
 }
 
-/// A mutable row-major matrix view for the output of [`gemm`].
+/// A mutable row-major matrix view for the output of [`gemm`](fn@gemm).
 #[derive(Debug)]
 pub struct MatMut<'a> {
     data: &'a mut [f32],
