@@ -5,8 +5,9 @@
 //! them from a per-thread cache. The products are also replayed alone, so a
 //! failure says whether the kernel or Strata's own code allocated.)
 //!
-//! This is its own test binary (the only exception to one test binary per
-//! crate): the allocator is process-wide, so no other test may run beside it.
+//! This is its own test binary (an exception to one test binary per crate,
+//! as `crates/tensor/tests/hot.rs` is): the allocator is process-wide, so no
+//! other test may run beside it.
 #![allow(clippy::unwrap_used)]
 
 use std::alloc::{GlobalAlloc, Layout, System};

@@ -216,8 +216,8 @@ simd_kernel! {
     /// `c = alpha * sum_p a[p] * B[p, :] + beta * c` for `B` stored `[k, n]`
     /// (a dense layer's weights, batch-1 inference). Blocks of 256, 128 or 64
     /// outputs stay in vector accumulators (16 AVX-512 registers for the
-    /// largest: enough independent chains to keep both FMA units busy through
-    /// their latency) while `p` runs over the inputs, so each weight is loaded
+    /// largest: enough independent chains to keep the multiply and add units
+    /// busy through their latency) while `p` runs over the inputs, so each weight is loaded
     /// once and `c` is written once. Every output sums its terms in the order
     /// of `p`, whatever its block: the result does not depend on the blocks.
     fn row_times_matrix(alpha: f32, a: &[f32], b: &[f32], beta: f32, c: &mut [f32], n: usize) {

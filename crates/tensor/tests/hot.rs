@@ -7,8 +7,7 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use strata_tensor::par::{
-    FAR_ROUND_TRIP, FAR_SCALE, LINGER, Placement, awake_workers, hot, last_round_trip, placement, set_placement,
-    split_scale,
+    FAR_ROUND_TRIP, FAR_SCALE, Placement, awake_workers, hot, last_round_trip, placement, set_placement, split_scale,
 };
 use strata_tensor::{MatMut, MatRef, PARALLEL_THRESHOLD, gemm, gemm_stats};
 
@@ -47,7 +46,6 @@ fn the_other_workers_spin_inside_a_region_and_sleep_after_it() {
         });
     });
     // LINGER is 2 ms; 5 s is the bound a loaded CI machine still meets.
-    assert!(LINGER < Duration::from_secs(1));
     assert!(eventually(Duration::from_secs(5), || awake_workers() == 0), "still awake: {}", awake_workers());
 }
 
