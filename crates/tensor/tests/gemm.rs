@@ -61,6 +61,37 @@ fn gemm_matches_a_naive_loop_for_every_transpose_case_and_size() {
     }
 }
 
+/// A batch-1 product (`m = 1`, weights stored `[k, n]`) sums each output's
+/// terms in the order of `p`, one multiply and one add each, whatever block
+/// of outputs it falls in: so it equals that loop in `f32` bit for bit. The
+/// widths cover every block (256, 128, 64, 32, 16) and every tail below 16,
+/// whose last rows are read through the zero-padded copy.
+#[test]
+fn batch_one_products_equal_the_in_order_f32_loop_bit_for_bit_at_every_width() {
+    let mut rng = StrataRng::seed_from_u64(7);
+    let widths = (1..=70).chain([127, 128, 129, 255, 256, 257, 256 + 128 + 64 + 32 + 16 + 15]);
+    for n in widths {
+        for k in [1, 3, 17] {
+            let a = Tensor::random_normal(&[k], 0.0, 1.0, &mut rng).unwrap();
+            let b = Tensor::random_normal(&[k, n], 0.0, 1.0, &mut rng).unwrap();
+            let c0 = Tensor::random_normal(&[n], 0.0, 1.0, &mut rng).unwrap();
+            for (alpha, beta) in [(1.0f32, 0.0f32), (0.5, -2.0)] {
+                let mut c = c0.data().to_vec();
+                let (av, bv) = (MatRef::new(a.data(), 1, k).unwrap(), MatRef::new(b.data(), k, n).unwrap());
+                gemm(alpha, av, bv, beta, MatMut::new(&mut c, 1, n).unwrap()).unwrap();
+                for (j, &got) in c.iter().enumerate() {
+                    let mut sum = 0f32;
+                    for p in 0..k {
+                        sum += a.data()[p] * b.data()[p * n + j];
+                    }
+                    let want = if beta == 0.0 { alpha * sum } else { alpha * sum + beta * c0.data()[j] };
+                    assert_eq!(got.to_bits(), want.to_bits(), "n{n} k{k} output {j}: {got} vs {want}");
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn gemm_with_beta_zero_ignores_nan_in_c() {
     let a = [
