@@ -3,7 +3,7 @@
 //! strides (attention's `Q K^T` and `A V`, one product per sample and head).
 
 use crate::error::{Result, TensorError};
-use crate::linalg::{CALLS, PARALLEL_CALLS, split_from};
+use crate::linalg::{CALLS, OutPtr, PARALLEL_CALLS, split_from};
 use rayon::prelude::*;
 use std::sync::atomic::Ordering;
 
@@ -113,18 +113,6 @@ impl<'a> BatchMut<'a> {
         BatchMut::new(data, count, rows, cols, cols, rows * cols)
     }
 }
-
-/// A raw output pointer handed to rayon's threads; each thread writes only
-/// its own matrices, which [`BatchMut::new`] checked do not overlap.
-#[derive(Clone, Copy)]
-struct OutPtr(*mut f32);
-// SAFETY: the pointer is only dereferenced (by the `gemm` crate) inside
-// `gemm_batched`, while the `&mut [f32]` it came from is borrowed, and each
-// thread writes a disjoint set of matrices.
-#[allow(unsafe_code)]
-unsafe impl Send for OutPtr {}
-#[allow(unsafe_code)]
-unsafe impl Sync for OutPtr {}
 
 /// `C_t = alpha * op(A_t) * op(B_t) + beta * C_t` for every `t` of a batch,
 /// with `op` the identity or the transpose as each batch says. With

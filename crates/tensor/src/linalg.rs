@@ -16,7 +16,7 @@
 use crate::error::{Result, TensorError};
 use crate::tensor::Tensor;
 use nalgebra::DMatrix;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 /// How many products [`gemm`](fn@gemm) has run in this process, and how many of them
 /// on more than one thread (for profiling, and for the test that checks a
@@ -292,6 +292,28 @@ fn store(alpha: f32, acc: &[f32], beta: f32, c: &mut [f32]) {
     }
 }
 
+/// A raw output pointer handed to rayon's threads, each of which writes
+/// only its own part of the output: the blocks of a product cut between the
+/// threads ([`with_caller`]), or the matrices of a batch, which
+/// [`crate::BatchMut::new`] checked do not overlap.
+#[derive(Clone, Copy)]
+pub(crate) struct OutPtr(pub(crate) *mut f32);
+// SAFETY: the pointer is only dereferenced (by the `gemm` crate) inside
+// `gemm` and `gemm_batched`, while the `&mut [f32]` it came from is
+// borrowed, and each thread writes a disjoint part of it.
+#[allow(unsafe_code)]
+unsafe impl Send for OutPtr {}
+#[allow(unsafe_code)]
+unsafe impl Sync for OutPtr {}
+
+impl OutPtr {
+    /// The pointer (a method, so that closures capture the `Sync` wrapper
+    /// rather than its field).
+    pub(crate) fn get(self) -> *mut f32 {
+        self.0
+    }
+}
+
 /// Strides (row, column) of `op(view)` over its row-major storage.
 fn strides(v: &MatRef<'_>) -> (isize, isize) {
     if v.transposed { (1, v.cols as isize) } else { (v.cols as isize, 1) }
@@ -434,41 +456,112 @@ fn kernel(
     let (b_rs, b_cs) = strides(b);
     let (c_rs, c_cs) = c_strides;
     let threads = if m * n * k >= split_from() { rayon::current_num_threads() } else { 1 };
-    let parallelism = if threads > 1 { gemm::Parallelism::Rayon(threads) } else { gemm::Parallelism::None };
     CALLS.fetch_add(1, Ordering::Relaxed);
     if threads > 1 {
         PARALLEL_CALLS.fetch_add(1, Ordering::Relaxed);
     }
-    let product = |c: &mut [f32]| {
+    let out = OutPtr(c.as_mut_ptr());
+    // Rows `r0..r1` and columns `c0..c1` of the output.
+    let piece = |(r0, r1): (usize, usize), (c0, c1): (usize, usize), parallelism| {
         // SAFETY: the views were checked on construction (`data.len() == rows * cols`)
         // and `gemm` above checked that op(A) is m x k, op(B) is k x n and that `c`
         // holds m x n values (row-major, or column-major scratch of that length),
-        // so every strided access the kernel makes lies inside its slice.
-        // `c` is a unique borrow, so it cannot alias `a` or `b`. The `gemm` crate
-        // computes `dst = alpha_g * dst + beta_g * lhs * rhs`, and does not read
-        // `dst` when `read_dst` is false (our beta == 0: C may hold NaN).
+        // so with `r0 < r1 <= m` and `c0 < c1 <= n` every strided access the
+        // kernel makes lies inside its slice (strides are positive). `c` is a
+        // unique borrow, so it cannot alias `a` or `b`, and pieces run at the
+        // same time cover disjoint blocks of it. The `gemm` crate computes
+        // `dst = alpha_g * dst + beta_g * lhs * rhs`, and does not read `dst`
+        // when `read_dst` is false (our beta == 0: C may hold NaN).
         unsafe {
             strided_product(
                 alpha,
-                (a.data.as_ptr(), a_rs, a_cs),
-                (b.data.as_ptr(), b_rs, b_cs),
+                (a.data.as_ptr().offset(r0 as isize * a_rs), a_rs, a_cs),
+                (b.data.as_ptr().offset(c0 as isize * b_cs), b_rs, b_cs),
                 beta,
-                (c.as_mut_ptr(), c_rs, c_cs),
-                (m, n, k),
+                (out.get().offset(r0 as isize * c_rs + c0 as isize * c_cs), c_rs, c_cs),
+                (r1 - r0, c1 - c0, k),
                 parallelism,
             );
         }
     };
-    if threads > 1 && rayon::current_thread_index().is_none() {
-        // Called from outside the pool (a user's own thread), each parallel
-        // region of the `gemm` crate (one per block of depth and columns)
-        // would hand its work to the pool and put this thread to sleep until
-        // it ends. Handing the whole product over once measured 1.10x on
-        // W1-mlp (256x784x256) on Zen 5; the arithmetic is the same.
-        rayon::scope(|_| product(c));
-    } else {
-        product(c);
+    let whole = ((0, m), (0, n));
+    if threads < 2 {
+        return piece(whole.0, whole.1, gemm::Parallelism::None);
     }
+    if rayon::current_thread_index().is_some() {
+        return piece(whole.0, whole.1, gemm::Parallelism::Rayon(threads));
+    }
+    // Called from outside the pool (a user's own thread).
+    match split_rows(m, n, threads) {
+        Some(true) => with_caller(threads, |i| piece(bounds(m, threads, i), (0, n), gemm::Parallelism::None)),
+        Some(false) => with_caller(threads, |i| piece((0, m), bounds(n, threads, i), gemm::Parallelism::None)),
+        // Each parallel region of the `gemm` crate (one per block of depth
+        // and columns) would hand its work to the pool and put this thread
+        // to sleep until it ends: hand the whole product over once instead
+        // (1.10x on W1-mlp, 256x784x256, on Zen 5).
+        None => rayon::scope(|_| piece(whole.0, whole.1, gemm::Parallelism::Rayon(threads))),
+    }
+}
+
+/// Along which side the output of an `m x n` product is cut into `threads`
+/// pieces for [`with_caller`] (`true`: rows), if any. A piece computes the
+/// bits the whole product would only outside the `gemm` crate's paths for
+/// small products, which block the depth differently (both sides at most
+/// 64) or use other kernels (at most 256 outputs, one row or column): so
+/// the side left whole must exceed 64 and each piece keeps at least 16 of
+/// the cut side.
+fn split_rows(m: usize, n: usize, threads: usize) -> Option<bool> {
+    let rows = n > 64 && m >= 32 * threads;
+    let cols = m > 64 && n >= 32 * threads;
+    match (rows, cols) {
+        (true, true) => Some(m >= n),
+        (true, false) => Some(true),
+        (false, true) => Some(false),
+        (false, false) => None,
+    }
+}
+
+/// Piece `i` of `len` cut into `pieces`, boundaries on multiples of 16 (a
+/// vector of `f32`): with `len >= 32 * pieces`, every piece has at least 16.
+fn bounds(len: usize, pieces: usize, i: usize) -> (usize, usize) {
+    let start = |i: usize| if i >= pieces { len } else { len * i / pieces / 16 * 16 };
+    (start(i), start(i + 1))
+}
+
+/// Runs `piece(0)` on the calling thread, which is not one of the pool's,
+/// while the pool runs `piece(1)` to `piece(pieces - 1)`, then waits for
+/// them, spinning (with a `yield` every 256 rounds). So the caller computes
+/// a share instead of sleeping until the pool is done, and wakes nobody at
+/// the end: W1-mlp (256x784x256) from the benchmark's main thread ran at
+/// 92% of the FMA limit, against 88% when the pool ran the whole product
+/// (a probe on Zen 5; `cargo xtask bench --compare` in docs/performance.md).
+fn with_caller(pieces: usize, piece: impl Fn(usize) + Sync) {
+    /// Counts a piece done, also when it unwinds (the caller's wait must end).
+    struct Done<'a>(&'a AtomicUsize);
+    impl Drop for Done<'_> {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::Release);
+        }
+    }
+    let done = AtomicUsize::new(0);
+    rayon::in_place_scope(|s| {
+        for i in 1..pieces {
+            let (piece, done) = (&piece, &done);
+            s.spawn(move |_| {
+                let _done = Done(done);
+                piece(i);
+            });
+        }
+        piece(0);
+        let mut rounds = 0u32;
+        while done.load(Ordering::Acquire) < pieces - 1 {
+            std::hint::spin_loop();
+            rounds = rounds.wrapping_add(1);
+            if rounds.is_multiple_of(256) {
+                std::thread::yield_now();
+            }
+        }
+    });
 }
 
 impl Tensor {
