@@ -492,25 +492,37 @@ fn kernel(
         return piece(whole.0, whole.1, gemm::Parallelism::Rayon(threads));
     }
     // Called from outside the pool (a user's own thread).
-    match split_rows(m, n, threads) {
+    match caller_cut(m, n, k, threads) {
         Some(true) => with_caller(threads, |i| piece(bounds(m, threads, i), (0, n), gemm::Parallelism::None)),
         Some(false) => with_caller(threads, |i| piece((0, m), bounds(n, threads, i), gemm::Parallelism::None)),
         // Each parallel region of the `gemm` crate (one per block of depth
         // and columns) would hand its work to the pool and put this thread
         // to sleep until it ends: hand the whole product over once instead
-        // (1.10x on W1-mlp, 256x784x256, on Zen 5).
+        // (1.06x on W1-mlp, 256x784x256, on Zen 5, before it was cut).
         None => rayon::scope(|_| piece(whole.0, whole.1, gemm::Parallelism::Rayon(threads))),
     }
 }
 
-/// Along which side the output of an `m x n` product is cut into `threads`
-/// pieces for [`with_caller`] (`true`: rows), if any. A piece computes the
-/// bits the whole product would only outside the `gemm` crate's paths for
-/// small products, which block the depth differently (both sides at most
-/// 64) or use other kernels (at most 256 outputs, one row or column): so
-/// the side left whole must exceed 64 and each piece keeps at least 16 of
-/// the cut side.
-fn split_rows(m: usize, n: usize, threads: usize) -> Option<bool> {
+/// Products up to this many multiply-adds called from outside the pool are
+/// cut between the caller and the pool ([`with_caller`]); larger ones go to
+/// the pool whole. Each piece packs the whole of the operand it does not
+/// cut, which costs more than the hand-off saves on large products:
+/// measured on Zen 5 with `cargo xtask bench --compare` (5 rounds), cutting
+/// gained 1.029x on W1-mlp (256x784x256, 5.1e7) and lost 0.954x on W1-1024
+/// (1.1e9). The bound sits between the two.
+const CALLER_CUTS_UP_TO: usize = 1 << 27;
+
+/// Along which side the output of an `m x n` product (depth `k`) is cut
+/// into `threads` pieces for [`with_caller`] (`true`: rows), if at all. A
+/// piece computes the bits the whole product would only outside the `gemm`
+/// crate's paths for small products, which block the depth differently
+/// (both sides at most 64) or use other kernels (at most 256 outputs, one
+/// row or column): so the side left whole must exceed 64 and each piece
+/// keeps at least 16 of the cut side.
+fn caller_cut(m: usize, n: usize, k: usize, threads: usize) -> Option<bool> {
+    if m.saturating_mul(n).saturating_mul(k) > CALLER_CUTS_UP_TO {
+        return None;
+    }
     let rows = n > 64 && m >= 32 * threads;
     let cols = m > 64 && n >= 32 * threads;
     match (rows, cols) {
@@ -532,9 +544,8 @@ fn bounds(len: usize, pieces: usize, i: usize) -> (usize, usize) {
 /// while the pool runs `piece(1)` to `piece(pieces - 1)`, then waits for
 /// them, spinning (with a `yield` every 256 rounds). So the caller computes
 /// a share instead of sleeping until the pool is done, and wakes nobody at
-/// the end: W1-mlp (256x784x256) from the benchmark's main thread ran at
-/// 92% of the FMA limit, against 88% when the pool ran the whole product
-/// (a probe on Zen 5; `cargo xtask bench --compare` in docs/performance.md).
+/// the end: 1.029x on W1-mlp (256x784x256, from the benchmark's main
+/// thread) over handing the whole product to the pool, on Zen 5.
 fn with_caller(pieces: usize, piece: impl Fn(usize) + Sync) {
     /// Counts a piece done, also when it unwinds (the caller's wait must end).
     struct Done<'a>(&'a AtomicUsize);

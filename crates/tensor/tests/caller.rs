@@ -47,9 +47,10 @@ fn products_from_outside_the_pool_equal_one_thread_bit_for_bit() {
     let mut rng = StrataRng::seed_from_u64(3);
     // Cut by rows (W1-mlp's shape; 200 rows in 3 pieces: 64, 64, 72), by
     // columns (70 rows, 300 columns), neither (both sides at most 64:
-    // handed whole to the pool), and one piece per thread at the smallest
-    // cut (96 rows in 3 pieces of 32).
-    let shapes = [(256, 784, 256), (200, 300, 100), (70, 500, 300), (64, 4096, 64), (96, 1500, 65)];
+    // handed whole to the pool), one piece per thread at the smallest cut
+    // (96 rows in 3 pieces of 32), and one above the size up to which
+    // products are cut (600x400x600: whole to the pool).
+    let shapes = [(256, 784, 256), (200, 300, 100), (70, 500, 300), (64, 4096, 64), (96, 1500, 65), (600, 400, 600)];
     for (m, k, n) in shapes {
         for (ta, tb) in [(false, false), (true, false), (false, true)] {
             for (alpha, beta) in [(1.0f32, 0.0f32), (0.5, 2.0)] {
