@@ -42,6 +42,7 @@ fn w2(c: &mut Criterion) {
                 })
             })
         });
+        strata_testkit::bench::log_placement(&format!("W2-b{batch_size}"));
     }
     group.finish();
 }

@@ -152,6 +152,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     }
 
     let ids: Vec<&str> = WORKLOADS.iter().map(|w| w.0).filter(|id| is_selected(o.only.as_deref(), id)).collect();
+    let placement_log = root.join("target/criterion/placement.log");
     if !ids.is_empty() {
         let mut cargo_args: Vec<String> =
             ["bench", "--workspace", "--benches", "--quiet", "--"].map(String::from).to_vec();
@@ -171,7 +172,14 @@ pub fn run(args: &[String]) -> Result<(), String> {
             cargo_args.push(format!("^({})$", dirs.join("|")));
         }
         let refs: Vec<&str> = cargo_args.iter().map(String::as_str).collect();
-        crate::run_cmd_env("cargo", &refs, &[("RAYON_NUM_THREADS", threads.as_str())])?;
+        // Written by `strata_testkit::bench::log_placement` (W2-W4).
+        let _ = std::fs::remove_file(&placement_log);
+        let log = placement_log.to_string_lossy();
+        crate::run_cmd_env(
+            "cargo",
+            &refs,
+            &[("RAYON_NUM_THREADS", threads.as_str()), ("STRATA_BENCH_PLACEMENT_LOG", log.as_ref())],
+        )?;
     }
 
     let mut rows = Vec::new();
@@ -186,6 +194,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     }
 
     note_fma_share(&mut rows);
+    note_placement(&mut rows, &std::fs::read_to_string(&placement_log).unwrap_or_default());
     let peers = if o.peers { crate::peers::run(&root, &o.only, o.quick)? } else { Vec::new() };
     print_table(&rows, &peers, o.threshold);
     if let Some(path) = &o.json {
@@ -203,6 +212,19 @@ fn note_fma_share(rows: &mut [Row]) {
             let share = format!("{:.0}% of the FMA limit", 100.0 * v / limit);
             r.note = if r.note.is_empty() { share } else { format!("{}; {share}", r.note) };
         }
+    }
+}
+
+/// Where the pool's threads sat while each training workload ran, from the
+/// lines `ID near|far NS` of the benchmarks' placement log (`NS`: the round
+/// trip of a cache line between them, `-` when not measured), in the notes.
+fn note_placement(rows: &mut [Row], log: &str) {
+    for line in log.lines() {
+        let [id, side, ns] = line.split_whitespace().collect::<Vec<_>>()[..] else { continue };
+        let Some(row) = rows.iter_mut().find(|r| r.id == id) else { continue };
+        let trip = if ns == "-" { "not measured".to_string() } else { format!("{ns} ns") };
+        let note = format!("threads {side} ({trip})");
+        row.note = if row.note.is_empty() { note } else { format!("{}; {note}", row.note) };
     }
 }
 

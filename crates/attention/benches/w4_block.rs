@@ -27,7 +27,7 @@ fn w4(c: &mut Criterion) {
     // A step is a few GFLOP: 10 samples keep a full run within seconds.
     group.sample_size(10);
     group.throughput(Throughput::Elements(BATCH as u64));
-    for (id, heads) in [("b32", 1), ("b32-h4", 4)] {
+    for (id, heads, workload) in [("b32", 1, "W4"), ("b32-h4", 4, "W4-h4")] {
         let mut rng = StrataRng::seed_from_u64(0);
         let mut block = TransformerBlock::new(TransformerBlockConfig::new(D_MODEL, heads, D_FF), &mut rng).unwrap();
         let x = Tensor::random_normal(&[BATCH, SEQ, D_MODEL], 0.0, 1.0, &mut rng).unwrap();
@@ -38,6 +38,7 @@ fn w4(c: &mut Criterion) {
         group.bench_function(BenchmarkId::from_parameter(id), |b| {
             b.iter(|| trainer.train_step(&mut block, &x, &y).unwrap());
         });
+        strata_testkit::bench::log_placement(workload);
     }
     group.finish();
 }

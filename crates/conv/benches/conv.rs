@@ -36,6 +36,7 @@ fn w3(c: &mut Criterion) {
     group.bench_function(BenchmarkId::from_parameter("b64"), |b| {
         b.iter(|| trainer.train_step(model.as_mut(), &x, &y).unwrap());
     });
+    strata_testkit::bench::log_placement("W3");
     group.finish();
 }
 

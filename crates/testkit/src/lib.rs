@@ -150,6 +150,7 @@
 #![warn(missing_docs)]
 
 mod activation;
+pub mod bench;
 mod layer;
 mod layer_axes;
 mod loss;
