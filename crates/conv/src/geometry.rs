@@ -203,6 +203,11 @@ pub(crate) fn im2col(x: &[f32], g: &Geometry, cols: &mut [f32], ld: usize, col0:
                 let (x_lo, x_hi) = valid_range(wo, w, sw, off_x);
                 let r = (c * kh + i) * kw + j;
                 let row = &mut cols[r * ld + col0..r * ld + col0 + p];
+                if sh == 1 && sw == 1 && wo == w && x_lo < x_hi && y_lo < y_hi {
+                    let start = (y_lo as isize + off_y) as usize * w + (x_lo as isize + off_x) as usize;
+                    same_size_tap(plane, start, row, wo, (y_lo, y_hi), (x_lo, x_hi));
+                    continue;
+                }
                 for (oy, dst) in row.chunks_exact_mut(wo).enumerate() {
                     if oy < y_lo || oy >= y_hi {
                         dst.fill(0.0);
@@ -226,6 +231,24 @@ pub(crate) fn im2col(x: &[f32], g: &Geometry, cols: &mut [f32], ld: usize, col0:
                 }
             }
         }
+    }
+}
+
+/// One row of [`im2col`] when the output has the input's width and both
+/// strides are 1 (a "same" convolution, as both of W3's): the valid rows
+/// `y_lo..y_hi` then read one contiguous run of the plane, from `start`,
+/// so one copy fills them (instead of one short copy per output row, which
+/// cost W3 a call each), and the entries that ran across a row's end, and
+/// the rows outside the range, are set to 0 after. The same values as the
+/// general loop, copied.
+fn same_size_tap(plane: &[f32], start: usize, row: &mut [f32], wo: usize, y: (usize, usize), x: (usize, usize)) {
+    let ((y_lo, y_hi), (x_lo, x_hi)) = (y, x);
+    let (first, end) = (y_lo * wo + x_lo, (y_hi - 1) * wo + x_hi);
+    row[first..end].copy_from_slice(&plane[start..start + (end - first)]);
+    row[..first].fill(0.0);
+    row[end..].fill(0.0);
+    for oy in y_lo..y_hi - 1 {
+        row[oy * wo + x_hi..(oy + 1) * wo + x_lo].fill(0.0);
     }
 }
 
@@ -324,6 +347,57 @@ mod tests {
                     let (lo, hi) = valid_range(out, input, stride, offset);
                     assert_eq!((lo..hi).collect::<Vec<_>>(), brute, "in {input} s {stride} off {offset}");
                 }
+            }
+        }
+    }
+
+    /// `im2col` against its definition, element by element, for windows
+    /// with and without the input's width at the output ("same": the one-copy
+    /// path), padding, strides and dilations, written at a column offset of a
+    /// wider matrix whose other columns must stay untouched.
+    #[test]
+    fn im2col_matches_its_definition_on_every_path() {
+        let mut cases = 0;
+        for (h, w) in [(1, 1), (5, 7), (6, 4), (28, 28)] {
+            for kernel in [[1, 1], [3, 3], [2, 3], [5, 5]] {
+                for padding in [[0, 0], [1, 1], [2, 1]] {
+                    for stride in [[1, 1], [2, 1], [1, 2]] {
+                        for dilation in [[1, 1], [2, 1]] {
+                            let window = Window { kernel, stride, padding, dilation };
+                            let Some(g) = Geometry::new(2, h, w, window) else { continue };
+                            cases += usize::from(g.out_hw[1] == w && stride == [1, 1]);
+                            check_im2col(&g);
+                        }
+                    }
+                }
+            }
+        }
+        // The one-copy path ran, on 39 of the cases (counted when written):
+        // 1x1 pad 0, 3x3 pad 1, 5x5 pad 2 and the dilated ones that keep the width.
+        assert_eq!(cases, 39, "same-width cases");
+    }
+
+    fn check_im2col(g: &Geometry) {
+        let [h, w] = g.in_hw;
+        let [ho, wo] = g.out_hw;
+        let Window { kernel: [kh, kw], stride: [sh, sw], padding: [ph, pw], dilation: [dh, dw] } = g.window;
+        let x: Vec<f32> = (0..g.channels * h * w).map(|v| v as f32 + 1.0).collect();
+        let (p, col0) = (ho * wo, 3);
+        let ld = p + 5;
+        let mut cols = vec![-1.0; g.col_rows() * ld];
+        im2col(&x, g, &mut cols, ld, col0);
+        for c in 0..g.channels {
+            for (i, j) in (0..kh).flat_map(|i| (0..kw).map(move |j| (i, j))) {
+                let r = (c * kh + i) * kw + j;
+                for (oy, ox) in (0..ho).flat_map(|oy| (0..wo).map(move |ox| (oy, ox))) {
+                    let iy = (oy * sh + i * dh) as isize - ph as isize;
+                    let ix = (ox * sw + j * dw) as isize - pw as isize;
+                    let inside = (0..h as isize).contains(&iy) && (0..w as isize).contains(&ix);
+                    let want = if inside { x[c * h * w + iy as usize * w + ix as usize] } else { 0.0 };
+                    assert_eq!(cols[r * ld + col0 + oy * wo + ox], want, "{g:?} row {r} at ({oy}, {ox})");
+                }
+                let untouched = cols[r * ld..r * ld + col0].iter().chain(&cols[r * ld + col0 + p..(r + 1) * ld]);
+                assert!(untouched.into_iter().all(|&v| v == -1.0), "{g:?} row {r} wrote outside its columns");
             }
         }
     }
