@@ -69,21 +69,26 @@ fn better<const NAN: bool>(v: f32, best: f32) -> bool {
 }
 
 /// 2x2 windows of stride 2 over one plane, without the window loops: the same
-/// scan order (row by row) and the same tie rule as [`pool_general`].
+/// scan order (row by row) and the same tie rule as [`pool_general`]. Each
+/// output row reads its two input rows as pairs, with no index arithmetic
+/// per window, so the compiler vectorises it (the scalar loop it replaced
+/// was 8.8% of W3's profile).
 fn pool_2x2<const NAN: bool>(x: &[f32], y: &mut [f32], arg: &mut [usize], offset: usize, [w, ho, wo]: [usize; 3]) {
     for oy in 0..ho {
-        let (r0, r1) = (2 * oy * w, (2 * oy + 1) * w);
-        for ox in 0..wo {
-            let cells = [r0 + 2 * ox, r0 + 2 * ox + 1, r1 + 2 * ox, r1 + 2 * ox + 1];
-            let (mut best, mut best_v) = (cells[0], x[cells[0]]);
-            for &at in &cells[1..] {
-                let v = x[at];
-                let b = better::<NAN>(v, best_v);
-                best = if b { at } else { best };
-                best_v = if b { v } else { best_v };
+        let r0 = 2 * oy * w;
+        let (top, bottom) = (&x[r0..r0 + 2 * wo], &x[r0 + w..r0 + w + 2 * wo]);
+        let (ys, args) = (&mut y[oy * wo..(oy + 1) * wo], &mut arg[oy * wo..(oy + 1) * wo]);
+        let pairs = top.chunks_exact(2).zip(bottom.chunks_exact(2));
+        for (ox, ((yv, av), (t, b))) in ys.iter_mut().zip(args.iter_mut()).zip(pairs).enumerate() {
+            // Offsets from the window's first cell, in scan order.
+            let (mut best, mut best_v) = (0, t[0]);
+            for (at, v) in [(1, t[1]), (w, b[0]), (w + 1, b[1])] {
+                let better = better::<NAN>(v, best_v);
+                best = if better { at } else { best };
+                best_v = if better { v } else { best_v };
             }
-            y[oy * wo + ox] = best_v;
-            arg[oy * wo + ox] = offset + best;
+            *yv = best_v;
+            *av = offset + r0 + 2 * ox + best;
         }
     }
 }
