@@ -47,6 +47,9 @@ struct Series {
     job: Option<Job>,
     a: Vec<f64>,
     b: Vec<f64>,
+    /// Per round: where the threads sat (`near`, `far`), `moved` when the
+    /// readings around its two runs differ, or `?` when not measured.
+    places: Vec<&'static str>,
     note: String,
 }
 
@@ -60,11 +63,11 @@ pub fn run(plan: &Plan) -> Result<(), String> {
         return Err(format!("no workload matches --only {}", plan.only.unwrap_or_default()));
     }
     let tree = worktree(&root, plan.rev, &sha)?;
-    let mut series = plan_series(plan, &root, &tree)?;
+    let (mut series, probe) = plan_series(plan, &root, &tree)?;
     let scratch = target_dir(&root).join("compare/criterion");
     for round in 0..plan.rounds {
         for s in series.iter_mut() {
-            measure_round(s, round, plan, &scratch)?;
+            measure_round(s, round, plan, &scratch, probe.as_ref())?;
         }
     }
     print_table(&series, plan);
@@ -125,13 +128,19 @@ fn is_worktree_root(dir: &Path) -> bool {
 
 /// The selected workloads, each with what runs it in A and B (built here),
 /// or the reason it cannot be compared.
-fn plan_series(plan: &Plan, root: &Path, tree: &Path) -> Result<Vec<Series>, String> {
+/// The workloads to measure, and this tree's placement probe
+/// (`benches/placement.rs`), if it was built.
+fn plan_series(plan: &Plan, root: &Path, tree: &Path) -> Result<(Vec<Series>, Option<Bench>), String> {
     let workloads: Vec<_> = WORKLOADS.iter().filter(|w| bench::is_selected(plan.only, w.0)).collect();
     let (a_target, b_target) = (tree.join("target"), target_dir(root));
     let mut series = Vec::new();
+    let b_benches = build_benches(root, &b_target)?;
+    let probe =
+        b_benches.iter().find(|b| b.exe.file_name().is_some_and(|n| n.to_string_lossy().starts_with("placement-")));
+    let probe = probe.cloned();
     if !workloads.is_empty() {
         let a = list_ids(&build_benches(tree, &a_target)?, plan.threads)?;
-        let b = list_ids(&build_benches(root, &b_target)?, plan.threads)?;
+        let b = list_ids(&b_benches, plan.threads)?;
         for &&(id, criterion_id, unit) in &workloads {
             let find = |side: &[(String, Bench)]| side.iter().find(|(i, _)| i == criterion_id).map(|(_, b)| b.clone());
             let (job, note) = match (find(&a), find(&b)) {
@@ -140,15 +149,16 @@ fn plan_series(plan: &Plan, root: &Path, tree: &Path) -> Result<Vec<Series>, Str
                 (Some(_), None) => (None, format!("{criterion_id} is missing in this tree")),
                 (None, None) => (None, format!("{criterion_id} is missing in both")),
             };
-            series.push(Series { id, unit, job, a: Vec::new(), b: Vec::new(), note });
+            series.push(Series { id, unit, job, a: Vec::new(), b: Vec::new(), places: Vec::new(), note });
         }
     }
     if bench::is_selected(plan.only, "W6-wall") {
         let (a, b) = (build_strata(tree, &a_target)?, build_strata(root, &b_target)?);
         let job = Some(Job::Process(a, b));
-        series.push(Series { id: "W6-wall", unit: "s", job, a: Vec::new(), b: Vec::new(), note: String::new() });
+        let note = String::new();
+        series.push(Series { id: "W6-wall", unit: "s", job, a: Vec::new(), b: Vec::new(), places: Vec::new(), note });
     }
-    Ok(series)
+    Ok((series, probe))
 }
 
 /// `cargo ARGS` in `tree`, building into `target`: its JSON messages.
@@ -236,27 +246,71 @@ fn list_ids(benches: &[Bench], threads: &str) -> Result<Vec<(String, Bench)>, St
     Ok(ids)
 }
 
-/// One round of a workload: A and B, in an order that alternates between rounds.
-fn measure_round(s: &mut Series, round: usize, plan: &Plan, scratch: &Path) -> Result<(), String> {
+/// One round of a workload: A and B, in an order that alternates between
+/// rounds, with the threads' placement read before, between and after.
+fn measure_round(
+    s: &mut Series,
+    round: usize,
+    plan: &Plan,
+    scratch: &Path,
+    probe: Option<&Bench>,
+) -> Result<(), String> {
     let Some(job) = &s.job else { return Ok(()) };
     let order = if round.is_multiple_of(2) { [false, true] } else { [true, false] };
+    let mut readings = vec![placement(probe, plan.threads)];
     for in_b in order {
         let value = match job {
             Job::Criterion(id, a, b) => criterion_run(if in_b { b } else { a }, id, s.unit, plan, scratch)?,
             Job::Process(a, b) => bench::w6_once(if in_b { b } else { a }, plan.threads)?.wall,
         };
-        if in_b { s.b.push(value) } else { s.a.push(value) }
+        if in_b {
+            s.b.push(value)
+        } else {
+            s.a.push(value)
+        }
+        readings.push(placement(probe, plan.threads));
     }
+    let place = round_place(&readings);
+    s.places.push(place);
     let (a, b) = (show(s.a[round]), show(s.b[round]));
     eprintln!(
-        "round {}/{} {}: A {a}, B {b} {} ({})",
+        "round {}/{} {}: A {a}, B {b} {} ({}; threads {}: {})",
         round + 1,
         plan.rounds,
         s.id,
         s.unit,
-        if order[0] { "B ran first" } else { "A ran first" }
+        if order[0] { "B ran first" } else { "A ran first" },
+        place,
+        readings.join(", ")
     );
     Ok(())
+}
+
+/// One reading of the placement probe: `near NS`, `far NS` or `?`.
+fn placement(probe: Option<&Bench>, threads: &str) -> String {
+    let Some(probe) = probe else { return "?".into() };
+    let out = Command::new(&probe.exe).current_dir(&probe.dir).env("RAYON_NUM_THREADS", threads).output();
+    let text = out.ok().filter(|o| o.status.success()).map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    match text {
+        Some(t) if t.starts_with("near ") || t.starts_with("far ") => t,
+        _ => "?".into(),
+    }
+}
+
+/// A round's placement from its readings: `near` or `far` when all agree,
+/// `moved` when they differ, `?` when any is missing.
+fn round_place(readings: &[String]) -> &'static str {
+    let side = |r: &String| r.split_whitespace().next().unwrap_or("?").to_string();
+    let sides: Vec<String> = readings.iter().map(side).collect();
+    if sides.iter().any(|s| s == "?") {
+        "?"
+    } else if sides.iter().all(|s| s == "near") {
+        "near"
+    } else if sides.iter().all(|s| s == "far") {
+        "far"
+    } else {
+        "moved"
+    }
 }
 
 /// A short criterion run of one id, in a fresh `CRITERION_HOME`: the median, in the workload's unit.
@@ -310,14 +364,23 @@ fn print_table(series: &[Series], plan: &Plan) {
     println!("\n{header}  note\n{}", "-".repeat(header.len() + 6));
     let mut regressions = Vec::new();
     for s in series {
-        let ratios: Vec<f64> = s.a.iter().zip(&s.b).map(|(&a, &b)| ratio(s.unit, a, b)).collect();
+        // Rounds during which the threads moved compare two placements, not two trees: left out (unless all moved).
+        let steady = |i: usize| s.places.get(i).is_none_or(|&p| p != "moved");
+        let kept: Vec<usize> = (0..s.a.len().min(s.b.len())).filter(|&i| steady(i)).collect();
+        let kept = if kept.is_empty() { (0..s.a.len().min(s.b.len())).collect() } else { kept };
+        let ratios: Vec<f64> = kept.iter().map(|&i| ratio(s.unit, s.a[i], s.b[i])).collect();
         let (Some(a), Some(b), Some(r)) = (bench::median(&s.a), bench::median(&s.b), bench::median(&ratios)) else {
             println!("{:<9} {:<10} {:>12} {:>12} {:>8} {:>18}  {}", s.id, s.unit, "-", "-", "-", "-", s.note);
             continue;
         };
         let (lo, hi) = ratios.iter().fold((f64::MAX, f64::MIN), |(lo, hi), &x| (lo.min(x), hi.max(x)));
         let spread = format!("{lo:.2}-{hi:.2}x ({})", ratios.len());
-        let note = if lo < 1.0 && hi > 1.0 { "some rounds better, some worse" } else { "" };
+        let mut notes = Vec::new();
+        if lo < 1.0 && hi > 1.0 {
+            notes.push("some rounds better, some worse".to_string());
+        }
+        notes.extend(placement_note(&s.places, kept.len()));
+        let note = notes.join("; ");
         let (a, b, x) = (show(a), show(b), format!("{r:.3}x"));
         println!("{:<9} {:<10} {a:>12} {b:>12} {x:>8} {spread:>18}  {note}", s.id, s.unit);
         let worse = worse_percent(s.unit, r);
@@ -327,12 +390,29 @@ fn print_table(series: &[Series], plan: &Plan) {
     }
     println!(
         "B vs A: how many times better this tree is than {} (throughput B/A, time A/B; > 1 is an improvement), \
-         the median of the per-round ratios; spread: the lowest and highest per-round ratio",
+         the median of the per-round ratios; spread: the lowest and highest per-round ratio; rounds during which \
+         the threads moved (near/far, read by benches/placement.rs around each run) are left out",
         plan.rev
     );
     for r in &regressions {
         println!("REGRESSION (threshold {}%): {r}", plan.threshold);
     }
+}
+
+/// Where the threads sat in the rounds counted, and how many were left out.
+fn placement_note(places: &[&str], counted: usize) -> Option<String> {
+    let count = |p: &str| places.iter().filter(|&&x| x == p).count();
+    let (near, far, moved) = (count("near"), count("far"), count("moved"));
+    let mut parts = Vec::new();
+    if near + far > 0 {
+        parts.push(format!("threads near in {near}, far in {far}"));
+    }
+    if moved > 0 && counted < places.len() {
+        parts.push(format!("{moved} left out: threads moved"));
+    } else if moved > 0 {
+        parts.push("threads moved in every round: all counted".to_string());
+    }
+    (!parts.is_empty()).then(|| parts.join(", "))
 }
 
 #[cfg(test)]
@@ -371,5 +451,23 @@ mod tests {
         assert!((worse_percent("us", 1.0 / 1.1) - 10.0).abs() < 1e-9);
         assert_eq!(bench::median(&[3.0, 1.0, 2.0, 10.0]), Some(2.5));
         assert_eq!([show(0.3124), show(9.8), show(10.24), show(96126.0)], ["0.312", "9.80", "10.2", "96126.0"]);
+    }
+
+    #[test]
+    fn a_round_is_near_or_far_only_when_every_reading_agrees() {
+        let r = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(round_place(&r(&["near 51", "near 60", "near 48"])), "near");
+        assert_eq!(round_place(&r(&["far 356", "far 320", "far 401"])), "far");
+        assert_eq!(round_place(&r(&["near 51", "far 330", "near 48"])), "moved");
+        assert_eq!(round_place(&r(&["near 51", "?", "near 48"])), "?");
+        assert_eq!(
+            placement_note(&["near", "moved", "far", "near"], 3).as_deref(),
+            Some("threads near in 2, far in 1, 1 left out: threads moved")
+        );
+        assert_eq!(
+            placement_note(&["moved", "moved"], 2).as_deref(),
+            Some("threads moved in every round: all counted")
+        );
+        assert_eq!(placement_note(&["?", "?"], 2), None);
     }
 }

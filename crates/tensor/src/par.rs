@@ -12,7 +12,7 @@ mod far;
 mod hot;
 
 pub use far::{FAR_ROUND_TRIP, FAR_SCALE, Placement, last_round_trip, placement, set_placement, split_scale};
-pub use hot::{LINGER, awake_workers, hot};
+pub use hot::{LINGER, awake_workers, hot, measure_placement};
 
 /// Below this many values a pass runs on the calling thread: handing work
 /// to another core costs a few microseconds, what about 64K additions take.

@@ -7,7 +7,8 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use strata_tensor::par::{
-    FAR_ROUND_TRIP, FAR_SCALE, Placement, awake_workers, hot, last_round_trip, placement, set_placement, split_scale,
+    FAR_ROUND_TRIP, FAR_SCALE, Placement, awake_workers, hot, last_round_trip, measure_placement, placement,
+    set_placement, split_scale,
 };
 use strata_tensor::{MatMut, MatRef, PARALLEL_THRESHOLD, gemm, gemm_stats};
 
@@ -84,6 +85,28 @@ fn regions_measure_the_round_trip_between_threads() {
     // Any machine's cache line comes back within 100 µs; the placement follows the measurement.
     assert!(rt > Duration::ZERO && rt < Duration::from_micros(100), "{rt:?}");
     assert_eq!(placement() == Placement::Far, rt > FAR_ROUND_TRIP, "{rt:?}");
+}
+
+#[test]
+fn measure_placement_measures_now_and_sets_the_placement() {
+    let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
+    set_placement(None);
+    assert_eq!(pool(1).install(measure_placement), None, "one thread has no other to measure against");
+    let pool = pool(2);
+    let got = std::cell::Cell::new(None);
+    // Each call waits at most 50 ms for a worker; a loaded machine may need a few.
+    assert!(eventually(Duration::from_secs(10), || {
+        got.set(pool.install(measure_placement));
+        got.get().is_some()
+    }));
+    let rt = got.get().unwrap();
+    assert_eq!(last_round_trip(), Some(rt), "the measurement is recorded");
+    assert_eq!(placement() == Placement::Far, rt > FAR_ROUND_TRIP, "{rt:?}");
+    // A fixed placement stays fixed; the round trip is still measured.
+    set_placement(Some(Placement::Far));
+    assert!(eventually(Duration::from_secs(10), || pool.install(measure_placement).is_some()));
+    assert_eq!(placement(), Placement::Far);
+    set_placement(None);
 }
 
 /// Far apart, a product 4x the usual threshold runs on one thread instead

@@ -145,11 +145,19 @@ pub(super) fn maybe_measure() {
     if !due || LAST_PROBE.compare_exchange(last, now.max(1), Ordering::AcqRel, Ordering::Acquire).is_err() {
         return;
     }
-    if let Some(round_trip) = measure() {
-        let ns = u64::try_from(round_trip.as_nanos()).unwrap_or(u64::MAX).max(1);
-        LAST_ROUND_TRIP.store(ns, Ordering::Release);
+    measure_and_record();
+}
+
+/// Measures the round trip now and records it (the placement follows it
+/// unless fixed): `None` when no worker answered.
+pub(super) fn measure_and_record() -> Option<Duration> {
+    let round_trip = measure()?;
+    let ns = u64::try_from(round_trip.as_nanos()).unwrap_or(u64::MAX).max(1);
+    LAST_ROUND_TRIP.store(ns, Ordering::Release);
+    if fixed() == AUTO {
         MEASURED_FAR.store(round_trip > FAR_ROUND_TRIP, Ordering::Release);
     }
+    Some(round_trip)
 }
 
 /// Waits until `MAILBOX` holds `want` (true), or holds 0 or `within`

@@ -98,6 +98,37 @@ pub fn hot<R>(f: impl FnOnce() -> R) -> R {
     f()
 }
 
+/// Measures now where the pool's threads sit: the round trip of a cache
+/// line between this thread's pool and one of its workers, kept awake for
+/// the purpose, which also sets [`super::placement`] unless it is fixed.
+/// `None` with fewer than 2 threads, with `STRATA_WAIT_POLICY=passive`, or
+/// when no worker answered within 50 ms (a busy machine). Training measures
+/// by itself, at most every 100 ms; this is for a program that wants to
+/// know before it starts, or a benchmark that records it (`benches/placement.rs`).
+///
+/// ```
+/// if let Some(round_trip) = strata_tensor::par::measure_placement() {
+///     assert!(round_trip.as_nanos() > 0);
+/// }
+/// ```
+pub fn measure_placement() -> Option<std::time::Duration> {
+    if rayon::current_num_threads() < 2 || passive() {
+        return None;
+    }
+    rayon::scope(|_| {
+        hot(|| {
+            let start = std::time::Instant::now();
+            while start.elapsed() < std::time::Duration::from_millis(50) {
+                if let Some(round_trip) = far::measure_and_record() {
+                    return Some(round_trip);
+                }
+                std::thread::yield_now();
+            }
+            None
+        })
+    })
+}
+
 /// `STRATA_WAIT_POLICY=passive`: [`hot`] spins no worker.
 fn passive() -> bool {
     static PASSIVE: OnceLock<bool> = OnceLock::new();
