@@ -277,6 +277,17 @@ impl Conv2d {
     }
 }
 
+strata_tensor::simd_kernel! {
+    /// `y[c, :] += bias[c]` over each channel's plane of `p` values, compiled
+    /// for each SIMD path (on SSE it was 5.5% of W3's step on one thread):
+    /// one addition per value, the same bits on every path.
+    fn add_bias(y: &mut [f32], bias: &[f32], p: usize) {
+        for (channel, &b) in y.chunks_exact_mut(p).zip(bias) {
+            channel.iter_mut().for_each(|v| *v += b);
+        }
+    }
+}
+
 impl Layer for Conv2d {
     fn forward(&mut self, input: &Tensor, mode: Mode) -> Result<&Tensor> {
         let c = &self.config;
@@ -305,9 +316,7 @@ impl Layer for Conv2d {
                     im2col(x, &g, s.cols.data_mut(), p, 0);
                     gemm(1.0, weight, MatRef::new(s.cols.data(), rows, p)?, 0.0, MatMut::new(y, o, p)?)?;
                     if let Some(bias) = bias {
-                        for (channel, &b) in y.chunks_exact_mut(p).zip(bias) {
-                            channel.iter_mut().for_each(|v| *v += b);
-                        }
+                        add_bias(y, bias, p);
                     }
                 }
                 Ok(())
