@@ -442,3 +442,24 @@ fn write_json(path: &Path, rows: &[Row]) -> Result<(), String> {
         .collect();
     std::fs::write(path, format!("[\n{}\n]\n", items.join(",\n"))).map_err(|e| format!("{}: {e}", path.display()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(id: &str, note: &str) -> Row {
+        Row { id: id.into(), value: Some(1.0), unit: "samples/s", change: None, note: note.into() }
+    }
+
+    #[test]
+    fn placement_lines_become_notes_of_their_rows_only() {
+        let mut rows = [row("W2-b64", ""), row("W3", "an earlier note"), row("W5", "")];
+        let log = "W2-b64 near 57\nW3 far 356\nW4 near -\nnot a line\n";
+        note_placement(&mut rows, log);
+        assert_eq!(rows[0].note, "threads near (57 ns)");
+        assert_eq!(rows[1].note, "an earlier note; threads far (356 ns)");
+        assert_eq!(rows[2].note, "", "W5 has no line");
+        note_placement(&mut rows[2..], "W5 near -");
+        assert_eq!(rows[2].note, "threads near (not measured)");
+    }
+}

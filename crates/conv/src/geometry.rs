@@ -372,8 +372,9 @@ mod tests {
                 }
             }
         }
-        // The one-copy path ran, on 39 of the cases (counted when written):
-        // 1x1 pad 0, 3x3 pad 1, 5x5 pad 2 and the dilated ones that keep the width.
+        // The one-copy path ran: these shapes hold 39 windows that keep the
+        // width with strides 1 (a width kernel of 1 with padding 0, or of 3
+        // with padding 1, on each height).
         assert_eq!(cases, 39, "same-width cases");
     }
 

@@ -71,8 +71,8 @@ fn better<const NAN: bool>(v: f32, best: f32) -> bool {
 /// 2x2 windows of stride 2 over one plane, without the window loops: the same
 /// scan order (row by row) and the same tie rule as [`pool_general`]. Each
 /// output row reads its two input rows as pairs, with no index arithmetic
-/// per window, so the compiler vectorises it (the scalar loop it replaced
-/// was 8.8% of W3's profile).
+/// per window, so the compiler vectorises it (W3 1.03x and 1.07x in two
+/// rounds near, 1.009x far, against the scalar loop it replaced).
 fn pool_2x2<const NAN: bool>(x: &[f32], y: &mut [f32], arg: &mut [usize], offset: usize, [w, ho, wo]: [usize; 3]) {
     for oy in 0..ho {
         let r0 = 2 * oy * w;

@@ -99,8 +99,8 @@ pub fn hot<R>(f: impl FnOnce() -> R) -> R {
 }
 
 /// Measures now where the pool's threads sit: the round trip of a cache
-/// line between this thread's pool and one of its workers, kept awake for
-/// the purpose, which also sets [`super::placement`] unless it is fixed.
+/// line between two of the current pool's threads (one kept awake for the
+/// purpose), which also sets [`super::placement`] unless it is fixed.
 /// `None` with fewer than 2 threads, with `STRATA_WAIT_POLICY=passive`, or
 /// when no worker answered within 50 ms (a busy machine). Training measures
 /// by itself, at most every 100 ms; this is for a program that wants to
