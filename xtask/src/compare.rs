@@ -300,13 +300,12 @@ fn placement(probe: Option<&Bench>, threads: &str) -> String {
 /// A round's placement from its readings: `near` or `far` when all agree,
 /// `moved` when they differ, `?` when any is missing.
 fn round_place(readings: &[String]) -> &'static str {
-    let side = |r: &String| r.split_whitespace().next().unwrap_or("?").to_string();
-    let sides: Vec<String> = readings.iter().map(side).collect();
-    if sides.iter().any(|s| s == "?") {
+    let all = |side: &str| readings.iter().all(|r| r.split_whitespace().next() == Some(side));
+    if readings.iter().any(|r| r == "?") {
         "?"
-    } else if sides.iter().all(|s| s == "near") {
+    } else if all("near") {
         "near"
-    } else if sides.iter().all(|s| s == "far") {
+    } else if all("far") {
         "far"
     } else {
         "moved"
@@ -365,9 +364,10 @@ fn print_table(series: &[Series], plan: &Plan) {
     let mut regressions = Vec::new();
     for s in series {
         // Rounds during which the threads moved compare two placements, not two trees: left out (unless all moved).
-        let steady = |i: usize| s.places.get(i).is_none_or(|&p| p != "moved");
-        let kept: Vec<usize> = (0..s.a.len().min(s.b.len())).filter(|&i| steady(i)).collect();
-        let kept = if kept.is_empty() { (0..s.a.len().min(s.b.len())).collect() } else { kept };
+        let rounds = 0..s.a.len().min(s.b.len());
+        let steady = |i: &usize| s.places.get(*i).is_none_or(|&p| p != "moved");
+        let kept: Vec<usize> = rounds.clone().filter(steady).collect();
+        let kept = if kept.is_empty() { rounds.collect() } else { kept };
         let ratios: Vec<f64> = kept.iter().map(|&i| ratio(s.unit, s.a[i], s.b[i])).collect();
         let (Some(a), Some(b), Some(r)) = (bench::median(&s.a), bench::median(&s.b), bench::median(&ratios)) else {
             println!("{:<9} {:<10} {:>12} {:>12} {:>8} {:>18}  {}", s.id, s.unit, "-", "-", "-", "-", s.note);
@@ -379,7 +379,7 @@ fn print_table(series: &[Series], plan: &Plan) {
         if lo < 1.0 && hi > 1.0 {
             notes.push("some rounds better, some worse".to_string());
         }
-        notes.extend(placement_note(&s.places, kept.len()));
+        notes.extend(placement_note(&s.places));
         let note = notes.join("; ");
         let (a, b, x) = (show(a), show(b), format!("{r:.3}x"));
         println!("{:<9} {:<10} {a:>12} {b:>12} {x:>8} {spread:>18}  {note}", s.id, s.unit);
@@ -399,18 +399,19 @@ fn print_table(series: &[Series], plan: &Plan) {
     }
 }
 
-/// Where the threads sat in the rounds counted, and how many were left out.
-fn placement_note(places: &[&str], counted: usize) -> Option<String> {
+/// Where the threads sat in the rounds counted, and how many were left out
+/// (the rounds during which they moved, unless every round did).
+fn placement_note(places: &[&str]) -> Option<String> {
     let count = |p: &str| places.iter().filter(|&&x| x == p).count();
     let (near, far, moved) = (count("near"), count("far"), count("moved"));
     let mut parts = Vec::new();
     if near + far > 0 {
         parts.push(format!("threads near in {near}, far in {far}"));
     }
-    if moved > 0 && counted < places.len() {
-        parts.push(format!("{moved} left out: threads moved"));
-    } else if moved > 0 {
+    if moved == places.len() && moved > 0 {
         parts.push("threads moved in every round: all counted".to_string());
+    } else if moved > 0 {
+        parts.push(format!("{moved} left out: threads moved"));
     }
     (!parts.is_empty()).then(|| parts.join(", "))
 }
@@ -461,13 +462,10 @@ mod tests {
         assert_eq!(round_place(&r(&["near 51", "far 330", "near 48"])), "moved");
         assert_eq!(round_place(&r(&["near 51", "?", "near 48"])), "?");
         assert_eq!(
-            placement_note(&["near", "moved", "far", "near"], 3).as_deref(),
+            placement_note(&["near", "moved", "far", "near"]).as_deref(),
             Some("threads near in 2, far in 1, 1 left out: threads moved")
         );
-        assert_eq!(
-            placement_note(&["moved", "moved"], 2).as_deref(),
-            Some("threads moved in every round: all counted")
-        );
-        assert_eq!(placement_note(&["?", "?"], 2), None);
+        assert_eq!(placement_note(&["moved", "moved"]).as_deref(), Some("threads moved in every round: all counted"));
+        assert_eq!(placement_note(&["?", "?"]), None);
     }
 }

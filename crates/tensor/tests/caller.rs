@@ -7,7 +7,10 @@
 #![allow(clippy::unwrap_used)]
 
 use std::sync::OnceLock;
-use strata_tensor::{MatMut, MatRef, StrataRng, Tensor, gemm, gemm_stats};
+mod views;
+
+use strata_tensor::{MatMut, StrataRng, Tensor, gemm, gemm_stats};
+use views::op_views;
 
 /// Builds the global pool once, before any test uses it.
 fn global_pool() {
@@ -26,16 +29,7 @@ fn product(
     c: &mut [f32],
     (m, k, n): (usize, usize, usize),
 ) {
-    let (ar, ac) = if ta { (k, m) } else { (m, k) };
-    let (br, bc) = if tb { (n, k) } else { (k, n) };
-    let mut av = MatRef::new(a.data(), ar, ac).unwrap();
-    let mut bv = MatRef::new(b.data(), br, bc).unwrap();
-    if ta {
-        av = av.t();
-    }
-    if tb {
-        bv = bv.t();
-    }
+    let (av, bv) = op_views(a.data(), ta, b.data(), tb, (m, k, n));
     gemm(alpha, av, bv, beta, MatMut::new(c, m, n).unwrap()).unwrap();
 }
 

@@ -1,6 +1,7 @@
 //! The GEMM entry point against a naive triple loop, for every transpose
 //! combination and for thin and square shapes (both kernels behind it).
 
+use crate::views::op_views;
 use strata_tensor::{MatMut, MatRef, StrataRng, Tensor, TensorError, gemm};
 
 /// Reference: C = alpha * op(A) * op(B) + beta * C, element by element in f64.
@@ -39,16 +40,7 @@ fn gemm_matches_a_naive_loop_for_every_transpose_case_and_size() {
                 let a = Tensor::random_normal(&[m * k], 0.0, 1.0, &mut rng).unwrap();
                 let b = Tensor::random_normal(&[k * n], 0.0, 1.0, &mut rng).unwrap();
                 let c0 = Tensor::random_normal(&[m * n], 0.0, 1.0, &mut rng).unwrap();
-                let (ar, ac) = if ta { (k, m) } else { (m, k) };
-                let (br, bc) = if tb { (n, k) } else { (k, n) };
-                let mut av = MatRef::new(a.data(), ar, ac).unwrap();
-                let mut bv = MatRef::new(b.data(), br, bc).unwrap();
-                if ta {
-                    av = av.t();
-                }
-                if tb {
-                    bv = bv.t();
-                }
+                let (av, bv) = op_views(a.data(), ta, b.data(), tb, (m, k, n));
                 let mut c = c0.data().to_vec();
                 gemm(alpha, av, bv, beta, MatMut::new(&mut c, m, n).unwrap()).unwrap();
                 let want = naive(alpha, a.data(), ta, b.data(), tb, beta, c0.data(), m, n, k);

@@ -3,3 +3,4 @@
 
 mod gemm;
 mod ops;
+mod views;
