@@ -364,7 +364,7 @@ impl Layer for Conv2d {
                     gemm(1.0, dy, MatRef::new(s.cols.data(), rows, p)?.t(), 0.0, MatMut::new(dw, o, rows)?)?;
                     if input_gradient {
                         gemm(1.0, weight.t(), dy, 0.0, MatMut::new(s.grad_cols.data_mut(), rows, p)?)?;
-                        col2im(s.grad_cols.data(), &g, &mut dx[i * in_len..(i + 1) * in_len]);
+                        col2im(s.grad_cols.data_mut(), &g, &mut dx[i * in_len..(i + 1) * in_len]);
                     }
                 }
                 Ok(())
