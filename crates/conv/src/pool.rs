@@ -72,8 +72,18 @@ fn better<const NAN: bool>(v: f32, best: f32) -> bool {
 /// scan order (row by row) and the same tie rule as [`pool_general`]. Each
 /// output row reads its two input rows as pairs, with no index arithmetic
 /// per window, so the compiler vectorises it (W3 1.03x and 1.07x in two
-/// rounds near, 1.009x far, against the scalar loop it replaced).
-fn pool_2x2<const NAN: bool>(x: &[f32], y: &mut [f32], arg: &mut [usize], offset: usize, [w, ho, wo]: [usize; 3]) {
+/// rounds near, 1.009x far, against the scalar loop it replaced). Returns
+/// whether the plane holds a NaN (only the `NAN = false` scan, whose result
+/// is then wrong, looks).
+#[inline(always)]
+fn pool_2x2<const NAN: bool>(
+    x: &[f32],
+    y: &mut [f32],
+    arg: &mut [usize],
+    offset: usize,
+    [w, ho, wo]: [usize; 3],
+) -> bool {
+    let mut seen_nan = false;
     for oy in 0..ho {
         let r0 = 2 * oy * w;
         let (top, bottom) = (&x[r0..r0 + 2 * wo], &x[r0 + w..r0 + w + 2 * wo]);
@@ -87,8 +97,25 @@ fn pool_2x2<const NAN: bool>(x: &[f32], y: &mut [f32], arg: &mut [usize], offset
                 best = if better { at } else { best };
                 best_v = if better { v } else { best_v };
             }
+            if !NAN {
+                seen_nan |= t[0].is_nan() | t[1].is_nan() | b[0].is_nan() | b[1].is_nan();
+            }
             *yv = best_v;
             *av = offset + r0 + 2 * ox + best;
+        }
+    }
+    seen_nan
+}
+
+strata_tensor::simd_kernel! {
+    /// [`pool_2x2`] of a plane, compiled for each SIMD path. NaN is rare:
+    /// the scan without the NaN test runs first and tells whether the plane
+    /// holds one, and only then is the plane scanned again with the test
+    /// (which alone measured 30% of W3 slower). This replaced a sum of the
+    /// plane taken before the scan to find NaN, a second pass over it.
+    fn pool_plane_2x2(x: &[f32], y: &mut [f32], arg: &mut [usize], offset: usize, shape: [usize; 3]) {
+        if pool_2x2::<false>(x, y, arg, offset, shape) {
+            pool_2x2::<true>(x, y, arg, offset, shape);
         }
     }
 }
@@ -205,15 +232,15 @@ impl Layer for MaxPool2d {
         let two_by_two = [kh, kw] == [2, 2] && [sh, sw] == [2, 2];
         let window = self.window;
         planes.for_each(|(plane, ((x, y), arg))| {
-            // NaN is rare: a plane whose sum is not NaN holds none (its sum
-            // is NaN also for +inf and -inf together, which only costs the
-            // careful path), and takes the comparison without the NaN test,
-            // which measured 30% of W3 slower.
             let offset = plane * h * w;
-            match (two_by_two, strata_tensor::sum_lanes(x).is_nan()) {
-                (true, false) => pool_2x2::<false>(x, y, arg, offset, [w, ho, wo]),
-                (true, true) => pool_2x2::<true>(x, y, arg, offset, [w, ho, wo]),
-                (false, nan) => pool_general(x, y, arg, offset, [w, ho, wo], window, nan),
+            if two_by_two {
+                pool_plane_2x2(x, y, arg, offset, [w, ho, wo]);
+            } else {
+                // A plane whose sum is not NaN holds no NaN (its sum is NaN
+                // also for +inf and -inf together, which only costs the
+                // careful path), and takes the comparison without the test.
+                let nan = strata_tensor::sum_lanes(x).is_nan();
+                pool_general(x, y, arg, offset, [w, ho, wo], window, nan);
             }
         });
         self.input_shape.clear();
