@@ -264,11 +264,13 @@ impl Conv2d {
     fn prepare_scratch(&mut self, n: usize, g: &Geometry, backward: bool) -> usize {
         let (rows, cols) = (g.col_rows(), g.n_positions());
         let macs = n.saturating_mul(self.config.out_channels).saturating_mul(rows).saturating_mul(cols);
-        // Not scaled by `par::split_scale`: each thread works on its own
-        // images, so threads far apart share few cache lines (W3 on
-        // far threads: 27k samples/s with all work split as for W2, 31k with
-        // the usual splits).
-        let groups = if macs < PARALLEL_MIN_MACS { 1 } else { rayon::current_num_threads().clamp(1, n) };
+        // Scaled by `par::split_scale` like every split: on threads far apart
+        // the layers around (ReLU, the products) run on one thread, and
+        // images split here cross between the threads at every layer. W3 on
+        // far threads, medians of readings alternated over 15 minutes: 29k
+        // samples/s split here and in pooling (6 readings), 42k not (11).
+        let split_from = PARALLEL_MIN_MACS.saturating_mul(strata_tensor::par::split_scale());
+        let groups = if macs < split_from { 1 } else { rayon::current_num_threads().clamp(1, n) };
         if self.scratch.len() < groups {
             self.scratch.resize_with(groups, Scratch::default);
         }

@@ -56,6 +56,13 @@ impl Pool2dConfig {
     }
 }
 
+/// The fewest planes a thread takes: 16, or all of them while the threads
+/// sit far apart (`strata_tensor::par::split_scale`; see `Conv2d`'s
+/// groups of images for the measurement).
+fn min_planes() -> usize {
+    if strata_tensor::par::split_scale() > 1 { usize::MAX } else { 16 }
+}
+
 /// `[c, out_h, out_w]` of a pooling layer for a per-sample input shape.
 fn pool_output_shape(layer: &str, window: Window, input_shape: &[Dim]) -> Result<Vec<Dim>> {
     image_output_dims(layer, input_shape, None, None, window)
@@ -228,7 +235,7 @@ impl Layer for MaxPool2d {
             .zip(self.output.data_mut().par_chunks_mut(ho * wo))
             .zip(self.argmax.par_chunks_mut(ho * wo))
             .enumerate()
-            .with_min_len(16);
+            .with_min_len(min_planes());
         let two_by_two = [kh, kw] == [2, 2] && [sh, sw] == [2, 2];
         let window = self.window;
         planes.for_each(|(plane, ((x, y), arg))| {
@@ -263,7 +270,7 @@ impl Layer for MaxPool2d {
             .zip(self.argmax.par_chunks(plane_out))
             .zip(grad_output.data().par_chunks(plane_out))
             .enumerate()
-            .with_min_len(16)
+            .with_min_len(min_planes())
             .for_each(|(plane, ((dx, args), gs))| {
                 dx.fill(0.0);
                 for (&at, &g) in args.iter().zip(gs) {
