@@ -462,14 +462,14 @@ fn kernel(
     // any number of threads, so that results do not depend on the threads.
     let along_rows = c_cs.unsigned_abs() >= c_rs.unsigned_abs();
     let unit = if along_rows { a_rs == 1 } else { b_cs == 1 };
-    let parts = match aligned_split(if along_rows { m } else { n }, k, unit) {
-        None => [((0, m), (0, n)), ((m, m), (n, n))],
-        Some(len) if along_rows => [((0, len), (0, n)), ((len, m), (0, n))],
-        Some(len) => [((0, m), (0, len)), ((0, m), (len, n))],
+    let (head, tail) = match aligned_split(if along_rows { m } else { n }, k, unit) {
+        None => (((0, m), (0, n)), None),
+        Some(len) if along_rows => (((0, len), (0, n)), Some(((len, m), (0, n)))),
+        Some(len) => (((0, m), (0, len)), Some(((0, m), (len, n)))),
     };
     CALLS.fetch_add(1, Ordering::Relaxed);
-    let ((r0, r1), (c0, c1)) = parts[0];
-    if threads_for(r1 - r0, c1 - c0) > 1 {
+    let threads = threads_for(head.0.1 - head.0.0, head.1.1 - head.1.0);
+    if threads > 1 {
         PARALLEL_CALLS.fetch_add(1, Ordering::Relaxed);
     }
     let out = OutPtr(c.as_mut_ptr());
@@ -496,11 +496,9 @@ fn kernel(
             );
         }
     };
-    // Rows `r0..r1` and columns `c0..c1` as one product, on the threads its
-    // size calls for.
-    let region = |((r0, r1), (c0, c1)): ((usize, usize), (usize, usize))| {
+    // Rows `r0..r1` and columns `c0..c1` as one product, on `threads`.
+    let region = |((r0, r1), (c0, c1)): ((usize, usize), (usize, usize)), threads: usize| {
         let (m, n) = (r1 - r0, c1 - c0);
-        let threads = threads_for(m, n);
         if threads < 2 {
             return block((r0, r1), (c0, c1), gemm::Parallelism::None);
         }
@@ -523,10 +521,9 @@ fn kernel(
             None => rayon::scope(|_| block((r0, r1), (c0, c1), gemm::Parallelism::Rayon(threads))),
         }
     };
-    for ((r0, r1), (c0, c1)) in parts {
-        if r0 < r1 && c0 < c1 {
-            region(((r0, r1), (c0, c1)));
-        }
+    region(head, threads);
+    if let Some(tail @ ((r0, r1), (c0, c1))) = tail {
+        region(tail, threads_for(r1 - r0, c1 - c0));
     }
 }
 
@@ -541,9 +538,12 @@ fn kernel(
 /// costs about 0.6 µs, so sides under 32 and operands under 8192 values
 /// are not cut.
 fn aligned_split(len: usize, k: usize, unit: bool) -> Option<usize> {
+    if !unit || len < 32 || len % 16 == 0 || len.saturating_mul(k) < 8192 {
+        return None;
+    }
     let lanes = if crate::simd_path() == crate::SimdPath::Avx512 { 16 } else { 8 };
     let aligned = len / lanes * lanes;
-    (unit && len >= 32 && aligned < len && len.saturating_mul(k) >= 8192).then_some(aligned)
+    (aligned < len).then_some(aligned)
 }
 
 /// Products up to this many multiply-adds called from outside the pool are
