@@ -538,7 +538,7 @@ fn kernel(
 /// costs about 0.6 µs, so sides under 32 and operands under 8192 values
 /// are not cut.
 fn aligned_split(len: usize, k: usize, unit: bool) -> Option<usize> {
-    if !unit || len < 32 || len % 16 == 0 || len.saturating_mul(k) < 8192 {
+    if !unit || len < 32 || len.is_multiple_of(16) || len.saturating_mul(k) < 8192 {
         return None;
     }
     let lanes = if crate::simd_path() == crate::SimdPath::Avx512 { 16 } else { 8 };
