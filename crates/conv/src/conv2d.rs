@@ -268,7 +268,7 @@ impl Conv2d {
         // the layers around (ReLU, the products) run on one thread, and
         // images split here cross between the threads at every layer. W3 on
         // far threads, medians of readings alternated over 15 minutes: 29k
-        // samples/s split here and in pooling (6 readings), 42k not (11).
+        // samples/s split here and in pooling (7 readings), 42k not (12).
         let split_from = PARALLEL_MIN_MACS.saturating_mul(strata_tensor::par::split_scale());
         let groups = if macs < split_from { 1 } else { rayon::current_num_threads().clamp(1, n) };
         if self.scratch.len() < groups {
