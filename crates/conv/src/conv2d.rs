@@ -297,8 +297,8 @@ strata_tensor::simd_kernel! {
 
 /// `gw += part^T`, `part` being `[rows, o]` and `gw` `[o, rows]`.
 fn add_transposed(gw: &mut [f32], part: &[f32], o: usize) {
+    let rows = gw.len() / o;
     for (r, part_row) in part.chunks_exact(o).enumerate() {
-        let rows = gw.len() / o;
         for (j, &v) in part_row.iter().enumerate() {
             gw[j * rows + r] += v;
         }

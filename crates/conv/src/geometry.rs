@@ -405,7 +405,7 @@ mod tests {
     /// those in the padding included, holds a value that is not 0, so an
     /// entry of the padding added to a pixel shows.
     #[test]
-    fn im2col_matches_its_definition_on_every_path() {
+    fn im2col_and_col2im_match_their_definitions_on_every_path() {
         for (h, w) in [(1, 1), (5, 7), (6, 4), (28, 28)] {
             for kernel in [[1, 1], [3, 3], [2, 3], [5, 5]] {
                 for padding in [[0, 0], [1, 1], [2, 1]] {

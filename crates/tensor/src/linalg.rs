@@ -523,7 +523,10 @@ fn kernel(
     };
     region(head, threads);
     if let Some(tail @ ((r0, r1), (c0, c1))) = tail {
-        region(tail, threads_for(r1 - r0, c1 - c0));
+        // From outside the pool the remainder (at most 15 outputs wide) runs
+        // on this thread: handing it over would wake a worker for it.
+        let inside = rayon::current_thread_index().is_some();
+        region(tail, if inside { threads_for(r1 - r0, c1 - c0) } else { 1 });
     }
 }
 
