@@ -422,15 +422,14 @@ mod tests {
         }
     }
 
-    fn check_im2col(g: &Geometry) {
+    /// The definition both transforms are checked against: every entry of
+    /// the column matrix, row by row, as `(row, position, pixel)`, `pixel`
+    /// being the index into the image it reads (`None` in the padding).
+    fn entries(g: &Geometry) -> Vec<(usize, usize, Option<usize>)> {
         let [h, w] = g.in_hw;
         let [ho, wo] = g.out_hw;
         let Window { kernel: [kh, kw], stride: [sh, sw], padding: [ph, pw], dilation: [dh, dw] } = g.window;
-        let x: Vec<f32> = (0..g.channels * h * w).map(|v| v as f32 + 1.0).collect();
-        let (p, col0) = (ho * wo, 3);
-        let ld = p + 5;
-        let mut cols = vec![-1.0; g.col_rows() * ld];
-        im2col(&x, g, &mut cols, ld, col0);
+        let mut out = Vec::new();
         for c in 0..g.channels {
             for (i, j) in (0..kh).flat_map(|i| (0..kw).map(move |j| (i, j))) {
                 let r = (c * kh + i) * kw + j;
@@ -438,32 +437,36 @@ mod tests {
                     let iy = (oy * sh + i * dh) as isize - ph as isize;
                     let ix = (ox * sw + j * dw) as isize - pw as isize;
                     let inside = (0..h as isize).contains(&iy) && (0..w as isize).contains(&ix);
-                    let want = if inside { x[c * h * w + iy as usize * w + ix as usize] } else { 0.0 };
-                    assert_eq!(cols[r * ld + col0 + oy * wo + ox], want, "{g:?} row {r} at ({oy}, {ox})");
+                    out.push((r, oy * wo + ox, inside.then(|| c * h * w + iy as usize * w + ix as usize)));
                 }
-                let untouched = cols[r * ld..r * ld + col0].iter().chain(&cols[r * ld + col0 + p..(r + 1) * ld]);
-                assert!(untouched.into_iter().all(|&v| v == -1.0), "{g:?} row {r} wrote outside its columns");
             }
+        }
+        out
+    }
+
+    fn check_im2col(g: &Geometry) {
+        let x: Vec<f32> = (0..g.in_len()).map(|v| v as f32 + 1.0).collect();
+        let (p, col0) = (g.n_positions(), 3);
+        let ld = p + 5;
+        let mut cols = vec![-1.0; g.col_rows() * ld];
+        im2col(&x, g, &mut cols, ld, col0);
+        for (r, q, pixel) in entries(g) {
+            let want = pixel.map_or(0.0, |at| x[at]);
+            assert_eq!(cols[r * ld + col0 + q], want, "{g:?} row {r} at position {q}");
+        }
+        for (r, row) in cols.chunks_exact(ld).enumerate() {
+            let untouched = row[..col0].iter().chain(&row[col0 + p..]);
+            assert!(untouched.into_iter().all(|&v| v == -1.0), "{g:?} row {r} wrote outside its columns");
         }
     }
 
     fn check_col2im(g: &Geometry) {
-        let [h, w] = g.in_hw;
-        let [ho, wo] = g.out_hw;
-        let Window { kernel: [kh, kw], stride: [sh, sw], padding: [ph, pw], dilation: [dh, dw] } = g.window;
-        let p = ho * wo;
+        let p = g.n_positions();
         let cols: Vec<f32> = (0..g.col_rows() * p).map(|v| (v as f32 * 0.37).sin() + 0.01).collect();
         let mut want = vec![0.0f32; g.in_len()];
-        for c in 0..g.channels {
-            for (i, j) in (0..kh).flat_map(|i| (0..kw).map(move |j| (i, j))) {
-                let r = (c * kh + i) * kw + j;
-                for (oy, ox) in (0..ho).flat_map(|oy| (0..wo).map(move |ox| (oy, ox))) {
-                    let iy = (oy * sh + i * dh) as isize - ph as isize;
-                    let ix = (ox * sw + j * dw) as isize - pw as isize;
-                    if (0..h as isize).contains(&iy) && (0..w as isize).contains(&ix) {
-                        want[c * h * w + iy as usize * w + ix as usize] += cols[r * p + oy * wo + ox];
-                    }
-                }
+        for (r, q, pixel) in entries(g) {
+            if let Some(at) = pixel {
+                want[at] += cols[r * p + q];
             }
         }
         let mut dx = vec![f32::NAN; g.in_len()];
