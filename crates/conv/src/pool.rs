@@ -2,7 +2,7 @@ use crate::geometry::{Geometry, Window, image_geometry, image_output_dims, opt_p
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use strata_layers::{Dim, Layer, LayerError, LayerSpec, Mode, Result, check_grad, dims};
-use strata_tensor::Tensor;
+use strata_tensor::{Tensor, TensorError};
 
 /// Hyper-parameters of a [`MaxPool2d`] or an [`AvgPool2d`] layer.
 ///
@@ -63,6 +63,18 @@ fn min_planes() -> usize {
     if strata_tensor::par::split_scale() > 1 { usize::MAX } else { 16 }
 }
 
+/// Max pooling keeps each maximum's index in its input plane as a `u32`:
+/// a plane of more than `u32::MAX` values (a 65536x65536 image) is refused.
+fn check_plane(h: usize, w: usize) -> Result<()> {
+    if h.saturating_mul(w) <= u32::MAX as usize {
+        return Ok(());
+    }
+    Err(LayerError::Tensor(TensorError::InvalidArgument {
+        op: "max_pool2d",
+        reason: format!("an input plane of {h}x{w} values holds more than u32::MAX (4294967295), the most it indexes"),
+    }))
+}
+
 /// `[c, out_h, out_w]` of a pooling layer for a per-sample input shape.
 fn pool_output_shape(layer: &str, window: Window, input_shape: &[Dim]) -> Result<Vec<Dim>> {
     image_output_dims(layer, input_shape, None, None, window)
@@ -75,41 +87,96 @@ fn better<const NAN: bool>(v: f32, best: f32) -> bool {
     if NAN { v > best || v.is_nan() } else { v > best }
 }
 
-/// 2x2 windows of stride 2 over one plane, without the window loops: the same
-/// scan order (row by row) and the same tie rule as [`pool_general`]. Each
-/// output row reads its two input rows as pairs, with no index arithmetic
-/// per window, so the compiler vectorises it (W3 1.03x and 1.07x in two
-/// rounds near, 1.009x far, against the scalar loop it replaced). Returns
-/// whether the plane holds a NaN (only the `NAN = false` scan, whose result
-/// is then wrong, looks).
+/// Windows the 2x2 scan takes side by side: one 16-lane vector of `f32`
+/// (two on AVX2), whatever the width of the plane.
+const LANES: usize = 16;
+
+/// 2x2 windows of stride 2 over one plane: the same scan order (row by row)
+/// and the same tie rule as [`pool_general`], [`LANES`] windows of an output
+/// row at a time ([`windows_2x2`]), so the compiler vectorises the scan also
+/// for rows narrower than a vector (W3's are 14 and 7 windows wide, which a
+/// loop over the row's windows left scalar). Returns whether the plane holds
+/// a NaN (only the `NAN = false` scan, whose result is then wrong, looks).
+///
+/// A block reads its two input rows in place when `2 * LANES` values follow
+/// its first window (the values past the row's end feed lanes that are
+/// dropped), else from a copy. Its outputs go in place when `LANES` outputs
+/// follow its first, else through a copy: the lanes past the row's end then
+/// write later outputs of the plane, which their own block overwrites after.
 #[inline(always)]
-fn pool_2x2<const NAN: bool>(
-    x: &[f32],
-    y: &mut [f32],
-    arg: &mut [usize],
-    offset: usize,
-    [w, ho, wo]: [usize; 3],
-) -> bool {
+fn pool_2x2<const NAN: bool>(x: &[f32], y: &mut [f32], arg: &mut [u32], [w, ho, wo]: [usize; 3]) -> bool {
     let mut seen_nan = false;
+    let (mut top, mut bottom) = ([0f32; 2 * LANES], [0f32; 2 * LANES]);
+    let (mut ys, mut args) = ([0f32; LANES], [0u32; LANES]);
     for oy in 0..ho {
-        let r0 = 2 * oy * w;
-        let (top, bottom) = (&x[r0..r0 + 2 * wo], &x[r0 + w..r0 + w + 2 * wo]);
-        let (ys, args) = (&mut y[oy * wo..(oy + 1) * wo], &mut arg[oy * wo..(oy + 1) * wo]);
-        let pairs = top.chunks_exact(2).zip(bottom.chunks_exact(2));
-        for (ox, ((yv, av), (t, b))) in ys.iter_mut().zip(args.iter_mut()).zip(pairs).enumerate() {
-            // Offsets from the window's first cell, in scan order.
-            let (mut best, mut best_v) = (0, t[0]);
-            for (at, v) in [(1, t[1]), (w, b[0]), (w + 1, b[1])] {
-                let better = better::<NAN>(v, best_v);
-                best = if better { at } else { best };
-                best_v = if better { v } else { best_v };
+        for ox in (0..wo).step_by(LANES) {
+            let valid = LANES.min(wo - ox);
+            let first = 2 * oy * w + 2 * ox;
+            let t = in_place_or_copy(x, first, 2 * valid, &mut top);
+            let b = in_place_or_copy(x, first + w, 2 * valid, &mut bottom);
+            let at = oy * wo + ox;
+            // In-plane indices fit in `u32`: the caller checked the plane's size.
+            let block = Block { w: w as u32, first: first as u32, valid };
+            match (y.get_mut(at..at + LANES), arg.get_mut(at..at + LANES)) {
+                (Some(y), Some(arg)) => seen_nan |= windows_2x2::<NAN>(t, b, block, y, arg),
+                _ => {
+                    seen_nan |= windows_2x2::<NAN>(t, b, block, &mut ys, &mut args);
+                    y[at..at + valid].copy_from_slice(&ys[..valid]);
+                    arg[at..at + valid].copy_from_slice(&args[..valid]);
+                }
             }
-            if !NAN {
-                seen_nan |= t[0].is_nan() | t[1].is_nan() | b[0].is_nan() | b[1].is_nan();
-            }
-            *yv = best_v;
-            *av = offset + r0 + 2 * ox + best;
         }
+    }
+    seen_nan
+}
+
+/// `x[from..from + 2 * LANES]` when the plane holds that much, else the
+/// `len` values from `from` copied to the start of `copy`.
+#[inline(always)]
+fn in_place_or_copy<'a>(x: &'a [f32], from: usize, len: usize, copy: &'a mut [f32; 2 * LANES]) -> &'a [f32] {
+    match x.get(from..from + 2 * LANES) {
+        Some(run) => run,
+        None => {
+            copy[..len].copy_from_slice(&x[from..from + len]);
+            &copy[..]
+        }
+    }
+}
+
+/// Where a block of [`windows_2x2`] lies: the plane's width `w`, the
+/// in-plane index of its first window's first cell, and how many of its
+/// lanes are windows of the row.
+#[derive(Clone, Copy)]
+struct Block {
+    w: u32,
+    first: u32,
+    valid: usize,
+}
+
+/// [`LANES`] 2x2 windows side by side, from their two input rows `top` and
+/// `bottom` (`2 * LANES` values each; `y` and `arg` hold `LANES`). Returns
+/// whether a window of the row (lanes below `valid`) holds a NaN.
+#[inline(always)]
+fn windows_2x2<const NAN: bool>(top: &[f32], bottom: &[f32], block: Block, y: &mut [f32], arg: &mut [u32]) -> bool {
+    let (top, bottom) = (&top[..2 * LANES], &bottom[..2 * LANES]);
+    let (y, arg) = (&mut y[..LANES], &mut arg[..LANES]);
+    let Block { w, first, valid } = block;
+    let mut seen_nan = false;
+    for i in 0..LANES {
+        let (t0, t1, b0, b1) = (top[2 * i], top[2 * i + 1], bottom[2 * i], bottom[2 * i + 1]);
+        // Offsets from the window's first cell, in scan order.
+        let (mut best, mut best_v) = (0u32, t0);
+        for (at, v) in [(1, t1), (w, b0), (w.wrapping_add(1), b1)] {
+            let better = better::<NAN>(v, best_v);
+            best = if better { at } else { best };
+            best_v = if better { v } else { best_v };
+        }
+        if !NAN {
+            seen_nan |= (i < valid) & (t0.is_nan() | t1.is_nan() | b0.is_nan() | b1.is_nan());
+        }
+        y[i] = best_v;
+        // Lanes past the row's end may wrap; they are dropped.
+        arg[i] = first.wrapping_add(2 * i as u32).wrapping_add(best);
     }
     seen_nan
 }
@@ -120,9 +187,9 @@ strata_tensor::simd_kernel! {
     /// holds one, and only then is the plane scanned again with the test
     /// (which alone measured 30% of W3 slower). This replaced a sum of the
     /// plane taken before the scan to find NaN, a second pass over it.
-    fn pool_plane_2x2(x: &[f32], y: &mut [f32], arg: &mut [usize], offset: usize, shape: [usize; 3]) {
-        if pool_2x2::<false>(x, y, arg, offset, shape) {
-            pool_2x2::<true>(x, y, arg, offset, shape);
+    fn pool_plane_2x2(x: &[f32], y: &mut [f32], arg: &mut [u32], shape: [usize; 3]) {
+        if pool_2x2::<false>(x, y, arg, shape) {
+            pool_2x2::<true>(x, y, arg, shape);
         }
     }
 }
@@ -130,15 +197,7 @@ strata_tensor::simd_kernel! {
 /// Any window over one plane. Two selects on one comparison: the first
 /// maximum wins ties, and a NaN wins over any number (the last NaN, as
 /// PyTorch's CPU kernel), when `nan` says the plane may hold one.
-fn pool_general(
-    x: &[f32],
-    y: &mut [f32],
-    arg: &mut [usize],
-    offset: usize,
-    [w, ho, wo]: [usize; 3],
-    window: Window,
-    nan: bool,
-) {
+fn pool_general(x: &[f32], y: &mut [f32], arg: &mut [u32], [w, ho, wo]: [usize; 3], window: Window, nan: bool) {
     let ([kh, kw], [sh, sw]) = (window.kernel, window.stride);
     for oy in 0..ho {
         for ox in 0..wo {
@@ -153,7 +212,8 @@ fn pool_general(
                 }
             }
             y[oy * wo + ox] = best_v;
-            arg[oy * wo + ox] = offset + best;
+            // In-plane indices fit in `u32`: the caller checked the plane's size.
+            arg[oy * wo + ox] = best as u32;
         }
     }
 }
@@ -189,8 +249,9 @@ pub struct MaxPool2d {
     window: Window,
     output: Tensor,
     grad_input: Tensor,
-    /// Flat input index of every output's maximum.
-    argmax: Vec<usize>,
+    /// Index of every output's maximum in its input plane (`u32`: half the
+    /// memory traffic of `usize`; [`check_plane`] bounds the plane).
+    argmax: Vec<u32>,
     /// Input shape of the last forward.
     input_shape: Vec<usize>,
     /// Whether that forward was in training mode (backward allowed).
@@ -224,6 +285,7 @@ impl Layer for MaxPool2d {
         let Geometry { in_hw: [h, w], out_hw: [ho, wo], .. } = g;
         let [kh, kw] = self.window.kernel;
         let [sh, sw] = self.window.stride;
+        check_plane(h, w)?;
         let n = input.shape()[0];
         self.output.resize(&[n, g.channels, ho, wo]);
         self.argmax.resize(self.output.len(), 0);
@@ -234,20 +296,18 @@ impl Layer for MaxPool2d {
             .par_chunks(h * w)
             .zip(self.output.data_mut().par_chunks_mut(ho * wo))
             .zip(self.argmax.par_chunks_mut(ho * wo))
-            .enumerate()
             .with_min_len(min_planes());
         let two_by_two = [kh, kw] == [2, 2] && [sh, sw] == [2, 2];
         let window = self.window;
-        planes.for_each(|(plane, ((x, y), arg))| {
-            let offset = plane * h * w;
+        planes.for_each(|((x, y), arg)| {
             if two_by_two {
-                pool_plane_2x2(x, y, arg, offset, [w, ho, wo]);
+                pool_plane_2x2(x, y, arg, [w, ho, wo]);
             } else {
                 // A plane whose sum is not NaN holds no NaN (its sum is NaN
                 // also for +inf and -inf together, which only costs the
                 // careful path), and takes the comparison without the test.
                 let nan = strata_tensor::sum_lanes(x).is_nan();
-                pool_general(x, y, arg, offset, [w, ho, wo], window, nan);
+                pool_general(x, y, arg, [w, ho, wo], window, nan);
             }
         });
         self.input_shape.clear();
@@ -269,12 +329,11 @@ impl Layer for MaxPool2d {
             .par_chunks_mut(plane_in)
             .zip(self.argmax.par_chunks(plane_out))
             .zip(grad_output.data().par_chunks(plane_out))
-            .enumerate()
             .with_min_len(min_planes())
-            .for_each(|(plane, ((dx, args), gs))| {
+            .for_each(|((dx, args), gs)| {
                 dx.fill(0.0);
                 for (&at, &g) in args.iter().zip(gs) {
-                    dx[at - plane * plane_in] += g;
+                    dx[at as usize] += g;
                 }
             });
         Ok(&self.grad_input)

@@ -171,3 +171,51 @@ fn max_pooling_follows_pytorch_on_ties_and_nan() {
     assert!(y.data()[0] == 5.0 && y.data()[1].is_nan() && y.data()[2].is_nan(), "{y:?}");
     assert_eq!(dx.data(), &[1., 0., 0., 0., 0., 0., 2., 0.]);
 }
+
+/// PyTorch's scan of one 2x2 window of stride 2 (see the test above): the
+/// output, and the flat input index its gradient goes to.
+fn scan_2x2(x: &[f32], [h, w]: [usize; 2], plane: usize, (oy, ox): (usize, usize)) -> (f32, usize) {
+    let at = |i: usize, j: usize| plane * h * w + (2 * oy + i) * w + 2 * ox + j;
+    let mut best = at(0, 0);
+    for (i, j) in [(0, 1), (1, 0), (1, 1)] {
+        let v = x[at(i, j)];
+        if v > x[best] || v.is_nan() {
+            best = at(i, j);
+        }
+    }
+    (x[best], best)
+}
+
+#[test]
+fn max_pool_2x2_matches_the_window_scan_on_every_width() {
+    // The 2x2 path takes 16 windows of a row at a time, reading and writing
+    // past the row's end where the plane allows: every width from 2 to 41
+    // (rows of 1 to 20 windows, odd widths dropping a column), odd heights,
+    // values from {0, 1, 2, 3} (many ties), and a NaN in one plane of three.
+    let mut rng = StrataRng::seed_from_u64(7);
+    for w in 2..42 {
+        for h in [2, 3, 6] {
+            let (planes, (ho, wo)) = (6, (h / 2, w / 2));
+            let mut x: Vec<f32> = (0..planes * h * w).map(|_| rng.below(4) as f32).collect();
+            for plane in (0..planes).step_by(3) {
+                let cell = rng.below(h * w);
+                x[plane * h * w + cell] = f32::NAN;
+            }
+            let g: Vec<f32> = (0..planes * ho * wo).map(|i| (i + 1) as f32).collect();
+            let mut pool = MaxPool2d::new(Pool2dConfig::new(2)).unwrap();
+            let input = Tensor::from_vec(&[2, 3, h, w], x.clone()).unwrap();
+            let y = pool.forward(&input, Mode::Train).unwrap().clone();
+            let dx = pool.backward(&Tensor::from_vec(&[2, 3, ho, wo], g.clone()).unwrap()).unwrap();
+            let mut expected_dx = vec![0f32; x.len()];
+            for plane in 0..planes {
+                for (oy, ox) in (0..ho).flat_map(|oy| (0..wo).map(move |ox| (oy, ox))) {
+                    let out = (plane * ho + oy) * wo + ox;
+                    let (v, from) = scan_2x2(&x, [h, w], plane, (oy, ox));
+                    assert_eq!(y.data()[out].to_bits(), v.to_bits(), "{h}x{w}, plane {plane}, window ({oy}, {ox})");
+                    expected_dx[from] += g[out];
+                }
+            }
+            assert_eq!(dx.data(), &expected_dx[..], "{h}x{w}: the gradient goes to each window's winner");
+        }
+    }
+}
