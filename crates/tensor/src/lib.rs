@@ -41,6 +41,7 @@ mod simd;
 
 mod batched;
 pub mod blob;
+mod dots;
 mod error;
 mod init;
 mod linalg;

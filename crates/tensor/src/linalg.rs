@@ -90,6 +90,11 @@ impl<'a> MatRef<'a> {
         MatRef { transposed: !self.transposed, ..self }
     }
 
+    /// Whether the view is used transposed.
+    pub(crate) fn is_transposed(&self) -> bool {
+        self.transposed
+    }
+
     /// Rows and columns of `op(self)`.
     pub fn dims(&self) -> (usize, usize) {
         if self.transposed { (self.cols, self.rows) } else { (self.rows, self.cols) }
@@ -160,6 +165,12 @@ pub fn gemm(alpha: f32, a: MatRef<'_>, b: MatRef<'_>, beta: f32, c: MatMut<'_>) 
         } else {
             row_times_matrix(alpha, a.data, b.data, beta, c.data, n);
         }
+        return Ok(());
+    }
+    if crate::dots::applies(&a, &b, m, n, k) {
+        // At most 16 columns: dot products of rows (see the module).
+        CALLS.fetch_add(1, Ordering::Relaxed);
+        crate::dots::run(alpha, a.data, b.data, beta, c.data, (m, n, k));
         return Ok(());
     }
     run_kernel(alpha, &a, &b, beta, c.data, m, n, k);

@@ -98,6 +98,60 @@ fn batch_one_products_equal_the_in_order_f32_loop_bit_for_bit_at_every_width() {
     }
 }
 
+/// One output of a product `A B^T` of at most 16 columns on the AVX-512
+/// path (`dots.rs`), by its definition: lane `l` sums the terms `p` with
+/// `p % 16 == l` in order with fused multiply-adds, starting from 0, and
+/// the lanes add as `(l0 + l2) + (l1 + l3)` per group of four, then
+/// `(g0 + g1) + (g2 + g3)`.
+fn lane_dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut lanes = [0f32; 16];
+    for (p, (&x, &y)) in a.iter().zip(b).enumerate() {
+        lanes[p % 16] = x.mul_add(y, lanes[p % 16]);
+    }
+    let g = |i: usize| (lanes[4 * i] + lanes[4 * i + 2]) + (lanes[4 * i + 1] + lanes[4 * i + 3]);
+    (g(0) + g(1)) + (g(2) + g(3))
+}
+
+#[test]
+fn narrow_products_with_b_transposed_are_dot_products_of_rows() {
+    // A convolution's weight gradient, cols * dy^T: at most 16 columns, depth
+    // 64 or more. On the AVX-512 path each output is `lane_dot` of its two
+    // rows, bit for bit, whichever block of the kernel computed it (rows and
+    // columns past a multiple of 4, depths past a multiple of 16); on other
+    // paths the `gemm` crate computes it, checked against the f64 loop.
+    let mut rng = StrataRng::seed_from_u64(11);
+    let dots = strata_tensor::simd_path() == strata_tensor::SimdPath::Avx512 && !strata_tensor::simd_forced();
+    for (m, k) in [(2, 64), (5, 65), (9, 784), (72, 196), (37, 79)] {
+        for n in 1..=16 {
+            let a = Tensor::random_normal(&[m, k], 0.0, 1.0, &mut rng).unwrap();
+            let b = Tensor::random_normal(&[n, k], 0.0, 1.0, &mut rng).unwrap();
+            let c0 = Tensor::random_normal(&[m, n], 0.0, 1.0, &mut rng).unwrap();
+            for (alpha, beta) in [(1.0f32, 0.0f32), (0.5, -2.0)] {
+                let mut c = if beta == 0.0 { vec![f32::NAN; m * n] } else { c0.data().to_vec() };
+                let (av, bv) = (MatRef::new(a.data(), m, k).unwrap(), MatRef::new(b.data(), n, k).unwrap().t());
+                gemm(alpha, av, bv, beta, MatMut::new(&mut c, m, n).unwrap()).unwrap();
+                let f64_loop = naive(alpha, a.data(), false, b.data(), true, beta, c0.data(), m, n, k);
+                for (at, &got) in c.iter().enumerate() {
+                    let (i, j) = (at / n, at % n);
+                    if dots {
+                        let s = lane_dot(&a.data()[i * k..(i + 1) * k], &b.data()[j * k..(j + 1) * k]);
+                        let want = if beta == 0.0 { alpha * s } else { alpha * s + beta * c0.data()[at] };
+                        assert_eq!(
+                            got.to_bits(),
+                            want.to_bits(),
+                            "{m}x{n}, depth {k}, output ({i}, {j}): {got} vs {want}"
+                        );
+                    } else {
+                        // Sums of `k` unit normals, in f32: well within 1e-4 * k.
+                        let tol = 1e-4 * k as f32;
+                        assert!((got - f64_loop[at]).abs() <= tol, "{m}x{n}, depth {k}, ({i}, {j}): {got}");
+                    }
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn gemm_with_beta_zero_ignores_nan_in_c() {
     let a = [
