@@ -1,4 +1,4 @@
-use crate::geometry::{Geometry, Window, col2im, im2col, image_geometry, image_output_dims, pair};
+use crate::geometry::{Geometry, Window, add_into, col2im, im2col, image_geometry, image_output_dims, pair};
 use rayon::iter::Either;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -194,7 +194,7 @@ pub struct Conv2d {
     grad_input: Tensor,
     scratch: Vec<Scratch>,
     /// Per-image weight gradients, transposed: `[batch, in*kh*kw, out]`,
-    /// summed in order.
+    /// summed in order into the first ([`add_parts_transposed`]).
     weight_parts: Tensor,
     /// Whether backward computes `dL/dinput` (see [`Layer::set_input_gradient`]).
     input_gradient: bool,
@@ -295,12 +295,25 @@ strata_tensor::simd_kernel! {
     }
 }
 
-/// `gw += part^T`, `part` being `[rows, o]` and `gw` `[o, rows]`.
-fn add_transposed(gw: &mut [f32], part: &[f32], o: usize) {
+/// `gw += part^T` for each image's `part` (`[rows, o]`; `gw` is `[o, rows]`),
+/// in image order: every entry is `((gw + p0) + p1) + ...`, the additions a
+/// transposed add per image makes, with one transposition each way instead
+/// (a scalar transposed add per image measured 2.7% of W3's step, Zen 5).
+/// The first part holds the running sum.
+fn add_parts_transposed(gw: &mut [f32], parts: &mut [f32], o: usize) {
     let rows = gw.len() / o;
-    for (r, part_row) in part.chunks_exact(o).enumerate() {
-        for (j, &v) in part_row.iter().enumerate() {
-            gw[j * rows + r] += v;
+    let Some((acc, rest)) = parts.split_at_mut_checked(rows * o) else { return };
+    for (r, row) in acc.chunks_exact_mut(o).enumerate() {
+        for (j, v) in row.iter_mut().enumerate() {
+            *v += gw[j * rows + r];
+        }
+    }
+    for part in rest.chunks_exact(rows * o) {
+        add_into(acc, part);
+    }
+    for (r, row) in acc.chunks_exact(o).enumerate() {
+        for (j, &v) in row.iter().enumerate() {
+            gw[j * rows + r] = v;
         }
     }
 }
@@ -387,9 +400,7 @@ impl Layer for Conv2d {
                 Ok(())
             })?;
         // Fixed order, whatever the number of threads: bit-identical results.
-        for part in self.weight_parts.data().chunks_exact(o * rows) {
-            add_transposed(self.grad_weight.data_mut(), part, o);
-        }
+        add_parts_transposed(self.grad_weight.data_mut(), self.weight_parts.data_mut(), o);
         if self.config.bias {
             for dy in grad_output.data().chunks_exact(o * p) {
                 for (gb, channel) in self.grad_bias.data_mut().iter_mut().zip(dy.chunks_exact(p)) {
@@ -422,5 +433,33 @@ impl Layer for Conv2d {
 
     fn set_input_gradient(&mut self, needed: bool) {
         self.input_gradient = needed;
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::add_parts_transposed;
+    use strata_tensor::{StrataRng, Tensor};
+
+    #[test]
+    fn parts_add_up_as_one_transposed_add_per_image() {
+        // The definition: for each image in order, gw[j, r] += part[r, j].
+        let (n, rows, o) = (5, 7, 3);
+        let mut rng = StrataRng::seed_from_u64(3);
+        let gw0 = Tensor::random_normal(&[o * rows], 0.0, 1.0, &mut rng).unwrap().into_vec();
+        let parts = Tensor::random_normal(&[n * rows * o], 0.0, 1.0, &mut rng).unwrap().into_vec();
+        let mut want = gw0.clone();
+        for part in parts.chunks_exact(rows * o) {
+            for r in 0..rows {
+                for j in 0..o {
+                    want[j * rows + r] += part[r * o + j];
+                }
+            }
+        }
+        let mut got = gw0;
+        add_parts_transposed(&mut got, &mut parts.clone(), o);
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&got), bits(&want));
     }
 }

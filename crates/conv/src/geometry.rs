@@ -270,7 +270,7 @@ fn zero_gaps(row: &mut [f32], wo: usize, (y_lo, y_hi): (usize, usize), (x_lo, x_
 
 strata_tensor::simd_kernel! {
     /// `dst += src`, element by element, compiled for each SIMD path.
-    fn add_into(dst: &mut [f32], src: &[f32]) {
+    pub(crate) fn add_into(dst: &mut [f32], src: &[f32]) {
         for (d, s) in dst.iter_mut().zip(src) {
             *d += s;
         }
