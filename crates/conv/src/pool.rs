@@ -71,7 +71,7 @@ fn check_plane(h: usize, w: usize) -> Result<()> {
     }
     Err(LayerError::Tensor(TensorError::InvalidArgument {
         op: "max_pool2d",
-        reason: format!("an input plane of {h}x{w} values holds more than u32::MAX (4294967295), the most it indexes"),
+        reason: format!("an input plane of {h}x{w} values is larger than the {} values max pooling indexes", u32::MAX),
     }))
 }
 
@@ -560,5 +560,19 @@ impl Layer for GlobalAvgPool {
 
     fn spec(&self) -> Result<LayerSpec> {
         Ok(LayerSpec { kind: "global_avg_pool".into(), config: serde_json::Value::Null })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_plane;
+
+    #[test]
+    fn planes_larger_than_u32_indices_are_refused() {
+        // 65536 * 65535 = 2^32 - 2^16 fits in u32; 65536 * 65536 = 2^32 does not.
+        assert!(check_plane(65536, 65535).is_ok());
+        let err = check_plane(65536, 65536).err().map(|e| e.to_string());
+        let want = "max_pool2d: invalid argument: an input plane of 65536x65536 values is larger than the 4294967295 values max pooling indexes";
+        assert_eq!(err.as_deref(), Some(want));
     }
 }

@@ -11,7 +11,9 @@ use rayon::prelude::*;
 mod far;
 mod hot;
 
-pub use far::{FAR_ROUND_TRIP, FAR_SCALE, Placement, last_round_trip, placement, set_placement, split_scale};
+pub use far::{
+    FAR_ROUND_TRIP, FAR_SCALE, NEAR_ROUND_TRIP, Placement, last_round_trip, placement, set_placement, split_scale,
+};
 pub use hot::{LINGER, awake_workers, hot, measure_placement};
 
 /// Below this many values a pass runs on the calling thread: handing work

@@ -37,6 +37,13 @@ pub enum Placement {
 /// on this project's machine.
 pub const FAR_ROUND_TRIP: Duration = Duration::from_nanos(250);
 
+/// A [`Placement::Far`] pair becomes [`Placement::Near`] again only on a
+/// round trip shorter than this: far pairs have measured as fast as 258 ns,
+/// and a reading flapping around [`FAR_ROUND_TRIP`] would switch the
+/// schedule back and forth (the near schedule on far threads ran W3 at half
+/// the speed of one thread).
+pub const NEAR_ROUND_TRIP: Duration = Duration::from_nanos(200);
+
 /// While [`Placement::Far`], work is split between threads only when it is
 /// this many times the usual threshold: every product of the W2 step at
 /// batch 64 then runs on one thread, the first layer's at batch 256 still
@@ -52,6 +59,14 @@ const ROUNDS: u32 = 8;
 const BATCHES: u32 = 4;
 /// How long the prober waits for a worker to answer before giving up.
 const ANSWER_WITHIN: Duration = Duration::from_micros(20);
+/// The same for a process's first measurement: the spinner a region has
+/// just started may still be waking (22-49 µs measured on this project's
+/// virtual machine).
+const FIRST_ANSWER_WITHIN: Duration = Duration::from_micros(200);
+/// After a measurement nobody answered, how soon a region may try again
+/// (instead of [`PROBE_EVERY`]): the placement must not stay unknown for
+/// long, nor cost every region a wait.
+const RETRY_AFTER: Duration = Duration::from_millis(10);
 /// How long either side waits for the other's next move.
 const MOVE_WITHIN: Duration = Duration::from_millis(1);
 
@@ -64,8 +79,8 @@ static FIXED: AtomicU8 = AtomicU8::new(AUTO);
 static MEASURED_FAR: AtomicBool = AtomicBool::new(false);
 /// The last measured round trip in nanoseconds (0: none yet).
 static LAST_ROUND_TRIP: AtomicU64 = AtomicU64::new(0);
-/// When the last measurement began ([`now_ns`]).
-static LAST_PROBE: AtomicU64 = AtomicU64::new(0);
+/// When a region may measure next ([`now_ns`]; 0: at once).
+static NEXT_PROBE: AtomicU64 = AtomicU64::new(0);
 /// The mailbox of a measurement: 0 free, 1 asked, 2 answered, then the
 /// prober writes odd numbers and the worker answers each with the next.
 static MAILBOX: AtomicU32 = AtomicU32::new(0);
@@ -134,20 +149,23 @@ pub fn last_round_trip() -> Option<Duration> {
     }
 }
 
-/// Measures the round trip if none was measured for [`PROBE_EVERY`] and a
-/// worker kept awake answers within [`ANSWER_WITHIN`]; called as a region
-/// begins.
+/// Measures the round trip if none was measured for [`PROBE_EVERY`] (or
+/// for [`RETRY_AFTER`] after a measurement nobody answered) and a worker
+/// kept awake answers within [`ANSWER_WITHIN`]; called as a region begins.
 pub(super) fn maybe_measure() {
     if fixed() != AUTO {
         return;
     }
     let now = now_ns();
-    let last = LAST_PROBE.load(Ordering::Acquire);
-    let due = last == 0 || now.saturating_sub(last) >= PROBE_EVERY.as_nanos() as u64;
-    if !due || LAST_PROBE.compare_exchange(last, now.max(1), Ordering::AcqRel, Ordering::Acquire).is_err() {
+    let next = NEXT_PROBE.load(Ordering::Acquire);
+    let soon = |after: Duration| now.saturating_add(after.as_nanos() as u64);
+    if now < next || NEXT_PROBE.compare_exchange(next, soon(PROBE_EVERY), Ordering::AcqRel, Ordering::Acquire).is_err()
+    {
         return;
     }
-    measure_and_record();
+    if measure_and_record().is_none() {
+        let _ = NEXT_PROBE.compare_exchange(soon(PROBE_EVERY), soon(RETRY_AFTER), Ordering::AcqRel, Ordering::Acquire);
+    }
 }
 
 /// Measures the round trip now and records it (the placement follows it
@@ -157,9 +175,17 @@ pub(super) fn measure_and_record() -> Option<Duration> {
     let ns = u64::try_from(round_trip.as_nanos()).unwrap_or(u64::MAX).max(1);
     LAST_ROUND_TRIP.store(ns, Ordering::Release);
     if fixed() == AUTO {
-        MEASURED_FAR.store(round_trip > FAR_ROUND_TRIP, Ordering::Release);
+        let was_far = MEASURED_FAR.load(Ordering::Acquire);
+        MEASURED_FAR.store(next_far(was_far, round_trip), Ordering::Release);
     }
     Some(round_trip)
+}
+
+/// Whether the pair is far after measuring `round_trip`, having been far
+/// (`was_far`) or not: far above [`FAR_ROUND_TRIP`], near below
+/// [`NEAR_ROUND_TRIP`], unchanged between the two.
+pub(super) fn next_far(was_far: bool, round_trip: Duration) -> bool {
+    if was_far { round_trip >= NEAR_ROUND_TRIP } else { round_trip > FAR_ROUND_TRIP }
 }
 
 /// Waits until `MAILBOX` holds `want` (true), or holds 0 or `within`
@@ -186,7 +212,8 @@ fn measure() -> Option<Duration> {
     if MAILBOX.compare_exchange(0, 1, Ordering::AcqRel, Ordering::Acquire).is_err() {
         return None;
     }
-    if !wait_for(2, ANSWER_WITHIN) {
+    let first = LAST_ROUND_TRIP.load(Ordering::Acquire) == 0;
+    if !wait_for(2, if first { FIRST_ANSWER_WITHIN } else { ANSWER_WITHIN }) {
         // Nobody took it: withdraw (unless a worker took it just now).
         if MAILBOX.compare_exchange(1, 0, Ordering::AcqRel, Ordering::Acquire).is_ok() || !wait_for(2, MOVE_WITHIN) {
             MAILBOX.store(0, Ordering::Release);
@@ -225,5 +252,20 @@ pub(super) fn answer() {
     while wait_for(next, MOVE_WITHIN) {
         MAILBOX.store(next + 1, Ordering::Release);
         next += 2;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{FAR_ROUND_TRIP, NEAR_ROUND_TRIP, next_far};
+    use std::time::Duration;
+
+    #[test]
+    fn the_placement_changes_only_past_its_two_thresholds() {
+        let ns = Duration::from_nanos;
+        // Near stays near up to FAR_ROUND_TRIP (250 ns) and goes far above it.
+        assert!(!next_far(false, FAR_ROUND_TRIP) && !next_far(false, ns(230)) && next_far(false, ns(258)));
+        // Far stays far down to NEAR_ROUND_TRIP (200 ns) and comes near below it.
+        assert!(next_far(true, ns(230)) && next_far(true, NEAR_ROUND_TRIP) && !next_far(true, ns(130)));
     }
 }
