@@ -27,12 +27,13 @@ use std::time::{Duration, Instant};
 pub enum Placement {
     /// Sharing a cache line is cheap: work is split at the usual sizes.
     Near,
-    /// A cache line takes longer than [`FAR_ROUND_TRIP`] to go and come
-    /// back: only large work is split.
+    /// A cache line took longer than [`FAR_ROUND_TRIP`] to go and come
+    /// back, and not less than [`NEAR_ROUND_TRIP`] since: only large work
+    /// is split.
     Far,
 }
 
-/// A round trip longer than this is [`Placement::Far`]: between the 60-130
+/// A round trip longer than this makes [`Placement::Far`]: between the 60-130
 /// ns of two CPUs on one die and the 410-430 ns of two dies, both measured
 /// on this project's machine.
 pub const FAR_ROUND_TRIP: Duration = Duration::from_nanos(250);
