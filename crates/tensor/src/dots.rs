@@ -13,8 +13,9 @@
 //! multiply-adds; a zero-padded vector ends the row), and [`lane_sum`]'s
 //! fixed tree adds the 16 lanes. Every output is thus a function of its two
 //! rows alone, whatever block or thread computed it. Measured on Zen 5 (one
-//! thread, best of 200 x 20 calls): 72x16 by depth 196, 4.1 to 2.2 µs; 9x8
-//! by depth 784, 0.60 to 0.49 µs.
+//! thread, best of 200 x 20 calls through [`crate::gemm`]): 72x16 by depth
+//! 196, 4.1 to 2.4 µs; 9x8 by depth 784, 0.60 to 0.55 µs. At 32 columns the
+//! `gemm` crate was as fast, at 64 faster.
 //!
 //! Only on the AVX-512 path, when no path is forced (`STRATA_SIMD`): the
 //! other paths keep the `gemm` crate.
@@ -65,7 +66,7 @@ pub(crate) fn run(alpha: f32, a: &[f32], b: &[f32], beta: f32, c: &mut [f32], (m
 /// four lanes `(l0 + l2) + (l1 + l3)`, then `(g0 + g1) + (g2 + g3)`. The
 /// AVX-512 reduction of a 4x4 block computes the same additions.
 #[inline(always)]
-pub(crate) fn lane_sum(l: &[f32; 16]) -> f32 {
+fn lane_sum(l: &[f32; 16]) -> f32 {
     let g = |i: usize| (l[4 * i] + l[4 * i + 2]) + (l[4 * i + 1] + l[4 * i + 3]);
     (g(0) + g(1)) + (g(2) + g(3))
 }
