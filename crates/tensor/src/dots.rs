@@ -99,23 +99,19 @@ mod avx512 {
         (m, n, k): (usize, usize, usize),
     ) {
         let s = Scale { alpha, beta };
-        let (m4, n4) = (m / 4 * 4, n / 4 * 4);
         for i in (0..m).step_by(4) {
             for j in (0..n).step_by(4) {
                 let (a, b) = (&a[i * k..], &b[j * k..]);
                 let c = &mut c[i * n + j..];
-                // SAFETY: the block's rows lie inside `a` and `b`, its
-                // outputs inside `c` (rows `i..i + 4 <= m` for a full block).
+                let tile = ((m - i).min(4), (n - j).min(4));
+                // SAFETY: the tile's rows lie inside `a` and `b`, its
+                // outputs inside `c`.
                 unsafe {
-                    match (i < m4, j < n4) {
-                        (true, true) => block::<4, 4>(a, b, c, n, k, s),
-                        (true, false) => rows_of::<4>(a, b, c, n, k, s, n - j),
-                        (false, true) => rows_then::<4>(a, b, c, n, k, s, m - i),
-                        (false, false) => {
-                            for r in 0..m - i {
-                                rows_of::<1>(&a[r * k..], b, &mut c[r * n..], n, k, s, n - j);
-                            }
-                        }
+                    match tile {
+                        (4, 4) => blocks::<4, 4>(a, b, c, (n, k), s, tile),
+                        (4, _) => blocks::<4, 1>(a, b, c, (n, k), s, tile),
+                        (_, 4) => blocks::<1, 4>(a, b, c, (n, k), s, tile),
+                        _ => blocks::<1, 1>(a, b, c, (n, k), s, tile),
                     }
                 }
             }
@@ -128,31 +124,21 @@ mod avx512 {
         beta: f32,
     }
 
-    /// `RB` rows against each of the last `cols < 4` columns, one at a time.
+    /// A tile of `rows x cols` outputs (at most 4 x 4) as blocks of `RB x OB`.
     #[target_feature(enable = "avx512f")]
-    #[allow(clippy::too_many_arguments)]
-    unsafe fn rows_of<const RB: usize>(a: &[f32], b: &[f32], c: &mut [f32], n: usize, k: usize, s: Scale, cols: usize) {
-        for j in 0..cols {
-            // SAFETY: the caller's contract.
-            unsafe { block::<RB, 1>(a, &b[j * k..], &mut c[j..], n, k, s) };
-        }
-    }
-
-    /// Each of the last `rows < 4` rows against `OB` columns.
-    #[target_feature(enable = "avx512f")]
-    #[allow(clippy::too_many_arguments)]
-    unsafe fn rows_then<const OB: usize>(
+    unsafe fn blocks<const RB: usize, const OB: usize>(
         a: &[f32],
         b: &[f32],
         c: &mut [f32],
-        n: usize,
-        k: usize,
+        (n, k): (usize, usize),
         s: Scale,
-        rows: usize,
+        (rows, cols): (usize, usize),
     ) {
-        for r in 0..rows {
-            // SAFETY: the caller's contract.
-            unsafe { block::<1, OB>(&a[r * k..], b, &mut c[r * n..], n, k, s) };
+        for r in (0..rows).step_by(RB) {
+            for j in (0..cols).step_by(OB) {
+                // SAFETY: the caller's contract.
+                unsafe { block::<RB, OB>(&a[r * k..], &b[j * k..], &mut c[r * n + j..], n, k, s) };
+            }
         }
     }
 
