@@ -10,11 +10,14 @@ use rayon::prelude::*;
 
 mod far;
 mod hot;
+mod pair;
 
 pub use far::{
     FAR_ROUND_TRIP, FAR_SCALE, NEAR_ROUND_TRIP, Placement, last_round_trip, placement, set_placement, split_scale,
 };
+pub(crate) use hot::linger;
 pub use hot::{LINGER, awake_workers, hot, measure_placement};
+pub(crate) use pair::pair;
 
 /// Below this many values a pass runs on the calling thread: handing work
 /// to another core costs a few microseconds, what about 64K additions take.

@@ -67,7 +67,7 @@ fn gemm_matches_a_naive_loop_for_every_transpose_case_and_size() {
     }
 }
 
-/// A batch-1 product (`m = 1`, weights stored `[k, n]`) sums each output's
+/// A batch-1 product (`m = 1`, weights stored `[k, n]`) less than 128 deep sums each output's
 /// terms in the order of `p`, one multiply and one add each, whatever block
 /// of outputs it falls in: so it equals that loop in `f32` bit for bit. The
 /// widths cover every block (256, 128, 64, 32, 16) and every tail below 16,
@@ -91,6 +91,45 @@ fn batch_one_products_equal_the_in_order_f32_loop_bit_for_bit_at_every_width() {
                         sum += a.data()[p] * b.data()[p * n + j];
                     }
                     let want = if beta == 0.0 { alpha * sum } else { alpha * sum + beta * c0.data()[j] };
+                    assert_eq!(got.to_bits(), want.to_bits(), "n{n} k{k} output {j}: {got} vs {want}");
+                }
+            }
+        }
+    }
+}
+
+/// A batch-1 output of depth `k >= 128` by its definition: the terms `p < k / 2`
+/// summed in order, the others summed in order, then `alpha * (s0 + s1)`
+/// (`+ beta * c`). The halves may run on two threads; the sums do not change.
+pub fn halves_dot(alpha: f32, a: &[f32], b: &[f32], n: usize, j: usize, beta: f32, c: f32) -> f32 {
+    let h = a.len() / 2;
+    let sum = |ps: std::ops::Range<usize>| {
+        let mut s = 0f32;
+        for p in ps {
+            s += a[p] * b[p * n + j];
+        }
+        s
+    };
+    let (s0, s1) = (sum(0..h), sum(h..a.len()));
+    if beta == 0.0 { alpha * (s0 + s1) } else { alpha * (s0 + s1) + beta * c }
+}
+
+#[test]
+fn batch_one_products_at_least_128_deep_sum_two_halves_of_the_depth_bit_for_bit() {
+    let mut rng = StrataRng::seed_from_u64(8);
+    // Depths at and past the threshold (even and odd halves), W5's 784; widths
+    // through every block of the in-order kernel, and W5's 256 outputs.
+    for k in [128, 129, 255, 784] {
+        for n in (1..=20).chain([63, 256, 300]) {
+            let a = Tensor::random_normal(&[k], 0.0, 1.0, &mut rng).unwrap();
+            let b = Tensor::random_normal(&[k, n], 0.0, 1.0, &mut rng).unwrap();
+            let c0 = Tensor::random_normal(&[n], 0.0, 1.0, &mut rng).unwrap();
+            for (alpha, beta) in [(1.0f32, 0.0f32), (0.5, -2.0)] {
+                let mut c = c0.data().to_vec();
+                let (av, bv) = (MatRef::new(a.data(), 1, k).unwrap(), MatRef::new(b.data(), k, n).unwrap());
+                gemm(alpha, av, bv, beta, MatMut::new(&mut c, 1, n).unwrap()).unwrap();
+                for (j, &got) in c.iter().enumerate() {
+                    let want = halves_dot(alpha, a.data(), b.data(), n, j, beta, c0.data()[j]);
                     assert_eq!(got.to_bits(), want.to_bits(), "n{n} k{k} output {j}: {got} vs {want}");
                 }
             }

@@ -150,3 +150,38 @@ fn far_threads_split_only_large_work_and_compute_the_same_bits() {
     assert_eq!(near, far, "the placement changed a result");
     assert_eq!(split_scale(), if placement() == Placement::Far { FAR_SCALE } else { 1 });
 }
+
+/// A batch-1 product of W5's first layer (784x256): on one thread, both
+/// halves of the depth run here; on two, the first call starts a spinner
+/// (`linger`) and later calls hand it the second half. The bits are the
+/// same, and the hand-off happens.
+#[test]
+fn batch_one_products_hand_half_to_a_spinning_worker_with_the_same_bits() {
+    let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
+    set_placement(Some(Placement::Near));
+    let (n, k) = (256, 784);
+    let a: Vec<f32> = (0..k).map(|i| ((i * 7919) % 1000) as f32 / 999.0 - 0.5).collect();
+    let b: Vec<f32> = (0..k * n).map(|i| ((i * 104_729) % 1000) as f32 / 999.0 - 0.5).collect();
+    let product = || {
+        let mut c = vec![0f32; n];
+        let (av, bv) = (MatRef::new(&a, 1, k).unwrap(), MatRef::new(&b, k, n).unwrap());
+        gemm(1.0, av, bv, 0.0, MatMut::new(&mut c, 1, n).unwrap()).unwrap();
+        c.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
+    };
+    // No worker awake anywhere (the count is process-wide): all on this thread.
+    assert!(eventually(Duration::from_secs(5), || awake_workers() == 0));
+    let before = gemm_stats().parallel_calls;
+    let alone = pool(1).install(product);
+    assert_eq!(gemm_stats().parallel_calls, before, "one thread handed work away");
+    let pool = pool(2);
+    let handed = eventually(Duration::from_secs(10), || {
+        pool.install(|| {
+            for _ in 0..100 {
+                assert_eq!(product(), alone, "two threads changed a bit");
+            }
+        });
+        gemm_stats().parallel_calls > before
+    });
+    set_placement(None);
+    assert!(handed, "no half was handed to the other thread in 10 s");
+}

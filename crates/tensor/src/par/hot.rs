@@ -1,6 +1,6 @@
 //! Keeping rayon's other workers awake during training steps: [`hot`].
 
-use super::far;
+use super::{far, pair};
 use std::cell::Cell;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -134,6 +134,21 @@ pub fn measure_placement() -> Option<std::time::Duration> {
     })
 }
 
+/// Keeps the pool's other workers spinning for [`LINGER`] from now,
+/// starting them if none is, for work outside any region that hands small
+/// pieces to them ([`super::pair`]: batch-1 products). So the first call of
+/// a burst runs on one thread and the next ones find a worker awake. Does
+/// nothing with fewer than 2 threads or `STRATA_WAIT_POLICY=passive`.
+pub(crate) fn linger() {
+    if rayon::current_num_threads() < 2 || passive() || IN_REGION.get() {
+        return;
+    }
+    LAST_END.store(far::now_ns(), Ordering::Release);
+    while take_spinner_slot() {
+        rayon::spawn(spin);
+    }
+}
+
 /// `STRATA_WAIT_POLICY=passive`: [`hot`] spins no worker.
 fn passive() -> bool {
     static PASSIVE: OnceLock<bool> = OnceLock::new();
@@ -172,6 +187,7 @@ fn spin() {
             continue;
         }
         far::answer();
+        pair::answer();
         // Now and then, let the OS run another thread waiting for this CPU
         // (more threads than cores: a rank bound to one core, a CPU quota);
         // with none waiting, the call returns at once.
