@@ -10,6 +10,9 @@
 //! It beat nalgebra's `gemm` (matrixmultiply) at every shape of the
 //! workloads, and its results do not depend on the thread count (it splits
 //! the output, never the sum over `k`), so training stays bit-reproducible.
+//! Products of one row (batch-1 inference) take kernels of this module; the
+//! deeper ones sum two halves of the depth, cut by the shape alone, and may
+//! run the second on another core ([`crate::par::pair`]).
 //! nalgebra stays the user-facing matrix type: [`Tensor::to_dmatrix`] and
 //! [`Tensor::from_dmatrix`] convert.
 
@@ -156,7 +159,7 @@ pub fn gemm(alpha: f32, a: MatRef<'_>, b: MatRef<'_>, beta: f32, c: MatMut<'_>) 
         return Ok(());
     }
     if m == 1 {
-        // One row (batch-1 inference): no packing, no threads.
+        // One row (batch-1 inference): no packing.
         CALLS.fetch_add(1, Ordering::Relaxed);
         if b.transposed {
             row_times_transposed(alpha, a.data, b.data, beta, c.data, k);

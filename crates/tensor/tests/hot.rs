@@ -182,6 +182,17 @@ fn batch_one_products_hand_half_to_a_spinning_worker_with_the_same_bits() {
         });
         gemm_stats().parallel_calls > before
     });
-    set_placement(None);
     assert!(handed, "no half was handed to the other thread in 10 s");
+    // Four threads of a user's own (a server's request handlers) at once:
+    // one posts at a time, the others compute both halves; the same bits.
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| {
+                for _ in 0..200 {
+                    assert_eq!(product(), alone, "concurrent callers changed a bit");
+                }
+            });
+        }
+    });
+    set_placement(None);
 }

@@ -148,7 +148,39 @@ pub(super) fn answer() {
 #[cfg(test)]
 mod tests {
     use super::pair;
-    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+    /// A piece that panics on the worker makes the caller panic too, instead
+    /// of leaving it waiting; the mailbox works again after it. Inside a
+    /// region, so that a worker spins and takes pieces.
+    #[test]
+    fn a_piece_that_panics_on_the_worker_ends_the_call_with_a_panic() {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+        let taken = AtomicBool::new(false);
+        pool.install(|| {
+            crate::par::hot(|| {
+                for _ in 0..100_000 {
+                    let outcome = std::panic::catch_unwind(|| {
+                        pair(|| std::thread::sleep(std::time::Duration::from_micros(20)), || panic!("the piece"))
+                    });
+                    let message = outcome.expect_err("a piece that panics returned");
+                    let text = message
+                        .downcast_ref::<&str>()
+                        .copied()
+                        .or(message.downcast_ref::<String>().map(|s| s.as_str()));
+                    if text == Some("a piece of work handed to another thread panicked there") {
+                        taken.store(true, Ordering::Relaxed);
+                        break;
+                    }
+                    assert_eq!(text, Some("the piece"), "run here, the piece's own panic");
+                }
+            })
+        });
+        assert!(taken.load(Ordering::Relaxed), "no worker took a piece in 100,000 calls");
+        let n = AtomicUsize::new(0);
+        _ = pair(|| _ = n.fetch_add(1, Ordering::Relaxed), || _ = n.fetch_add(1, Ordering::Relaxed));
+        assert_eq!(n.load(Ordering::Relaxed), 2);
+    }
 
     #[test]
     fn both_pieces_run_once_with_or_without_a_worker() {
