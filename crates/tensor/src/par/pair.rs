@@ -155,7 +155,7 @@ mod tests {
     /// region, so that a worker spins and takes pieces.
     #[test]
     fn a_piece_that_panics_on_the_worker_ends_the_call_with_a_panic() {
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().expect("a pool of 2 threads");
         let taken = AtomicBool::new(false);
         pool.install(|| {
             crate::par::hot(|| {
