@@ -196,6 +196,9 @@ pub struct Conv2d {
     /// Per-image weight gradients, transposed: `[batch, in*kh*kw, out]`,
     /// summed in order into the first ([`add_parts_transposed`]).
     weight_parts: Tensor,
+    /// Per-image bias gradients, `[batch, out]`, each channel's sum of one
+    /// image's `dy` plane, added in image order into `grad_bias`.
+    bias_parts: Tensor,
     /// Whether backward computes `dL/dinput` (see [`Layer::set_input_gradient`]).
     input_gradient: bool,
 }
@@ -240,6 +243,7 @@ impl Conv2d {
             grad_input: Tensor::default(),
             scratch: Vec::new(),
             weight_parts: Tensor::default(),
+            bias_parts: Tensor::default(),
             input_gradient: true,
         })
     }
@@ -326,9 +330,10 @@ impl Layer for Conv2d {
         let (o, rows, p, in_len) = (c.out_channels, g.col_rows(), g.n_positions(), g.in_len());
         self.output.resize(&[n, o, g.out_hw[0], g.out_hw[1]]);
         self.trained = (mode == Mode::Train).then_some(g);
-        if mode == Mode::Train {
-            self.input.copy_from(input);
-        }
+        // Training keeps the input for backward: each group copies its own
+        // images, so they stay in the cache of the thread that reads them
+        // again in backward.
+        self.input.resize(if mode == Mode::Train { input.shape() } else { &[0] });
         if n == 0 {
             return Ok(&self.output);
         }
@@ -336,12 +341,21 @@ impl Layer for Conv2d {
         let per = n.div_ceil(groups);
         let weight = MatRef::new(self.weight.data(), o, rows)?;
         let bias = self.config.bias.then_some(self.bias.data());
+        let kept = if mode == Mode::Train {
+            Either::Left(self.input.data_mut().par_chunks_mut(per * in_len))
+        } else {
+            Either::Right((0..n.div_ceil(per)).into_par_iter().map(|_| <&mut [f32]>::default()))
+        };
         self.output
             .data_mut()
             .par_chunks_mut(per * o * p)
             .zip(input.data().par_chunks(per * in_len))
+            .zip(kept)
             .zip(self.scratch[..groups].par_iter_mut())
-            .try_for_each(|((out, x), s)| -> strata_tensor::Result<()> {
+            .try_for_each(|(((out, x), kept), s)| -> strata_tensor::Result<()> {
+                if !kept.is_empty() {
+                    kept.copy_from_slice(x);
+                }
                 for (y, x) in out.chunks_exact_mut(o * p).zip(x.chunks_exact(in_len)) {
                     im2col(x, &g, s.cols.data_mut(), p, 0);
                     gemm(1.0, weight, MatRef::new(s.cols.data(), rows, p)?, 0.0, MatMut::new(y, o, p)?)?;
@@ -371,8 +385,16 @@ impl Layer for Conv2d {
             return Ok(&self.grad_input);
         }
         self.weight_parts.resize(&[n, rows, o]);
+        let bias_len = if self.config.bias { o } else { 0 };
+        self.bias_parts.resize(&[n, bias_len]);
         let groups = self.prepare_scratch(n, &g, input_gradient);
         let per = n.div_ceil(groups);
+        // Without a bias, every group gets an empty slice.
+        let db_chunks = if bias_len > 0 {
+            Either::Left(self.bias_parts.data_mut().par_chunks_mut(per * bias_len))
+        } else {
+            Either::Right((0..n.div_ceil(per)).into_par_iter().map(|_| <&mut [f32]>::default()))
+        };
         let weight = MatRef::new(self.weight.data(), o, rows)?;
         // Without the input gradient there is no `dx` to split: every group
         // gets an empty slice.
@@ -385,10 +407,18 @@ impl Layer for Conv2d {
             .zip(self.input.data().par_chunks(per * in_len))
             .zip(grad_output.data().par_chunks(per * o * p))
             .zip(self.weight_parts.data_mut().par_chunks_mut(per * o * rows))
+            .zip(db_chunks)
             .zip(self.scratch[..groups].par_iter_mut())
-            .try_for_each(|((((dx, x), dy), dw), s)| -> strata_tensor::Result<()> {
+            .try_for_each(|(((((dx, x), dy), dw), db), s)| -> strata_tensor::Result<()> {
                 let images = x.chunks_exact(in_len).zip(dy.chunks_exact(o * p)).zip(dw.chunks_exact_mut(o * rows));
                 for (i, ((x, dy), dw)) in images.enumerate() {
+                    // This image's bias gradient: one sum per channel.
+                    if bias_len > 0 {
+                        let db = &mut db[i * bias_len..(i + 1) * bias_len];
+                        for (b, channel) in db.iter_mut().zip(dy.chunks_exact(p)) {
+                            *b = strata_tensor::sum_lanes(channel);
+                        }
+                    }
                     im2col(x, &g, s.cols.data_mut(), p, 0);
                     let dy = MatRef::new(dy, o, p)?;
                     gemm(1.0, MatRef::new(s.cols.data(), rows, p)?, dy.t(), 0.0, MatMut::new(dw, rows, o)?)?;
@@ -401,10 +431,12 @@ impl Layer for Conv2d {
             })?;
         // Fixed order, whatever the number of threads: bit-identical results.
         add_parts_transposed(self.grad_weight.data_mut(), self.weight_parts.data_mut(), o);
-        if self.config.bias {
-            for dy in grad_output.data().chunks_exact(o * p) {
-                for (gb, channel) in self.grad_bias.data_mut().iter_mut().zip(dy.chunks_exact(p)) {
-                    *gb += strata_tensor::sum_lanes(channel);
+        // In image order too: `((gb + b0) + b1) + ...`, the additions made
+        // when the sums were taken here.
+        if bias_len > 0 {
+            for image in self.bias_parts.data().chunks_exact(bias_len) {
+                for (gb, &b) in self.grad_bias.data_mut().iter_mut().zip(image) {
+                    *gb += b;
                 }
             }
         }
