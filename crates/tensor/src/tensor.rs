@@ -330,10 +330,14 @@ impl Tensor {
         self.shape.push(last);
     }
 
-    /// Become a copy of `other`, reusing this tensor's allocation.
+    /// Become a copy of `other`, reusing this tensor's allocation. A large
+    /// copy is split between the threads in halves of its rows, as the
+    /// element-wise passes are (`crate::par`), so a layer's kept input
+    /// stays with the thread that computed that half of it.
     pub fn copy_from(&mut self, other: &Tensor) {
         self.resize(&other.shape);
-        self.data.copy_from_slice(&other.data);
+        let src = &other.data;
+        crate::par::par_rows_mut(&mut self.data, 1, |start, out| out.copy_from_slice(&src[start..start + out.len()]));
     }
 
     /// Set every element to `value`.
