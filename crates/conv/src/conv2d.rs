@@ -148,7 +148,9 @@ struct Scratch {
 /// Images are independent, so a batch is split into one contiguous group per
 /// rayon thread (for batches of more than about 2^18 multiply-adds). The
 /// per-image weight-gradient partials are added in image order afterwards, so
-/// the result is bit-identical for any number of threads.
+/// the result is bit-identical for any number of threads; so are the
+/// per-image bias sums. Each group also copies its own images for backward:
+/// a thread's images stay in its cache from forward to backward.
 ///
 /// Per image rather than one GEMM over the whole batch's column matrix, by
 /// measurement (`cargo bench -p strata-conv -- gemm_strategy`, forward of a
