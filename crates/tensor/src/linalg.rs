@@ -282,9 +282,10 @@ thread_local! {
 /// half of `B`; when the product is large and a worker spins
 /// ([`crate::par::hot`], or [`crate::par::linger`] started here), the
 /// worker computes `s1` while this thread computes `s0` ([`crate::par::pair`]),
-/// each from its own core's cache: W5 (784-256-128-10) from 6.3 to about
-/// 3.3 µs in a probe on Zen 5, where one core streams the 784 KB of the
-/// first layer's weights at about its L2 bandwidth.
+/// each from its own core's cache: W5 (784-256-128-10) from 6.2-7.4 to 3.2
+/// µs in a probe on Zen 5 (6.83 to 3.34 µs in `cargo xtask bench --compare`),
+/// where one core streams the 784 KB of the first layer's weights at about
+/// its L2 bandwidth.
 fn row_times_matrix_in_halves(alpha: f32, a: &[f32], b: &[f32], beta: f32, c: &mut [f32], (n, k): (usize, usize)) {
     let h = k / 2;
     let (a0, a1) = a.split_at(h);

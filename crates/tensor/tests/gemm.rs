@@ -67,17 +67,19 @@ fn gemm_matches_a_naive_loop_for_every_transpose_case_and_size() {
     }
 }
 
-/// A batch-1 product (`m = 1`, weights stored `[k, n]`) less than 128 deep sums each output's
-/// terms in the order of `p`, one multiply and one add each, whatever block
-/// of outputs it falls in: so it equals that loop in `f32` bit for bit. The
-/// widths cover every block (256, 128, 64, 32, 16) and every tail below 16,
-/// whose last rows are read through the zero-padded copy.
-#[test]
-fn batch_one_products_equal_the_in_order_f32_loop_bit_for_bit_at_every_width() {
-    let mut rng = StrataRng::seed_from_u64(7);
-    let widths = (1..=70).chain([127, 128, 129, 255, 256, 257, 256 + 128 + 64 + 32 + 16 + 15]);
+/// Checks every output of batch-1 products (`m = 1`, weights stored `[k, n]`)
+/// at each depth of `ks` and width of `widths`, for `(alpha, beta)` of
+/// `(1, 0)` and `(0.5, -2)`, bit for bit against `want(alpha, a, b, n, j,
+/// beta, c_j)`.
+fn check_batch_one(
+    seed: u64,
+    ks: &[usize],
+    widths: impl Iterator<Item = usize>,
+    want: impl Fn(f32, &[f32], &[f32], usize, usize, f32, f32) -> f32,
+) {
+    let mut rng = StrataRng::seed_from_u64(seed);
     for n in widths {
-        for k in [1, 3, 17] {
+        for &k in ks {
             let a = Tensor::random_normal(&[k], 0.0, 1.0, &mut rng).unwrap();
             let b = Tensor::random_normal(&[k, n], 0.0, 1.0, &mut rng).unwrap();
             let c0 = Tensor::random_normal(&[n], 0.0, 1.0, &mut rng).unwrap();
@@ -86,55 +88,50 @@ fn batch_one_products_equal_the_in_order_f32_loop_bit_for_bit_at_every_width() {
                 let (av, bv) = (MatRef::new(a.data(), 1, k).unwrap(), MatRef::new(b.data(), k, n).unwrap());
                 gemm(alpha, av, bv, beta, MatMut::new(&mut c, 1, n).unwrap()).unwrap();
                 for (j, &got) in c.iter().enumerate() {
-                    let mut sum = 0f32;
-                    for p in 0..k {
-                        sum += a.data()[p] * b.data()[p * n + j];
-                    }
-                    let want = if beta == 0.0 { alpha * sum } else { alpha * sum + beta * c0.data()[j] };
+                    let want = want(alpha, a.data(), b.data(), n, j, beta, c0.data()[j]);
                     assert_eq!(got.to_bits(), want.to_bits(), "n{n} k{k} output {j}: {got} vs {want}");
                 }
             }
         }
     }
+}
+
+/// `alpha * sum + beta * c` (just `alpha * sum` for `beta = 0`), where `sum`
+/// adds `a[p] * B[p, j]` over `ps` in order, one multiply and one add each.
+fn in_order(alpha: f32, a: &[f32], b: &[f32], n: usize, j: usize, ps: std::ops::Range<usize>) -> f32 {
+    let mut sum = 0f32;
+    for p in ps {
+        sum += a[p] * b[p * n + j];
+    }
+    alpha * sum
+}
+
+/// A batch-1 product less than 128 deep sums each output's terms in the
+/// order of `p`, one multiply and one add each, whatever block of outputs it
+/// falls in: so it equals that loop in `f32` bit for bit. The widths cover
+/// every block (256, 128, 64, 32, 16) and every tail below 16, whose last
+/// rows are read through the zero-padded copy.
+#[test]
+fn batch_one_products_equal_the_in_order_f32_loop_bit_for_bit_at_every_width() {
+    let widths = (1..=70).chain([127, 128, 129, 255, 256, 257, 256 + 128 + 64 + 32 + 16 + 15]);
+    check_batch_one(7, &[1, 3, 17], widths, |alpha, a, b, n, j, beta, c| {
+        let scaled = in_order(alpha, a, b, n, j, 0..a.len());
+        if beta == 0.0 { scaled } else { scaled + beta * c }
+    });
 }
 
 /// A batch-1 output of depth `k >= 128` by its definition: the terms `p < k / 2`
 /// summed in order, the others summed in order, then `alpha * (s0 + s1)`
 /// (`+ beta * c`). The halves may run on two threads; the sums do not change.
-pub fn halves_dot(alpha: f32, a: &[f32], b: &[f32], n: usize, j: usize, beta: f32, c: f32) -> f32 {
-    let h = a.len() / 2;
-    let sum = |ps: std::ops::Range<usize>| {
-        let mut s = 0f32;
-        for p in ps {
-            s += a[p] * b[p * n + j];
-        }
-        s
-    };
-    let (s0, s1) = (sum(0..h), sum(h..a.len()));
-    if beta == 0.0 { alpha * (s0 + s1) } else { alpha * (s0 + s1) + beta * c }
-}
-
 #[test]
 fn batch_one_products_at_least_128_deep_sum_two_halves_of_the_depth_bit_for_bit() {
-    let mut rng = StrataRng::seed_from_u64(8);
     // Depths at and past the threshold (even and odd halves), W5's 784; widths
     // through every block of the in-order kernel, and W5's 256 outputs.
-    for k in [128, 129, 255, 784] {
-        for n in (1..=20).chain([63, 256, 300]) {
-            let a = Tensor::random_normal(&[k], 0.0, 1.0, &mut rng).unwrap();
-            let b = Tensor::random_normal(&[k, n], 0.0, 1.0, &mut rng).unwrap();
-            let c0 = Tensor::random_normal(&[n], 0.0, 1.0, &mut rng).unwrap();
-            for (alpha, beta) in [(1.0f32, 0.0f32), (0.5, -2.0)] {
-                let mut c = c0.data().to_vec();
-                let (av, bv) = (MatRef::new(a.data(), 1, k).unwrap(), MatRef::new(b.data(), k, n).unwrap());
-                gemm(alpha, av, bv, beta, MatMut::new(&mut c, 1, n).unwrap()).unwrap();
-                for (j, &got) in c.iter().enumerate() {
-                    let want = halves_dot(alpha, a.data(), b.data(), n, j, beta, c0.data()[j]);
-                    assert_eq!(got.to_bits(), want.to_bits(), "n{n} k{k} output {j}: {got} vs {want}");
-                }
-            }
-        }
-    }
+    check_batch_one(8, &[128, 129, 255, 784], (1..=20).chain([63, 256, 300]), |alpha, a, b, n, j, beta, c| {
+        let h = a.len() / 2;
+        let (s0, s1) = (in_order(1.0, a, b, n, j, 0..h), in_order(1.0, a, b, n, j, h..a.len()));
+        if beta == 0.0 { alpha * (s0 + s1) } else { alpha * (s0 + s1) + beta * c }
+    });
 }
 
 /// One output of a product `A B^T` of at most 16 columns on the AVX-512
