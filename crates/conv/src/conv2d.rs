@@ -270,12 +270,14 @@ impl Conv2d {
     fn prepare_scratch(&mut self, n: usize, g: &Geometry, backward: bool) -> usize {
         let (rows, cols) = (g.col_rows(), g.n_positions());
         let macs = n.saturating_mul(self.config.out_channels).saturating_mul(rows).saturating_mul(cols);
-        // Scaled by `par::split_scale` like every split: on threads far apart
-        // the layers around (ReLU, the products) run on one thread, and
-        // images split here cross between the threads at every layer. W3 on
-        // far threads, medians of readings alternated over 15 minutes: 29k
-        // samples/s split here and in pooling (7 readings), 42k not (12).
-        let split_from = PARALLEL_MIN_MACS.saturating_mul(strata_tensor::par::split_scale());
+        // Groups of images are samples (`par::Split::Samples`): they split at
+        // this size near or far, like the element-wise passes around them,
+        // so each thread keeps its half of the images from layer to layer.
+        // (Split here while ReLU ran on one thread, W3 on far threads ran at
+        // 29k samples/s against 42k unsplit; split together, about 1.18x
+        // faster than neither: docs/performance.md.)
+        let split_from =
+            PARALLEL_MIN_MACS.saturating_mul(strata_tensor::par::split_scale(strata_tensor::par::Split::Samples));
         let groups = if macs < split_from { 1 } else { rayon::current_num_threads().clamp(1, n) };
         if self.scratch.len() < groups {
             self.scratch.resize_with(groups, Scratch::default);

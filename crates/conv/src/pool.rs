@@ -56,11 +56,11 @@ impl Pool2dConfig {
     }
 }
 
-/// The fewest planes a thread takes: 16, or all of them while the threads
-/// sit far apart (`strata_tensor::par::split_scale`; see `Conv2d`'s
+/// The fewest planes a thread takes: 16, or all of them while work split by
+/// samples is scaled up (`strata_tensor::par::split_scale`; see `Conv2d`'s
 /// groups of images for the measurement).
 fn min_planes() -> usize {
-    if strata_tensor::par::split_scale() > 1 { usize::MAX } else { 16 }
+    if strata_tensor::par::split_scale(strata_tensor::par::Split::Samples) > 1 { usize::MAX } else { 16 }
 }
 
 /// Max pooling keeps each maximum's index in its input plane as a `u32`:

@@ -1,14 +1,15 @@
 //! `par::hot`: the other workers stay awake inside a region and for
 //! `LINGER` after it, then sleep; a region that unwinds ends all the same;
 //! regions measure how far apart the threads sit, and far threads split
-//! only large work, with the same results.
+//! only large products and updates, with the same results.
 #![allow(clippy::unwrap_used)]
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use strata_tensor::par::{
-    FAR_ROUND_TRIP, FAR_SCALE, NEAR_ROUND_TRIP, Placement, awake_workers, hot, last_round_trip, measure_placement,
-    placement, set_placement, split_scale,
+    FAR_ROUND_TRIP, FAR_SCALE, NEAR_ROUND_TRIP, PAR_MIN_ELEMENTS, Placement, Split, awake_workers, hot,
+    last_round_trip, measure_placement, par_rows_mut, placement, set_placement, split_scale,
 };
 use strata_tensor::{MatMut, MatRef, PARALLEL_THRESHOLD, gemm, gemm_stats};
 
@@ -148,7 +149,34 @@ fn far_threads_split_only_large_work_and_compute_the_same_bits() {
     assert!(near_split, "near: the product was not split");
     assert!(!far_split, "far: the product was split");
     assert_eq!(near, far, "the placement changed a result");
-    assert_eq!(split_scale(), if placement() == Placement::Far { FAR_SCALE } else { 1 });
+    assert_eq!(split_scale(Split::Products), if placement() == Placement::Far { FAR_SCALE } else { 1 });
+}
+
+/// Far apart, work that shares no operand between the threads still splits
+/// at the usual sizes (each thread keeps its half of the samples); products
+/// and the optimizers' updates split only at `FAR_SCALE` times theirs.
+#[test]
+fn far_threads_still_split_passes_and_samples_at_the_usual_sizes() {
+    let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
+    let pool = pool(2);
+    for (where_, far) in [(Placement::Near, false), (Placement::Far, true)] {
+        set_placement(Some(where_));
+        let pieces = AtomicUsize::new(0);
+        // 2^17 values: twice the size from which a pass splits.
+        let mut x = vec![1f32; 2 * PAR_MIN_ELEMENTS];
+        pool.install(|| {
+            par_rows_mut(&mut x, 1, |_, piece| {
+                pieces.fetch_add(1, Ordering::Relaxed);
+                piece.iter_mut().for_each(|v| *v *= 2.0);
+            })
+        });
+        assert_eq!(pieces.load(Ordering::Relaxed), 2, "{where_:?}: the pass was not split");
+        assert!(x.iter().all(|&v| v == 2.0));
+        assert_eq!((split_scale(Split::Passes), split_scale(Split::Samples)), (1, 1), "{where_:?}");
+        let shared = if far { FAR_SCALE } else { 1 };
+        assert_eq!((split_scale(Split::Products), split_scale(Split::Updates)), (shared, shared), "{where_:?}");
+    }
+    set_placement(None);
 }
 
 /// A batch-1 product of W5's first layer (784x256): on one thread, both

@@ -7,13 +7,15 @@
 //! host moves them for minutes at a time). On two dies every product split
 //! between the threads pays for the lines it shares, and the W2 step ran at
 //! half speed, slower than on one thread (docs/performance.md). While the
-//! threads are [`Placement::Far`], work that shares data between the
-//! threads (products, element-wise passes, Adam) is split only when it is
-//! [`FAR_SCALE`] times larger than usual ([`split_scale`]). So is work
-//! split by samples (the convolution's groups of images, pooling's planes):
-//! the passes between them run on one thread, so their samples would cross
-//! between the threads at every layer (W3 on far threads: 29k samples/s
-//! with them split, 42k without, docs/performance.md).
+//! threads are [`Placement::Far`], work that shares one operand between the
+//! threads (products of a weight matrix, the optimizers' updates) is split
+//! only when it is [`FAR_SCALE`] times larger than usual ([`split_scale`]).
+//! Work that does not share (element-wise passes, the convolution's groups of
+//! images, pooling's planes) splits at the usual sizes, near or far: each
+//! thread keeps its own half of the samples from layer to layer. Alternated
+//! on far threads with both kinds at `FAR_SCALE` too: W3 1.17x and 1.19x
+//! (medians of 16 and 13 pairs), W4 1.06x (9 pairs, every one faster);
+//! docs/performance.md, eighth session.
 //!
 //! Only the schedule changes, never a result: which thread computes what
 //! was never allowed to change a value (see the parent module).
@@ -132,12 +134,37 @@ pub fn set_placement(placement: Option<Placement>) {
     FIXED.store(v, Ordering::Release);
 }
 
-/// How many times the usual size work must have to be split between
-/// threads now: 1, or [`FAR_SCALE`] while the threads are far apart.
-pub fn split_scale() -> usize {
+/// The kinds of work the pool splits between threads, each with its own
+/// threshold while the threads are far apart ([`split_scale`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Split {
+    /// Products whose threads share an operand (a weight matrix): `gemm`,
+    /// and a batch-1 product's second half.
+    Products,
+    /// Element-wise and row-wise passes and copies ([`super::par_rows_mut`],
+    /// [`super::par_columns_mut`]).
+    Passes,
+    /// Work split by samples: the convolution's groups of images, pooling's
+    /// planes, a batched product's items.
+    Samples,
+    /// The optimizers' element-wise updates.
+    Updates,
+}
+
+/// How many times the usual size work of `kind` must have to be split
+/// between threads now: [`FAR_SCALE`] for products and updates while the
+/// threads are far apart, else 1.
+pub fn split_scale(kind: Split) -> usize {
     match placement() {
         Placement::Near => 1,
-        Placement::Far => FAR_SCALE,
+        Placement::Far => far_scale(kind),
+    }
+}
+
+fn far_scale(kind: Split) -> usize {
+    match kind {
+        Split::Products | Split::Updates => FAR_SCALE,
+        Split::Passes | Split::Samples => 1,
     }
 }
 
