@@ -274,8 +274,8 @@ impl Conv2d {
         // this size near or far, like the element-wise passes around them,
         // so each thread keeps its half of the images from layer to layer.
         // (Split here while ReLU ran on one thread, W3 on far threads ran at
-        // 29k samples/s against 42k unsplit; split together, about 1.18x
-        // faster than neither: docs/performance.md.)
+        // 29k samples/s against 42k unsplit; with both split, about 1.18x
+        // faster than with neither: docs/performance.md.)
         let split_from =
             PARALLEL_MIN_MACS.saturating_mul(strata_tensor::par::split_scale(strata_tensor::par::Split::Samples));
         let groups = if macs < split_from { 1 } else { rayon::current_num_threads().clamp(1, n) };

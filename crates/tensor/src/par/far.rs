@@ -11,11 +11,11 @@
 //! threads (products of a weight matrix, the optimizers' updates) is split
 //! only when it is [`FAR_SCALE`] times larger than usual ([`split_scale`]).
 //! Work that does not share (element-wise passes, the convolution's groups of
-//! images, pooling's planes) splits at the usual sizes, near or far: each
-//! thread keeps its own half of the samples from layer to layer. Alternated
-//! on far threads with both kinds at `FAR_SCALE` too: W3 1.17x and 1.19x
-//! (medians of 16 and 13 pairs), W4 1.06x (9 pairs, every one faster);
-//! docs/performance.md, eighth session.
+//! images, pooling's planes, a batched product's items) splits at the usual
+//! sizes, near or far: each thread keeps its own half of the samples from
+//! layer to layer. Alternated on far threads with both kinds at `FAR_SCALE`
+//! too: W3 1.17x and 1.19x (medians of 16 and 13 pairs), W4 1.06x (9 pairs,
+//! every one faster); docs/performance.md, eighth session.
 //!
 //! Only the schedule changes, never a result: which thread computes what
 //! was never allowed to change a value (see the parent module).
