@@ -270,15 +270,13 @@ impl Conv2d {
     fn prepare_scratch(&mut self, n: usize, g: &Geometry, backward: bool) -> usize {
         let (rows, cols) = (g.col_rows(), g.n_positions());
         let macs = n.saturating_mul(self.config.out_channels).saturating_mul(rows).saturating_mul(cols);
-        // Groups of images are samples (`par::Split::Samples`): they split at
-        // this size near or far, like the element-wise passes around them,
-        // so each thread keeps its half of the images from layer to layer.
-        // (Split here while ReLU ran on one thread, W3 on far threads ran at
-        // 29k samples/s against 42k unsplit; with both split, about 1.18x
-        // faster than with neither: docs/performance.md.)
-        let split_from =
-            PARALLEL_MIN_MACS.saturating_mul(strata_tensor::par::split_scale(strata_tensor::par::Split::Samples));
-        let groups = if macs < split_from { 1 } else { rayon::current_num_threads().clamp(1, n) };
+        // Not scaled on far threads (`par::split_scale`): groups of images
+        // share no operand, and the element-wise passes around them split at
+        // their usual size too, so each thread keeps its half of the images
+        // from layer to layer. (Split here while ReLU ran on one thread, W3
+        // on far threads ran at 29k samples/s against 42k unsplit; with both
+        // split, about 1.18x faster than with neither: docs/performance.md.)
+        let groups = if macs < PARALLEL_MIN_MACS { 1 } else { rayon::current_num_threads().clamp(1, n) };
         if self.scratch.len() < groups {
             self.scratch.resize_with(groups, Scratch::default);
         }

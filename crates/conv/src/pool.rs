@@ -56,12 +56,9 @@ impl Pool2dConfig {
     }
 }
 
-/// The fewest planes a thread takes: 16, or all of them while work split by
-/// samples is scaled up (`strata_tensor::par::split_scale`; see `Conv2d`'s
-/// groups of images for the measurement).
-fn min_planes() -> usize {
-    if strata_tensor::par::split_scale(strata_tensor::par::Split::Samples) > 1 { usize::MAX } else { 16 }
-}
+/// The fewest planes a thread takes, near or far (planes share no operand:
+/// see `Conv2d`'s groups of images for the measurement).
+const MIN_PLANES: usize = 16;
 
 /// Max pooling keeps each maximum's index in its input plane as a `u32`:
 /// a plane of more than `u32::MAX` values (a 65536x65536 image) is refused.
@@ -296,7 +293,7 @@ impl Layer for MaxPool2d {
             .par_chunks(h * w)
             .zip(self.output.data_mut().par_chunks_mut(ho * wo))
             .zip(self.argmax.par_chunks_mut(ho * wo))
-            .with_min_len(min_planes());
+            .with_min_len(MIN_PLANES);
         let two_by_two = [kh, kw] == [2, 2] && [sh, sw] == [2, 2];
         let window = self.window;
         planes.for_each(|((x, y), arg)| {
@@ -329,7 +326,7 @@ impl Layer for MaxPool2d {
             .par_chunks_mut(plane_in)
             .zip(self.argmax.par_chunks(plane_out))
             .zip(grad_output.data().par_chunks(plane_out))
-            .with_min_len(min_planes())
+            .with_min_len(MIN_PLANES)
             .for_each(|((dx, args), gs)| {
                 dx.fill(0.0);
                 for (&at, &g) in args.iter().zip(gs) {

@@ -4,7 +4,6 @@
 
 use crate::error::{Result, TensorError};
 use crate::linalg::{CALLS, OutPtr, PARALLEL_CALLS, PARALLEL_THRESHOLD, split_from};
-use crate::par;
 use rayon::prelude::*;
 use std::sync::atomic::Ordering;
 
@@ -167,10 +166,10 @@ pub fn gemm_batched(alpha: f32, a: BatchRef<'_>, b: BatchRef<'_>, beta: f32, c: 
     let threads = rayon::current_num_threads();
     let count = c.count;
     let threshold = split_from();
-    // Items split between threads are samples: on far threads they split
-    // at their own scale (`par::Split::Samples`), products at theirs.
-    let samples_from = PARALLEL_THRESHOLD.saturating_mul(par::split_scale(par::Split::Samples));
-    let across = count >= threads && threads > 1 && work < threshold && work.saturating_mul(count) >= samples_from;
+    // Items split between threads share no operand: unlike one product
+    // (`threshold`), they split at the usual size on far threads too.
+    let across =
+        count >= threads && threads > 1 && work < threshold && work.saturating_mul(count) >= PARALLEL_THRESHOLD;
     let out = OutView { ptr: OutPtr(c.data.as_mut_ptr()), ld: c.ld, stride: c.stride };
     let one = |t: usize, parallel: bool| product(alpha, &a, &b, beta, &out, t, (m, n, k), parallel);
     if across {

@@ -47,7 +47,7 @@ pub const PARALLEL_THRESHOLD: usize = 1 << 18;
 /// [`PARALLEL_THRESHOLD`] as it applies now: larger while the threads sit
 /// far apart ([`crate::par::split_scale`]).
 pub(crate) fn split_from() -> usize {
-    PARALLEL_THRESHOLD.saturating_mul(crate::par::split_scale(crate::par::Split::Products))
+    PARALLEL_THRESHOLD.saturating_mul(crate::par::split_scale())
 }
 
 /// A read-only row-major matrix view: `rows x cols` elements of `data`,
@@ -290,7 +290,7 @@ fn row_times_matrix_in_halves(alpha: f32, a: &[f32], b: &[f32], beta: f32, c: &m
     let h = k / 2;
     let (a0, a1) = a.split_at(h);
     let (b0, b1) = b.split_at(h * n);
-    let two = n.saturating_mul(k) >= PAIR_FROM.saturating_mul(crate::par::split_scale(crate::par::Split::Products));
+    let two = n.saturating_mul(k) >= PAIR_FROM.saturating_mul(crate::par::split_scale());
     if two {
         crate::par::linger();
     }

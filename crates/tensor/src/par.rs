@@ -13,8 +13,7 @@ mod hot;
 mod pair;
 
 pub use far::{
-    FAR_ROUND_TRIP, FAR_SCALE, NEAR_ROUND_TRIP, Placement, Split, last_round_trip, placement, set_placement,
-    split_scale,
+    FAR_ROUND_TRIP, FAR_SCALE, NEAR_ROUND_TRIP, Placement, last_round_trip, placement, set_placement, split_scale,
 };
 pub(crate) use hot::linger;
 pub use hot::{LINGER, awake_workers, hot, measure_placement};
@@ -29,10 +28,8 @@ pub const PAR_MIN_ELEMENTS: usize = 1 << 16;
 /// several buffers (zip rayon's `par_chunks_mut` of each).
 pub fn rows_per_piece(rows: usize, row_len: usize) -> Option<usize> {
     let threads = rayon::current_num_threads();
-    if threads < 2
-        || rows < 2
-        || rows.saturating_mul(row_len) < PAR_MIN_ELEMENTS.saturating_mul(split_scale(Split::Passes))
-    {
+    // Not scaled on far threads: each thread keeps its rows (`split_scale`).
+    if threads < 2 || rows < 2 || rows.saturating_mul(row_len) < PAR_MIN_ELEMENTS {
         return None;
     }
     Some(rows.div_ceil(threads))

@@ -8,8 +8,8 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use strata_tensor::par::{
-    FAR_ROUND_TRIP, FAR_SCALE, NEAR_ROUND_TRIP, PAR_MIN_ELEMENTS, Placement, Split, awake_workers, hot,
-    last_round_trip, measure_placement, par_rows_mut, placement, set_placement, split_scale,
+    FAR_ROUND_TRIP, FAR_SCALE, NEAR_ROUND_TRIP, PAR_MIN_ELEMENTS, Placement, awake_workers, hot, last_round_trip,
+    measure_placement, par_rows_mut, placement, set_placement, split_scale,
 };
 use strata_tensor::{MatMut, MatRef, PARALLEL_THRESHOLD, gemm, gemm_stats};
 
@@ -149,7 +149,7 @@ fn far_threads_split_only_large_work_and_compute_the_same_bits() {
     assert!(near_split, "near: the product was not split");
     assert!(!far_split, "far: the product was split");
     assert_eq!(near, far, "the placement changed a result");
-    assert_eq!(split_scale(Split::Products), if placement() == Placement::Far { FAR_SCALE } else { 1 });
+    assert_eq!(split_scale(), if placement() == Placement::Far { FAR_SCALE } else { 1 });
 }
 
 /// Far apart, work that shares no operand between the threads still splits
@@ -172,9 +172,7 @@ fn far_threads_still_split_passes_and_samples_at_the_usual_sizes() {
         });
         assert_eq!(pieces.load(Ordering::Relaxed), 2, "{where_:?}: the pass was not split");
         assert!(x.iter().all(|&v| v == 2.0));
-        assert_eq!((split_scale(Split::Passes), split_scale(Split::Samples)), (1, 1), "{where_:?}");
-        let shared = if far { FAR_SCALE } else { 1 };
-        assert_eq!((split_scale(Split::Products), split_scale(Split::Updates)), (shared, shared), "{where_:?}");
+        assert_eq!(split_scale(), if far { FAR_SCALE } else { 1 }, "{where_:?}: products and updates");
     }
     set_placement(None);
 }

@@ -11,11 +11,11 @@
 //! threads (products of a weight matrix, the optimizers' updates) is split
 //! only when it is [`FAR_SCALE`] times larger than usual ([`split_scale`]).
 //! Work that does not share (element-wise passes, the convolution's groups of
-//! images, pooling's planes, a batched product's items) splits at the usual
-//! sizes, near or far: each thread keeps its own half of the samples from
-//! layer to layer. Alternated on far threads with both kinds at `FAR_SCALE`
-//! too: W3 1.17x and 1.19x (medians of 16 and 13 pairs), W4 1.06x (9 pairs,
-//! every one faster); docs/performance.md, eighth session.
+//! images, pooling's planes, a batched product's items) does not ask: it
+//! splits at the usual sizes, near or far, so each thread keeps its own half
+//! of the samples from layer to layer. Alternated on far threads with that
+//! work scaled too: W3 1.17x and 1.19x (medians of 16 and 13 pairs), W4
+//! 1.06x (9 pairs, every one faster); docs/performance.md, eighth session.
 //!
 //! Only the schedule changes, never a result: which thread computes what
 //! was never allowed to change a value (see the parent module).
@@ -134,37 +134,15 @@ pub fn set_placement(placement: Option<Placement>) {
     FIXED.store(v, Ordering::Release);
 }
 
-/// The kinds of work the pool splits between threads, each with its own
-/// threshold while the threads are far apart ([`split_scale`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Split {
-    /// Products whose threads share an operand (a weight matrix): `gemm`,
-    /// and a batch-1 product's second half.
-    Products,
-    /// Element-wise and row-wise passes and copies ([`super::par_rows_mut`],
-    /// [`super::par_columns_mut`]).
-    Passes,
-    /// Work split by samples: the convolution's groups of images, pooling's
-    /// planes, a batched product's items.
-    Samples,
-    /// The optimizers' element-wise updates.
-    Updates,
-}
-
-/// How many times the usual size work of `kind` must have to be split
-/// between threads now: [`FAR_SCALE`] for products and updates while the
-/// threads are far apart, else 1.
-pub fn split_scale(kind: Split) -> usize {
+/// How many times the usual size work must have to be split between
+/// threads now: 1, or [`FAR_SCALE`] while the threads are far apart. Only
+/// work whose threads share an operand asks (products of one weight matrix,
+/// the optimizers' updates); work that shares nothing splits at its usual
+/// size near or far (see the module doc).
+pub fn split_scale() -> usize {
     match placement() {
         Placement::Near => 1,
-        Placement::Far => far_scale(kind),
-    }
-}
-
-fn far_scale(kind: Split) -> usize {
-    match kind {
-        Split::Products | Split::Updates => FAR_SCALE,
-        Split::Passes | Split::Samples => 1,
+        Placement::Far => FAR_SCALE,
     }
 }
 
