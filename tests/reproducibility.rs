@@ -33,6 +33,8 @@ fn another_seed_gives_other_weights() {
 /// Products split between threads only over the output, never over the sum,
 /// so one thread and two train the same bits. (The network is wide enough
 /// that its products run on two threads: 64 x 64 x 512 multiply-adds and up.)
+/// On two threads the trainer's first trial (`par::ThreadChoice`) runs
+/// steps on one thread, then on two, before it chooses: same bits still.
 #[test]
 fn one_and_two_threads_train_bit_identical_weights() {
     let (train, _) = split("digits.csv.gz", 0.2, 8);
@@ -40,13 +42,15 @@ fn one_and_two_threads_train_bit_identical_weights() {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
         pool.install(|| {
             let mut model = mlp(&[64, 512, 512, 10], 0.1, 8);
-            trainer(2, 64, 1e-3, 8).fit(model.as_mut(), &train, None).unwrap();
-            state_dict(model.as_mut())
+            let mut trainer = trainer(2, 64, 1e-3, 8);
+            trainer.fit(model.as_mut(), &train, None).unwrap();
+            (state_dict(model.as_mut()), trainer.step_threads().1)
         })
     };
     let stats = strata::tensor::gemm_stats();
-    let (one, two) = (run(1), run(2));
+    let ((one, no_trial), (two, trials)) = (run(1), run(2));
     assert!(strata::tensor::gemm_stats().parallel_calls > stats.parallel_calls, "no product ran on two threads");
+    assert_eq!((no_trial, trials > 0), (0, true), "a trial on two threads only");
     for ((name, a), (_, b)) in one.iter().zip(&two) {
         assert!(a.data().iter().zip(b.data()).all(|(x, y)| x.to_bits() == y.to_bits()), "{name} differs");
     }

@@ -276,7 +276,7 @@ impl Conv2d {
         // from layer to layer. (Split here while ReLU ran on one thread, W3
         // on far threads ran at 29k samples/s against 42k unsplit; with both
         // split, about 1.18x faster than with neither: docs/performance.md.)
-        let groups = if macs < PARALLEL_MIN_MACS { 1 } else { rayon::current_num_threads().clamp(1, n) };
+        let groups = if macs < PARALLEL_MIN_MACS { 1 } else { strata_tensor::par::threads().clamp(1, n) };
         if self.scratch.len() < groups {
             self.scratch.resize_with(groups, Scratch::default);
         }

@@ -60,6 +60,12 @@ impl Pool2dConfig {
 /// see `Conv2d`'s groups of images for the measurement).
 const MIN_PLANES: usize = 16;
 
+/// The fewest planes a thread takes: all of them inside
+/// [`strata_tensor::par::serial`].
+fn min_planes() -> usize {
+    if strata_tensor::par::threads() < 2 { usize::MAX } else { MIN_PLANES }
+}
+
 /// Max pooling keeps each maximum's index in its input plane as a `u32`:
 /// a plane of more than `u32::MAX` values (a 65536x65536 image) is refused.
 fn check_plane(h: usize, w: usize) -> Result<()> {
@@ -293,7 +299,7 @@ impl Layer for MaxPool2d {
             .par_chunks(h * w)
             .zip(self.output.data_mut().par_chunks_mut(ho * wo))
             .zip(self.argmax.par_chunks_mut(ho * wo))
-            .with_min_len(MIN_PLANES);
+            .with_min_len(min_planes());
         let two_by_two = [kh, kw] == [2, 2] && [sh, sw] == [2, 2];
         let window = self.window;
         planes.for_each(|((x, y), arg)| {
@@ -326,7 +332,7 @@ impl Layer for MaxPool2d {
             .par_chunks_mut(plane_in)
             .zip(self.argmax.par_chunks(plane_out))
             .zip(grad_output.data().par_chunks(plane_out))
-            .with_min_len(MIN_PLANES)
+            .with_min_len(min_planes())
             .for_each(|((dx, args), gs)| {
                 dx.fill(0.0);
                 for (&at, &g) in args.iter().zip(gs) {

@@ -24,7 +24,7 @@ pub(crate) fn adam_split(
     l2: f32,
     decay: f32,
 ) {
-    if ps.len() < PARALLEL_ELEMENTS.saturating_mul(par::split_scale()) || rayon::current_num_threads() < 2 {
+    if ps.len() < PARALLEL_ELEMENTS.saturating_mul(par::split_scale()) || par::threads() < 2 {
         return adam(ps, gs, ms, vs, lr, beta1, beta2, eps, bc1, bc2, l2, decay);
     }
     let mid = ps.len() / 2;

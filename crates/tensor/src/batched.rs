@@ -163,7 +163,7 @@ pub fn gemm_batched(alpha: f32, a: BatchRef<'_>, b: BatchRef<'_>, beta: f32, c: 
         return Ok(());
     }
     let work = m * n * k.max(1);
-    let threads = rayon::current_num_threads();
+    let threads = crate::par::threads();
     let count = c.count;
     let threshold = split_from();
     // Items split between threads share no operand: unlike one product
@@ -203,9 +203,10 @@ fn product(
     let (a_rs, a_cs) = a.strides();
     let (b_rs, b_cs) = b.strides();
     CALLS.fetch_add(1, Ordering::Relaxed);
-    let parallelism = if parallel && rayon::current_num_threads() > 1 {
+    let threads = crate::par::threads();
+    let parallelism = if parallel && threads > 1 {
         PARALLEL_CALLS.fetch_add(1, Ordering::Relaxed);
-        gemm::Parallelism::Rayon(rayon::current_num_threads())
+        gemm::Parallelism::Rayon(threads)
     } else {
         gemm::Parallelism::None
     };

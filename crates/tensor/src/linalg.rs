@@ -290,7 +290,7 @@ fn row_times_matrix_in_halves(alpha: f32, a: &[f32], b: &[f32], beta: f32, c: &m
     let h = k / 2;
     let (a0, a1) = a.split_at(h);
     let (b0, b1) = b.split_at(h * n);
-    let two = n.saturating_mul(k) >= PAIR_FROM.saturating_mul(crate::par::split_scale());
+    let two = crate::par::threads() > 1 && n.saturating_mul(k) >= PAIR_FROM.saturating_mul(crate::par::split_scale());
     if two {
         crate::par::linger();
     }
@@ -529,7 +529,7 @@ fn kernel(
     let (a_rs, a_cs) = strides(a);
     let (b_rs, b_cs) = strides(b);
     let (c_rs, c_cs) = c_strides;
-    let threads_for = |m: usize, n: usize| if m * n * k >= split_from() { rayon::current_num_threads() } else { 1 };
+    let threads_for = |m: usize, n: usize| if m * n * k >= split_from() { crate::par::threads() } else { 1 };
     // The `gemm` crate runs its vectors along the output's contiguous side
     // (rows when `c` is column-major), reading the left operand of that
     // orientation: `a`, or `b` transposed. The cut comes first, the same on

@@ -8,10 +8,15 @@
 
 use rayon::prelude::*;
 
+mod choice;
 mod far;
 mod hot;
 mod pair;
 
+pub use choice::{
+    ONE_THREAD_BELOW_PERCENT, StepThreads, TRIAL_EVERY, TRIAL_STEPS, TRIAL_WARM, ThreadChoice, serial,
+    set_step_threads, step_threads, threads,
+};
 pub use far::{
     FAR_ROUND_TRIP, FAR_SCALE, NEAR_ROUND_TRIP, Placement, last_round_trip, placement, set_placement, split_scale,
 };
@@ -27,7 +32,7 @@ pub const PAR_MIN_ELEMENTS: usize = 1 << 16;
 /// threads, or `None` to run on the calling thread: for passes that write
 /// several buffers (zip rayon's `par_chunks_mut` of each).
 pub fn rows_per_piece(rows: usize, row_len: usize) -> Option<usize> {
-    let threads = rayon::current_num_threads();
+    let threads = threads();
     // Not scaled on far threads: each thread keeps its rows (`split_scale`).
     if threads < 2 || rows < 2 || rows.saturating_mul(row_len) < PAR_MIN_ELEMENTS {
         return None;

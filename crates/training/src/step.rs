@@ -13,6 +13,7 @@ use strata_data::Dataset;
 use strata_layers::{Layer, Mode};
 use strata_loss::Loss;
 use strata_optimizer::{AnyOptimizer, Optimizer};
+use strata_tensor::par::ThreadChoice;
 use strata_tensor::{ParamVisitor, StrataRng, Tensor};
 
 /// Buffers reused from step to step (a step allocates nothing once warm).
@@ -30,6 +31,8 @@ pub(crate) struct Scratch {
     pub epoch_started: Option<Instant>,
     /// Batches of standalone `train_step` calls, for error messages.
     pub standalone_batches: usize,
+    /// Whether steps run on one thread or on all, as last measured.
+    pub threads: ThreadChoice,
 }
 
 /// What computing the gradients of one batch found.

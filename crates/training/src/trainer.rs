@@ -239,7 +239,8 @@ impl Trainer {
             check_data(model, v, "validation")?;
         }
         crate::progress::warn_if_unoptimized(self.core.config.progress);
-        let result = on_pool(|| self.fit_here(model, train, validation));
+        // Each batch's step runs on the threads chosen for it (`on_chosen_threads`).
+        let result = in_pool(|| self.fit_here(model, train, validation));
         self.core.state.run = None;
         result
     }
@@ -287,7 +288,7 @@ impl Trainer {
                 self.emit(model, control, |cb, ctx| cb.on_epoch_begin(ctx, epoch))?;
             }
             let stopped_at = self.run_batches(model, train, epoch, control, reporter)?;
-            let record = self.core.finish_epoch(model, validation)?;
+            let record = par::hot(|| self.core.finish_epoch(model, validation))?;
             reporter.end_epoch(&record);
             self.emit(model, control, |cb, ctx| cb.on_epoch_end(ctx, &record))?;
             if let Some((callback, reason)) = control.stop.take() {
@@ -337,7 +338,8 @@ impl Trainer {
             self.emit(model, control, |cb, ctx| cb.on_batch_begin(ctx, batch))?;
             train.fill_batch(chunk, features, targets)?;
             let info = StepInfo { epoch, batch, batch_size: chunk.len(), step: self.core.state.step };
-            let (logs, error) = self.core.batch(model, features, targets, info)?;
+            let (logs, error) =
+                self.on_chosen_threads(chunk.len(), |t| t.core.batch(model, features, targets, info))?;
             reporter.batch(batch, self.running_loss());
             self.emit(model, control, |cb, ctx| cb.on_batch_end(ctx, &logs))?;
             if let (Some(e), None) = (error, &control.stop) {
@@ -401,10 +403,13 @@ impl Trainer {
     /// split between threads are cheap from a pool thread); for a loop of
     /// steps, run the whole loop inside `rayon::scope` as `fit` does.
     pub fn train_step(&mut self, model: &mut dyn Layer, features: &Tensor, targets: &Tensor) -> Result<StepOutcome> {
-        on_pool(|| {
-            let g = self.compute_gradients_here(model, features, targets)?;
-            let learning_rate = self.core.update(model)?;
-            Ok(StepOutcome { loss: g.loss, correct: g.correct, learning_rate })
+        let work = features.shape().first().copied().unwrap_or(0);
+        in_pool(|| {
+            self.on_chosen_threads(work, |t| {
+                let g = t.compute_gradients_here(model, features, targets)?;
+                let learning_rate = t.core.update(model)?;
+                Ok(StepOutcome { loss: g.loss, correct: g.correct, learning_rate })
+            })
         })
     }
 
@@ -446,6 +451,24 @@ impl Trainer {
     pub fn apply_update(&mut self, model: &mut dyn Layer) -> Result<f32> {
         on_pool(|| self.core.update(model))
     }
+
+    /// Whether the last trial of [`par::ThreadChoice`] chose one thread for
+    /// the steps of `fit` and [`Trainer::train_step`] (they run on all of
+    /// rayon's threads otherwise), and how many trials were decided. The
+    /// choice changes the schedule only, never a result.
+    pub fn step_threads(&self) -> (bool, u64) {
+        let choice = &self.core.scratch.threads;
+        (choice.one_thread(), choice.trials())
+    }
+
+    /// `step` (one batch's work of `work` samples) on one thread or on all,
+    /// as this trainer's [`par::ThreadChoice`] measured faster.
+    fn on_chosen_threads<R>(&mut self, work: usize, step: impl FnOnce(&mut Self) -> R) -> R {
+        let mut choice = std::mem::take(&mut self.core.scratch.threads);
+        let result = choice.run(work, || step(self));
+        self.core.scratch.threads = choice;
+        result
+    }
 }
 
 /// Run `f` on one of rayon's worker threads, with the other workers kept
@@ -454,5 +477,11 @@ impl Trainer {
 /// to the pool while the caller sleeps, three threads taking turns on the
 /// cores at every product. Measured on W2 (docs/performance.md).
 pub(crate) fn on_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
-    if rayon::current_thread_index().is_some() { par::hot(f) } else { rayon::scope(|_| par::hot(f)) }
+    in_pool(|| par::hot(f))
+}
+
+/// Run `f` on one of rayon's worker threads (see [`on_pool`]), without
+/// keeping the others awake.
+fn in_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    if rayon::current_thread_index().is_some() { f() } else { rayon::scope(|_| f()) }
 }

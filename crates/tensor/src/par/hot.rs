@@ -27,6 +27,24 @@ static HOT_REGIONS: AtomicUsize = AtomicUsize::new(0);
 static SPINNERS: AtomicUsize = AtomicUsize::new(0);
 /// When the last region ended ([`far::now_ns`]).
 static LAST_END: AtomicU64 = AtomicU64::new(0);
+/// Steps running inside [`super::serial`] now, on any thread: while one
+/// runs and no region does, spinners stop at once instead of lingering
+/// (on a machine shared with other work, a spinner would take the core
+/// the other work needs, and the step chosen to run on one thread there
+/// would wait for it).
+static SERIAL_STEPS: AtomicUsize = AtomicUsize::new(0);
+
+/// Counts a step running inside [`super::serial`] until the guard drops.
+pub(super) fn serial_step() -> impl Drop {
+    struct Step;
+    impl Drop for Step {
+        fn drop(&mut self) {
+            SERIAL_STEPS.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+    SERIAL_STEPS.fetch_add(1, Ordering::AcqRel);
+    Step
+}
 
 thread_local! {
     /// This thread runs a [`hot`] region (it must never spin inside it).
@@ -69,7 +87,7 @@ thread_local! {
 /// assert_eq!(total, 560_000.0);
 /// ```
 pub fn hot<R>(f: impl FnOnce() -> R) -> R {
-    if rayon::current_num_threads() < 2 || IN_REGION.get() || passive() {
+    if super::threads() < 2 || IN_REGION.get() || passive() {
         return f();
     }
     /// Leaves the region even when `f` unwinds.
@@ -140,7 +158,7 @@ pub fn measure_placement() -> Option<std::time::Duration> {
 /// a burst runs on one thread and the next ones find a worker awake. Does
 /// nothing with fewer than 2 threads or `STRATA_WAIT_POLICY=passive`.
 pub(crate) fn linger() {
-    if rayon::current_num_threads() < 2 || passive() || IN_REGION.get() {
+    if super::threads() < 2 || passive() || IN_REGION.get() {
         return;
     }
     LAST_END.store(far::now_ns(), Ordering::Release);
@@ -196,7 +214,8 @@ fn spin() {
             std::thread::yield_now();
         }
         if HOT_REGIONS.load(Ordering::Acquire) == 0
-            && far::now_ns().saturating_sub(LAST_END.load(Ordering::Acquire)) > LINGER.as_nanos() as u64
+            && (SERIAL_STEPS.load(Ordering::Acquire) > 0
+                || far::now_ns().saturating_sub(LAST_END.load(Ordering::Acquire)) > LINGER.as_nanos() as u64)
         {
             SPINNERS.fetch_sub(1, Ordering::AcqRel);
             // A region that began meanwhile and found no room for another

@@ -1,0 +1,104 @@
+//! The measured choice between one thread and all for a repeated step
+//! (`par::ThreadChoice`), and `par::serial`. In a file of its own: it fixes
+//! the process-wide choice (`set_step_threads`).
+#![allow(clippy::unwrap_used)]
+
+use std::time::Duration;
+use strata_tensor::par::{
+    StepThreads, TRIAL_STEPS, TRIAL_WARM, ThreadChoice, awake_workers, hot, serial, set_step_threads, step_threads,
+    threads,
+};
+use strata_tensor::{MatMut, MatRef, PARALLEL_THRESHOLD, gemm, gemm_stats};
+
+fn pool() -> rayon::ThreadPool {
+    rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap()
+}
+
+/// A step that takes `one` on one thread and `all` on two (a sleep: the
+/// trial must see the difference whatever else the machine does).
+fn step(one: Duration, all: Duration) -> impl Fn() -> usize {
+    move || {
+        let n = threads();
+        std::thread::sleep(if n == 1 { one } else { all });
+        n
+    }
+}
+
+/// Runs `steps` steps of `f` through `choice`, returning the thread counts
+/// the steps saw.
+fn run_steps(choice: &mut ThreadChoice, steps: usize, f: &impl Fn() -> usize) -> Vec<usize> {
+    (0..steps).map(|_| choice.run(64, f)).collect()
+}
+
+#[test]
+fn a_trial_keeps_the_faster_side_and_the_fixed_choices_are_obeyed() {
+    let block = TRIAL_WARM + TRIAL_STEPS;
+    pool().install(|| {
+        // A change of placement starts a trial: fixed, as in the other test.
+        strata_tensor::par::set_placement(Some(strata_tensor::par::Placement::Near));
+        set_step_threads(StepThreads::Auto);
+        // One thread five times faster: the trial (one block on each side,
+        // one thread first) chooses one, and the steps after it run there.
+        let mut choice = ThreadChoice::default();
+        let seen = run_steps(&mut choice, 2 * block + 3, &step(Duration::from_millis(1), Duration::from_millis(5)));
+        assert_eq!(&seen[..block], &vec![1; block][..], "the trial starts with one thread's block");
+        assert_eq!(&seen[block..2 * block], &vec![2; block][..], "then all threads' block");
+        assert_eq!((choice.trials(), choice.one_thread()), (1, true));
+        assert_eq!(&seen[2 * block..], &[1, 1, 1], "one thread until the next trial");
+
+        // Two threads faster: all threads are kept.
+        let mut choice = ThreadChoice::default();
+        let seen = run_steps(&mut choice, 2 * block + 2, &step(Duration::from_millis(5), Duration::from_millis(1)));
+        assert_eq!((choice.trials(), choice.one_thread()), (1, false));
+        assert_eq!(&seen[2 * block..], &[2, 2]);
+
+        // Fixed: no trial, every step on the side asked for.
+        for (fixed, want) in [(StepThreads::One, 1), (StepThreads::All, 2)] {
+            set_step_threads(fixed);
+            assert_eq!(step_threads(), fixed);
+            let mut choice = ThreadChoice::default();
+            let f = step(Duration::ZERO, Duration::ZERO);
+            assert_eq!(run_steps(&mut choice, 3, &f), vec![want; 3]);
+            assert_eq!(choice.trials(), 0);
+        }
+        set_step_threads(StepThreads::Auto);
+    });
+}
+
+#[test]
+fn serial_keeps_products_on_one_thread_and_stops_the_spinners() {
+    let (m, n, k) = (128, 128, PARALLEL_THRESHOLD / (128 * 128) * 4);
+    let a = vec![1.0f32; m * k];
+    let b = vec![0.5f32; k * n];
+    let product = || {
+        let mut c = vec![0.0f32; m * n];
+        let before = gemm_stats().parallel_calls;
+        gemm(
+            1.0,
+            MatRef::new(&a, m, k).unwrap(),
+            MatRef::new(&b, k, n).unwrap(),
+            0.0,
+            MatMut::new(&mut c, m, n).unwrap(),
+        )
+        .unwrap();
+        (c, gemm_stats().parallel_calls > before)
+    };
+    pool().install(|| {
+        strata_tensor::par::set_placement(Some(strata_tensor::par::Placement::Near));
+        let (c2, split) = hot(product);
+        assert!(split, "a product of {m}x{k}x{n} splits on two threads");
+        let (c1, split) = serial(|| {
+            assert_eq!(threads(), 1);
+            // The spinners the region above left lingering stop at once.
+            let start = std::time::Instant::now();
+            while awake_workers() > 0 && start.elapsed() < Duration::from_secs(5) {
+                std::hint::spin_loop();
+            }
+            assert_eq!(awake_workers(), 0, "a spinner kept spinning during a serial step");
+            product()
+        });
+        assert!(!split, "a product inside serial ran on two threads");
+        assert_eq!(c1, c2, "the same bits on one thread and two");
+        assert_eq!(threads(), 2, "serial restored the thread count");
+    });
+}
