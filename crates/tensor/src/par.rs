@@ -14,8 +14,8 @@ mod hot;
 mod pair;
 
 pub use choice::{
-    ONE_THREAD_BELOW_PERCENT, StepThreads, TRIAL_EVERY, TRIAL_STEPS, TRIAL_WARM, ThreadChoice, serial,
-    set_step_threads, step_threads, threads,
+    ONE_THREAD_BELOW_PERCENT, StepThreads, TRIAL_COUNT_TIME, TRIAL_EVERY, TRIAL_STEPS, TRIAL_WARM, TRIAL_WARM_TIME,
+    ThreadChoice, serial, set_step_threads, step_threads, threads,
 };
 pub use far::{
     FAR_ROUND_TRIP, FAR_SCALE, NEAR_ROUND_TRIP, Placement, last_round_trip, placement, set_placement, split_scale,

@@ -24,15 +24,35 @@ fn step(one: Duration, all: Duration) -> impl Fn() -> usize {
     }
 }
 
-/// Runs `steps` steps of `f` through `choice`, returning the thread counts
-/// the steps saw.
-fn run_steps(choice: &mut ThreadChoice, steps: usize, f: &impl Fn() -> usize) -> Vec<usize> {
-    (0..steps).map(|_| choice.run(64, f)).collect()
+/// Runs steps of `f` through `choice` until its first trial is decided,
+/// then `after` more, returning the thread counts the steps saw.
+fn run_steps(choice: &mut ThreadChoice, after: usize, f: &impl Fn() -> usize) -> Vec<usize> {
+    let mut seen = Vec::new();
+    while choice.trials() == 0 && seen.len() < 1000 {
+        seen.push(choice.run(64, f));
+    }
+    seen.extend((0..after).map(|_| choice.run(64, f)));
+    seen
+}
+
+/// The lengths of the runs of equal values in `seen`, with the value.
+fn runs(seen: &[usize]) -> Vec<(usize, usize)> {
+    let mut runs: Vec<(usize, usize)> = Vec::new();
+    for &n in seen {
+        match runs.last_mut() {
+            Some((value, len)) if *value == n => *len += 1,
+            _ => runs.push((n, 1)),
+        }
+    }
+    runs
 }
 
 #[test]
 fn a_trial_keeps_the_faster_side_and_the_fixed_choices_are_obeyed() {
+    // Steps of 6 ms and more: each block warms for 2 steps (>= 10 ms), then
+    // counts 5 (>= 20 ms).
     let block = TRIAL_WARM + TRIAL_STEPS;
+    let (fast, slow) = (Duration::from_millis(6), Duration::from_millis(30));
     pool().install(|| {
         // A change of placement starts a trial: fixed, as in the other test.
         strata_tensor::par::set_placement(Some(strata_tensor::par::Placement::Near));
@@ -40,17 +60,15 @@ fn a_trial_keeps_the_faster_side_and_the_fixed_choices_are_obeyed() {
         // One thread five times faster: the trial (one block on each side,
         // one thread first) chooses one, and the steps after it run there.
         let mut choice = ThreadChoice::default();
-        let seen = run_steps(&mut choice, 2 * block + 3, &step(Duration::from_millis(1), Duration::from_millis(5)));
-        assert_eq!(&seen[..block], &vec![1; block][..], "the trial starts with one thread's block");
-        assert_eq!(&seen[block..2 * block], &vec![2; block][..], "then all threads' block");
+        let seen = run_steps(&mut choice, 3, &step(fast, slow));
+        assert_eq!(runs(&seen), [(1, block), (2, block), (1, 3)], "one thread's block, all threads', then one");
         assert_eq!((choice.trials(), choice.one_thread()), (1, true));
-        assert_eq!(&seen[2 * block..], &[1, 1, 1], "one thread until the next trial");
 
         // Two threads faster: all threads are kept.
         let mut choice = ThreadChoice::default();
-        let seen = run_steps(&mut choice, 2 * block + 2, &step(Duration::from_millis(5), Duration::from_millis(1)));
+        let seen = run_steps(&mut choice, 2, &step(slow, fast));
+        assert_eq!(runs(&seen), [(1, block), (2, block + 2)]);
         assert_eq!((choice.trials(), choice.one_thread()), (1, false));
-        assert_eq!(&seen[2 * block..], &[2, 2]);
 
         // Fixed: no trial, every step on the side asked for.
         for (fixed, want) in [(StepThreads::One, 1), (StepThreads::All, 2)] {
@@ -58,7 +76,8 @@ fn a_trial_keeps_the_faster_side_and_the_fixed_choices_are_obeyed() {
             assert_eq!(step_threads(), fixed);
             let mut choice = ThreadChoice::default();
             let f = step(Duration::ZERO, Duration::ZERO);
-            assert_eq!(run_steps(&mut choice, 3, &f), vec![want; 3]);
+            let seen: Vec<usize> = (0..3).map(|_| choice.run(64, &f)).collect();
+            assert_eq!(seen, vec![want; 3]);
             assert_eq!(choice.trials(), 0);
         }
         set_step_threads(StepThreads::Auto);

@@ -38,29 +38,43 @@ pub enum StepThreads {
     All,
 }
 
-/// Steps of each side of a trial that count; the median of each side
-/// decides: a step preempted mid-way does not, nor does one lucky step of
-/// a side that is slow most of the time.
-pub const TRIAL_STEPS: usize = 5;
-
-/// Steps run first on each side of a trial and not counted. A trial runs
-/// each side as one block, [`TRIAL_WARM`] then [`TRIAL_STEPS`] steps: with
-/// another program busy on one of two cores, steps on two threads
-/// alternated with steps on one ran at 1.3-2.5 ms, as fast as one thread,
-/// while steady steps on two threads took 5-7 ms (W3; the worker woken
-/// after a one-thread step runs at once, then waits its turn for the core).
+/// Each side of a trial runs as one block: first at least [`TRIAL_WARM`]
+/// steps and [`TRIAL_WARM_TIME`], not counted, then at least
+/// [`TRIAL_STEPS`] steps and [`TRIAL_COUNT_TIME`], counted. With another
+/// program busy on one of two cores, steps on two threads alternated with
+/// steps on one ran at 1.3-2.5 ms, as fast as one thread, while steady
+/// steps on two threads took 5-7 ms (W3, Zen 4: the worker woken after a
+/// one-thread step runs at once, then waits its turn for the core). Short
+/// steps (W2 at batch 64: 0.3 ms) need the time as well as the count.
 pub const TRIAL_WARM: usize = 2;
+/// See [`TRIAL_WARM`].
+pub const TRIAL_WARM_TIME: Duration = Duration::from_millis(10);
+/// Steps of each side that count, at the least (see [`TRIAL_WARM`]). Each
+/// side's mean decides: the time the steps take, preemptions included.
+pub const TRIAL_STEPS: usize = 5;
+/// See [`TRIAL_WARM`].
+pub const TRIAL_COUNT_TIME: Duration = Duration::from_millis(20);
 
-/// One thread is chosen only when its median step took less than this
-/// share of the median step on all threads (in percent): a tie keeps the
-/// threads.
+/// One thread is chosen only when its mean step took less than this share
+/// of the mean step on all threads (in percent): a tie keeps the threads.
 pub const ONE_THREAD_BELOW_PERCENT: u64 = 95;
 
-/// The least time between two trials. A trial also starts when the
-/// placement changes ([`super::placement`]), and never sooner after the
-/// last than 100 times the last trial's length, so that the steps run on
-/// the slower side cost under 1% of the time.
+/// The least time between two trials. While all threads are chosen, a
+/// trial also starts when the placement changes ([`super::placement`]),
+/// and never sooner after the last than 100 times the last trial's length,
+/// so that the steps run on the slower side cost under 1% of the time.
 pub const TRIAL_EVERY: Duration = Duration::from_millis(500);
+
+/// Trial lengths to wait after a trial that kept all threads (see
+/// [`TRIAL_EVERY`]).
+const WAIT_AFTER_ALL: u64 = 100;
+/// The same after a trial that chose one thread: steps on one thread start
+/// no region, so the placement is not measured and its change starts no
+/// trial. W2 at batch 256 chose one thread on far threads (2.6-2.7 ms a
+/// step against 2.9-3.0 on two, Zen 4) and kept it when they came near
+/// again, where two threads take 1.5 ms: the next trial must come soon.
+/// The steps on two threads then cost under 5% of the time.
+const WAIT_AFTER_ONE: u64 = 20;
 
 const AUTO: u8 = 0;
 const ONE: u8 = 1;
@@ -140,26 +154,70 @@ pub fn threads() -> usize {
     if SERIAL.get() { 1 } else { rayon::current_num_threads() }
 }
 
-/// A trial under way: the steps run so far and the times of those counted.
+/// A trial under way.
 #[derive(Debug, Clone, Copy)]
 struct Trial {
     /// The work of the steps that count (a step of another size, such as
     /// an epoch's last batch, runs but is not compared).
     work: usize,
-    steps: usize,
     started: Instant,
-    /// The steps' times on one thread and on all, and how many of each.
-    times: [[Duration; TRIAL_STEPS]; 2],
-    counted: [usize; 2],
+    /// 0 while on one thread, 1 on all.
+    side: usize,
+    /// The side's block: when it began, its steps so far, and when its
+    /// counting began (`None` while warming).
+    block_started: Instant,
+    block_steps: usize,
+    counting_since: Option<(Instant, usize)>,
+    /// Each side's counted steps and their total time.
+    counted: [(usize, Duration); 2],
 }
 
 impl Trial {
-    /// The median of a side's counted steps (the upper one of an even
-    /// count), `None` if none counted.
-    fn median(&mut self, side: usize) -> Option<Duration> {
-        let times = &mut self.times[side][..self.counted[side]];
-        times.sort_unstable();
-        times.get(times.len() / 2).copied()
+    fn new(work: usize) -> Trial {
+        let now = Instant::now();
+        Trial {
+            work,
+            started: now,
+            side: 0,
+            block_started: now,
+            block_steps: 0,
+            counting_since: None,
+            counted: [(0, Duration::ZERO); 2],
+        }
+    }
+
+    /// Records a step of `took` and `work`; true when the trial is over.
+    fn record(&mut self, work: usize, took: Duration) -> bool {
+        self.block_steps += 1;
+        match self.counting_since {
+            None => {
+                if self.block_steps >= TRIAL_WARM && self.block_started.elapsed() >= TRIAL_WARM_TIME {
+                    self.counting_since = Some((Instant::now(), self.block_steps));
+                }
+                false
+            }
+            Some((since, at)) => {
+                if work == self.work {
+                    let (n, total) = &mut self.counted[self.side];
+                    *n += 1;
+                    *total += took;
+                }
+                let done = self.block_steps - at >= TRIAL_STEPS && since.elapsed() >= TRIAL_COUNT_TIME;
+                if done && self.side == 0 {
+                    // All threads' block next.
+                    (self.side, self.block_started, self.block_steps) = (1, Instant::now(), 0);
+                    self.counting_since = None;
+                    return false;
+                }
+                done
+            }
+        }
+    }
+
+    /// A side's mean counted step, `None` if none counted.
+    fn mean(&self, side: usize) -> Option<Duration> {
+        let (n, total) = self.counted[side];
+        total.checked_div(u32::try_from(n).ok()?)
     }
 }
 
@@ -203,25 +261,16 @@ impl ThreadChoice {
         }
         let placement = far::placement();
         if self.trial.is_none() && (far::now_ns() >= self.next_trial_ns || self.placement != Some(placement)) {
-            let times = [[Duration::ZERO; TRIAL_STEPS]; 2];
-            self.trial = Some(Trial { work, steps: 0, started: Instant::now(), times, counted: [0; 2] });
+            self.trial = Some(Trial::new(work));
             self.placement = Some(placement);
         }
         let Some(trial) = self.trial.as_mut() else {
             return if self.one { serial(f) } else { super::hot(f) };
         };
         // One thread's block first, then all threads'.
-        let block = TRIAL_WARM + TRIAL_STEPS;
-        let side = trial.steps / block;
         let start = Instant::now();
-        let result = if side == 0 { serial(f) } else { super::hot(f) };
-        let took = start.elapsed();
-        if work == trial.work && trial.steps % block >= TRIAL_WARM {
-            trial.times[side][trial.counted[side]] = took;
-            trial.counted[side] += 1;
-        }
-        trial.steps += 1;
-        if trial.steps == 2 * block {
+        let result = if trial.side == 0 { serial(f) } else { super::hot(f) };
+        if trial.record(work, start.elapsed()) {
             self.decide();
         }
         result
@@ -229,13 +278,14 @@ impl ThreadChoice {
 
     /// Ends the trial: one thread if it was clearly faster, else all.
     fn decide(&mut self) {
-        let Some(mut trial) = self.trial.take() else { return };
-        if let (Some(one), Some(all)) = (trial.median(0), trial.median(1)) {
+        let Some(trial) = self.trial.take() else { return };
+        if let (Some(one), Some(all)) = (trial.mean(0), trial.mean(1)) {
             self.one = one.as_nanos() * 100 < all.as_nanos() * u128::from(ONE_THREAD_BELOW_PERCENT);
         }
         self.trials += 1;
         let length = u64::try_from(trial.started.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        let wait = length.saturating_mul(100).max(TRIAL_EVERY.as_nanos() as u64);
+        let lengths = if self.one { WAIT_AFTER_ONE } else { WAIT_AFTER_ALL };
+        let wait = length.saturating_mul(lengths).max(TRIAL_EVERY.as_nanos() as u64);
         self.next_trial_ns = far::now_ns().saturating_add(wait);
     }
 
