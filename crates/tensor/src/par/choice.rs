@@ -10,7 +10,7 @@
 //! 2.3-2.7 ms on one (ninth session, Zen 4). No threshold sees these
 //! cases, so the chooser times the step itself: now and then a trial runs
 //! a few steps on one thread, then a few on all, and the side with the
-//! faster median is kept until the next trial.
+//! faster mean step is kept until the next trial.
 //!
 //! A step on one thread runs inside [`serial`]: every split decision asks
 //! [`threads`], which is 1 there, and the workers [`super::hot`] keeps
@@ -59,10 +59,11 @@ pub const TRIAL_COUNT_TIME: Duration = Duration::from_millis(20);
 /// of the mean step on all threads (in percent): a tie keeps the threads.
 pub const ONE_THREAD_BELOW_PERCENT: u64 = 95;
 
-/// The least time between two trials. While all threads are chosen, a
-/// trial also starts when the placement changes ([`super::placement`]),
-/// and never sooner after the last than 100 times the last trial's length,
-/// so that the steps run on the slower side cost under 1% of the time.
+/// The least time between two trials. A trial also starts when the
+/// placement changes ([`super::placement`], measured only while steps run
+/// on all threads), and after a trial that kept all threads never sooner
+/// than 100 times its length, so that the steps run on the slower side
+/// cost under 1% of the time.
 pub const TRIAL_EVERY: Duration = Duration::from_millis(500);
 
 /// Trial lengths to wait after a trial that kept all threads (see

@@ -124,7 +124,7 @@ pub fn hot<R>(f: impl FnOnce() -> R) -> R {
 /// Measures now where the pool's threads sit: the round trip of a cache
 /// line between two of the current pool's threads (one kept awake for the
 /// purpose), which also sets [`super::placement`] unless it is fixed.
-/// `None` with fewer than 2 threads, with `STRATA_WAIT_POLICY=passive`, or
+/// `None` with fewer than 2 threads (or inside [`super::serial`]), with `STRATA_WAIT_POLICY=passive`, or
 /// when no worker answered within 50 ms (a busy machine). Training measures
 /// by itself, at most every 100 ms; this is for a program that wants to
 /// know before it starts, or a benchmark that records it (`benches/placement.rs`).
@@ -135,7 +135,7 @@ pub fn hot<R>(f: impl FnOnce() -> R) -> R {
 /// }
 /// ```
 pub fn measure_placement() -> Option<std::time::Duration> {
-    if rayon::current_num_threads() < 2 || passive() {
+    if super::threads() < 2 || passive() {
         return None;
     }
     rayon::scope(|_| {
