@@ -121,3 +121,26 @@ fn serial_keeps_products_on_one_thread_and_stops_the_spinners() {
         assert_eq!(threads(), 2, "serial restored the thread count");
     });
 }
+
+/// `STRATA_PLACEMENT` and `STRATA_STEP_THREADS` fix the placement and the
+/// step's threads for the whole process, in any case. Checked in a child
+/// process of this test binary (the settings are read once per process).
+#[test]
+fn the_environment_fixes_the_placement_and_the_steps_threads() {
+    let name = "the_environment_fixes_the_placement_and_the_steps_threads";
+    if std::env::var_os("STRATA_TEST_CHILD").is_some() {
+        assert_eq!(strata_tensor::par::placement(), strata_tensor::par::Placement::Far);
+        assert_eq!(step_threads(), StepThreads::One);
+        return;
+    }
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", name, "--test-threads=1", "--nocapture"])
+        .env("STRATA_TEST_CHILD", "1")
+        .env("STRATA_PLACEMENT", "Far")
+        .env("STRATA_STEP_THREADS", "ONE")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "the child failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("1 passed"), "the child ran no test:\n{stdout}");
+}

@@ -6,8 +6,8 @@
 //! even the far schedule ([`super::split_scale`]) ran W3 on two threads
 //! slower than on one (docs/performance.md, eighth session). On a machine
 //! shared with other work, the second thread waits for a core: with a busy
-//! loop on one of two cores, W3's step took 5.4-6.9 ms on two threads and
-//! 2.3-2.7 ms on one (ninth session, Zen 4). No threshold sees these
+//! loop on one of two cores, W3's step took 5.5 and 6.7 ms on two threads
+//! and 2.5 ms on one (ninth session, Zen 4, two rounds). No threshold sees these
 //! cases, so the chooser times the step itself: now and then a trial runs
 //! a few steps on one thread, then a few on all, and the side with the
 //! faster mean step is kept until the next trial.
@@ -20,9 +20,8 @@
 //! the same bits on any number of threads (see the parent module).
 
 use super::far::{self, Placement};
+use super::setting::{AUTO, Setting};
 use std::cell::Cell;
-use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
 /// How a step's threads are chosen: [`set_step_threads`], or
@@ -77,12 +76,11 @@ const WAIT_AFTER_ALL: u64 = 100;
 /// The steps on two threads then cost under 5% of the time.
 const WAIT_AFTER_ONE: u64 = 20;
 
-const AUTO: u8 = 0;
 const ONE: u8 = 1;
 const ALL: u8 = 2;
-const UNREAD: u8 = 3;
 
-static FIXED: AtomicU8 = AtomicU8::new(UNREAD);
+/// `AUTO`, or a choice fixed by [`set_step_threads`] or `STRATA_STEP_THREADS`.
+static FIXED: Setting = Setting::new("STRATA_STEP_THREADS", ["one", "all"]);
 
 thread_local! {
     /// This thread runs inside [`serial`].
@@ -90,33 +88,18 @@ thread_local! {
 }
 
 fn fixed() -> u8 {
-    let v = FIXED.load(Ordering::Acquire);
-    if v != UNREAD {
-        return v;
-    }
-    static FROM_ENV: OnceLock<u8> = OnceLock::new();
-    let from_env = *FROM_ENV.get_or_init(|| {
-        match std::env::var("STRATA_STEP_THREADS").unwrap_or_default().to_ascii_lowercase().as_str() {
-            "one" => ONE,
-            "all" => ALL,
-            _ => AUTO,
-        }
-    });
-    // A value set by `set_step_threads` in the meantime wins.
-    let _ = FIXED.compare_exchange(UNREAD, from_env, Ordering::AcqRel, Ordering::Acquire);
-    FIXED.load(Ordering::Acquire)
+    FIXED.get()
 }
 
 /// Fixes how every [`ThreadChoice`] runs its steps from now on, for tests
 /// and benchmarks that compare the schedules (`STRATA_STEP_THREADS` sets
 /// the same for a whole process).
 pub fn set_step_threads(choice: StepThreads) {
-    let v = match choice {
+    FIXED.set(match choice {
         StepThreads::Auto => AUTO,
         StepThreads::One => ONE,
         StepThreads::All => ALL,
-    };
-    FIXED.store(v, Ordering::Release);
+    });
 }
 
 /// How steps are chosen now (see [`set_step_threads`]).

@@ -20,8 +20,9 @@
 //! Only the schedule changes, never a result: which thread computes what
 //! was never allowed to change a value (see the parent module).
 
+use super::setting::{AUTO, Setting};
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// Where the pool's threads sit relative to each other.
@@ -73,12 +74,11 @@ const RETRY_AFTER: Duration = Duration::from_millis(10);
 /// How long either side waits for the other's next move.
 const MOVE_WITHIN: Duration = Duration::from_millis(1);
 
-const AUTO: u8 = 0;
 const NEAR: u8 = 1;
 const FAR: u8 = 2;
 
 /// `AUTO`, or a placement fixed by [`set_placement`] or `STRATA_PLACEMENT`.
-static FIXED: AtomicU8 = AtomicU8::new(AUTO);
+static FIXED: Setting = Setting::new("STRATA_PLACEMENT", ["near", "far"]);
 static MEASURED_FAR: AtomicBool = AtomicBool::new(false);
 /// The last measured round trip in nanoseconds (0: none yet).
 static LAST_ROUND_TRIP: AtomicU64 = AtomicU64::new(0);
@@ -96,18 +96,7 @@ pub(super) fn now_ns() -> u64 {
 }
 
 fn fixed() -> u8 {
-    static FROM_ENV: OnceLock<()> = OnceLock::new();
-    FROM_ENV.get_or_init(|| {
-        let v = std::env::var("STRATA_PLACEMENT").unwrap_or_default().to_ascii_lowercase();
-        let from_env = match v.as_str() {
-            "near" => NEAR,
-            "far" => FAR,
-            _ => AUTO,
-        };
-        // A value set by `set_placement` before the first read wins.
-        let _ = FIXED.compare_exchange(AUTO, from_env, Ordering::AcqRel, Ordering::Acquire);
-    });
-    FIXED.load(Ordering::Acquire)
+    FIXED.get()
 }
 
 /// Where the threads sit now: fixed by [`set_placement`] or
@@ -125,13 +114,11 @@ pub fn placement() -> Placement {
 /// Fixes the placement (`None`: measure it again), for tests and
 /// benchmarks that compare the two schedules.
 pub fn set_placement(placement: Option<Placement>) {
-    fixed();
-    let v = match placement {
+    FIXED.set(match placement {
         None => AUTO,
         Some(Placement::Near) => NEAR,
         Some(Placement::Far) => FAR,
-    };
-    FIXED.store(v, Ordering::Release);
+    });
 }
 
 /// How many times the usual size work must have to be split between
