@@ -340,9 +340,17 @@ impl Tensor {
         crate::par::par_rows_mut(&mut self.data, 1, |start, out| out.copy_from_slice(&src[start..start + out.len()]));
     }
 
-    /// Set every element to `value`.
+    /// Set every element to `value`. A large tensor (from
+    /// [`crate::par::PAR_MIN_ELEMENTS`] values, times
+    /// [`crate::par::split_scale`]) is filled by all threads, a piece each:
+    /// zeroing W2's gradients on one thread, while the other waited, took
+    /// about 4% of a training step near (Zen 4, `docs/performance.md`).
     pub fn fill(&mut self, value: f32) {
-        self.data.fill(value);
+        if self.data.len() < crate::par::PAR_MIN_ELEMENTS.saturating_mul(crate::par::split_scale()) {
+            self.data.fill(value);
+            return;
+        }
+        crate::par::par_rows_mut(&mut self.data, 1, |_, out| out.fill(value));
     }
 
     /// A tensor with the same data and a new shape of the same element count.
@@ -533,9 +541,10 @@ impl Tensor {
 
     /// Sum of squares of all elements: blocks of 256 accumulate in 16 `f32`
     /// lanes (vectorised), block sums accumulate in `f64`. The order is fixed,
-    /// so the result is too.
+    /// so the result is too; for a large tensor two threads compute the block
+    /// sums, which are then added in the same order.
     pub fn sum_squares(&self) -> f64 {
-        sum_squares(&self.data)
+        split_sum_squares(&self.data)
     }
 
     /// Euclidean norm of all elements.
@@ -697,22 +706,67 @@ impl Tensor {
     }
 }
 
+/// Values per block of [`sum_squares`] (the unit of its order of terms).
+const SQUARES_BLOCK: usize = 256;
+/// Blocks whose sums [`split_sum_squares`] computes at a time, split
+/// between two threads: their sums wait on the stack (8 KB).
+const SQUARES_BLOCKS_AT_ONCE: usize = 1024;
+
+/// [`sum_squares`] with its block sums computed by two threads for a large
+/// buffer, then added in order on this thread: the same terms in the same
+/// order, so the same bits on any number of threads.
+fn split_sum_squares(data: &[f32]) -> f64 {
+    if data.len() < crate::par::PAR_MIN_ELEMENTS.saturating_mul(crate::par::split_scale()) || crate::par::threads() < 2
+    {
+        return sum_squares(data);
+    }
+    let mut total = 0f64;
+    let mut sums = [0f64; SQUARES_BLOCKS_AT_ONCE];
+    for part in data.chunks(SQUARES_BLOCK * SQUARES_BLOCKS_AT_ONCE) {
+        let blocks = part.len().div_ceil(SQUARES_BLOCK);
+        let half = blocks / 2;
+        let (s0, s1) = sums[..blocks].split_at_mut(half);
+        let (d0, d1) = part.split_at(half * SQUARES_BLOCK);
+        rayon::join(|| block_squares(d0, s0), || block_squares(d1, s1));
+        for s in &sums[..blocks] {
+            total += s;
+        }
+    }
+    total
+}
+
+/// The sum of squares of one block of at most [`SQUARES_BLOCK`] values: 16
+/// `f32` lanes, then the tail, added in `f64`.
+#[inline(always)]
+fn block_sum(block: &[f32]) -> f64 {
+    let mut lanes = [0f32; 16];
+    let mut chunks = block.chunks_exact(16);
+    for c in &mut chunks {
+        for (l, &x) in lanes.iter_mut().zip(c) {
+            *l += x * x;
+        }
+    }
+    let tail: f32 = chunks.remainder().iter().map(|&x| x * x).sum();
+    f64::from(lanes.iter().sum::<f32>()) + f64::from(tail)
+}
+
 simd_kernel! {
     /// Sum of squares: blocks of 256 in 16 `f32` lanes, block sums in `f64`.
     fn sum_squares(data: &[f32]) -> f64 {
         let mut total = 0f64;
-        for block in data.chunks(256) {
-            let mut lanes = [0f32; 16];
-            let mut chunks = block.chunks_exact(16);
-            for c in &mut chunks {
-                for (l, &x) in lanes.iter_mut().zip(c) {
-                    *l += x * x;
-                }
-            }
-            let tail: f32 = chunks.remainder().iter().map(|&x| x * x).sum();
-            total += f64::from(lanes.iter().sum::<f32>()) + f64::from(tail);
+        for block in data.chunks(SQUARES_BLOCK) {
+            total += block_sum(block);
         }
         total
+    }
+}
+
+simd_kernel! {
+    /// Each block's sum of squares ([`block_sum`]) into `sums`, in order.
+    fn block_squares(data: &[f32], sums: &mut [f64]) {
+        for (block, s) in data.chunks(SQUARES_BLOCK).zip(sums) {
+            *s = block_sum(block);
+        }
     }
 }
 

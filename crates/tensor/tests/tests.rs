@@ -3,4 +3,5 @@
 
 mod gemm;
 mod ops;
+mod passes;
 mod views;
