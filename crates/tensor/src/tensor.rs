@@ -340,13 +340,12 @@ impl Tensor {
         crate::par::par_rows_mut(&mut self.data, 1, |start, out| out.copy_from_slice(&src[start..start + out.len()]));
     }
 
-    /// Set every element to `value`. A large tensor (from
-    /// [`crate::par::PAR_MIN_ELEMENTS`] values, times
-    /// [`crate::par::split_scale`]) is filled by all threads, a piece each:
-    /// zeroing W2's gradients on one thread, while the other waited, took
-    /// about 4% of a training step near (Zen 4, `docs/performance.md`).
+    /// Set every element to `value`. A large tensor is filled by all
+    /// threads, a piece each (see [`split_pass`]): zeroing W2's gradients on
+    /// one thread, while the other waited, took about 4% of a training step
+    /// near (Zen 4, `docs/performance.md`).
     pub fn fill(&mut self, value: f32) {
-        if self.data.len() < crate::par::PAR_MIN_ELEMENTS.saturating_mul(crate::par::split_scale()) {
+        if !split_pass(self.data.len()) {
             self.data.fill(value);
             return;
         }
@@ -706,6 +705,19 @@ impl Tensor {
     }
 }
 
+/// Whether a pass over a whole tensor of `len` values ([`Tensor::fill`],
+/// [`Tensor::sum_squares`]) is split between threads: from
+/// [`crate::par::PAR_MIN_ELEMENTS`] values (times
+/// [`crate::par::split_scale`]: such a pass shares its tensor with the
+/// products that write or read it), when called on one of rayon's threads
+/// (from any other thread the caller would wait for the pool, 22-49 µs when
+/// its workers sleep, longer than the pass), and with more than one thread.
+fn split_pass(len: usize) -> bool {
+    len >= crate::par::PAR_MIN_ELEMENTS.saturating_mul(crate::par::split_scale())
+        && rayon::current_thread_index().is_some()
+        && crate::par::threads() >= 2
+}
+
 /// Values per block of [`sum_squares`] (the unit of its order of terms).
 const SQUARES_BLOCK: usize = 256;
 /// Blocks whose sums [`split_sum_squares`] computes at a time, split
@@ -716,8 +728,7 @@ const SQUARES_BLOCKS_AT_ONCE: usize = 1024;
 /// buffer, then added in order on this thread: the same terms in the same
 /// order, so the same bits on any number of threads.
 fn split_sum_squares(data: &[f32]) -> f64 {
-    if data.len() < crate::par::PAR_MIN_ELEMENTS.saturating_mul(crate::par::split_scale()) || crate::par::threads() < 2
-    {
+    if !split_pass(data.len()) {
         return sum_squares(data);
     }
     let mut total = 0f64;
