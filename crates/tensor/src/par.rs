@@ -41,6 +41,22 @@ pub fn rows_per_piece(rows: usize, row_len: usize) -> Option<usize> {
     Some(rows.div_ceil(threads))
 }
 
+/// Whether a pass over a whole tensor of `len` values that shares it with
+/// the products that wrote it or will read it ([`crate::Tensor::fill`] of
+/// the gradients, [`crate::Tensor::sum_squares`] of their norm) is split
+/// between threads. Unlike [`rows_per_piece`], the size is scaled by
+/// [`split_scale`] as the products' is, and the pass splits only on one of
+/// rayon's threads: from any other thread the caller would wait for the
+/// pool, 22-49 µs when its workers sleep (measured for [`pair`]'s module
+/// doc), longer than such a pass. The unscaled size is checked first, so a
+/// small tensor costs one comparison.
+pub(crate) fn splits_shared_pass(len: usize) -> bool {
+    len >= PAR_MIN_ELEMENTS
+        && len >= PAR_MIN_ELEMENTS.saturating_mul(split_scale())
+        && rayon::current_thread_index().is_some()
+        && threads() >= 2
+}
+
 /// `f(first_row, rows)` over `data` cut into pieces of whole rows of
 /// `row_len` values (a trailing part shorter than a row goes with the last
 /// piece), one piece per thread when `data` is large.

@@ -340,12 +340,14 @@ impl Tensor {
         crate::par::par_rows_mut(&mut self.data, 1, |start, out| out.copy_from_slice(&src[start..start + out.len()]));
     }
 
-    /// Set every element to `value`. A large tensor is filled by all
-    /// threads, a piece each (see [`split_pass`]): the trainer zeroes the
+    /// Set every element to `value`. A large tensor (from
+    /// [`crate::par::PAR_MIN_ELEMENTS`] values, times
+    /// [`crate::par::split_scale`]) is filled by all threads, a piece each,
+    /// when called on one of rayon's threads: the trainer zeroes the
     /// gradients this way before each step, which made W2's epoch at batch 64
     /// about 3.5% faster near (Zen 4, `docs/performance.md`).
     pub fn fill(&mut self, value: f32) {
-        if !split_pass(self.data.len()) {
+        if !crate::par::splits_shared_pass(self.data.len()) {
             self.data.fill(value);
             return;
         }
@@ -705,19 +707,6 @@ impl Tensor {
     }
 }
 
-/// Whether a pass over a whole tensor of `len` values ([`Tensor::fill`],
-/// [`Tensor::sum_squares`]) is split between threads: from
-/// [`crate::par::PAR_MIN_ELEMENTS`] values (times
-/// [`crate::par::split_scale`]: such a pass shares its tensor with the
-/// products that write or read it), when called on one of rayon's threads
-/// (from any other thread the caller would wait for the pool, 22-49 µs when
-/// its workers sleep, longer than the pass), and with more than one thread.
-fn split_pass(len: usize) -> bool {
-    len >= crate::par::PAR_MIN_ELEMENTS.saturating_mul(crate::par::split_scale())
-        && rayon::current_thread_index().is_some()
-        && crate::par::threads() >= 2
-}
-
 /// Values per block of [`sum_squares`] (the unit of its order of terms).
 const SQUARES_BLOCK: usize = 256;
 /// Blocks whose sums [`split_sum_squares`] computes at a time, split
@@ -728,7 +717,7 @@ const SQUARES_BLOCKS_AT_ONCE: usize = 1024;
 /// buffer, then added in order on this thread: the same terms in the same
 /// order, so the same bits on any number of threads.
 fn split_sum_squares(data: &[f32]) -> f64 {
-    if !split_pass(data.len()) {
+    if !crate::par::splits_shared_pass(data.len()) {
         return sum_squares(data);
     }
     let mut total = 0f64;
