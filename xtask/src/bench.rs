@@ -14,6 +14,7 @@ use std::time::Instant;
 const HELP: &str = "\
 cargo xtask bench [options]
 cargo xtask bench --compare REV [--rounds N] [--quick] [--only ID] [--threshold PCT]
+cargo xtask bench --peers --rounds N [--quick] [--only ID] [--json FILE]
 
 Runs the W1-W5 criterion benchmarks of every workspace crate with benches, then
 W6 (a whole `strata train` process), and prints one table: workload, figure,
@@ -41,7 +42,11 @@ options:
                      virtual environment's bin/python)
   --compare REV      compare this tree with REV, measured side by side (not with --save,
                      --baseline, --peers or --json)
-  --rounds N         with --compare: rounds of alternating runs (default 5)
+  --rounds N         with --compare: rounds of alternating runs (default 5). With --peers:
+                     N rounds in which each workload that has peers runs in Strata, then in
+                     each peer program, the placement of the threads (near/far) read around
+                     every run; ratios only from runs at the same placement, near and far
+                     apart (--json FILE then writes every run)
 ";
 
 /// The reported workloads: id, criterion directory (group/id), unit.
@@ -113,9 +118,13 @@ fn parse(args: &[String]) -> Result<Options, String> {
 /// peers or a JSON file of one tree's figures have no meaning there.
 fn check_compare_options(o: &Options) -> Result<(), String> {
     if o.compare.is_none() {
-        return match o.rounds {
-            Some(_) => Err("--rounds goes with --compare REV".into()),
-            None => Ok(()),
+        return match (o.rounds, o.peers) {
+            (Some(0), _) => Err("--rounds must be at least 1".into()),
+            (Some(_), false) => Err("--rounds goes with --compare REV or --peers".into()),
+            (Some(_), true) if o.save.is_some() || o.baseline.is_some() => {
+                Err("--peers --rounds runs its own short rounds: not with --save or --baseline".into())
+            }
+            _ => Ok(()),
         };
     }
     let conflicts = [
@@ -149,6 +158,12 @@ pub fn run(args: &[String]) -> Result<(), String> {
         let plan =
             crate::compare::Plan { rev, rounds, quick: o.quick, threshold: o.threshold, only, threads: &threads };
         return crate::compare::run(&plan);
+    }
+    if let (true, Some(rounds)) = (o.peers, o.rounds) {
+        let only = o.only.as_deref();
+        let plan =
+            crate::peer_rounds::Plan { rounds, quick: o.quick, only, threads: &threads, json: o.json.as_deref() };
+        return crate::peer_rounds::run(&plan);
     }
 
     let ids: Vec<&str> = WORKLOADS.iter().map(|w| w.0).filter(|id| is_selected(o.only.as_deref(), id)).collect();
@@ -449,6 +464,22 @@ mod tests {
 
     fn row(id: &str, note: &str) -> Row {
         Row { id: id.into(), value: Some(1.0), unit: "samples/s", change: None, note: note.into() }
+    }
+
+    fn options(args: &[&str]) -> Result<Options, String> {
+        parse(&args.iter().map(|a| a.to_string()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn rounds_go_with_compare_or_peers_only() {
+        assert_eq!(options(&["--rounds", "3"]).err().as_deref(), Some("--rounds goes with --compare REV or --peers"));
+        assert_eq!(options(&["--peers", "--rounds", "0"]).err().as_deref(), Some("--rounds must be at least 1"));
+        assert_eq!(
+            options(&["--peers", "--rounds", "2", "--save", "x"]).err().as_deref(),
+            Some("--peers --rounds runs its own short rounds: not with --save or --baseline")
+        );
+        let o = options(&["--peers", "--rounds", "2", "--only", "W2", "--json", "r.json"]).unwrap();
+        assert_eq!((o.peers, o.rounds, o.only.as_deref()), (true, Some(2), Some("W2")));
     }
 
     #[test]

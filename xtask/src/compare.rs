@@ -27,9 +27,9 @@ pub struct Plan<'a> {
 
 /// A benchmark executable and the folder cargo runs it from (its package's).
 #[derive(Clone)]
-struct Bench {
-    exe: PathBuf,
-    dir: PathBuf,
+pub struct Bench {
+    pub exe: PathBuf,
+    pub dir: PathBuf,
 }
 
 /// How one workload runs in A and in B.
@@ -179,7 +179,7 @@ fn cargo_json(tree: &Path, target: &Path, args: &[&str]) -> Result<String, Strin
 }
 
 /// The benchmark executables of every workspace crate of `tree`.
-fn build_benches(tree: &Path, target: &Path) -> Result<Vec<Bench>, String> {
+pub fn build_benches(tree: &Path, target: &Path) -> Result<Vec<Bench>, String> {
     let messages = cargo_json(tree, target, &["bench", "--no-run", "--workspace", "--benches"])?;
     Ok(artifacts(&messages, "\"kind\":[\"bench\"]")
         .into_iter()
@@ -226,7 +226,7 @@ fn json_string(line: &str, key: &str) -> Option<String> {
 }
 
 /// Every criterion id of every executable (`EXE --list` prints `ID: benchmark`).
-fn list_ids(benches: &[Bench], threads: &str) -> Result<Vec<(String, Bench)>, String> {
+pub fn list_ids(benches: &[Bench], threads: &str) -> Result<Vec<(String, Bench)>, String> {
     let mut ids = Vec::new();
     for bench in benches {
         let out = Command::new(&bench.exe)
@@ -260,7 +260,9 @@ fn measure_round(
     let mut readings = vec![placement(probe, plan.threads)];
     for in_b in order {
         let value = match job {
-            Job::Criterion(id, a, b) => criterion_run(if in_b { b } else { a }, id, s.unit, plan, scratch)?,
+            Job::Criterion(id, a, b) => {
+                criterion_run(if in_b { b } else { a }, id, s.unit, (plan.quick, plan.threads), scratch)?
+            }
             Job::Process(a, b) => bench::w6_once(if in_b { b } else { a }, plan.threads)?.wall,
         };
         if in_b {
@@ -287,7 +289,7 @@ fn measure_round(
 }
 
 /// One reading of the placement probe: `near NS`, `far NS` or `?`.
-fn placement(probe: Option<&Bench>, threads: &str) -> String {
+pub fn placement(probe: Option<&Bench>, threads: &str) -> String {
     let Some(probe) = probe else { return "?".into() };
     let out = Command::new(&probe.exe).current_dir(&probe.dir).env("RAYON_NUM_THREADS", threads).output();
     let text = out.ok().filter(|o| o.status.success()).map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
@@ -299,7 +301,7 @@ fn placement(probe: Option<&Bench>, threads: &str) -> String {
 
 /// A round's placement from its readings: `near` or `far` when all agree,
 /// `moved` when they differ, `?` when any is missing.
-fn round_place(readings: &[String]) -> &'static str {
+pub fn round_place(readings: &[String]) -> &'static str {
     let all = |side: &str| readings.iter().all(|r| r.split_whitespace().next() == Some(side));
     if readings.iter().any(|r| r == "?") {
         "?"
@@ -313,13 +315,19 @@ fn round_place(readings: &[String]) -> &'static str {
 }
 
 /// A short criterion run of one id, in a fresh `CRITERION_HOME`: the median, in the workload's unit.
-fn criterion_run(bench: &Bench, id: &str, unit: &str, plan: &Plan, scratch: &Path) -> Result<f64, String> {
+pub fn criterion_run(
+    bench: &Bench,
+    id: &str,
+    unit: &str,
+    (quick, threads): (bool, &str),
+    scratch: &Path,
+) -> Result<f64, String> {
     let _ = std::fs::remove_dir_all(scratch);
     std::fs::create_dir_all(scratch).map_err(|e| format!("{}: {e}", scratch.display()))?;
     let filter = format!("^{id}$");
     let mut cmd = Command::new(&bench.exe);
     cmd.args(["--bench", &filter, "--noplot"]);
-    if plan.quick {
+    if quick {
         cmd.arg("--quick");
     } else {
         cmd.args(["--warm-up-time", "1", "--measurement-time", "3"]);
@@ -327,7 +335,7 @@ fn criterion_run(bench: &Bench, id: &str, unit: &str, plan: &Plan, scratch: &Pat
     let out = cmd
         .current_dir(&bench.dir)
         .env("CRITERION_HOME", scratch)
-        .env("RAYON_NUM_THREADS", plan.threads)
+        .env("RAYON_NUM_THREADS", threads)
         .output()
         .map_err(|e| format!("could not run {}: {e}", bench.exe.display()))?;
     if !out.status.success() {
@@ -339,13 +347,13 @@ fn criterion_run(bench: &Bench, id: &str, unit: &str, plan: &Plan, scratch: &Pat
 }
 
 /// A figure with at least three significant digits and one decimal.
-fn show(value: f64) -> String {
+pub fn show(value: f64) -> String {
     let decimals = (2 - value.abs().log10().floor() as i32).clamp(1, 6) as usize;
     format!("{value:.decimals$}")
 }
 
 /// How many times better `b` is than `a`: throughput b/a, time a/b.
-fn ratio(unit: &str, a: f64, b: f64) -> f64 {
+pub fn ratio(unit: &str, a: f64, b: f64) -> f64 {
     if bench::higher_is_better(unit) { b / a } else { a / b }
 }
 

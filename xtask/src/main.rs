@@ -7,6 +7,7 @@ mod compare;
 mod diff;
 mod fuzz;
 mod new_layer;
+mod peer_rounds;
 mod peers;
 mod snapshot;
 

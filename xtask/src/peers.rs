@@ -6,7 +6,7 @@
 //! environment's `bin/python`). Each script runs only when its modules
 //! import; otherwise it is skipped with a hint.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// One figure a peer reached.
@@ -18,7 +18,7 @@ pub struct PeerFigure {
 
 /// A peer script: its file in `benches/peers/`, the modules it needs, the
 /// install hint, and the environment that keeps it on 2 threads.
-struct Script {
+pub struct Script {
     file: &'static str,
     modules: &'static [&'static str],
     hint: &'static str,
@@ -52,27 +52,55 @@ fn python_has(python: &str, module: &str) -> bool {
 }
 
 pub fn run(root: &Path, only: &Option<String>, quick: bool) -> Result<Vec<PeerFigure>, String> {
-    let python = python();
     let mut figures = Vec::new();
-    for script in &SCRIPTS {
-        if let Some(missing) = script.modules.iter().find(|m| !python_has(&python, m)) {
-            println!(
-                "peers: {} skipped: {python} cannot import {missing} ({}; or set STRATA_PYTHON to an interpreter \
-                 that has it)",
-                script.file, script.hint
-            );
-            continue;
-        }
-        figures.extend(run_script(root, &python, script, only, quick)?);
+    for runner in runners(root) {
+        figures.extend(runner.run(root, only, quick)?);
     }
-    figures.extend(candle(root, only, quick));
     Ok(figures)
 }
 
-/// candle's figures (W2, W5) from the Rust program of `benches/peers/candle`,
-/// built on first use (its own workspace and target folder); skipped with a
-/// message when it cannot be built.
-fn candle(root: &Path, only: &Option<String>, quick: bool) -> Vec<PeerFigure> {
+/// A peer program that runs the workloads `--only` selects and prints
+/// their figures: a script of `benches/peers/` or the candle program.
+pub enum Runner {
+    /// The script, and the interpreter that imports its modules.
+    Script(&'static Script, String),
+    /// candle's executable, built.
+    Candle(PathBuf),
+}
+
+/// The peer programs that can run here, in a fixed order; each one that
+/// cannot is skipped with a message that says why.
+pub fn runners(root: &Path) -> Vec<Runner> {
+    let python = python();
+    let mut runners = Vec::new();
+    for script in &SCRIPTS {
+        match script.modules.iter().find(|m| !python_has(&python, m)) {
+            Some(missing) => println!(
+                "peers: {} skipped: {python} cannot import {missing} ({}; or set STRATA_PYTHON to an interpreter \
+                 that has it)",
+                script.file, script.hint
+            ),
+            None => runners.push(Runner::Script(script, python.clone())),
+        }
+    }
+    runners.extend(build_candle(root).map(Runner::Candle));
+    runners
+}
+
+impl Runner {
+    /// Runs the workloads `only` selects (all: `None`); the figures it printed.
+    pub fn run(&self, root: &Path, only: &Option<String>, quick: bool) -> Result<Vec<PeerFigure>, String> {
+        match self {
+            Runner::Script(script, python) => run_script(root, python, script, only, quick),
+            Runner::Candle(exe) => Ok(run_candle(root, exe, only, quick)),
+        }
+    }
+}
+
+/// candle's program of `benches/peers/candle` (W2, W5), built on first use
+/// (its own workspace and target folder); `None`, with a message, when it
+/// cannot be built.
+fn build_candle(root: &Path) -> Option<PathBuf> {
     let dir = root.join("benches/peers/candle");
     let manifest = dir.join("Cargo.toml");
     eprintln!("$ cargo build --release --manifest-path {}", manifest.display());
@@ -83,9 +111,13 @@ fn candle(root: &Path, only: &Option<String>, quick: bool) -> Vec<PeerFigure> {
         .is_ok_and(|s| s.success());
     if !built {
         println!("peers: candle skipped: {} did not build", manifest.display());
-        return Vec::new();
+        return None;
     }
-    let mut cmd = Command::new(dir.join("target/release/candle-peer"));
+    Some(dir.join("target/release/candle-peer"))
+}
+
+fn run_candle(root: &Path, exe: &Path, only: &Option<String>, quick: bool) -> Vec<PeerFigure> {
+    let mut cmd = Command::new(exe);
     cmd.arg(root.join("data/mnist_5k.csv.gz")).env("RAYON_NUM_THREADS", "2");
     if let Some(o) = only {
         cmd.args(["--only", o]);
