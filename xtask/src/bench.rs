@@ -478,7 +478,7 @@ mod tests {
             options(&["--peers", "--rounds", "2", "--save", "x"]).err().as_deref(),
             Some("--peers --rounds runs its own short rounds: not with --save or --baseline")
         );
-        let o = options(&["--peers", "--rounds", "2", "--only", "W2", "--json", "r.json"]).unwrap();
+        let o = options(&["--peers", "--rounds", "2", "--only", "W2", "--json", "r.json"]).expect("valid options");
         assert_eq!((o.peers, o.rounds, o.only.as_deref()), (true, Some(2), Some("W2")));
     }
 

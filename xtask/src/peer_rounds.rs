@@ -251,7 +251,7 @@ mod tests {
         assert_eq!(ratios(&runs, "W2-b64", "samples/s", "jax", "near"), [1.2]);
         assert_eq!(ratios(&runs, "W2-b64", "samples/s", "jax", "far"), [1.5]);
         let text = table(&[("W2-b64", "samples/s")], &runs);
-        let row = text.lines().find(|l| l.starts_with("W2-b64    samples/s  jax")).unwrap();
+        let row = text.lines().find(|l| l.starts_with("W2-b64    samples/s  jax")).expect("a JAX row");
         // near 1.20x (1), far 1.50x (1), none unmeasured, one of JAX's three runs left out.
         assert_eq!(
             row.split_whitespace().collect::<Vec<_>>(),
@@ -272,7 +272,7 @@ mod tests {
         ];
         let text = table(&[("W5", "us")], &runs);
         assert!(text.contains("W5        against the best peer: near 2.50x (candle), far 2.00x (candle)"), "{text}");
-        let torch = text.lines().find(|l| l.starts_with("W5        us         torch")).unwrap();
+        let torch = text.lines().find(|l| l.starts_with("W5        us         torch")).expect("a torch row");
         assert!(torch.ends_with(" 1"), "torch's moved run is left out: {torch}");
     }
 }
