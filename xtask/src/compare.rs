@@ -288,15 +288,22 @@ fn measure_round(
     Ok(())
 }
 
-/// One reading of the placement probe: `near NS`, `far NS` or `?`.
+/// One reading of the placement probe: `near NS`, `far NS` or `?`. The
+/// probe says `unmeasured` when no worker answered within 50 ms (the machine
+/// was busy, as right after a peer's process): up to three tries.
 pub fn placement(probe: Option<&Bench>, threads: &str) -> String {
     let Some(probe) = probe else { return "?".into() };
-    let out = Command::new(&probe.exe).current_dir(&probe.dir).env("RAYON_NUM_THREADS", threads).output();
-    let text = out.ok().filter(|o| o.status.success()).map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
-    match text {
-        Some(t) if t.starts_with("near ") || t.starts_with("far ") => t,
-        _ => "?".into(),
+    for _ in 0..3 {
+        let out = Command::new(&probe.exe).current_dir(&probe.dir).env("RAYON_NUM_THREADS", threads).output();
+        let text =
+            out.ok().filter(|o| o.status.success()).map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+        match text {
+            Some(t) if t.starts_with("near ") || t.starts_with("far ") => return t,
+            Some(t) if t == "unmeasured" => continue,
+            _ => break,
+        }
     }
+    "?".into()
 }
 
 /// A round's placement from its readings: `near` or `far` when all agree,

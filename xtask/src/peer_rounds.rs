@@ -147,19 +147,23 @@ fn peers_of<'a>(runs: &'a [Run], id: &str) -> Vec<&'a str> {
 /// and the peer did not both sit at one placement; per workload, the ratio
 /// against the best peer at each placement.
 pub fn table(workloads: &[(&'static str, &'static str)], runs: &[Run]) -> String {
-    let places = ["near", "far", "?"];
+    // Without a placement probe every run is `?`: then they are compared as
+    // they are, in one column. With one, a `?` reading is an unknown side.
+    let probed = runs.iter().any(|r| r.place == "near" || r.place == "far");
+    let places: &[&str] = if probed { &["near", "far"] } else { &["?"] };
     let mut out = String::new();
-    let header = format!(
-        "{:<9} {:<10} {:<7} {:>18} {:>18} {:>18} {:>8}",
-        "workload", "unit", "peer", "near", "far", "not measured", "left out"
-    );
+    let mut header = format!("{:<9} {:<10} {:<7}", "workload", "unit", "peer");
+    for place in places {
+        let _ = write!(header, " {:>20}", if *place == "?" { "placement unknown" } else { place });
+    }
+    let _ = write!(header, " {:>8}", "left out");
     let _ = writeln!(out, "\n{header}\n{}", "-".repeat(header.len()));
     for &(id, unit) in workloads {
         let mut best: Vec<(&str, f64, &str)> = Vec::new();
         for who in peers_of(runs, id) {
             let mut cells = Vec::new();
             let mut counted = 0;
-            for place in places {
+            for &place in places {
                 let r = ratios(runs, id, unit, who, place);
                 counted += r.len();
                 cells.push(cell(&r));
@@ -172,17 +176,15 @@ pub fn table(workloads: &[(&'static str, &'static str)], runs: &[Run]) -> String
                 }
             }
             let ran = runs.iter().filter(|r| r.id == id && r.who == who).count();
-            let _ = writeln!(
-                out,
-                "{id:<9} {unit:<10} {who:<7} {:>18} {:>18} {:>18} {:>8}",
-                cells[0],
-                cells[1],
-                cells[2],
-                ran - counted
-            );
+            let mut line = format!("{id:<9} {unit:<10} {who:<7}");
+            for c in &cells {
+                let _ = write!(line, " {c:>20}");
+            }
+            let _ = writeln!(out, "{line} {:>8}", ran - counted);
         }
         if !best.is_empty() {
-            let parts: Vec<String> = best.iter().map(|(p, m, who)| format!("{p} {m:.2}x ({who})")).collect();
+            let name = |p: &str| if p == "?" { "placement unknown" } else { p }.to_string();
+            let parts: Vec<String> = best.iter().map(|(p, m, who)| format!("{} {m:.2}x ({who})", name(p))).collect();
             let _ = writeln!(out, "{id:<9} against the best peer: {}", parts.join(", "));
         }
     }
@@ -190,7 +192,8 @@ pub fn table(workloads: &[(&'static str, &'static str)], runs: &[Run]) -> String
         out,
         "each cell: the median of the per-round ratios (how many times better Strata's figure is than the peer's: \
          throughput / peer, or peer time / Strata time), [lowest-highest], (rounds); a round counts at a placement \
-         when the readings before and after both runs say it; left out: the peer's runs in rounds where they did not"
+         when the readings before and after both runs say it; left out: the peer's runs in rounds where they did not \
+         (the threads moved during a run, or a reading failed)"
     );
     out
 }
@@ -252,11 +255,30 @@ mod tests {
         assert_eq!(ratios(&runs, "W2-b64", "samples/s", "jax", "far"), [1.5]);
         let text = table(&[("W2-b64", "samples/s")], &runs);
         let row = text.lines().find(|l| l.starts_with("W2-b64    samples/s  jax")).expect("a JAX row");
-        // near 1.20x (1), far 1.50x (1), none unmeasured, one of JAX's three runs left out.
+        // near 1.20x (1), far 1.50x (1), one of JAX's three runs left out.
         assert_eq!(
             row.split_whitespace().collect::<Vec<_>>(),
-            ["W2-b64", "samples/s", "jax", "1.20x", "(1)", "1.50x", "(1)", "-", "1"]
+            ["W2-b64", "samples/s", "jax", "1.20x", "(1)", "1.50x", "(1)", "1"]
         );
+    }
+
+    #[test]
+    fn an_unknown_placement_is_left_out_unless_no_run_has_a_known_one() {
+        let mut runs = vec![
+            run(0, "W3", "strata", 50.0, "?"),
+            run(0, "W3", "torch", 25.0, "?"),
+            run(1, "W3", "strata", 50.0, "near"),
+            run(1, "W3", "torch", 20.0, "near"),
+        ];
+        let text = table(&[("W3", "samples/s")], &runs);
+        let row = text.lines().find(|l| l.starts_with("W3        samples/s  torch")).expect("a torch row");
+        assert_eq!(row.split_whitespace().skip(3).collect::<Vec<_>>(), ["2.50x", "(1)", "-", "1"]);
+        // Without a probe (every reading `?`), the runs are compared as they are.
+        runs.truncate(2);
+        let text = table(&[("W3", "samples/s")], &runs);
+        assert!(text.contains("placement unknown"), "{text}");
+        let row = text.lines().find(|l| l.starts_with("W3        samples/s  torch")).expect("a torch row");
+        assert_eq!(row.split_whitespace().skip(3).collect::<Vec<_>>(), ["2.00x", "(1)", "0"]);
     }
 
     #[test]
