@@ -36,6 +36,8 @@ fn product(c: &mut Criterion, name: &str, m: usize, k: usize, n: usize) {
             black_box(&out);
         })
     });
+    // Where the threads sat, read right after the run (`cargo xtask bench` notes it).
+    strata_testkit::bench::log_placement_after(&format!("W1-{name}"));
     group.finish();
 }
 

@@ -154,7 +154,7 @@ pub fn table(workloads: &[(&'static str, &'static str)], runs: &[Run]) -> String
     let mut out = String::new();
     let mut header = format!("{:<9} {:<10} {:<7}", "workload", "unit", "peer");
     for place in places {
-        let _ = write!(header, " {:>20}", if *place == "?" { "placement unknown" } else { place });
+        let _ = write!(header, " {:>22}", if *place == "?" { "placement unknown" } else { place });
     }
     let _ = write!(header, " {:>8}", "left out");
     let _ = writeln!(out, "\n{header}\n{}", "-".repeat(header.len()));
@@ -178,7 +178,7 @@ pub fn table(workloads: &[(&'static str, &'static str)], runs: &[Run]) -> String
             let ran = runs.iter().filter(|r| r.id == id && r.who == who).count();
             let mut line = format!("{id:<9} {unit:<10} {who:<7}");
             for c in &cells {
-                let _ = write!(line, " {c:>20}");
+                let _ = write!(line, " {c:>22}");
             }
             let _ = writeln!(out, "{line} {:>8}", ran - counted);
         }
