@@ -4,7 +4,8 @@
 //!
 //! Criterion ids follow the workload ids: criterion's `W2/b64` is `W2-b64`.
 //! `--compare REV` measures another revision against this tree instead
-//! (`compare.rs`).
+//! (`compare.rs`); `--peers --rounds N` runs Strata and its peers by turns,
+//! one workload at a time (`peer_rounds.rs`).
 
 use crate::{run_cmd, workspace_root};
 use std::path::{Path, PathBuf};

@@ -55,6 +55,9 @@ pub fn run(plan: &Plan) -> Result<(), String> {
         benches.iter().find(|b| b.exe.file_name().is_some_and(|n| n.to_string_lossy().starts_with("placement-")));
     let ids = compare::list_ids(&benches, plan.threads)?;
     let runners = peers::runners(&root);
+    if runners.is_empty() {
+        return Err("no peer program can run here (see the messages above)".into());
+    }
     let scratch = compare::target_dir(&root).join("peer-rounds/criterion");
     let mut runs = Vec::new();
     for round in 0..plan.rounds {
@@ -68,9 +71,10 @@ pub fn run(plan: &Plan) -> Result<(), String> {
             runs.extend(one_round(&job, plan, &root, &runners, probe, &scratch)?);
         }
     }
-    print!("{}", table(&workloads.iter().map(|w| (w.0, w.2)).collect::<Vec<_>>(), &runs));
+    let units: Vec<_> = workloads.iter().map(|w| (w.0, w.2)).collect();
+    print!("{}", table(&units, &runs));
     if let Some(path) = plan.json {
-        write_json(path, &runs, &workloads.iter().map(|w| (w.0, w.2)).collect::<Vec<_>>())?;
+        write_json(path, &runs, &units)?;
         eprintln!("wrote {}", path.display());
     }
     Ok(())
