@@ -60,6 +60,9 @@ pub fn run(plan: &Plan) -> Result<(), String> {
     }
     let scratch = compare::target_dir(&root).join("peer-rounds/criterion");
     let mut runs = Vec::new();
+    // (runner, workload) pairs that printed no figure in the first round:
+    // a program that does not measure a workload is not started for it again.
+    let mut silent = Vec::new();
     for round in 0..plan.rounds {
         for &&(id, criterion_id, unit) in &workloads {
             let bench = ids
@@ -68,7 +71,7 @@ pub fn run(plan: &Plan) -> Result<(), String> {
                 .map(|(_, b)| b)
                 .ok_or_else(|| format!("no benchmark of this tree has the criterion id {criterion_id}"))?;
             let job = Job { id, criterion_id, unit, bench, round };
-            runs.extend(one_round(&job, plan, &root, &runners, probe, &scratch)?);
+            runs.extend(one_round(&job, plan, (&root, &scratch), (&runners, &mut silent), probe)?);
         }
     }
     let units: Vec<_> = workloads.iter().map(|w| (w.0, w.2)).collect();
@@ -89,15 +92,15 @@ struct Job<'a> {
     round: usize,
 }
 
-/// Strata's run of the workload, then each peer program's, each followed
-/// by a reading of the placement (one reading before the first).
+/// Strata's run of the workload, then each peer program's (but those in
+/// `silent`), each followed by a reading of the placement (one reading
+/// before the first).
 fn one_round(
     job: &Job,
     plan: &Plan,
-    root: &Path,
-    runners: &[peers::Runner],
+    (root, scratch): (&Path, &Path),
+    (runners, silent): (&[peers::Runner], &mut Vec<(usize, &'static str)>),
     probe: Option<&Bench>,
-    scratch: &Path,
 ) -> Result<Vec<Run>, String> {
     let mut before = compare::placement(probe, plan.threads);
     let value = compare::criterion_run(job.bench, job.criterion_id, job.unit, (plan.quick, plan.threads), scratch)?;
@@ -106,11 +109,18 @@ fn one_round(
     let mut runs =
         vec![Run { round: job.round, id: job.id, who: "strata".into(), value, place: place(&before, &after) }];
     let only = Some(job.id.to_string());
-    for runner in runners {
+    for (i, runner) in runners.iter().enumerate() {
+        if silent.contains(&(i, job.id)) {
+            continue;
+        }
         before = after;
         let figures: Vec<PeerFigure> = runner.run(root, &only, plan.quick)?;
         after = compare::placement(probe, plan.threads);
         let place = place(&before, &after);
+        if job.round == 0 && !figures.iter().any(|f| f.id == job.id) {
+            eprintln!("{} printed no figure for {}: not run for it again", runner.name(), job.id);
+            silent.push((i, job.id));
+        }
         runs.extend(figures.into_iter().filter(|f| f.id == job.id).map(|f| Run {
             round: job.round,
             id: job.id,

@@ -88,6 +88,14 @@ pub fn runners(root: &Path) -> Vec<Runner> {
 }
 
 impl Runner {
+    /// Its name in messages: the script's file, or `candle`.
+    pub fn name(&self) -> &str {
+        match self {
+            Runner::Script(script, _) => script.file,
+            Runner::Candle(_) => "candle",
+        }
+    }
+
     /// Runs the workloads `only` selects (all: `None`); the figures it printed.
     pub fn run(&self, root: &Path, only: &Option<String>, quick: bool) -> Result<Vec<PeerFigure>, String> {
         match self {
