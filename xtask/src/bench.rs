@@ -118,9 +118,11 @@ fn parse(args: &[String]) -> Result<Options, String> {
 /// `--compare` measures two trees side by side: a saved or named baseline,
 /// peers or a JSON file of one tree's figures have no meaning there.
 fn check_compare_options(o: &Options) -> Result<(), String> {
+    if o.rounds == Some(0) {
+        return Err("--rounds must be at least 1".into());
+    }
     if o.compare.is_none() {
         return match (o.rounds, o.peers) {
-            (Some(0), _) => Err("--rounds must be at least 1".into()),
             (Some(_), false) => Err("--rounds goes with --compare REV or --peers".into()),
             (Some(_), true) if o.save.is_some() || o.baseline.is_some() => {
                 Err("--peers --rounds runs its own short rounds: not with --save or --baseline".into())
@@ -139,7 +141,6 @@ fn check_compare_options(o: &Options) -> Result<(), String> {
             "--compare cannot be combined with {flag}: --compare measures REV and this tree side by side in one \
              session; --save/--baseline/--peers/--json belong to a run of this tree alone"
         )),
-        None if o.rounds == Some(0) => Err("--rounds must be at least 1".into()),
         None => Ok(()),
     }
 }

@@ -359,6 +359,11 @@ pub fn show(value: f64) -> String {
     format!("{value:.decimals$}")
 }
 
+/// The lowest and the highest of `values`.
+pub fn spread(values: &[f64]) -> (f64, f64) {
+    values.iter().fold((f64::MAX, f64::MIN), |(lo, hi), &x| (lo.min(x), hi.max(x)))
+}
+
 /// How many times better `b` is than `a`: throughput b/a, time a/b.
 pub fn ratio(unit: &str, a: f64, b: f64) -> f64 {
     if bench::higher_is_better(unit) { b / a } else { a / b }
@@ -388,7 +393,7 @@ fn print_table(series: &[Series], plan: &Plan) {
             println!("{:<9} {:<10} {:>12} {:>12} {:>8} {:>18}  {}", s.id, s.unit, "-", "-", "-", "-", s.note);
             continue;
         };
-        let (lo, hi) = ratios.iter().fold((f64::MAX, f64::MIN), |(lo, hi), &x| (lo.min(x), hi.max(x)));
+        let (lo, hi) = spread(&ratios);
         let spread = format!("{lo:.2}-{hi:.2}x ({})", ratios.len());
         let mut notes = Vec::new();
         if lo < 1.0 && hi > 1.0 {

@@ -114,14 +114,15 @@ fn one_round(
             continue;
         }
         before = after;
-        let figures: Vec<PeerFigure> = runner.run(root, &only, plan.quick)?;
+        let figures: Vec<PeerFigure> =
+            runner.run(root, &only, plan.quick)?.into_iter().filter(|f| f.id == job.id).collect();
         after = compare::placement(probe, plan.threads);
         let place = place(&before, &after);
-        if job.round == 0 && !figures.iter().any(|f| f.id == job.id) {
+        if job.round == 0 && figures.is_empty() {
             eprintln!("{} printed no figure for {}: not run for it again", runner.name(), job.id);
             silent.push((i, job.id));
         }
-        runs.extend(figures.into_iter().filter(|f| f.id == job.id).map(|f| Run {
+        runs.extend(figures.into_iter().map(|f| Run {
             round: job.round,
             id: job.id,
             who: f.peer,
@@ -168,7 +169,7 @@ pub fn table(workloads: &[(&'static str, &'static str)], runs: &[Run]) -> String
     let mut out = String::new();
     let mut header = format!("{:<9} {:<10} {:<7}", "workload", "unit", "peer");
     for place in places {
-        let _ = write!(header, " {:>22}", if *place == "?" { "placement unknown" } else { place });
+        let _ = write!(header, " {:>22}", place_name(place));
     }
     let _ = write!(header, " {:>8}", "left out");
     let _ = writeln!(out, "\n{header}\n{}", "-".repeat(header.len()));
@@ -197,8 +198,8 @@ pub fn table(workloads: &[(&'static str, &'static str)], runs: &[Run]) -> String
             let _ = writeln!(out, "{line} {:>8}", ran - counted);
         }
         if !best.is_empty() {
-            let name = |p: &str| if p == "?" { "placement unknown" } else { p }.to_string();
-            let parts: Vec<String> = best.iter().map(|(p, m, who)| format!("{} {m:.2}x ({who})", name(p))).collect();
+            let parts: Vec<String> =
+                best.iter().map(|(p, m, who)| format!("{} {m:.2}x ({who})", place_name(p))).collect();
             let _ = writeln!(out, "{id:<9} against the best peer: {}", parts.join(", "));
         }
     }
@@ -212,12 +213,17 @@ pub fn table(workloads: &[(&'static str, &'static str)], runs: &[Run]) -> String
     out
 }
 
+/// A placement as the table names it.
+fn place_name(place: &str) -> &str {
+    if place == "?" { "placement unknown" } else { place }
+}
+
 fn cell(ratios: &[f64]) -> String {
     match bench::median(ratios) {
         None => "-".into(),
         Some(m) if ratios.len() == 1 => format!("{m:.2}x (1)"),
         Some(m) => {
-            let (lo, hi) = ratios.iter().fold((f64::MAX, f64::MIN), |(lo, hi), &x| (lo.min(x), hi.max(x)));
+            let (lo, hi) = compare::spread(ratios);
             format!("{m:.2}x [{lo:.2}-{hi:.2}] ({})", ratios.len())
         }
     }
@@ -254,6 +260,11 @@ mod tests {
         Run { round, id, who: who.into(), value, place }
     }
 
+    /// The table's line that starts with `start`.
+    fn line<'a>(text: &'a str, start: &str) -> &'a str {
+        text.lines().find(|l| l.starts_with(start)).unwrap_or_else(|| panic!("no line {start:?} in {text}"))
+    }
+
     #[test]
     fn a_ratio_counts_only_where_strata_and_the_peer_sat_alike() {
         // Round 1 both near; round 2 Strata far, JAX near (left out); round 3 both far.
@@ -268,7 +279,7 @@ mod tests {
         assert_eq!(ratios(&runs, "W2-b64", "samples/s", "jax", "near"), [1.2]);
         assert_eq!(ratios(&runs, "W2-b64", "samples/s", "jax", "far"), [1.5]);
         let text = table(&[("W2-b64", "samples/s")], &runs);
-        let row = text.lines().find(|l| l.starts_with("W2-b64    samples/s  jax")).expect("a JAX row");
+        let row = line(&text, "W2-b64    samples/s  jax");
         // near 1.20x (1), far 1.50x (1), one of JAX's three runs left out.
         assert_eq!(
             row.split_whitespace().collect::<Vec<_>>(),
@@ -285,13 +296,13 @@ mod tests {
             run(1, "W3", "torch", 20.0, "near"),
         ];
         let text = table(&[("W3", "samples/s")], &runs);
-        let row = text.lines().find(|l| l.starts_with("W3        samples/s  torch")).expect("a torch row");
+        let row = line(&text, "W3        samples/s  torch");
         assert_eq!(row.split_whitespace().skip(3).collect::<Vec<_>>(), ["2.50x", "(1)", "-", "1"]);
         // Without a probe (every reading `?`), the runs are compared as they are.
         runs.truncate(2);
         let text = table(&[("W3", "samples/s")], &runs);
         assert!(text.contains("placement unknown"), "{text}");
-        let row = text.lines().find(|l| l.starts_with("W3        samples/s  torch")).expect("a torch row");
+        let row = line(&text, "W3        samples/s  torch");
         assert_eq!(row.split_whitespace().skip(3).collect::<Vec<_>>(), ["2.00x", "(1)", "0"]);
     }
 
@@ -308,7 +319,7 @@ mod tests {
         ];
         let text = table(&[("W5", "us")], &runs);
         assert!(text.contains("W5        against the best peer: near 2.50x (candle), far 2.00x (candle)"), "{text}");
-        let torch = text.lines().find(|l| l.starts_with("W5        us         torch")).expect("a torch row");
+        let torch = line(&text, "W5        us         torch");
         assert!(torch.ends_with(" 1"), "torch's moved run is left out: {torch}");
     }
 }

@@ -37,10 +37,10 @@ pub fn log_placement(id: &str) {
 /// [`log_placement`] for a workload that starts no training step (the
 /// products of W1), so nothing measured the placement while it ran: it is
 /// measured now, right after the run ([`measure_placement`]), when the log
-/// is asked for.
+/// is asked for. Nothing is logged when no worker answered: the row then
+/// has no note, rather than a placement that was not read.
 pub fn log_placement_after(id: &str) {
-    if std::env::var_os(PLACEMENT_LOG).is_some() {
-        measure_placement();
+    if std::env::var_os(PLACEMENT_LOG).is_some() && measure_placement().is_some() {
         log_placement(id);
     }
 }
