@@ -38,31 +38,111 @@ pub(crate) fn adam_split(
     );
 }
 
+/// Adam/AdamW for one parameter: `bc1`, `bc2` are the bias corrections
+/// `1 - beta^t`; `l2` is folded into the gradient (Adam), `decay`
+/// multiplies the parameter first (AdamW's `1 - lr * wd`).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn adam(
+    ps: &mut [f32],
+    gs: &[f32],
+    ms: &mut [f32],
+    vs: &mut [f32],
+    lr: f32,
+    beta1: f32,
+    beta2: f32,
+    eps: f32,
+    bc1: f32,
+    bc2: f32,
+    l2: f32,
+    decay: f32,
+) {
+    #[cfg(target_arch = "x86_64")]
+    if ps.len() >= strata_tensor::par::stream::STREAM_FROM && strata_tensor::par::stream::streaming() {
+        // SAFETY: `streaming` checked that the CPU has AVX-512F.
+        #[allow(unsafe_code)]
+        return unsafe { adam_streamed(ps, gs, ms, vs, lr, beta1, beta2, eps, bc1, bc2, l2, decay) };
+    }
+    adam_kernel(ps, gs, ms, vs, lr, beta1, beta2, eps, bc1, bc2, l2, decay)
+}
+
 simd_kernel! {
-    /// Adam/AdamW for one parameter: `bc1`, `bc2` are the bias corrections
-    /// `1 - beta^t`; `l2` is folded into the gradient (Adam), `decay`
-    /// multiplies the parameter first (AdamW's `1 - lr * wd`).
-    pub(crate) fn adam(
+    fn adam_kernel(
         ps: &mut [f32], gs: &[f32], ms: &mut [f32], vs: &mut [f32],
         lr: f32, beta1: f32, beta2: f32, eps: f32, bc1: f32, bc2: f32, l2: f32, decay: f32,
     ) {
-        let moments = ms.iter_mut().zip(vs.iter_mut());
-        if l2 == 0.0 && decay == 1.0 {
-            // The common case without per-element branches, so it vectorises.
-            for ((p, &g), (m, v)) in ps.iter_mut().zip(gs).zip(moments) {
-                *m = beta1 * *m + (1.0 - beta1) * g;
-                *v = beta2 * *v + (1.0 - beta2) * g * g;
-                *p -= lr * (*m / bc1) / ((*v / bc2).sqrt() + eps);
-            }
-            return;
-        }
+        adam_formula(ps, gs, ms, vs, lr, beta1, beta2, eps, bc1, bc2, l2, decay)
+    }
+}
+
+/// [`adam`] writing the parameters with streaming stores, 16 at a time.
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code, clippy::too_many_arguments)]
+#[target_feature(enable = "avx512f,avx2,fma")]
+unsafe fn adam_streamed(
+    ps: &mut [f32],
+    gs: &[f32],
+    ms: &mut [f32],
+    vs: &mut [f32],
+    lr: f32,
+    beta1: f32,
+    beta2: f32,
+    eps: f32,
+    bc1: f32,
+    bc2: f32,
+    l2: f32,
+    decay: f32,
+) {
+    use strata_tensor::par::stream;
+    let (a, b) = stream::aligned_blocks(ps);
+    // The rule's numbers, the same for every piece.
+    let rule = |p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32]| {
+        adam_formula(p, g, m, v, lr, beta1, beta2, eps, bc1, bc2, l2, decay)
+    };
+    rule(&mut ps[..a], &gs[..a], &mut ms[..a], &mut vs[..a]);
+    for i in (a..b).step_by(16) {
+        let mut block = [0.0f32; 16];
+        block.copy_from_slice(&ps[i..i + 16]);
+        rule(&mut block, &gs[i..i + 16], &mut ms[i..i + 16], &mut vs[i..i + 16]);
+        // SAFETY: `a..b` holds whole 64-byte aligned blocks of `ps`, and the
+        // caller checked AVX-512F.
+        unsafe { stream::store16(ps.as_mut_ptr().add(i), &block) };
+    }
+    rule(&mut ps[b..], &gs[b..], &mut ms[b..], &mut vs[b..]);
+    stream::fence();
+}
+
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn adam_formula(
+    ps: &mut [f32],
+    gs: &[f32],
+    ms: &mut [f32],
+    vs: &mut [f32],
+    lr: f32,
+    beta1: f32,
+    beta2: f32,
+    eps: f32,
+    bc1: f32,
+    bc2: f32,
+    l2: f32,
+    decay: f32,
+) {
+    let moments = ms.iter_mut().zip(vs.iter_mut());
+    if l2 == 0.0 && decay == 1.0 {
+        // The common case without per-element branches, so it vectorises.
         for ((p, &g), (m, v)) in ps.iter_mut().zip(gs).zip(moments) {
-            let g = g + l2 * *p;
-            *p *= decay;
             *m = beta1 * *m + (1.0 - beta1) * g;
             *v = beta2 * *v + (1.0 - beta2) * g * g;
             *p -= lr * (*m / bc1) / ((*v / bc2).sqrt() + eps);
         }
+        return;
+    }
+    for ((p, &g), (m, v)) in ps.iter_mut().zip(gs).zip(moments) {
+        let g = g + l2 * *p;
+        *p *= decay;
+        *m = beta1 * *m + (1.0 - beta1) * g;
+        *v = beta2 * *v + (1.0 - beta2) * g * g;
+        *p -= lr * (*m / bc1) / ((*v / bc2).sqrt() + eps);
     }
 }
 
@@ -109,6 +189,40 @@ simd_kernel! {
             *a = alpha * *a + (1.0 - alpha) * g * g;
             *b = momentum * *b + g / (a.sqrt() + eps);
             *p -= lr * *b;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use strata_tensor::par::stream::{STREAM_FROM, set_streaming};
+
+    /// Adam and AdamW write the same bits with the parameters streamed past
+    /// the caches or stored plainly, from every offset within a 64-byte line
+    /// (so the unaligned head, the blocks and the tail all occur).
+    #[test]
+    fn streamed_adam_writes_the_same_bits() {
+        let n = STREAM_FROM + 37;
+        let value = |i: usize, scale: f32| ((i * 7919 % 1000) as f32 - 500.0) * scale;
+        let run = |on: bool, start: usize, (l2, decay): (f32, f32)| {
+            set_streaming(Some(on));
+            let mut ps: Vec<f32> = (0..n + 16).map(|i| value(i, 1e-3)).collect();
+            let gs: Vec<f32> = (0..n + 16).map(|i| value(i + 3, 2e-2)).collect();
+            let (mut ms, mut vs) = (vec![0.0f32; n + 16], vec![0.0f32; n + 16]);
+            for t in 1..=3 {
+                let (bc1, bc2) = (1.0 - 0.9f32.powi(t), 1.0 - 0.999f32.powi(t));
+                let r = start..start + n;
+                let (p, g) = (&mut ps[r.clone()], &gs[r.clone()]);
+                adam(p, g, &mut ms[r.clone()], &mut vs[r], 1e-3, 0.9, 0.999, 1e-8, bc1, bc2, l2, decay);
+            }
+            set_streaming(None);
+            [ps, ms, vs].map(|v| v.iter().map(|x| x.to_bits()).collect::<Vec<u32>>())
+        };
+        for rule in [(0.0, 1.0), (1e-2, 1.0), (0.0, 1.0 - 1e-3 * 1e-2)] {
+            for start in 0..16 {
+                assert!(run(true, start, rule) == run(false, start, rule), "start {start}, (l2, decay) {rule:?}");
+            }
         }
     }
 }

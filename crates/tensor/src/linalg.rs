@@ -545,6 +545,7 @@ fn kernel(
     let threads = threads_for(head.0.1 - head.0.0, head.1.1 - head.1.0);
     if threads > 1 {
         PARALLEL_CALLS.fetch_add(1, Ordering::Relaxed);
+        crate::par::stream::note_shared();
     }
     let out = OutPtr(c.as_mut_ptr());
     // Rows `r0..r1` and columns `c0..c1` of the output.

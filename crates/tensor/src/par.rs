@@ -13,6 +13,7 @@ mod far;
 mod hot;
 mod pair;
 mod setting;
+pub mod stream;
 
 pub use choice::{
     ONE_THREAD_BELOW_PERCENT, StepThreads, TRIAL_COUNT_TIME, TRIAL_EVERY, TRIAL_STEPS, TRIAL_WARM, TRIAL_WARM_TIME,
