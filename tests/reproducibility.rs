@@ -55,3 +55,28 @@ fn one_and_two_threads_train_bit_identical_weights() {
         assert!(a.data().iter().zip(b.data()).all(|(x, y)| x.to_bits() == y.to_bits()), "{name} differs");
     }
 }
+
+/// Streaming stores (`par::stream`, used on far threads) write the same
+/// values as plain ones: training with them forced on and forced off gives
+/// the same bits. The network's weights (64 x 512 and up), the gradients'
+/// zeroing and the first layer's kept input (64 x 64) are all long enough
+/// to stream.
+#[test]
+fn streamed_and_plain_stores_train_bit_identical_weights() {
+    use strata::tensor::par::stream;
+    let (train, _) = split("digits.csv.gz", 0.2, 9);
+    let run = |on: bool| {
+        stream::set_streaming(Some(on));
+        let streams = stream::streaming();
+        let mut model = mlp(&[64, 512, 512, 10], 0.1, 9);
+        trainer(2, 64, 1e-3, 9).fit(model.as_mut(), &train, None).unwrap();
+        (state_dict(model.as_mut()), streams)
+    };
+    let ((plain, off), (streamed, on)) = (run(false), run(true));
+    stream::set_streaming(None);
+    let avx512 = strata::tensor::simd_path() == strata::tensor::SimdPath::Avx512;
+    assert_eq!((off, on), (false, avx512), "streaming forced off, then on (on AVX-512 only)");
+    for ((name, a), (_, b)) in plain.iter().zip(&streamed) {
+        assert!(a.data().iter().zip(b.data()).all(|(x, y)| x.to_bits() == y.to_bits()), "{name} differs");
+    }
+}

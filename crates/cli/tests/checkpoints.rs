@@ -78,6 +78,7 @@ fn a_run_killed_with_sigkill_at_any_moment_resumes_to_the_weights_of_an_uninterr
             .collect();
         assert!(stale.len() <= 1, "round {round}: {stale:?}");
     }
+    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]
@@ -102,6 +103,7 @@ fn a_checkpoint_written_by_an_earlier_build_resumes_to_the_model_its_run_saved()
     // The whole run's figure (tests/corpus/README.md): 75.50% after two epochs.
     assert!(text(&out).contains("test accuracy: 75.50% (755/1000)"), "{}", text(&out));
     assert_eq!(tensors(&dir.join("after.strata")), tensors(&corpus.join("mlp-v2.resumed-to.strata")));
+    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]
@@ -134,4 +136,5 @@ fn checkpoint_flags_with_bad_values_are_refused_by_name() {
         assert!(!out.status.success(), "{args:?}");
         assert_eq!(String::from_utf8_lossy(&out.stderr).trim_end(), message, "{args:?}");
     }
+    std::fs::remove_dir_all(&dir).ok();
 }

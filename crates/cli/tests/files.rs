@@ -164,6 +164,7 @@ fn bad_input_is_refused_with_a_message_that_names_it() {
         .replace(&data(""), "<data>/")
         .replace(&budget, "budget of <a quarter of the memory>");
     insta::assert_snapshot!("files_bad_input", report);
+    std::fs::remove_dir_all(&tmp).ok();
 }
 
 #[test]
@@ -241,6 +242,7 @@ fn files_as_people_have_them_train_and_predict() {
     let p = strata(&["predict", "--model", &m, "--data", &images]);
     assert!(p.status.success(), "{}", text(&p));
     assert_eq!(String::from_utf8_lossy(&p.stdout).lines().count(), 2);
+    std::fs::remove_dir_all(&tmp).ok();
 }
 
 /// R² of a diabetes run (`test RMSE .., MAE .., R² 0.58 (88 rows)`).
@@ -276,4 +278,5 @@ fn a_regression_on_diabetes_reports_rmse_mae_r2_and_predicts_values() {
     // Predictions in the target's units (disease progression, 25-346), not standardised ones.
     let mean = values.iter().sum::<f64>() / 442.0;
     assert!((100.0..200.0).contains(&mean), "mean prediction {mean}");
+    std::fs::remove_dir_all(&tmp).ok();
 }

@@ -135,6 +135,7 @@ fn pytorch_layout_weights_run_here_as_numpy_computes_and_strata_exports_read_bac
     write(&dir.join("trained_out.safetensors"), &[("x", &io["x_cnn"]), ("y", &y)]);
     let said = run_python(&py, &[&script("torch_layout.py").display().to_string(), "check", &d]);
     assert!(said.contains("checked Strata's exports"), "{said}");
+    std::fs::remove_dir_all(&dir).ok();
 }
 
 /// Export `model` to ONNX, write its outputs on `x`, and have onnxruntime compare.
@@ -200,4 +201,5 @@ fn onnx_exports_of_an_mlp_a_cnn_and_transformers_run_in_onnxruntime_as_here() {
     let mut lm = Model::from_spec(&spec, 7).unwrap();
     let ids: Vec<f32> = (0..4 * 11).map(|i| ((i * 7 + 3) % 27) as f32).collect();
     onnx_matches(&py, &dir, "language_model", &mut lm, &Tensor::from_vec(&[4, 11], ids).unwrap());
+    std::fs::remove_dir_all(&dir).ok();
 }

@@ -18,6 +18,7 @@ fn a_failing_writer_leaves_the_old_file_intact_and_no_temporary_file() {
     assert!(SavedModel::load(&path).is_ok());
     let names: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(names, ["model.strata"]);
+    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]
@@ -32,6 +33,7 @@ fn the_next_write_removes_what_a_killed_writer_left() {
         std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
     names.sort();
     assert_eq!(names, [".other.strata.4242.tmp", "model.strata"]);
+    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]
@@ -49,4 +51,5 @@ fn a_checkpoint_folder_keeps_the_last_k_and_the_best() {
     // Step numbers order numerically, beyond the zero padding too.
     ckpt.write(123_456_789_012, b"late").unwrap();
     assert_eq!(std::fs::read(ckpt.latest().unwrap().unwrap()).unwrap(), b"late");
+    std::fs::remove_dir_all(&dir).ok();
 }

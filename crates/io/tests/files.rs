@@ -106,6 +106,7 @@ fn a_missing_file_is_an_io_error_with_its_path() {
     let path = scratch("missing").join("none.strata");
     let err = SavedModel::load(&path).unwrap_err();
     assert!(matches!(&err, IoError::Io { path: p, .. } if p == &path), "{err:?}");
+    std::fs::remove_dir_all(path.parent().unwrap()).ok();
 }
 
 #[test]

@@ -333,7 +333,9 @@ impl Tensor {
     /// Become a copy of `other`, reusing this tensor's allocation. A large
     /// copy is split between the threads in halves of its rows, as the
     /// element-wise passes are (`crate::par`), so a layer's kept input
-    /// stays with the thread that computed that half of it.
+    /// stays with the thread that computed that half of it. While the
+    /// threads are far apart and share data, the copy streams past the
+    /// caches ([`crate::par::stream`]).
     pub fn copy_from(&mut self, other: &Tensor) {
         self.resize(&other.shape);
         let src = &other.data;
@@ -347,7 +349,9 @@ impl Tensor {
     /// [`crate::par::split_scale`]) is filled by all threads, a piece each,
     /// when called on one of rayon's threads: the trainer zeroes the
     /// gradients this way before each step, which made W2's epoch at batch 64
-    /// about 3.5% faster near (Zen 4, `docs/performance.md`).
+    /// about 3.5% faster near (Zen 4, `docs/performance.md`). While the
+    /// threads are far apart and share data, the values stream past the
+    /// caches ([`crate::par::stream`]).
     pub fn fill(&mut self, value: f32) {
         if !crate::par::splits_shared_pass(self.data.len()) {
             crate::par::stream::fill(&mut self.data, value);
