@@ -89,25 +89,11 @@ impl AdamRule {
     /// One Adam step of one parameter, in PyTorch's formula order, in `f32`
     /// (bias corrections computed in `f64`, as PyTorch does with Python floats).
     pub(crate) fn apply(self, state: &mut AdamState, ps: &mut [f32], gs: &[f32]) {
-        let AdamRule { lr, beta1, beta2, eps, l2, decay } = self;
         state.step += 1;
-        let bc1 = (1.0 - state::powi(beta1, state.step)) as f32;
-        let bc2 = (1.0 - state::powi(beta2, state.step)) as f32;
+        let bc1 = (1.0 - state::powi(self.beta1, state.step)) as f32;
+        let bc2 = (1.0 - state::powi(self.beta2, state.step)) as f32;
         let AdamState { exp_avg, exp_avg_sq, .. } = state;
-        crate::kernels::adam_split(
-            ps,
-            gs,
-            exp_avg.data_mut(),
-            exp_avg_sq.data_mut(),
-            lr,
-            beta1,
-            beta2,
-            eps,
-            bc1,
-            bc2,
-            l2,
-            decay,
-        );
+        crate::kernels::adam_split(ps, gs, exp_avg.data_mut(), exp_avg_sq.data_mut(), self, (bc1, bc2));
     }
 }
 

@@ -2,6 +2,7 @@
 //! vectors at run time (`strata_tensor::simd_kernel!`). Each is the formula
 //! its optimizer documents, in the same order of operations.
 
+use crate::adam::AdamRule;
 use strata_tensor::{par, simd_kernel};
 
 /// Tensors with at least this many elements are updated by two threads, each
@@ -9,124 +10,64 @@ use strata_tensor::{par, simd_kernel};
 const PARALLEL_ELEMENTS: usize = 1 << 15;
 
 /// Adam on two threads for large tensors (see [`adam`]).
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn adam_split(
-    ps: &mut [f32],
-    gs: &[f32],
-    ms: &mut [f32],
-    vs: &mut [f32],
-    lr: f32,
-    beta1: f32,
-    beta2: f32,
-    eps: f32,
-    bc1: f32,
-    bc2: f32,
-    l2: f32,
-    decay: f32,
-) {
+pub(crate) fn adam_split(ps: &mut [f32], gs: &[f32], ms: &mut [f32], vs: &mut [f32], rule: AdamRule, bc: Corrections) {
     if ps.len() < PARALLEL_ELEMENTS.saturating_mul(par::split_scale()) || par::threads() < 2 {
-        return adam(ps, gs, ms, vs, lr, beta1, beta2, eps, bc1, bc2, l2, decay);
+        return adam(ps, gs, ms, vs, rule, bc);
     }
     let mid = ps.len() / 2;
     let (p0, p1) = ps.split_at_mut(mid);
     let (g0, g1) = gs.split_at(mid);
     let (m0, m1) = ms.split_at_mut(mid);
     let (v0, v1) = vs.split_at_mut(mid);
-    rayon::join(
-        || adam(p0, g0, m0, v0, lr, beta1, beta2, eps, bc1, bc2, l2, decay),
-        || adam(p1, g1, m1, v1, lr, beta1, beta2, eps, bc1, bc2, l2, decay),
-    );
+    rayon::join(|| adam(p0, g0, m0, v0, rule, bc), || adam(p1, g1, m1, v1, rule, bc));
 }
 
-/// Adam/AdamW for one parameter: `bc1`, `bc2` are the bias corrections
-/// `1 - beta^t`; `l2` is folded into the gradient (Adam), `decay`
-/// multiplies the parameter first (AdamW's `1 - lr * wd`).
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn adam(
-    ps: &mut [f32],
-    gs: &[f32],
-    ms: &mut [f32],
-    vs: &mut [f32],
-    lr: f32,
-    beta1: f32,
-    beta2: f32,
-    eps: f32,
-    bc1: f32,
-    bc2: f32,
-    l2: f32,
-    decay: f32,
-) {
+/// Adam's bias corrections `(1 - beta1^t, 1 - beta2^t)` of one step.
+pub(crate) type Corrections = (f32, f32);
+
+/// Adam/AdamW for one parameter: `rule.l2` is folded into the gradient
+/// (Adam), `rule.decay` multiplies the parameter first (AdamW's
+/// `1 - lr * wd`), `bc` are the step's bias corrections.
+pub(crate) fn adam(ps: &mut [f32], gs: &[f32], ms: &mut [f32], vs: &mut [f32], rule: AdamRule, bc: Corrections) {
     #[cfg(target_arch = "x86_64")]
     if ps.len() >= strata_tensor::par::stream::STREAM_FROM && strata_tensor::par::stream::streaming() {
         // SAFETY: `streaming` checked that the CPU has AVX-512F.
         #[allow(unsafe_code)]
-        return unsafe { adam_streamed(ps, gs, ms, vs, lr, beta1, beta2, eps, bc1, bc2, l2, decay) };
+        return unsafe { adam_streamed(ps, gs, ms, vs, rule, bc) };
     }
-    adam_kernel(ps, gs, ms, vs, lr, beta1, beta2, eps, bc1, bc2, l2, decay)
+    adam_kernel(ps, gs, ms, vs, rule, bc)
 }
 
 simd_kernel! {
-    fn adam_kernel(
-        ps: &mut [f32], gs: &[f32], ms: &mut [f32], vs: &mut [f32],
-        lr: f32, beta1: f32, beta2: f32, eps: f32, bc1: f32, bc2: f32, l2: f32, decay: f32,
-    ) {
-        adam_formula(ps, gs, ms, vs, lr, beta1, beta2, eps, bc1, bc2, l2, decay)
+    fn adam_kernel(ps: &mut [f32], gs: &[f32], ms: &mut [f32], vs: &mut [f32], rule: AdamRule, bc: Corrections) {
+        adam_formula(ps, gs, ms, vs, rule, bc)
     }
 }
 
 /// [`adam`] writing the parameters with streaming stores, 16 at a time.
 #[cfg(target_arch = "x86_64")]
-#[allow(unsafe_code, clippy::too_many_arguments)]
+#[allow(unsafe_code)]
 #[target_feature(enable = "avx512f,avx2,fma")]
-unsafe fn adam_streamed(
-    ps: &mut [f32],
-    gs: &[f32],
-    ms: &mut [f32],
-    vs: &mut [f32],
-    lr: f32,
-    beta1: f32,
-    beta2: f32,
-    eps: f32,
-    bc1: f32,
-    bc2: f32,
-    l2: f32,
-    decay: f32,
-) {
+unsafe fn adam_streamed(ps: &mut [f32], gs: &[f32], ms: &mut [f32], vs: &mut [f32], rule: AdamRule, bc: Corrections) {
     use strata_tensor::par::stream;
     let (a, b) = stream::aligned_blocks(ps);
-    // The rule's numbers, the same for every piece.
-    let rule = |p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32]| {
-        adam_formula(p, g, m, v, lr, beta1, beta2, eps, bc1, bc2, l2, decay)
-    };
-    rule(&mut ps[..a], &gs[..a], &mut ms[..a], &mut vs[..a]);
+    adam_formula(&mut ps[..a], &gs[..a], &mut ms[..a], &mut vs[..a], rule, bc);
     for i in (a..b).step_by(16) {
         let mut block = [0.0f32; 16];
         block.copy_from_slice(&ps[i..i + 16]);
-        rule(&mut block, &gs[i..i + 16], &mut ms[i..i + 16], &mut vs[i..i + 16]);
+        adam_formula(&mut block, &gs[i..i + 16], &mut ms[i..i + 16], &mut vs[i..i + 16], rule, bc);
         // SAFETY: `a..b` holds whole 64-byte aligned blocks of `ps`, and the
         // caller checked AVX-512F.
         unsafe { stream::store16(ps.as_mut_ptr().add(i), &block) };
     }
-    rule(&mut ps[b..], &gs[b..], &mut ms[b..], &mut vs[b..]);
+    adam_formula(&mut ps[b..], &gs[b..], &mut ms[b..], &mut vs[b..], rule, bc);
     stream::fence();
 }
 
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
-fn adam_formula(
-    ps: &mut [f32],
-    gs: &[f32],
-    ms: &mut [f32],
-    vs: &mut [f32],
-    lr: f32,
-    beta1: f32,
-    beta2: f32,
-    eps: f32,
-    bc1: f32,
-    bc2: f32,
-    l2: f32,
-    decay: f32,
-) {
+fn adam_formula(ps: &mut [f32], gs: &[f32], ms: &mut [f32], vs: &mut [f32], rule: AdamRule, bc: Corrections) {
+    let AdamRule { lr, beta1, beta2, eps, l2, decay } = rule;
+    let (bc1, bc2) = bc;
     let moments = ms.iter_mut().zip(vs.iter_mut());
     if l2 == 0.0 && decay == 1.0 {
         // The common case without per-element branches, so it vectorises.
@@ -214,7 +155,8 @@ mod tests {
                 let (bc1, bc2) = (1.0 - 0.9f32.powi(t), 1.0 - 0.999f32.powi(t));
                 let r = start..start + n;
                 let (p, g) = (&mut ps[r.clone()], &gs[r.clone()]);
-                adam(p, g, &mut ms[r.clone()], &mut vs[r], 1e-3, 0.9, 0.999, 1e-8, bc1, bc2, l2, decay);
+                let rule = AdamRule { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, l2, decay };
+                adam(p, g, &mut ms[r.clone()], &mut vs[r], rule, (bc1, bc2));
             }
             set_streaming(None);
             [ps, ms, vs].map(|v| v.iter().map(|x| x.to_bits()).collect::<Vec<u32>>())

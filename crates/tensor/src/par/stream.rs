@@ -29,8 +29,8 @@ use std::time::Duration;
 pub const SHARED_WITHIN: Duration = Duration::from_millis(20);
 
 /// Buffers shorter than this are written plainly, without asking
-/// [`streaming`] (which reads the clock): a 16 KB write is over in about a
-/// microsecond either way.
+/// [`streaming`] (a few atomic loads, and on far threads a read of the
+/// clock): a 16 KB write is over in about a microsecond either way.
 pub const STREAM_FROM: usize = 1 << 12;
 
 /// `AUTO`, or fixed by [`set_streaming`] or `STRATA_STREAM=off|on`.
