@@ -11,7 +11,7 @@ const PARALLEL_ELEMENTS: usize = 1 << 15;
 
 /// Adam on two threads for large tensors (see [`adam`]).
 pub(crate) fn adam_split(ps: &mut [f32], gs: &[f32], ms: &mut [f32], vs: &mut [f32], rule: AdamRule, bc: Corrections) {
-    if ps.len() < PARALLEL_ELEMENTS.saturating_mul(par::split_scale()) || par::threads() < 2 {
+    if !par::splits_at(ps.len(), PARALLEL_ELEMENTS, par::SHARED_ELEMENTS_FROM) || par::threads() < 2 {
         return adam(ps, gs, ms, vs, rule, bc);
     }
     let mid = ps.len() / 2;

@@ -53,7 +53,7 @@ mod tensor;
 pub use batched::{BatchMut, BatchRef, gemm_batched};
 pub use error::{Result, TensorError};
 pub use init::Init;
-pub use linalg::{GemmStats, MatMut, MatRef, PARALLEL_THRESHOLD, gemm, gemm_stats};
+pub use linalg::{GemmStats, MatMut, MatRef, PARALLEL_THRESHOLD, SHARED_PRODUCTS_FROM, gemm, gemm_stats};
 pub use params::{ParamRef, ParamVisitor};
 pub use rng::{StrataRng, splitmix64};
 pub use simd::{SimdPath, simd_forced, simd_path};

@@ -50,6 +50,17 @@ pub(crate) fn split_from() -> usize {
     PARALLEL_THRESHOLD.saturating_mul(crate::par::split_scale())
 }
 
+/// While far threads share data, products of at least this many
+/// multiply-adds split at [`PARALLEL_THRESHOLD`] ([`crate::par::splits_at`]):
+/// W2's second layer (256x256x128 at batch 256) splits again, the
+/// attention's per-item products (64x64x128 in W4) stay whole.
+pub const SHARED_PRODUCTS_FROM: usize = 1 << 22;
+
+/// Whether a product of `work` multiply-adds splits between the threads.
+fn splits(work: usize) -> bool {
+    crate::par::splits_at(work, PARALLEL_THRESHOLD, SHARED_PRODUCTS_FROM)
+}
+
 /// A read-only row-major matrix view: `rows x cols` elements of `data`,
 /// optionally used transposed.
 #[derive(Debug, Clone, Copy)]
@@ -529,7 +540,7 @@ fn kernel(
     let (a_rs, a_cs) = strides(a);
     let (b_rs, b_cs) = strides(b);
     let (c_rs, c_cs) = c_strides;
-    let threads_for = |m: usize, n: usize| if m * n * k >= split_from() { crate::par::threads() } else { 1 };
+    let threads_for = |m: usize, n: usize| if splits(m * n * k) { crate::par::threads() } else { 1 };
     // The `gemm` crate runs its vectors along the output's contiguous side
     // (rows when `c` is column-major), reading the left operand of that
     // orientation: `a`, or `b` transposed. The cut comes first, the same on

@@ -30,6 +30,29 @@ pub(crate) use pair::pair;
 /// to another core costs a few microseconds, what about 64K additions take.
 pub const PAR_MIN_ELEMENTS: usize = 1 << 16;
 
+/// While far threads share data ([`splits_at`]), updates and passes over a
+/// tensor of at least this many values split at their usual sizes: W2's
+/// first layer (784x256) splits again at batch 256, where its products
+/// split anyway; a tensor this large is written by both threads' halves of
+/// those products.
+pub const SHARED_ELEMENTS_FROM: usize = 1 << 17;
+
+/// Whether work of `len` (values, or a product's multiply-adds) splits
+/// between the threads, `usual` being its threshold on near threads. Far
+/// apart, work splits at [`split_scale`] times `usual`, or at `shared_from`
+/// (and `usual`) while the threads share data anyway: a product split
+/// between them within [`stream::SHARED_WITHIN`]. Then both threads hold
+/// the lines already, and keeping the work on one thread makes the other's
+/// lines cross back: W2 at batch 256 on far threads ran its epoch in
+/// 33.0-33.2 ms with the two floors ([`SHARED_ELEMENTS_FROM`] and
+/// [`crate::SHARED_PRODUCTS_FROM`]) against 37.0-38.0 without
+/// (docs/performance.md, thirteenth session). Work below the floors stays
+/// on one thread, W4's attention products among them.
+pub fn splits_at(len: usize, usual: usize, shared_from: usize) -> bool {
+    len >= usual.saturating_mul(split_scale())
+        || (len >= shared_from.max(usual) && placement() == Placement::Far && stream::shared_recently())
+}
+
 /// Rows per piece when `rows` rows of `row_len` values are split between the
 /// threads, or `None` to run on the calling thread: for passes that write
 /// several buffers (zip rayon's `par_chunks_mut` of each).
@@ -53,7 +76,7 @@ pub fn rows_per_piece(rows: usize, row_len: usize) -> Option<usize> {
 /// small tensor costs one comparison.
 pub(crate) fn splits_shared_pass(len: usize) -> bool {
     len >= PAR_MIN_ELEMENTS
-        && len >= PAR_MIN_ELEMENTS.saturating_mul(split_scale())
+        && splits_at(len, PAR_MIN_ELEMENTS, SHARED_ELEMENTS_FROM)
         && rayon::current_thread_index().is_some()
         && threads() >= 2
 }

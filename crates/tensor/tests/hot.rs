@@ -7,11 +7,12 @@
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
+use strata_tensor::par::stream::SHARED_WITHIN;
 use strata_tensor::par::{
     FAR_ROUND_TRIP, FAR_SCALE, NEAR_ROUND_TRIP, PAR_MIN_ELEMENTS, Placement, awake_workers, hot, last_round_trip,
-    measure_placement, par_rows_mut, placement, set_placement, split_scale,
+    measure_placement, par_rows_mut, placement, set_placement, split_scale, splits_at,
 };
-use strata_tensor::{MatMut, MatRef, PARALLEL_THRESHOLD, gemm, gemm_stats};
+use strata_tensor::{MatMut, MatRef, PARALLEL_THRESHOLD, SHARED_PRODUCTS_FROM, gemm, gemm_stats};
 
 /// Polls `f` until it holds or `limit` passes.
 fn eventually(limit: Duration, f: impl Fn() -> bool) -> bool {
@@ -150,6 +151,79 @@ fn far_threads_split_only_large_work_and_compute_the_same_bits() {
     assert!(!far_split, "far: the product was split");
     assert_eq!(near, far, "the placement changed a result");
     assert_eq!(split_scale(), if placement() == Placement::Far { FAR_SCALE } else { 1 });
+}
+
+/// The product `m x k` times `k x n` of fixed values on `pool`: its bits,
+/// and whether it split between the threads.
+fn product_on(pool: &rayon::ThreadPool, (m, n, k): (usize, usize, usize)) -> (Vec<u32>, bool) {
+    let a: Vec<f32> = (0..m * k).map(|i| ((i * 7919) % 1000) as f32 / 999.0 - 0.5).collect();
+    let b: Vec<f32> = (0..k * n).map(|i| ((i * 104_729) % 1000) as f32 / 999.0 - 0.5).collect();
+    let mut c = vec![0f32; m * n];
+    let before = gemm_stats().parallel_calls;
+    pool.install(|| {
+        let (av, bv) = (MatRef::new(&a, m, k).unwrap(), MatRef::new(&b, k, n).unwrap());
+        gemm(1.0, av, bv, 0.0, MatMut::new(&mut c, m, n).unwrap()).unwrap();
+    });
+    (c.iter().map(|x| x.to_bits()).collect(), gemm_stats().parallel_calls > before)
+}
+
+/// Far apart, right after a product split between the threads (they share
+/// data), a product of `SHARED_PRODUCTS_FROM` multiply-adds splits too; a
+/// smaller one does not, nor the same one once the sharing is older than
+/// `SHARED_WITHIN`. The bits are the same either way.
+#[test]
+fn far_threads_that_share_data_split_mid_sized_products() {
+    let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
+    let pool = pool(2);
+    set_placement(Some(Placement::Far));
+    // 2^24 multiply-adds: the far threshold (PARALLEL_THRESHOLD * FAR_SCALE).
+    let large = (256, 256, 256);
+    // 2^22, the floor while sharing; 2^20, past the near threshold only.
+    let (mid, small) = ((256, 128, 128), (128, 64, 128));
+    const { assert!(256 * 256 * 256 == PARALLEL_THRESHOLD * FAR_SCALE) };
+    const { assert!(256 * 128 * 128 == SHARED_PRODUCTS_FROM && 128 * 64 * 128 >= PARALLEL_THRESHOLD) };
+    // The three must run within SHARED_WITHIN; a preempted try runs again.
+    let shared = (0..5).find_map(|_| {
+        let start = Instant::now();
+        let splits = [large, mid, small].map(|dims| product_on(&pool, dims));
+        (start.elapsed() < SHARED_WITHIN).then_some(splits)
+    });
+    let [(_, large_split), (mid_bits, mid_split), (_, small_split)] =
+        shared.expect("three products never ran within SHARED_WITHIN");
+    std::thread::sleep(SHARED_WITHIN + Duration::from_millis(5));
+    let (alone_bits, alone_split) = product_on(&pool, mid);
+    set_placement(None);
+    assert!(large_split, "the far threshold's product did not split");
+    assert!(mid_split, "sharing: the floor's product did not split");
+    assert!(!small_split, "sharing: a product below the floor split");
+    assert!(!alone_split, "not sharing: the floor's product split");
+    assert_eq!(mid_bits, alone_bits, "the split changed a result");
+}
+
+/// `splits_at`: near, work splits at its usual size; far, at FAR_SCALE
+/// times it, or at the shared floor (and the usual size) while sharing.
+#[test]
+fn splits_at_follows_the_placement_and_the_sharing() {
+    let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
+    let (usual, floor) = (1000, 4000);
+    set_placement(Some(Placement::Near));
+    let near = [999, 1000].map(|len| splits_at(len, usual, floor));
+    set_placement(Some(Placement::Far));
+    std::thread::sleep(SHARED_WITHIN + Duration::from_millis(5));
+    let far = [3999, 4000, 63_999, 64_000].map(|len| splits_at(len, usual, floor));
+    let pool = pool(2);
+    let sharing = (0..5).find_map(|_| {
+        let start = Instant::now();
+        let _ = product_on(&pool, (256, 256, 256));
+        let sharing = [3999, 4000].map(|len| splits_at(len, usual, floor));
+        (start.elapsed() < SHARED_WITHIN).then_some(sharing)
+    });
+    let floor_under_usual = splits_at(999, usual, 10);
+    set_placement(None);
+    assert_eq!(near, [false, true]);
+    assert_eq!(far, [false, false, false, true]);
+    assert_eq!(sharing, Some([false, true]), "within SHARED_WITHIN of a split product");
+    assert!(!floor_under_usual, "a floor below the usual size does not lower it");
 }
 
 /// Far apart, work that shares no operand between the threads still splits

@@ -23,7 +23,8 @@ const PAUSES: u32 = 4;
 
 /// Regions of [`hot`] running now, on any thread.
 static HOT_REGIONS: AtomicUsize = AtomicUsize::new(0);
-/// Spinner jobs alive (queued or spinning).
+/// Spinner slots taken: workers spinning, or offered a slot
+/// ([`start_spinners`]).
 static SPINNERS: AtomicUsize = AtomicUsize::new(0);
 /// When the last region ended ([`far::now_ns`]).
 static LAST_END: AtomicU64 = AtomicU64::new(0);
@@ -49,7 +50,7 @@ pub(super) fn serial_step() -> impl Drop {
 thread_local! {
     /// This thread runs a [`hot`] region (it must never spin inside it).
     static IN_REGION: Cell<bool> = const { Cell::new(false) };
-    /// This thread runs a spinner (a stolen second one returns at once).
+    /// This thread runs a spinner (it takes no second slot).
     static SPINNING: Cell<bool> = const { Cell::new(false) };
 }
 
@@ -114,9 +115,7 @@ pub fn hot<R>(f: impl FnOnce() -> R) -> R {
     }
     let _region = Region { in_spinner };
     // One spinner for every worker but the one running `f`.
-    while take_spinner_slot() {
-        rayon::spawn(spin);
-    }
+    start_spinners();
     far::maybe_measure();
     f()
 }
@@ -162,9 +161,7 @@ pub(crate) fn linger() {
         return;
     }
     LAST_END.store(far::now_ns(), Ordering::Release);
-    while take_spinner_slot() {
-        rayon::spawn(spin);
-    }
+    start_spinners();
 }
 
 /// `STRATA_WAIT_POLICY=passive`: [`hot`] spins no worker.
@@ -190,13 +187,55 @@ fn take_spinner_slot() -> bool {
     SPINNERS.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < others).then_some(n + 1)).is_ok()
 }
 
-/// A worker kept awake: runs the pool's jobs as they come and spins
-/// between them, until no region has run for [`LINGER`].
-fn spin() {
-    if IN_REGION.get() || SPINNING.get() {
-        SPINNERS.fetch_sub(1, Ordering::AcqRel);
+/// Offers the free spinner slots to the pool's workers, if any slot is free.
+///
+/// The offer is one job on every worker (rayon's broadcast), which no other
+/// worker can take: a job posted with `rayon::spawn` could be taken by a
+/// worker already spinning (it runs the pool's jobs), which could not spin
+/// twice, and the slot was lost (with 3 threads, one of the two spinners
+/// never started).
+fn start_spinners() {
+    let workers = rayon::current_num_threads();
+    let others = workers.saturating_sub(1);
+    let Ok(before) = SPINNERS.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < others).then_some(others))
+    else {
         return;
+    };
+    let offer = Offer { slots: AtomicUsize::new(others - before), jobs: AtomicUsize::new(workers) };
+    let offer = std::sync::Arc::new(offer);
+    rayon::spawn_broadcast(move |_| offer.take());
+}
+
+/// Spinner slots offered to every worker at once ([`start_spinners`]);
+/// counted in [`SPINNERS`] until taken or given back.
+struct Offer {
+    /// Slots not taken yet.
+    slots: AtomicUsize,
+    /// Workers that have not looked at the offer yet.
+    jobs: AtomicUsize,
+}
+
+impl Offer {
+    /// A worker's look: it spins if a slot is left and it neither runs a
+    /// region nor spins already. The last worker to look gives back the
+    /// slots nobody took (every other worker decided before counting
+    /// itself out).
+    fn take(&self) {
+        let free = !IN_REGION.get() && !SPINNING.get();
+        let mine = free && self.slots.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1)).is_ok();
+        if self.jobs.fetch_sub(1, Ordering::AcqRel) == 1 {
+            SPINNERS.fetch_sub(self.slots.swap(0, Ordering::AcqRel), Ordering::AcqRel);
+        }
+        if mine {
+            spin();
+        }
     }
+}
+
+/// A worker kept awake, in a slot counted in [`SPINNERS`]: runs the pool's
+/// jobs as they come and spins between them, until no region has run for
+/// [`LINGER`].
+fn spin() {
     SPINNING.set(true);
     let mut idle = 0u32;
     loop {

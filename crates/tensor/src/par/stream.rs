@@ -57,7 +57,8 @@ pub(crate) fn note_shared() {
     LAST_SHARED.store(now_ns().saturating_add(1), Ordering::Relaxed);
 }
 
-fn shared_recently() -> bool {
+/// Whether a product ran split between the threads within [`SHARED_WITHIN`].
+pub(crate) fn shared_recently() -> bool {
     let last = LAST_SHARED.load(Ordering::Relaxed);
     let within = u64::try_from(SHARED_WITHIN.as_nanos()).unwrap_or(u64::MAX);
     last != 0 && now_ns().saturating_add(1).saturating_sub(last) < within
