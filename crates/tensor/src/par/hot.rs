@@ -170,7 +170,7 @@ fn passive() -> bool {
     *PASSIVE.get_or_init(|| std::env::var("STRATA_WAIT_POLICY").is_ok_and(|v| v.eq_ignore_ascii_case("passive")))
 }
 
-/// How many workers [`hot`] keeps awake right now (spinning, or queued to):
+/// How many workers [`hot`] keeps awake right now (spinning, or offered a slot not yet taken):
 /// the pool's other workers inside a region and for [`LINGER`] after it,
 /// none once the program has been idle a little longer.
 ///
