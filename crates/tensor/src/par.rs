@@ -69,7 +69,8 @@ pub fn rows_per_piece(rows: usize, row_len: usize) -> Option<usize> {
 /// the products that wrote it or will read it ([`crate::Tensor::fill`] of
 /// the gradients, [`crate::Tensor::sum_squares`] of their norm) is split
 /// between threads. Unlike [`rows_per_piece`], the size is scaled by
-/// [`split_scale`] as the products' is, and the pass splits only on one of
+/// [`split_scale`] as the products' is (down to [`SHARED_ELEMENTS_FROM`]
+/// while far threads share data, [`splits_at`]), and the pass splits only on one of
 /// rayon's threads: from any other thread the caller would wait for the
 /// pool, 22-49 µs when its workers sleep (measured for [`pair`]'s module
 /// doc), longer than such a pass. The unscaled size is checked first, so a
