@@ -193,7 +193,11 @@ fn take_spinner_slot() -> bool {
 /// worker can take: a job posted with `rayon::spawn` could be taken by a
 /// worker already spinning (it runs the pool's jobs), which could not spin
 /// twice, and the slot was lost (with 3 threads, one of the two spinners
-/// never started).
+/// never started). A worker looks at the offer before it steals work, so a
+/// region's own pieces never run under a spinner they would wait for; a
+/// worker already inside a job of its own that waits in a join could take
+/// the offer and spin there until the regions end, as it could take a
+/// spawned spinner before (not seen in any test or benchmark).
 fn start_spinners() {
     let workers = rayon::current_num_threads();
     let others = workers.saturating_sub(1);
