@@ -49,8 +49,12 @@ pub const SHARED_ELEMENTS_FROM: usize = 1 << 17;
 /// (docs/performance.md, thirteenth session). Work below the floors stays
 /// on one thread, W4's attention products among them.
 pub fn splits_at(len: usize, usual: usize, shared_from: usize) -> bool {
-    len >= usual.saturating_mul(split_scale())
-        || (len >= shared_from.max(usual) && placement() == Placement::Far && stream::shared_recently())
+    match placement() {
+        Placement::Near => len >= usual,
+        Placement::Far => {
+            len >= usual.saturating_mul(FAR_SCALE) || (len >= shared_from.max(usual) && stream::shared_recently())
+        }
+    }
 }
 
 /// Rows per piece when `rows` rows of `row_len` values are split between the
