@@ -2,7 +2,7 @@
 
 use crate::shape::{batch_and_sequence, same_sequence_shape};
 use serde::{Deserialize, Serialize};
-use strata_layers::{Dim, Layer, LayerError, LayerSpec, Mode, Result, check_grad, dropout_mask};
+use strata_layers::{DeferredZero, Dim, Layer, LayerError, LayerSpec, Mode, Result, check_grad, dropout_mask};
 use strata_tensor::par::par_rows_mut;
 use strata_tensor::{BatchMut, BatchRef, Init, MatMut, MatRef, ParamVisitor, StrataRng, Tensor, gemm, gemm_batched};
 
@@ -145,6 +145,8 @@ pub struct MultiHeadAttention {
     d_qkv: Tensor,
     grad_input: Tensor,
     input_gradient: bool,
+    /// `zero_grad` declares the gradients zero; `backward` then writes them.
+    zero: DeferredZero,
 }
 
 /// Batch, sequence and rows of an input `[.., s, d]`.
@@ -189,6 +191,7 @@ impl MultiHeadAttention {
             d_qkv: Tensor::default(),
             grad_input: Tensor::default(),
             input_gradient: true,
+            zero: DeferredZero::default(),
         })
     }
 
@@ -349,9 +352,10 @@ impl MultiHeadAttention {
     fn back_out(&mut self, g: &Tensor, rows: usize) -> Result<()> {
         let d = self.config.d_model;
         let gm = MatRef::new(g.data(), rows, d)?;
-        gemm(1.0, MatRef::from_tensor(&self.ctx)?.t(), gm, 1.0, MatMut::from_tensor(&mut self.g_w_out)?)?;
+        let g_w_out = MatMut::from_tensor(&mut self.g_w_out)?;
+        gemm(1.0, MatRef::from_tensor(&self.ctx)?.t(), gm, self.zero.beta(), g_w_out)?;
         if self.config.bias {
-            g.sum_rows_into(&mut self.g_b_out, true)?;
+            g.sum_rows_into(&mut self.g_b_out, self.zero.accumulate())?;
         }
         self.d_ctx.resize(&[rows, d]);
         gemm(1.0, gm, MatRef::from_tensor(&self.w_out)?.t(), 0.0, MatMut::from_tensor(&mut self.d_ctx)?)?;
@@ -422,10 +426,12 @@ impl MultiHeadAttention {
     fn back_in(&mut self, rows: usize) -> Result<()> {
         let d = self.config.d_model;
         let dq = MatRef::from_tensor(&self.d_qkv)?;
-        gemm(1.0, MatRef::new(self.x.data(), rows, d)?.t(), dq, 1.0, MatMut::from_tensor(&mut self.g_w_in)?)?;
+        let g_w_in = MatMut::from_tensor(&mut self.g_w_in)?;
+        gemm(1.0, MatRef::new(self.x.data(), rows, d)?.t(), dq, self.zero.beta(), g_w_in)?;
         if self.config.bias {
-            self.d_qkv.sum_rows_into(&mut self.g_b_in, true)?;
+            self.d_qkv.sum_rows_into(&mut self.g_b_in, self.zero.accumulate())?;
         }
+        self.zero.written();
         if !self.input_gradient {
             self.grad_input.resize(&[self.input_shape[0], 0]);
             return Ok(());
@@ -500,6 +506,7 @@ impl Layer for MultiHeadAttention {
     }
 
     fn visit_parameters(&mut self, visitor: &mut ParamVisitor<'_>) {
+        self.zero.settle(&mut [&mut self.g_w_in, &mut self.g_b_in, &mut self.g_w_out, &mut self.g_b_out]);
         visitor.param("in_proj_weight", &mut self.w_in, &mut self.g_w_in);
         if self.config.bias {
             visitor.param("in_proj_bias", &mut self.b_in, &mut self.g_b_in);
@@ -517,6 +524,10 @@ impl Layer for MultiHeadAttention {
 
     fn set_input_gradient(&mut self, needed: bool) {
         self.input_gradient = needed;
+    }
+
+    fn zero_grad(&mut self) {
+        self.zero.defer();
     }
 
     fn as_any(&self) -> Option<&dyn std::any::Any> {

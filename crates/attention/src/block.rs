@@ -307,4 +307,12 @@ impl Layer for TransformerBlock {
         self.input_gradient = needed;
         self.norm1.set_input_gradient(needed);
     }
+
+    fn zero_grad(&mut self) {
+        self.norm1.zero_grad();
+        self.self_attn.zero_grad();
+        self.norm2.zero_grad();
+        self.linear1.zero_grad();
+        self.linear2.zero_grad();
+    }
 }

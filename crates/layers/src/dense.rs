@@ -2,6 +2,7 @@ use crate::error::{LayerError, Result};
 use crate::layer::{Layer, Mode, check_features, check_grad, features_output_shape};
 use crate::registry::LayerSpec;
 use crate::shape::Dim;
+use crate::zero::DeferredZero;
 use serde::{Deserialize, Serialize};
 use strata_tensor::{Init, MatMut, MatRef, ParamVisitor, StrataRng, Tensor, gemm};
 
@@ -73,6 +74,8 @@ pub struct Dense {
     output: Tensor,
     grad_input: Tensor,
     input_gradient: bool,
+    /// `zero_grad` declares the gradients zero; `backward` then writes them.
+    zero: DeferredZero,
 }
 
 impl Dense {
@@ -101,6 +104,7 @@ impl Dense {
             output: Tensor::default(),
             grad_input: Tensor::default(),
             input_gradient: true,
+            zero: DeferredZero::default(),
         })
     }
 
@@ -157,10 +161,11 @@ impl Layer for Dense {
         let (n_in, n_out) = (self.config.n_inputs, self.config.n_outputs);
         let g = MatRef::new(grad_output.data(), rows, n_out)?;
         let x = MatRef::new(self.input.data(), rows, n_in)?;
-        gemm(1.0, x.t(), g, 1.0, MatMut::from_tensor(&mut self.grad_weight)?)?;
+        gemm(1.0, x.t(), g, self.zero.beta(), MatMut::from_tensor(&mut self.grad_weight)?)?;
         if self.config.bias {
-            grad_output.sum_rows_into(&mut self.grad_bias, true)?;
+            grad_output.sum_rows_into(&mut self.grad_bias, self.zero.accumulate())?;
         }
+        self.zero.written();
         if !self.input_gradient {
             self.grad_input.resize(&[shape[0], 0]);
             return Ok(&self.grad_input);
@@ -185,6 +190,7 @@ impl Layer for Dense {
     }
 
     fn visit_parameters(&mut self, visitor: &mut ParamVisitor<'_>) {
+        self.zero.settle(&mut [&mut self.grad_weight, &mut self.grad_bias]);
         visitor.param("weight", &mut self.weight, &mut self.grad_weight);
         if self.config.bias {
             visitor.param("bias", &mut self.bias, &mut self.grad_bias);
@@ -197,5 +203,9 @@ impl Layer for Dense {
 
     fn set_input_gradient(&mut self, needed: bool) {
         self.input_gradient = needed;
+    }
+
+    fn zero_grad(&mut self) {
+        self.zero.defer();
     }
 }

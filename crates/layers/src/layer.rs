@@ -26,7 +26,9 @@ pub enum Mode {
 ///
 /// **Gradients accumulate.** `backward` *adds* to the parameter gradients and
 /// returns the gradient with respect to the input; [`Layer::zero_grad`]
-/// clears them (the trainer calls it before each batch).
+/// clears them (the trainer calls it before each batch), by writing zeros or
+/// by declaring them zero so that the next `backward` writes instead of adds
+/// ([`crate::DeferredZero`]).
 ///
 /// **Shapes.** The first axis of every tensor is the batch. `output_shape`
 /// works on per-sample shapes (without the batch axis) so a model can check
@@ -85,15 +87,19 @@ pub trait Layer: Send + std::fmt::Debug {
         None
     }
 
-    /// Set every gradient to zero.
+    /// Set every gradient to zero: whatever reads them next (through
+    /// [`Layer::visit_parameters`]) reads zeros, and the next `backward`
+    /// starts from zero. The default writes zeros; a layer may instead
+    /// declare them zero with a [`crate::DeferredZero`], so that its next
+    /// backward writes its gradients instead of adding to them. A composite
+    /// calls its children's `zero_grad` (else they are written).
     fn zero_grad(&mut self) {
-        let mut path = String::new();
         let mut f = |p: strata_tensor::ParamRef<'_>| {
             if let Some(g) = p.grad {
                 g.fill(0.0);
             }
         };
-        self.visit_parameters(&mut ParamVisitor::new(&mut path, &mut f));
+        with_scratch_path(|path| self.visit_parameters(&mut ParamVisitor::new(path, &mut f)));
     }
 
     /// Number of trainable scalars.
@@ -140,9 +146,25 @@ impl<L: Layer + ?Sized> Layer for Box<L> {
     fn set_input_gradient(&mut self, needed: bool) {
         (**self).set_input_gradient(needed)
     }
+    fn zero_grad(&mut self) {
+        (**self).zero_grad()
+    }
     fn as_any(&self) -> Option<&dyn std::any::Any> {
         (**self).as_any()
     }
+}
+
+/// Run `f` with this thread's scratch `String` for parameter names (so the
+/// default [`Layer::zero_grad`] allocates nothing once warm), or with a new
+/// one if it is in use already.
+fn with_scratch_path<R>(f: impl FnOnce(&mut String) -> R) -> R {
+    thread_local! {
+        static PATH: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+    }
+    PATH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut path) => f(&mut path),
+        Err(_) => f(&mut String::new()),
+    })
 }
 
 /// Check that a batch's per-sample shape fits `expected` (the first axis is

@@ -48,6 +48,7 @@ mod sequential;
 mod shape;
 mod state;
 mod summary;
+mod zero;
 
 pub use activation::ActivationLayer;
 pub use dense::{Dense, DenseConfig};
@@ -65,3 +66,4 @@ pub use sequential::{Sequential, SequentialConfig};
 pub use shape::{Dim, ShapeDisplay, dims, fixed_shape, shape_accepts};
 pub use state::{counters, load_counters, load_state_dict, state_dict};
 pub use summary::summary;
+pub use zero::DeferredZero;

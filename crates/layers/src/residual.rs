@@ -99,4 +99,8 @@ impl Layer for Residual {
         self.input_gradient = needed;
         self.inner.set_input_gradient(needed);
     }
+
+    fn zero_grad(&mut self) {
+        self.inner.zero_grad();
+    }
 }

@@ -226,6 +226,12 @@ impl Layer for Sequential {
         }
     }
 
+    fn zero_grad(&mut self) {
+        for layer in &mut self.layers {
+            layer.zero_grad();
+        }
+    }
+
     fn children(&self) -> Vec<(&str, &dyn Layer)> {
         self.names.iter().map(String::as_str).zip(self.layers.iter().map(|l| l.as_ref() as &dyn Layer)).collect()
     }

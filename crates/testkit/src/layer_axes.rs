@@ -1,10 +1,10 @@
-//! Two layer checks: gradients accumulate ([`Check::Accumulation`]), and an
-//! extra leading axis is a batch axis ([`Check::LeadingAxes`]).
+//! Two layer checks: gradients accumulate until `zero_grad`
+//! ([`Check::Accumulation`]), and an extra leading axis is a batch axis ([`Check::LeadingAxes`]).
 //!
 //! [`Check::Accumulation`]: crate::Check::Accumulation
 //! [`Check::LeadingAxes`]: crate::Check::LeadingAxes
 
-use crate::layer::{Subject, params};
+use crate::layer::{ParamInfo, Subject, params};
 use crate::numeric::{index, num, shape};
 use crate::report::Outcome;
 use strata_layers::{Dim, Layer, Mode, ShapeDisplay, dims};
@@ -38,7 +38,9 @@ fn mixed_difference(a: &Tensor, b: &Tensor) -> (f64, usize) {
 
 impl<L: Layer> Subject<'_, L> {
     /// Check: a second `backward` after one `forward` doubles every parameter
-    /// gradient and returns the same input gradient.
+    /// gradient and returns the same input gradient; after `zero_grad` every
+    /// gradient reads zero, and a `backward` right after it gives the first
+    /// gradients again, bit for bit (see [`Subject::after_zero_grad`]).
     pub(crate) fn accumulation(&self) -> Outcome {
         let result = (|| -> Result<Outcome, String> {
             let mut layer = self.build()?;
@@ -81,15 +83,54 @@ impl<L: Layer> Subject<'_, L> {
                     )));
                 }
             }
+            failures.extend(self.after_zero_grad(&mut layer, &first)?);
             if !failures.is_empty() {
                 return Ok(Outcome::Failed(failures));
             }
             let n = first.iter().filter(|p| p.grad.is_some()).count();
             Ok(Outcome::Passed(format!(
-                "a second backward doubles the {n} parameter gradients and repeats the input gradient"
+                "a second backward doubles the {n} parameter gradients and repeats the input gradient; after \
+                 zero_grad they read zero, and one backward gives the first ones again"
             )))
         })();
         result.unwrap_or_else(|e| Outcome::Failed(vec![e]))
+    }
+
+    /// `zero_grad` then `backward` (with the forward of `first`, the
+    /// gradients of the first backward): the gradients must be `first`'s,
+    /// bit for bit; `zero_grad` again: they must read zero. The two catch a
+    /// layer that declares its gradients zero ([`strata_layers::DeferredZero`])
+    /// but then adds to the old ones, or hands the old ones out.
+    fn after_zero_grad(&self, layer: &mut L, first: &[ParamInfo]) -> Result<Vec<String>, String> {
+        layer.zero_grad();
+        layer.backward(&self.w).map_err(|e| self.msg(format_args!("backward failed: {e}")))?;
+        let again = params(layer);
+        layer.zero_grad();
+        let zeroed = params(layer);
+        let mut failures = Vec::new();
+        for ((p1, p3), p0) in first.iter().zip(&again).zip(&zeroed) {
+            let (Some(g1), Some(g3), Some(g0)) = (&p1.grad, &p3.grad, &p0.grad) else { continue };
+            let differs = g1.data().iter().zip(g3.data()).position(|(a, b)| a.to_bits() != b.to_bits());
+            if let Some(at) = differs {
+                failures.push(self.msg(format_args!(
+                    "after zero_grad and one backward the gradient of '{}' is {} at {} where the first backward \
+                     gave {} (the backward after zero_grad must start from zero)",
+                    p1.name,
+                    g3.data()[at],
+                    index(at, g1.shape()),
+                    g1.data()[at]
+                )));
+            }
+            if let Some(at) = g0.data().iter().position(|&x| x != 0.0) {
+                failures.push(self.msg(format_args!(
+                    "after zero_grad the gradient of '{}' reads {} at {}, not 0",
+                    p0.name,
+                    g0.data()[at],
+                    index(at, g0.shape())
+                )));
+            }
+        }
+        Ok(failures)
     }
 
     /// Check: with an extra leading axis of size 2, forward and backward

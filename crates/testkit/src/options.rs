@@ -40,7 +40,9 @@ pub enum Check {
     ValueAndGradient,
     /// Parameter gradients accumulate: a second `backward` after one
     /// `forward` adds the same gradient again (twice the first), and the
-    /// input gradient is the same both times.
+    /// input gradient is the same both times. After `zero_grad` every
+    /// gradient reads zero, and one `backward` gives the first gradients
+    /// again, bit for bit.
     Accumulation,
     /// A layer that accepts an extra leading axis (`[batch, k, ..sample]`)
     /// computes on it exactly what it computes on the `batch * k` rows

@@ -3,7 +3,8 @@
 
 use crate::fixtures::{
     AssertingTanh, BatchCentering, FirstPositionScale, FlippedInputGradient, OverwritingDense, PanickingDoubler,
-    RowSum, Scale, SignFlippedDense, UnscaledMse, WrongTanh, nondeterministic_dense, registry,
+    RowSum, Scale, SignFlippedDense, StaleDense, UnscaledMse, UnsettledDense, WrongTanh, nondeterministic_dense,
+    registry,
 };
 use strata_layers::{Dense, DenseConfig};
 use strata_tensor::{StrataRng, Tensor};
@@ -195,6 +196,47 @@ fn gradients_that_overwrite_instead_of_accumulating_are_caught() {
         messages[0]
     );
     assert!(messages[0].contains("must add to parameter gradients, not overwrite them"), "{}", messages[0]);
+}
+
+#[test]
+fn a_zero_grad_that_leaves_the_old_gradients_is_caught() {
+    // Right on a fresh layer and on the second backward (2x the first);
+    // after zero_grad and a third backward the weight gradient is 3x the
+    // first, and after zero_grad again it still reads 3x, not 0.
+    let make = |rng: &mut StrataRng| StaleDense::new(DenseConfig::new(4, 3), rng);
+    let failures = check_layer("stale_dense", make, &[4], &with_fixtures()).unwrap_err();
+    assert_eq!(failures.checks(), [Check::Accumulation], "{failures}");
+    let messages = failures.messages();
+    assert_eq!(messages.len(), 4, "weight and bias, each both ways: {failures}");
+    assert!(
+        messages[0].starts_with("stale_dense: after zero_grad and one backward the gradient of 'weight' is "),
+        "{}",
+        messages[0]
+    );
+    assert!(messages[0].contains("(the backward after zero_grad must start from zero)"), "{}", messages[0]);
+    assert!(messages[1].starts_with("stale_dense: after zero_grad the gradient of 'weight' reads "), "{}", messages[1]);
+    assert!(messages[1].ends_with(", not 0"), "{}", messages[1]);
+}
+
+#[test]
+fn a_lazy_zero_grad_that_hands_out_the_old_gradients_is_caught() {
+    // Its backward after zero_grad starts from zero (that part passes); a
+    // visit between zero_grad and backward sees the old gradients.
+    let make = |rng: &mut StrataRng| UnsettledDense::new(DenseConfig::new(4, 3), rng);
+    let failures = check_layer("unsettled_dense", make, &[4], &with_fixtures()).unwrap_err();
+    assert_eq!(failures.checks(), [Check::Accumulation], "{failures}");
+    let messages = failures.messages();
+    assert_eq!(messages.len(), 2, "weight and bias: {failures}");
+    assert!(
+        messages[0].starts_with("unsettled_dense: after zero_grad the gradient of 'weight' reads "),
+        "{}",
+        messages[0]
+    );
+    assert!(
+        messages[1].starts_with("unsettled_dense: after zero_grad the gradient of 'bias' reads "),
+        "{}",
+        messages[1]
+    );
 }
 
 #[test]

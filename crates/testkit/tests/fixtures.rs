@@ -20,6 +20,8 @@ pub fn registry() -> Registry {
     r.register("row_sum", |spec, _, _| Ok(Box::new(RowSum::new(spec.config()?)))).unwrap();
     r.register("batch_centering", |spec, _, _| Ok(Box::new(BatchCentering::new(spec.config()?)))).unwrap();
     r.register("overwriting_dense", |spec, _, rng| Ok(Box::new(OverwritingDense::new(spec.config()?, rng)?))).unwrap();
+    r.register("stale_dense", |spec, _, rng| Ok(Box::new(StaleDense::new(spec.config()?, rng)?))).unwrap();
+    r.register("unsettled_dense", |spec, _, rng| Ok(Box::new(UnsettledDense::new(spec.config()?, rng)?))).unwrap();
     r.register("flipped_input_gradient", |spec, _, rng| Ok(Box::new(FlippedInputGradient::new(spec.config()?, rng)?)))
         .unwrap();
     r.register("first_position_scale", |spec, _, rng| Ok(Box::new(FirstPositionScale::new(spec.config()?, rng))))
@@ -489,6 +491,97 @@ impl Layer for OverwritingDense {
 
     fn spec(&self) -> Result<LayerSpec> {
         LayerSpec::new("overwriting_dense", self.0.config())
+    }
+}
+
+// ----- StaleDense, UnsettledDense: a zero_grad that does not zero ------------
+
+/// A dense layer whose `zero_grad` does nothing: right until the first
+/// `zero_grad` after a backward, when the old gradients survive it.
+#[derive(Debug, Clone)]
+pub struct StaleDense(Dense);
+
+impl StaleDense {
+    /// Built like [`Dense`].
+    pub fn new(config: DenseConfig, rng: &mut StrataRng) -> Result<StaleDense> {
+        Ok(StaleDense(Dense::new(config, rng)?))
+    }
+}
+
+impl Layer for StaleDense {
+    fn forward(&mut self, input: &Tensor, mode: Mode) -> Result<&Tensor> {
+        self.0.forward(input, mode)
+    }
+
+    fn backward(&mut self, grad_output: &Tensor) -> Result<&Tensor> {
+        self.0.backward(grad_output)
+    }
+
+    fn output_shape(&self, input_shape: &[Dim]) -> Result<Vec<Dim>> {
+        self.0.output_shape(input_shape)
+    }
+
+    fn kind(&self) -> &str {
+        "stale_dense"
+    }
+
+    fn visit_parameters(&mut self, visitor: &mut ParamVisitor<'_>) {
+        self.0.visit_parameters(visitor);
+    }
+
+    fn spec(&self) -> Result<LayerSpec> {
+        LayerSpec::new("stale_dense", self.0.config())
+    }
+
+    fn zero_grad(&mut self) {}
+}
+
+/// A dense layer that zeroes its gradients lazily, in the next backward, but
+/// hands the old ones out to whoever looks before it: the backward after
+/// `zero_grad` is right, a visit before it is not.
+#[derive(Debug, Clone)]
+pub struct UnsettledDense {
+    inner: Dense,
+    pending: bool,
+}
+
+impl UnsettledDense {
+    /// Built like [`Dense`].
+    pub fn new(config: DenseConfig, rng: &mut StrataRng) -> Result<UnsettledDense> {
+        Ok(UnsettledDense { inner: Dense::new(config, rng)?, pending: false })
+    }
+}
+
+impl Layer for UnsettledDense {
+    fn forward(&mut self, input: &Tensor, mode: Mode) -> Result<&Tensor> {
+        self.inner.forward(input, mode)
+    }
+
+    fn backward(&mut self, grad_output: &Tensor) -> Result<&Tensor> {
+        if std::mem::take(&mut self.pending) {
+            self.inner.zero_grad();
+        }
+        self.inner.backward(grad_output)
+    }
+
+    fn output_shape(&self, input_shape: &[Dim]) -> Result<Vec<Dim>> {
+        self.inner.output_shape(input_shape)
+    }
+
+    fn kind(&self) -> &str {
+        "unsettled_dense"
+    }
+
+    fn visit_parameters(&mut self, visitor: &mut ParamVisitor<'_>) {
+        self.inner.visit_parameters(visitor);
+    }
+
+    fn spec(&self) -> Result<LayerSpec> {
+        LayerSpec::new("unsettled_dense", self.inner.config())
+    }
+
+    fn zero_grad(&mut self) {
+        self.pending = true;
     }
 }
 

@@ -67,7 +67,7 @@ impl Core {
     /// run decides alike) and the gradient-norm record. The model's input
     /// gradient is not computed (the input is data).
     pub fn gradients(&mut self, model: &mut dyn Layer, x: &Tensor, y: &Tensor, info: StepInfo) -> Result<Gradients> {
-        self.zero_grad(model);
+        model.zero_grad();
         model.set_input_gradient(false);
         let result = self.forward_backward(model, x, y, info);
         model.set_input_gradient(true);
@@ -101,15 +101,6 @@ impl Core {
             hook.on_batch_figures(&mut figures, info).map_err(|source| hook_error(hook.as_ref(), info, source))?;
         }
         Ok(figures)
-    }
-
-    fn zero_grad(&mut self, model: &mut dyn Layer) {
-        let mut f = |p: strata_tensor::ParamRef<'_>| {
-            if let Some(g) = p.grad {
-                g.fill(0.0);
-            }
-        };
-        model.visit_parameters(&mut ParamVisitor::new(&mut self.scratch.path, &mut f));
     }
 
     /// Add each parameter's gradient norm to the epoch's sums (when tracking,
