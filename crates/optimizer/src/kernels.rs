@@ -9,17 +9,45 @@ use strata_tensor::{par, simd_kernel};
 /// taking one half (the update is element-wise, so the result is the same).
 const PARALLEL_ELEMENTS: usize = 1 << 15;
 
+/// The slices of one parameter's element-wise update: its values, its
+/// gradient and up to two state buffers of the same length (empty when the
+/// optimizer keeps fewer).
+pub(crate) struct Slices<'a> {
+    pub ps: &'a mut [f32],
+    pub gs: &'a [f32],
+    pub a: &'a mut [f32],
+    pub b: &'a mut [f32],
+}
+
+impl<'a> Slices<'a> {
+    /// The first `mid` elements of every slice, and the rest.
+    fn split_at(self, mid: usize) -> (Slices<'a>, Slices<'a>) {
+        fn state(s: &mut [f32], mid: usize) -> (&mut [f32], &mut [f32]) {
+            if s.is_empty() { (s, &mut []) } else { s.split_at_mut(mid) }
+        }
+        let (p0, p1) = self.ps.split_at_mut(mid);
+        let (g0, g1) = self.gs.split_at(mid);
+        let (a0, a1) = state(self.a, mid);
+        let (b0, b1) = state(self.b, mid);
+        (Slices { ps: p0, gs: g0, a: a0, b: b0 }, Slices { ps: p1, gs: g1, a: a1, b: b1 })
+    }
+}
+
+/// Run `update` over `s`, on two threads for large tensors (each taking one
+/// half, [`PARALLEL_ELEMENTS`] and `par::splits_at`): the update is
+/// element-wise, so the result is the same.
+pub(crate) fn on_halves(s: Slices<'_>, update: impl Fn(Slices<'_>) + Sync) {
+    if !par::splits_at(s.ps.len(), PARALLEL_ELEMENTS, par::SHARED_ELEMENTS_FROM) || par::threads() < 2 {
+        return update(s);
+    }
+    let mid = s.ps.len() / 2;
+    let (first, second) = s.split_at(mid);
+    rayon::join(|| update(first), || update(second));
+}
+
 /// Adam on two threads for large tensors (see [`adam`]).
 pub(crate) fn adam_split(ps: &mut [f32], gs: &[f32], ms: &mut [f32], vs: &mut [f32], rule: AdamRule, bc: Corrections) {
-    if !par::splits_at(ps.len(), PARALLEL_ELEMENTS, par::SHARED_ELEMENTS_FROM) || par::threads() < 2 {
-        return adam(ps, gs, ms, vs, rule, bc);
-    }
-    let mid = ps.len() / 2;
-    let (p0, p1) = ps.split_at_mut(mid);
-    let (g0, g1) = gs.split_at(mid);
-    let (m0, m1) = ms.split_at_mut(mid);
-    let (v0, v1) = vs.split_at_mut(mid);
-    rayon::join(|| adam(p0, g0, m0, v0, rule, bc), || adam(p1, g1, m1, v1, rule, bc));
+    on_halves(Slices { ps, gs, a: ms, b: vs }, |s| adam(s.ps, s.gs, s.a, s.b, rule, bc));
 }
 
 /// Adam's bias corrections `(1 - beta1^t, 1 - beta2^t)` of one step.

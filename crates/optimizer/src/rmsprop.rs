@@ -1,5 +1,6 @@
 //! RMSprop, with optional momentum and L2 weight decay.
 
+use crate::kernels::{self, Slices, on_halves};
 use crate::state::{self, ParamState, Parts, StateMap};
 use crate::{Optimizer, Result};
 use serde::{Deserialize, Serialize};
@@ -108,19 +109,13 @@ impl Optimizer for RmsProp {
             if momentum > 0.0 {
                 // Present unless the state was restored from a run without momentum.
                 let buf = s.momentum_buffer.get_or_insert_with(|| Tensor::zeros(s.square_avg.shape()));
-                crate::kernels::rmsprop_momentum(
-                    ps,
-                    gs,
-                    s.square_avg.data_mut(),
-                    buf.data_mut(),
-                    lr,
-                    alpha,
-                    eps,
-                    wd,
-                    momentum,
-                );
+                on_halves(Slices { ps, gs, a: s.square_avg.data_mut(), b: buf.data_mut() }, |s| {
+                    kernels::rmsprop_momentum(s.ps, s.gs, s.a, s.b, lr, alpha, eps, wd, momentum);
+                });
             } else {
-                crate::kernels::rmsprop(ps, gs, s.square_avg.data_mut(), lr, alpha, eps, wd);
+                on_halves(Slices { ps, gs, a: s.square_avg.data_mut(), b: &mut [] }, |s| {
+                    kernels::rmsprop(s.ps, s.gs, s.a, lr, alpha, eps, wd);
+                });
             }
         })
     }

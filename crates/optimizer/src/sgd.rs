@@ -1,6 +1,7 @@
 //! Stochastic gradient descent with optional momentum, Nesterov momentum and
 //! L2 weight decay.
 
+use crate::kernels::{self, Slices, on_halves};
 use crate::state::{self, Parts, StateMap};
 use crate::{Optimizer, OptimizerError, Result};
 use serde::{Deserialize, Serialize};
@@ -92,11 +93,14 @@ impl Optimizer for Sgd {
         let SgdConfig { lr, momentum, nesterov, weight_decay: wd } = self.config;
         if momentum == 0.0 {
             state::check_grad(NAME, name, param, grad)?;
-            crate::kernels::sgd(param.data_mut(), grad.data(), lr, wd);
+            let s = Slices { ps: param.data_mut(), gs: grad.data(), a: &mut [], b: &mut [] };
+            on_halves(s, |s| kernels::sgd(s.ps, s.gs, lr, wd));
             return Ok(());
         }
         state::update_with_state(NAME, &mut self.state, name, param, grad, Tensor::zeros, |buf, ps, gs| {
-            crate::kernels::sgd_momentum(ps, gs, buf.data_mut(), lr, wd, momentum, nesterov);
+            on_halves(Slices { ps, gs, a: buf.data_mut(), b: &mut [] }, |s| {
+                kernels::sgd_momentum(s.ps, s.gs, s.a, lr, wd, momentum, nesterov);
+            });
         })
     }
 

@@ -15,3 +15,4 @@ mod schedule;
 mod serde_io;
 mod sgd;
 mod state;
+mod threads;
