@@ -1,7 +1,8 @@
 //! W2: training the MLP 784-256-128-10 (ReLU, softmax cross-entropy, He
 //! init, Adam 1e-3) for one epoch over the 4000 training rows of MNIST 5k,
 //! data already in memory; the figure is training samples per second.
-//! Ids: `W2/b64`, `W2/b256`.
+//! Ids: `W2/b64`, `W2/b256`; with plain SGD (lr 0.01) or RMSprop (1e-3)
+//! instead of Adam at batch 64, `W2/b64-sgd` and `W2/b64-rmsprop`.
 #![allow(clippy::unwrap_used)]
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
@@ -16,12 +17,14 @@ fn w2(c: &mut Criterion) {
     let mut group = c.benchmark_group("W2");
     group.sample_size(10);
     group.throughput(Throughput::Elements(train.len() as u64));
-    for batch_size in [64, 256] {
+    for (batch_size, optimizer, lr) in
+        [(64, "adam", 1e-3), (256, "adam", 1e-3), (64, "sgd", 1e-2), (64, "rmsprop", 1e-3)]
+    {
         let spec = presets::mlp(&[784, 256, 128, 10], ActivationKind::Relu, 0.0).unwrap();
         let mut model = Registry::with_builtins().build(&spec, &mut StrataRng::seed_from_u64(0)).unwrap();
         let config = FitConfig { batch_size, progress: Progress::Silent, ..FitConfig::default() };
-        let adam = OptimizerConfig::from_name("adam", 1e-3).unwrap();
-        let mut trainer = Trainer::new(config, LossKind::CrossEntropy, adam).unwrap();
+        let optimizer_config = OptimizerConfig::from_name(optimizer, lr).unwrap();
+        let mut trainer = Trainer::new(config, LossKind::CrossEntropy, optimizer_config).unwrap();
         // The epoch's batches, gathered once: the benchmark measures the steps.
         let order: Vec<usize> = (0..train.len()).collect();
         let batches: Vec<(Tensor, Tensor)> = order
@@ -32,7 +35,8 @@ fn w2(c: &mut Criterion) {
                 (x, y)
             })
             .collect();
-        group.bench_function(BenchmarkId::from_parameter(format!("b{batch_size}")), |bench| {
+        let suffix = if optimizer == "adam" { String::new() } else { format!("-{optimizer}") };
+        group.bench_function(BenchmarkId::from_parameter(format!("b{batch_size}{suffix}")), |bench| {
             // The epoch runs on rayon's pool, as `Trainer::fit` runs it.
             bench.iter(|| {
                 rayon::scope(|_| {
@@ -42,7 +46,9 @@ fn w2(c: &mut Criterion) {
                 })
             })
         });
-        strata_testkit::bench::log_placement(&format!("W2-b{batch_size}"));
+        // The table's ids: W2-b64, W2-b256, W2-sgd, W2-rmsprop.
+        let id = if optimizer == "adam" { format!("W2-b{batch_size}") } else { format!("W2-{optimizer}") };
+        strata_testkit::bench::log_placement(&id);
     }
     group.finish();
 }
