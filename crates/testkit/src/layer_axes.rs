@@ -1,5 +1,6 @@
 //! Two layer checks: gradients accumulate until `zero_grad`
-//! ([`Check::Accumulation`]), and an extra leading axis is a batch axis ([`Check::LeadingAxes`]).
+//! ([`Check::Accumulation`]), and an extra leading axis is a batch axis
+//! ([`Check::LeadingAxes`]).
 //!
 //! [`Check::Accumulation`]: crate::Check::Accumulation
 //! [`Check::LeadingAxes`]: crate::Check::LeadingAxes
