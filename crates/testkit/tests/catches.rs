@@ -2,9 +2,8 @@
 //! names what is wrong and where, and never crash the test.
 
 use crate::fixtures::{
-    AssertingTanh, BatchCentering, FirstPositionScale, FlippedInputGradient, OverwritingDense, PanickingDoubler,
-    RowSum, Scale, SignFlippedDense, StaleDense, UnscaledMse, UnsettledDense, WrongTanh, nondeterministic_dense,
-    registry,
+    AssertingTanh, BatchCentering, FirstPositionScale, Flaw, FlawedDense, FlippedInputGradient, PanickingDoubler,
+    RowSum, Scale, SignFlippedDense, UnscaledMse, WrongTanh, nondeterministic_dense, registry,
 };
 use strata_layers::{Dense, DenseConfig};
 use strata_tensor::{StrataRng, Tensor};
@@ -185,7 +184,7 @@ fn a_loss_gradient_missing_the_mean_is_caught() {
 fn gradients_that_overwrite_instead_of_accumulating_are_caught() {
     // Right on a fresh layer (every gradient check passes), wrong on the
     // second backward: the weight gradient is 1x the first instead of 2x.
-    let make = |rng: &mut StrataRng| OverwritingDense::new(DenseConfig::new(4, 3), rng);
+    let make = |rng: &mut StrataRng| FlawedDense::new(Flaw::Overwrites, DenseConfig::new(4, 3), rng);
     let failures = check_layer("overwriting_dense", make, &[4], &with_fixtures()).unwrap_err();
     assert_eq!(failures.checks(), [Check::Accumulation], "{failures}");
     let messages = failures.messages();
@@ -203,7 +202,7 @@ fn a_zero_grad_that_leaves_the_old_gradients_is_caught() {
     // Right on a fresh layer and on the second backward (2x the first);
     // after zero_grad and a third backward the weight gradient is 3x the
     // first, and after zero_grad again it still reads 3x, not 0.
-    let make = |rng: &mut StrataRng| StaleDense::new(DenseConfig::new(4, 3), rng);
+    let make = |rng: &mut StrataRng| FlawedDense::new(Flaw::Stale, DenseConfig::new(4, 3), rng);
     let failures = check_layer("stale_dense", make, &[4], &with_fixtures()).unwrap_err();
     assert_eq!(failures.checks(), [Check::Accumulation], "{failures}");
     let messages = failures.messages();
@@ -222,7 +221,7 @@ fn a_zero_grad_that_leaves_the_old_gradients_is_caught() {
 fn a_lazy_zero_grad_that_hands_out_the_old_gradients_is_caught() {
     // Its backward after zero_grad starts from zero (that part passes); a
     // visit between zero_grad and backward sees the old gradients.
-    let make = |rng: &mut StrataRng| UnsettledDense::new(DenseConfig::new(4, 3), rng);
+    let make = |rng: &mut StrataRng| FlawedDense::new(Flaw::Unsettled, DenseConfig::new(4, 3), rng);
     let failures = check_layer("unsettled_dense", make, &[4], &with_fixtures()).unwrap_err();
     assert_eq!(failures.checks(), [Check::Accumulation], "{failures}");
     let messages = failures.messages();

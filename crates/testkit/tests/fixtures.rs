@@ -19,9 +19,16 @@ pub fn registry() -> Registry {
     r.register("panicking_doubler", |spec, _, _| Ok(Box::new(PanickingDoubler::new(spec.config()?)))).unwrap();
     r.register("row_sum", |spec, _, _| Ok(Box::new(RowSum::new(spec.config()?)))).unwrap();
     r.register("batch_centering", |spec, _, _| Ok(Box::new(BatchCentering::new(spec.config()?)))).unwrap();
-    r.register("overwriting_dense", |spec, _, rng| Ok(Box::new(OverwritingDense::new(spec.config()?, rng)?))).unwrap();
-    r.register("stale_dense", |spec, _, rng| Ok(Box::new(StaleDense::new(spec.config()?, rng)?))).unwrap();
-    r.register("unsettled_dense", |spec, _, rng| Ok(Box::new(UnsettledDense::new(spec.config()?, rng)?))).unwrap();
+    r.register(Flaw::Overwrites.kind(), |spec, _, rng| {
+        Ok(Box::new(FlawedDense::new(Flaw::Overwrites, spec.config()?, rng)?))
+    })
+    .unwrap();
+    r.register(Flaw::Stale.kind(), |spec, _, rng| Ok(Box::new(FlawedDense::new(Flaw::Stale, spec.config()?, rng)?)))
+        .unwrap();
+    r.register(Flaw::Unsettled.kind(), |spec, _, rng| {
+        Ok(Box::new(FlawedDense::new(Flaw::Unsettled, spec.config()?, rng)?))
+    })
+    .unwrap();
     r.register("flipped_input_gradient", |spec, _, rng| Ok(Box::new(FlippedInputGradient::new(spec.config()?, rng)?)))
         .unwrap();
     r.register("first_position_scale", |spec, _, rng| Ok(Box::new(FirstPositionScale::new(spec.config()?, rng))))
@@ -452,113 +459,57 @@ impl Layer for RowSum {
     }
 }
 
-// ----- OverwritingDense: gradients that do not accumulate ----------------------
+// ----- FlawedDense: gradients that do not accumulate, or survive zero_grad ---
 
-/// A dense layer whose backward overwrites the parameter gradients (zeroes
-/// them first) instead of adding to them: right on a fresh layer, wrong as
-/// soon as two backward calls should add up.
+/// What a [`FlawedDense`] gets wrong about its parameter gradients.
+#[derive(Debug, Clone, Copy)]
+pub enum Flaw {
+    /// Backward overwrites them (zeroes them first) instead of adding to
+    /// them: right on a fresh layer, wrong as soon as two backward calls
+    /// should add up (`overwriting_dense`).
+    Overwrites,
+    /// `zero_grad` does nothing: right until the first `zero_grad` after a
+    /// backward, when the old gradients survive it (`stale_dense`).
+    Stale,
+    /// `zero_grad` zeroes them lazily, in the next backward, but a visit
+    /// before it is handed the old ones (`unsettled_dense`).
+    Unsettled,
+}
+
+impl Flaw {
+    /// The fixture's layer kind.
+    pub fn kind(self) -> &'static str {
+        match self {
+            Flaw::Overwrites => "overwriting_dense",
+            Flaw::Stale => "stale_dense",
+            Flaw::Unsettled => "unsettled_dense",
+        }
+    }
+}
+
+/// A dense layer with one [`Flaw`] in how it keeps its parameter gradients.
 #[derive(Debug, Clone)]
-pub struct OverwritingDense(Dense);
-
-impl OverwritingDense {
-    /// Built like [`Dense`].
-    pub fn new(config: DenseConfig, rng: &mut StrataRng) -> Result<OverwritingDense> {
-        Ok(OverwritingDense(Dense::new(config, rng)?))
-    }
-}
-
-impl Layer for OverwritingDense {
-    fn forward(&mut self, input: &Tensor, mode: Mode) -> Result<&Tensor> {
-        self.0.forward(input, mode)
-    }
-
-    fn backward(&mut self, grad_output: &Tensor) -> Result<&Tensor> {
-        self.0.zero_grad();
-        self.0.backward(grad_output)
-    }
-
-    fn output_shape(&self, input_shape: &[Dim]) -> Result<Vec<Dim>> {
-        self.0.output_shape(input_shape)
-    }
-
-    fn kind(&self) -> &str {
-        "overwriting_dense"
-    }
-
-    fn visit_parameters(&mut self, visitor: &mut ParamVisitor<'_>) {
-        self.0.visit_parameters(visitor);
-    }
-
-    fn spec(&self) -> Result<LayerSpec> {
-        LayerSpec::new("overwriting_dense", self.0.config())
-    }
-}
-
-// ----- StaleDense, UnsettledDense: a zero_grad that does not zero ------------
-
-/// A dense layer whose `zero_grad` does nothing: right until the first
-/// `zero_grad` after a backward, when the old gradients survive it.
-#[derive(Debug, Clone)]
-pub struct StaleDense(Dense);
-
-impl StaleDense {
-    /// Built like [`Dense`].
-    pub fn new(config: DenseConfig, rng: &mut StrataRng) -> Result<StaleDense> {
-        Ok(StaleDense(Dense::new(config, rng)?))
-    }
-}
-
-impl Layer for StaleDense {
-    fn forward(&mut self, input: &Tensor, mode: Mode) -> Result<&Tensor> {
-        self.0.forward(input, mode)
-    }
-
-    fn backward(&mut self, grad_output: &Tensor) -> Result<&Tensor> {
-        self.0.backward(grad_output)
-    }
-
-    fn output_shape(&self, input_shape: &[Dim]) -> Result<Vec<Dim>> {
-        self.0.output_shape(input_shape)
-    }
-
-    fn kind(&self) -> &str {
-        "stale_dense"
-    }
-
-    fn visit_parameters(&mut self, visitor: &mut ParamVisitor<'_>) {
-        self.0.visit_parameters(visitor);
-    }
-
-    fn spec(&self) -> Result<LayerSpec> {
-        LayerSpec::new("stale_dense", self.0.config())
-    }
-
-    fn zero_grad(&mut self) {}
-}
-
-/// A dense layer that zeroes its gradients lazily, in the next backward, but
-/// hands the old ones out to whoever looks before it: the backward after
-/// `zero_grad` is right, a visit before it is not.
-#[derive(Debug, Clone)]
-pub struct UnsettledDense {
+pub struct FlawedDense {
     inner: Dense,
+    flaw: Flaw,
+    /// A `zero_grad` the next backward owes (`Flaw::Unsettled`).
     pending: bool,
 }
 
-impl UnsettledDense {
+impl FlawedDense {
     /// Built like [`Dense`].
-    pub fn new(config: DenseConfig, rng: &mut StrataRng) -> Result<UnsettledDense> {
-        Ok(UnsettledDense { inner: Dense::new(config, rng)?, pending: false })
+    pub fn new(flaw: Flaw, config: DenseConfig, rng: &mut StrataRng) -> Result<FlawedDense> {
+        Ok(FlawedDense { inner: Dense::new(config, rng)?, flaw, pending: false })
     }
 }
 
-impl Layer for UnsettledDense {
+impl Layer for FlawedDense {
     fn forward(&mut self, input: &Tensor, mode: Mode) -> Result<&Tensor> {
         self.inner.forward(input, mode)
     }
 
     fn backward(&mut self, grad_output: &Tensor) -> Result<&Tensor> {
-        if std::mem::take(&mut self.pending) {
+        if matches!(self.flaw, Flaw::Overwrites) || std::mem::take(&mut self.pending) {
             self.inner.zero_grad();
         }
         self.inner.backward(grad_output)
@@ -569,7 +520,7 @@ impl Layer for UnsettledDense {
     }
 
     fn kind(&self) -> &str {
-        "unsettled_dense"
+        self.flaw.kind()
     }
 
     fn visit_parameters(&mut self, visitor: &mut ParamVisitor<'_>) {
@@ -577,11 +528,15 @@ impl Layer for UnsettledDense {
     }
 
     fn spec(&self) -> Result<LayerSpec> {
-        LayerSpec::new("unsettled_dense", self.inner.config())
+        LayerSpec::new(self.flaw.kind(), self.inner.config())
     }
 
     fn zero_grad(&mut self) {
-        self.pending = true;
+        match self.flaw {
+            Flaw::Overwrites => self.inner.zero_grad(),
+            Flaw::Stale => {}
+            Flaw::Unsettled => self.pending = true,
+        }
     }
 }
 
