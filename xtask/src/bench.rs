@@ -30,7 +30,7 @@ criterion runs) and prints, per workload, both medians, the ratio
 
 options:
   --quick            a short run (criterion --quick, one W6 run): a smoke test
-  --only ID          one workload: W1-1024, W1-mlp, W1-batched, W1-batched-loop, W2-b64, W2-b256, W2-sgd, W2-rmsprop, W3, W4, W4-h4, W5, IO-encode, IO-save, IO-load, W6
+  --only ID          one workload: W1-1024, W1-mlp, W1-batched, W1-batched-loop, W2-b64, W2-b256, W2-sgd, W2-rmsprop, W2-adam, W3, W4, W4-h4, W5, IO-encode, IO-save, IO-load, W6
                      (or a prefix: W1; W4 selects W4 and W4-h4)
   --save NAME        save the criterion results as baseline NAME
   --baseline NAME    compare against baseline NAME (saved with --save)
@@ -61,6 +61,7 @@ pub const WORKLOADS: &[(&str, &str, &str)] = &[
     ("W2-b256", "W2/b256", "samples/s"),
     ("W2-sgd", "W2/b64-sgd", "samples/s"),
     ("W2-rmsprop", "W2/b64-rmsprop", "samples/s"),
+    ("W2-adam", "W2/adam-update", "Mvalues/s"),
     ("W3", "W3/b64", "samples/s"),
     ("W4", "W4/b32", "samples/s"),
     ("W4-h4", "W4/b32-h4", "samples/s"),
@@ -270,6 +271,7 @@ pub fn figure(unit: &str, ns: f64, elements: Option<f64>) -> f64 {
     match unit {
         "us" => ns / 1e3,
         "GFLOP/s" => elements.unwrap_or(0.0) / ns,
+        "Mvalues/s" => elements.unwrap_or(0.0) / ns * 1e3,
         _ => elements.unwrap_or(1.0) / (ns * 1e-9),
     }
 }
