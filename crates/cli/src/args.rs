@@ -84,7 +84,7 @@ impl Default for DataArgs {
     }
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct TrainArgs {
     #[command(flatten)]
     pub data: DataArgs,

@@ -66,11 +66,33 @@ fn resume(dir: PathBuf, quiet: bool, argv: &[String], registry: &Registry, sessi
     };
     a.quiet = quiet || session.as_ref().is_some_and(|s| !s.is_root());
     a.checkpoint_dir = Some(dir);
+    if let Some(done) = complete(&a, &checkpoint.snapshot.state) {
+        // PyTorch Lightning's `max_epochs` reached: nothing is trained or written.
+        let saved =
+            a.out.as_ref().map(|out| format!(" (its model was saved to {})", out.display())).unwrap_or_default();
+        println!("{}: {done}: nothing to resume{saved}", path.display());
+        return Ok(());
+    }
     if !a.quiet {
         let s = &checkpoint.snapshot.state;
         println!("resuming from {} (epoch {} done, step {})", path.display(), s.epoch, s.step);
     }
     crate::run::train(*a, registry, Run { argv: stored, snapshot: Some(checkpoint.snapshot), session })
+}
+
+/// How the run a checkpoint belongs to ended, if it did: its last epoch
+/// done, or a callback stopped it. A resumed run finishes its own epochs;
+/// it does not train more of them.
+fn complete(a: &TrainArgs, state: &strata::training::TrainerState) -> Option<String> {
+    let mut resolved = a.clone();
+    resolved.resolve_defaults();
+    let epochs = resolved.epochs.unwrap_or(0);
+    if let Some(stop) = &state.history.stopped {
+        return Some(format!("the run was stopped in epoch {} ({})", stop.epoch, stop.reason));
+    }
+    let in_epoch = state.run.as_ref().is_some_and(|r| r.position.is_some());
+    (state.epoch >= epochs && !in_epoch)
+        .then(|| format!("the run is complete ({} of {epochs} epochs done)", state.epoch))
 }
 
 /// The checkpoint callback the arguments ask for, if any.

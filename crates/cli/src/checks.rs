@@ -66,6 +66,25 @@ pub fn out_path(flag: &str, out: &Path) -> Result<()> {
     }
 }
 
+/// [`out_path`], and `out` is none of the files the command reads (given by
+/// their flags): writing it would replace what was read, as `--out` onto
+/// `--data` would.
+pub fn output(flag: &str, out: &Path, inputs: &[(&str, Option<&Path>)]) -> Result<()> {
+    out_path(flag, out)?;
+    // A file that is not there yet is none of the inputs.
+    let Ok(target) = out.canonicalize() else { return Ok(()) };
+    for (input_flag, path) in inputs {
+        if path.and_then(|p| p.canonicalize().ok()).as_ref() == Some(&target) {
+            return Err(format!(
+                "{flag} {}: is the file that {input_flag} reads; writing it would replace it: give another name",
+                out.display()
+            )
+            .into());
+        }
+    }
+    Ok(())
+}
+
 /// Every feature value is finite: the first that is not is named by row
 /// and column (1-based), with the file.
 pub fn finite_features(ds: &InMemoryDataset, file: &str) -> Result<()> {
@@ -80,6 +99,20 @@ pub fn finite_features(ds: &InMemoryDataset, file: &str) -> Result<()> {
         .into()),
         None => Ok(()),
     }
+}
+
+/// Every part's features are still finite once scaled with the training
+/// part's statistics: a held-out value far outside the training part's
+/// range can overflow, and would make every figure computed from it inf.
+pub fn finite_after_scaling(file: &str, normalize: &str, parts: &[(&str, Option<&InMemoryDataset>)]) -> Result<()> {
+    for (what, part) in parts {
+        if let Some(part) = part {
+            finite_features(part, &format!("{file} ({what} part, scaled by --normalize {normalize})")).map_err(
+                |e| format!("{e}: its value lies too far outside the training part's range to scale in 32 bits"),
+            )?;
+        }
+    }
+    Ok(())
 }
 
 /// A model's outputs are finite for every row: else the rows are named,

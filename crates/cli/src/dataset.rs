@@ -4,7 +4,7 @@ use crate::args::DataArgs;
 use std::error::Error;
 use strata::data::{
     CsvOptions, InMemoryDataset, LabelColumn, Missing, Task, delimiter_for, load_csv, load_csv_bytes, load_idx,
-    load_idx_dataset,
+    load_idx_dataset_with,
 };
 
 /// The first 5000 images of MNIST as CSV (784 pixels 0-255, then the label),
@@ -163,7 +163,7 @@ fn read(args: &DataArgs, label_column: LabelColumn, task: Task) -> Result<Loaded
         }),
         (None, Some(_)) => Err("--labels needs --data (the IDX images file)".into()),
         (Some(images), Some(labels)) => Ok(Loaded {
-            dataset: load_idx_dataset(images, labels)?,
+            dataset: load_idx_dataset_with(images, labels, args.max_class_index)?,
             name: images.display().to_string(),
             embedded: false,
         }),

@@ -161,7 +161,13 @@ pub fn doctor(mut a: TrainArgs, registry: &Registry) -> Result<()> {
 pub fn lr_find(mut a: LrFindArgs, registry: &Registry) -> Result<()> {
     check_supported(&a.train, "lr-find")?;
     if let Some(plot) = &a.plot {
-        crate::checks::out_path("--plot", plot)?;
+        let t = &a.train;
+        let inputs = [
+            ("--data", t.data.data.as_deref()),
+            ("--labels", t.data.labels.as_deref()),
+            ("--model", t.model.as_deref()),
+        ];
+        crate::checks::output("--plot", plot, &inputs)?;
     }
     a.train.resolve_defaults();
     let t = &a.train;

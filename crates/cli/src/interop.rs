@@ -6,7 +6,6 @@ use std::collections::HashMap;
 use strata::io::SavedModel;
 use strata::layers::{LayerSpec, Registry};
 use strata::model::Model;
-use strata::tensor::StrataRng;
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
@@ -17,6 +16,7 @@ fn travels(key: &str) -> bool {
 }
 
 pub fn export(a: ExportArgs, registry: &Registry) -> Result<()> {
+    crate::checks::output("--out", &a.out, &[("--model", Some(&a.model))])?;
     let mut model = Model::load_with(&a.model, registry)?;
     match a.format {
         ExportFormat::Safetensors => {
@@ -37,9 +37,10 @@ pub fn export(a: ExportArgs, registry: &Registry) -> Result<()> {
 }
 
 pub fn import(a: ImportArgs, registry: &Registry) -> Result<()> {
+    crate::checks::output("--out", &a.out, &[("--weights", Some(&a.weights)), ("--model", Some(&a.model))])?;
     let text = std::fs::read_to_string(&a.model).map_err(|e| format!("{}: {e}", a.model.display()))?;
     let spec = LayerSpec::from_json(&text).map_err(|e| format!("{}: {e}", a.model.display()))?;
-    let mut network = registry.build(&spec, &mut StrataRng::seed_from_u64(0))?;
+    let mut network = crate::run::build_spec_file(&a.model, &spec, registry)?;
     let bytes = std::fs::read(&a.weights).map_err(|e| format!("{}: {e}", a.weights.display()))?;
     strata::io::safetensors::import(network.as_mut(), &bytes, &a.weights)?;
     let metadata = strata::io::safetensors::metadata(&bytes).into_iter().filter(|(k, _)| travels(k)).collect();

@@ -51,6 +51,8 @@ impl TargetScaling {
 }
 
 /// RMSE, MAE and R² of predictions against targets, in the target's units.
+/// R² of a constant target is scikit-learn's (`r2_score`, `force_finite`):
+/// 1 for exact predictions, else 0.
 pub fn metrics(predicted: &[f64], actual: &[f32]) -> (f64, f64, f64) {
     let n = actual.len().max(1) as f64;
     let mean = actual.iter().map(|&y| f64::from(y)).sum::<f64>() / n;
@@ -61,7 +63,10 @@ pub fn metrics(predicted: &[f64], actual: &[f32]) -> (f64, f64, f64) {
         ae += (p - y).abs();
         tot += (y - mean).powi(2);
     }
-    let r2 = if tot > 0.0 { 1.0 - se / tot } else { f64::NAN };
+    let r2 = match (tot > 0.0, se == 0.0) {
+        (true, _) => 1.0 - se / tot,
+        (false, exact) => f64::from(u8::from(exact)),
+    };
     ((se / n).sqrt(), ae / n, r2)
 }
 
@@ -77,6 +82,14 @@ pub fn train(a: TrainArgs, registry: &Registry, run: Run) -> Result<()> {
         );
     }
     let loaded = dataset::load_for(&a.data, label_column, Task::Regression)?;
+    let targets = loaded.dataset.targets().data();
+    if targets.iter().all(|&y| y == targets[0]) {
+        return Err(format!(
+            "{}: every row's target is {}: a regression needs targets that vary",
+            loaded.name, targets[0]
+        )
+        .into());
+    }
     let mut root = StrataRng::seed_from_u64(a.seed);
     let (mut split_rng, mut init_rng) = (root.fork(), root.fork());
     let split = split_three(
@@ -93,6 +106,11 @@ pub fn train(a: TrainArgs, registry: &Registry, run: Run) -> Result<()> {
     for part in [Some(&mut train), val.as_mut()].into_iter().flatten() {
         normalizer.transform(part.features_mut())?;
     }
+    crate::checks::finite_after_scaling(
+        &loaded.name,
+        &a.normalize,
+        &[("training", Some(&train)), ("validation", val.as_ref())],
+    )?;
     let scaling = TargetScaling::fit(train.targets());
     let train = scaling.standardised(train)?;
     let val = val.map(|v| scaling.standardised(v)).transpose()?;
@@ -202,5 +220,20 @@ pub fn scaling_of(model: &Model) -> Result<Option<TargetScaling>> {
     match model.metadata().get(TARGET_SCALING) {
         Some(s) => Ok(Some(serde_json::from_str(s).map_err(|e| format!("model metadata {TARGET_SCALING}: {e}"))?)),
         None => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::metrics;
+
+    /// R² of a constant target, as scikit-learn's `r2_score` gives it
+    /// (`force_finite=True`): 1 for exact predictions, else 0; not NaN.
+    #[test]
+    fn r2_of_a_constant_target_is_finite() {
+        assert_eq!(metrics(&[7.0, 7.0], &[7.0, 7.0]).2, 1.0);
+        assert_eq!(metrics(&[6.0, 8.0], &[7.0, 7.0]).2, 0.0);
+        // A varying target: 1 - SSE / SST = 1 - 2 / 2 (by hand).
+        assert_eq!(metrics(&[2.0, 2.0], &[1.0, 3.0]).2, 0.0);
     }
 }

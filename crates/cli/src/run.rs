@@ -125,6 +125,8 @@ fn load_parts(a: &TrainArgs, split_rng: &mut StrataRng) -> Result<Parts> {
     for part in parts.every() {
         norm.transform(part.features_mut())?;
     }
+    let every = [("training", Some(&parts.train)), ("validation", parts.val.as_ref()), ("test", parts.test.as_ref())];
+    crate::checks::finite_after_scaling(&parts.name, &a.normalize, &every)?;
     Ok(parts)
 }
 
@@ -198,7 +200,12 @@ pub(crate) fn train(mut a: TrainArgs, registry: &Registry, mut run: Run) -> Resu
             .into());
     }
     if let Some(out) = &a.out {
-        crate::checks::out_path("--out", out)?;
+        let inputs = [
+            ("--data", a.data.data.as_deref()),
+            ("--labels", a.data.labels.as_deref()),
+            ("--model", a.model.as_deref()),
+        ];
+        crate::checks::output("--out", out, &inputs)?;
     }
     let dropout_given = a.dropout.is_some();
     a.resolve_defaults();
@@ -322,6 +329,17 @@ pub(crate) fn setup(a: &TrainArgs, registry: &Registry) -> Result<Setup> {
     }
     let parts = parts.reshape_to(model.input_shape())?;
     check_fits(&model, &parts)?;
+    // Training's batches, and evaluation's of 512.
+    let batch = a.batch_size.max(512).min(parts.n_samples).max(1);
+    strata::model::check_activations(
+        model.network(),
+        parts.train.feature_shape(),
+        batch,
+        strata::model::default_activation_budget(),
+    )
+    .map_err(|e| {
+        in_file(&format!("{e} (a quarter of this machine's memory): lower --batch-size or the layer's size"))
+    })?;
     Ok(Setup { parts, model, n_features })
 }
 
@@ -395,6 +413,16 @@ fn report(
     match &parts.test {
         Some(test) => {
             let m = strata::training::evaluate(model.network_mut(), test, &LossKind::CrossEntropy)?;
+            if !m.loss.is_finite() {
+                let largest = test.features().data().iter().fold(0.0f32, |a, x| a.max(x.abs()));
+                return Err(format!(
+                    "{} (test part): the test loss is {}: the model's outputs are not finite numbers for some test \
+                     samples (their largest feature, scaled, is {largest:e}: values far outside the training part's \
+                     range, or weights that diverged)",
+                    parts.name, m.loss
+                )
+                .into());
+            }
             let correct = m.accuracy.map_or(0, |acc| (acc * m.n_samples as f32).round() as usize);
             println!("test accuracy: {} ({correct}/{}), test loss {:.4}", pct(m.accuracy), m.n_samples, m.loss);
         }
@@ -450,7 +478,37 @@ fn load_for_model(m: &Model, data: &crate::args::DataArgs, want_labels: bool) ->
     if want_labels && task == Task::Classification && loaded.dataset.n_classes().is_none() {
         return Err("evaluation needs labelled data".into());
     }
-    Ok(loaded.dataset)
+    in_model_classes(m, loaded.dataset, &loaded.name)
+}
+
+/// A file that names its classes numbers them by the names it holds,
+/// sorted; the model numbers them by the names it was trained on. Read the
+/// file's labels in the model's numbering, so that a file lacking a class,
+/// or holding one the model does not know, is not scored against the
+/// wrong classes.
+fn in_model_classes(m: &Model, ds: InMemoryDataset, file: &str) -> Result<InMemoryDataset> {
+    let Some(file_names) = ds.class_names() else { return Ok(ds) };
+    let Some(model_names) = m.class_names() else {
+        return Err(format!(
+            "{file}: its labels are class names ('{}', ...), but the model was trained on class indices",
+            file_names[0]
+        )
+        .into());
+    };
+    let listed = || model_names.iter().map(|n| format!("'{n}'")).collect::<Vec<_>>().join(", ");
+    let to_model: Vec<usize> = file_names
+        .iter()
+        .map(|name| {
+            model_names
+                .iter()
+                .position(|n| n == name)
+                .ok_or_else(|| format!("{file}: class '{name}' is not one of the model's classes ({})", listed()))
+        })
+        .collect::<std::result::Result<_, _>>()?;
+    let labels: Vec<usize> = ds.targets().data().iter().map(|&l| to_model[l as usize]).collect();
+    let (features, ..) = ds.into_parts();
+    let n_classes = model_names.len().max(m.n_outputs().unwrap_or(0));
+    Ok(InMemoryDataset::from_labels(features, &labels)?.with_n_classes(n_classes)?)
 }
 
 pub fn evaluate(a: EvaluateArgs, registry: &Registry) -> Result<()> {
@@ -515,7 +573,7 @@ pub fn summary_cmd(a: SummaryArgs, registry: &Registry) -> Result<()> {
     let text = std::fs::read_to_string(&a.model)
         .map_err(|e| format!("{}: neither a Strata model file nor a model spec (JSON): {e}", a.model.display()))?;
     let spec = LayerSpec::from_json(&text).map_err(|e| format!("{}: {e}", a.model.display()))?;
-    let mut network = registry.build(&spec, &mut StrataRng::seed_from_u64(0))?;
+    let mut network = build_spec_file(&a.model, &spec, registry)?;
     let shape: Vec<Dim> = spec
         .config
         .get("input_shape")
@@ -525,9 +583,23 @@ pub fn summary_cmd(a: SummaryArgs, registry: &Registry) -> Result<()> {
     Ok(())
 }
 
+/// Build the network a spec file describes, seed 0, within the default
+/// parameter budget (checked before anything is allocated); errors name
+/// the file.
+pub(crate) fn build_spec_file(
+    path: &std::path::Path,
+    spec: &LayerSpec,
+    registry: &Registry,
+) -> Result<Box<dyn strata::layers::Layer>> {
+    let in_file = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
+    strata::model::check_budget(spec, strata::model::default_budget()).map_err(|e| in_file(&e))?;
+    Ok(registry.build(spec, &mut StrataRng::seed_from_u64(0)).map_err(|e| in_file(&e))?)
+}
+
 /// Write the kernels of the model's first convolution (the first rank-4
 /// tensor named `*.weight`) as a PNG grid.
 pub fn export_filters(a: ExportFiltersArgs) -> Result<()> {
+    crate::checks::output("--out", &a.out, &[("--model", Some(&a.model))])?;
     let saved = SavedModel::load(&a.model)?;
     let (name, weight) = saved
         .tensors

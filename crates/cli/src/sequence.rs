@@ -53,6 +53,7 @@ fn select_head(weights: &Tensor, head: usize) -> Result<Vec<f32>> {
 }
 
 pub fn attention_map(a: AttentionMapArgs, registry: &Registry) -> Result<()> {
+    crate::checks::output("--out", &a.out, &[("--model", Some(&a.model)), ("--data", a.data.as_deref())])?;
     let mut model = Model::load_with(&a.model, registry)?;
     if attention_layers(model.network()).is_empty() {
         return Err(format!("{}: the model has no attention layer", a.model.display()).into());

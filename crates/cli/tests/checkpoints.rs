@@ -1,7 +1,7 @@
 //! Checkpoints on the command line: a run killed with SIGKILL at any moment
 //! and resumed ends with the weights of an uninterrupted run, bit for bit.
 
-use crate::{strata, temp_dir, text};
+use crate::{data, strata, temp_dir, text};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -136,5 +136,39 @@ fn checkpoint_flags_with_bad_values_are_refused_by_name() {
         assert!(!out.status.success(), "{args:?}");
         assert_eq!(String::from_utf8_lossy(&out.stderr).trim_end(), message, "{args:?}");
     }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// `--resume` on a run whose epochs are all done trains nothing and writes
+/// nothing (PyTorch Lightning's "max_epochs reached"): it does not train
+/// another `--epochs` on top, nor replace `--out` or the checkpoints.
+#[test]
+fn resuming_a_complete_run_trains_and_writes_nothing() {
+    let dir = temp_dir("resume-complete");
+    let (ck, out) = (dir.join("ck"), dir.join("m.strata"));
+    let (ck_s, out_s) = (ck.display().to_string(), out.display().to_string());
+    let args = ["train", "--data", &data("iris.csv"), "--epochs", "2", "--checkpoint-every", "1"];
+    let o = strata(&[&args[..], &["--checkpoint-dir", &ck_s, "--out", &out_s, "-q"]].concat());
+    assert!(o.status.success(), "{}", text(&o));
+    let files = |d: &Path| -> Vec<(PathBuf, Vec<u8>)> {
+        let mut f: Vec<_> =
+            std::fs::read_dir(d).unwrap().flatten().map(|e| (e.path(), std::fs::read(e.path()).unwrap())).collect();
+        f.sort();
+        f
+    };
+    let (before, model_before) = (files(&ck), std::fs::read(&out).unwrap());
+    let o = strata(&["train", "--resume", &ck_s]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains(&format!(
+            "checkpoint-0000000004.strata: the run is complete (2 of 2 epochs done): nothing to resume (its model \
+             was saved to {out_s})"
+        )),
+        "{}",
+        text(&o)
+    );
+    assert!(!text(&o).contains("test accuracy"), "nothing trained or evaluated: {}", text(&o));
+    assert_eq!(files(&ck), before);
+    assert_eq!(std::fs::read(&out).unwrap(), model_before);
     std::fs::remove_dir_all(&dir).ok();
 }

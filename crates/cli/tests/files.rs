@@ -87,6 +87,34 @@ fn bad_input_is_refused_with_a_message_that_names_it() {
         assert_eq!(last["kind"], "dense");
         last["config"]["n_outputs"] = serde_json::json!(1_000_000_000u64);
     });
+    // Few parameters, outputs of 4 x 40000 x 40000 values a sample (a 2x2 image padded by 20000).
+    let padded_spec = write(
+        &tmp,
+        "padded.json",
+        br#"{"kind": "sequential", "config": {"input_shape": [1, 2, 2], "layers": [
+            {"kind": "conv2d", "config": {"in_channels": 1, "out_channels": 4, "kernel_size": 3, "padding": 20000}},
+            {"kind": "global_avg_pool"},
+            {"kind": "dense", "config": {"n_inputs": 4, "n_outputs": 3}}]}}"#,
+    );
+    // 2^63 + 2 rows of 2: more values a sample than a usize counts.
+    let wrapping_spec = write(
+        &tmp,
+        "wrapping.json",
+        br#"{"kind": "sequential", "config": {"input_shape": [9223372036854775810, 2], "layers": [
+            {"kind": "flatten"}, {"kind": "dense", "config": {"n_inputs": 4, "n_outputs": 3}}]}}"#,
+    );
+    let two_images = write(&tmp, "two-images-idx3-ubyte", &idx_floats(&[0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]));
+    let label_nine = write(&tmp, "nine-labels-idx1-ubyte", &idx_labels(&[0, 9]));
+    // With the default seed the second row lands in the test part, where
+    // 1e38, scaled by the training part's deviation, makes the outputs inf.
+    let far_value = write(&tmp, "far.csv", b"1,2,0\n3,1e38,1\n5,6,0\n7,8,1\n1,1,0\n2,2,1\n");
+    let constant = write(&tmp, "constant.csv", b"x,y\n1,7\n2,7\n3,7\n4,7\n");
+    let victim = write(&tmp, "victim.csv", std::fs::read(&iris).unwrap().as_slice());
+    let renamed = write(&tmp, "renamed.csv", b"a,b,c,d,species\n5.1,3.5,1.4,0.2,cat\n7.0,3.2,4.7,1.4,dog\n");
+    let named_model = tmp.join("named.strata").display().to_string();
+    let o =
+        strata(&["train", "--data", &data("iris_named.csv"), "--header", "--epochs", "1", "-q", "--out", &named_model]);
+    assert!(o.status.success(), "{}", text(&o));
     let nan_model = edited_model(&tmp, "nan.strata", |m| m.tensors[0].1.data_mut()[0] = f32::NAN);
     let good_model = edited_model(&tmp, "good.strata", |_| {});
     let folder = tmp.display().to_string();
@@ -94,7 +122,29 @@ fn bad_input_is_refused_with_a_message_that_names_it() {
     let digits = data("digits.csv.gz");
     let named = data("iris_named.csv");
     let diabetes = data("diabetes.csv");
+    let out_x = tmp.join("x.strata").display().to_string();
     let cases: Vec<(&str, Vec<&str>)> = vec![
+        ("a convolution padded to outputs no memory holds", vec!["train", "--data", &iris, "--model", &padded_spec]),
+        ("a spec too large for the budget, at summary", vec!["summary", "--model", &huge_spec]),
+        (
+            "a spec too large for the budget, at import",
+            vec!["import", "--weights", &iris, "--model", &huge_spec, "--out", &out_x],
+        ),
+        ("an input shape whose values overflow", vec!["summary", "--model", &wrapping_spec]),
+        (
+            "an IDX label above --max-class-index",
+            vec!["train", "--data", &two_images, "--labels", &label_nine, "--max-class-index", "5"],
+        ),
+        ("--out naming the --data file", vec!["train", "--data", &victim, "--epochs", "1", "--out", &victim]),
+        ("a held-out value that makes the outputs inf", vec!["train", "--data", &far_value, "--epochs", "1"]),
+        (
+            "a constant regression target",
+            vec!["train", "--data", &constant, "--header", "--task", "regression", "--label-column", "y"],
+        ),
+        (
+            "class names the model was not trained on",
+            vec!["evaluate", "--model", &named_model, "--data", &renamed, "--header"],
+        ),
         ("a class label of 16,777,216", vec!["train", "--data", &huge_label]),
         ("a class label of a million in three rows", vec!["train", "--data", &million]),
         ("data of one class", vec!["train", "--data", &one_class]),
@@ -155,14 +205,19 @@ fn bad_input_is_refused_with_a_message_that_names_it() {
             out.status.code().unwrap_or(-1)
         ));
     }
-    // Nothing was written where --out pointed.
-    assert!(!Path::new(&no_folder).exists());
+    // Nothing was written where --out pointed, and the data named by --out is intact.
+    assert!(!Path::new(&no_folder).exists() && !Path::new(&out_x).exists());
+    assert_eq!(std::fs::read(&victim).unwrap(), std::fs::read(&iris).unwrap());
     // The default budget depends on the machine's memory.
     let budget = format!("budget of {}", strata::model::default_budget());
     let report = report
         .replace(&tmp.display().to_string(), "<tmp>")
         .replace(&data(""), "<data>/")
-        .replace(&budget, "budget of <a quarter of the memory>");
+        .replace(&budget, "budget of <a quarter of the memory>")
+        .replace(
+            &format!("budget of {} values", strata::model::default_activation_budget()),
+            "budget of <a quarter of the memory> values",
+        );
     insta::assert_snapshot!("files_bad_input", report);
     std::fs::remove_dir_all(&tmp).ok();
 }
@@ -278,5 +333,33 @@ fn a_regression_on_diabetes_reports_rmse_mae_r2_and_predicts_values() {
     // Predictions in the target's units (disease progression, 25-346), not standardised ones.
     let mean = values.iter().sum::<f64>() / 442.0;
     assert!((100.0..200.0).contains(&mean), "mean prediction {mean}");
+    std::fs::remove_dir_all(&tmp).ok();
+}
+
+/// A file that names its classes is scored in the model's numbering of
+/// them, not its own: without setosa's rows the file holds two names (which
+/// it alone would number 0 and 1), and the accuracy is the share of rows
+/// whose predicted name is their label.
+#[test]
+fn evaluation_reads_class_names_as_the_model_numbered_them() {
+    let tmp = temp_dir("named-classes");
+    let model = tmp.join("named.strata").display().to_string();
+    let named = data("iris_named.csv");
+    let o = strata(&["train", "--data", &named, "--header", "--epochs", "20", "-q", "--out", &model]);
+    assert!(o.status.success(), "{}", text(&o));
+    let kept: Vec<&str> =
+        std::fs::read_to_string(&named).unwrap().leak().lines().filter(|l| !l.ends_with(",setosa")).collect();
+    assert_eq!(kept.len(), 101, "the header and 100 rows");
+    let subset = write(&tmp, "no-setosa.csv", (kept.join("\n") + "\n").as_bytes());
+    let predicted = strata(&["predict", "--model", &model, "--data", &subset, "--header"]);
+    assert!(predicted.status.success(), "{}", text(&predicted));
+    let names = String::from_utf8_lossy(&predicted.stdout).to_string();
+    let correct = names.lines().zip(&kept[1..]).filter(|(p, row)| row.ends_with(&format!(",{p}"))).count();
+    let o = strata(&["evaluate", "--model", &model, "--data", &subset, "--header"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains(&format!("accuracy: {correct}.00%")), "{correct} of 100 named right\n{}", text(&o));
+    // The model, one epoch in, names most of these rows right (it would
+    // score near 0% if the file's numbering were taken).
+    assert!(correct > 50, "{names}");
     std::fs::remove_dir_all(&tmp).ok();
 }

@@ -134,12 +134,24 @@ pub fn load_idx(path: impl AsRef<Path>) -> Result<Tensor> {
 /// `[n, rows * cols]` so a dense network takes them (see
 /// [`InMemoryDataset::with_feature_shape`] to get `[1, rows, cols]` back);
 /// pixel values are kept as stored (0-255 for MNIST). Labels must be a
-/// one-dimensional file of `n` non-negative integers.
+/// one-dimensional file of `n` non-negative integers, none above
+/// [`crate::MAX_CLASS_INDEX`] or twice `n` plus 1000 (as in a CSV file;
+/// [`load_idx_dataset_with`] sets the first limit).
 pub fn load_idx_dataset(images: impl AsRef<Path>, labels: impl AsRef<Path>) -> Result<InMemoryDataset> {
-    let labels = labels.as_ref();
+    load_idx_dataset_with(images, labels, crate::MAX_CLASS_INDEX)
+}
+
+/// [`load_idx_dataset`] accepting class indices up to `max_class_index`
+/// (and twice the items plus 1000).
+pub fn load_idx_dataset_with(
+    images: impl AsRef<Path>,
+    labels: impl AsRef<Path>,
+    max_class_index: usize,
+) -> Result<InMemoryDataset> {
+    let (images, labels) = (images.as_ref(), labels.as_ref());
     let x = load_idx(images)?;
     let y = load_idx(labels)?;
-    idx_dataset(x, y, &labels.display().to_string())
+    idx_dataset(x, y, &images.display().to_string(), &labels.display().to_string(), max_class_index)
 }
 
 /// [`load_idx_dataset`] for bytes in memory; the names are used in errors.
@@ -151,26 +163,44 @@ pub fn idx_dataset_from_bytes(
 ) -> Result<InMemoryDataset> {
     let x = read_idx(images, images_name)?;
     let y = read_idx(labels, labels_name)?;
-    idx_dataset(x, y, labels_name)
+    idx_dataset(x, y, images_name, labels_name, crate::MAX_CLASS_INDEX)
 }
 
-fn idx_dataset(x: Tensor, y: Tensor, labels_name: &str) -> Result<InMemoryDataset> {
-    if y.rank() != 1 || x.n_rows() != y.n_rows() {
-        return Err(DataError::ShapeMismatch {
-            op: "load_idx_dataset",
-            left: x.shape().to_vec(),
-            right: y.shape().to_vec(),
-        });
+fn idx_dataset(
+    x: Tensor,
+    y: Tensor,
+    images_name: &str,
+    labels_name: &str,
+    max_class_index: usize,
+) -> Result<InMemoryDataset> {
+    let labels_error = |reason: String| DataError::Idx { file: labels_name.to_owned(), reason };
+    if y.rank() != 1 {
+        return Err(labels_error(format!(
+            "holds an array of shape {:?}; a labels file holds one dimension, a label an item",
+            y.shape()
+        )));
     }
+    if x.rank() == 0 || x.n_rows() != y.n_rows() {
+        return Err(labels_error(format!(
+            "holds {} labels, but {} holds {} items: one label an item",
+            y.n_rows(),
+            images_name,
+            x.shape().first().copied().unwrap_or(0)
+        )));
+    }
+    let limit = max_class_index.min(y.n_rows().saturating_mul(2).saturating_add(1000));
     let labels = y
         .data()
         .iter()
         .enumerate()
-        .map(|(i, &v)| {
-            label_of(f64::from(v)).ok_or_else(|| DataError::Idx {
-                file: labels_name.to_owned(),
-                reason: format!("label {v} of item {i} is not a non-negative integer"),
-            })
+        .map(|(i, &v)| match label_of(f64::from(v)) {
+            Some(label) if label <= limit => Ok(label),
+            _ if v >= 0.0 && v.fract() == 0.0 => Err(labels_error(format!(
+                "label {v} of item {i} is above {limit}, the largest class index accepted for {} items \
+                 (class indices count from 0)",
+                y.n_rows()
+            ))),
+            _ => Err(labels_error(format!("label {v} of item {i} is not a non-negative integer"))),
         })
         .collect::<Result<Vec<usize>>>()?;
     let n = x.n_rows();

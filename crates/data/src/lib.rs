@@ -72,7 +72,7 @@ pub use csv::{
 };
 pub use dataset::InMemoryDataset;
 pub use error::{DataError, Result};
-pub use idx::{idx_dataset_from_bytes, load_idx, load_idx_dataset, read_idx};
+pub use idx::{idx_dataset_from_bytes, load_idx, load_idx_dataset, load_idx_dataset_with, read_idx};
 pub use labels::{check_labels, one_hot};
 pub use normalize::{MinMaxScaler, Normalizer, StandardScaler};
 pub use sequence::MAX_VOCAB;

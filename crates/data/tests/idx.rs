@@ -89,10 +89,29 @@ fn image_and_label_files_make_a_dataset() {
     // Counts that disagree.
     let two_labels = temp_file("two-labels-idx1-ubyte", &idx(0x08, &[2], &[1, 2]));
     let err = load_idx_dataset(&img_path, &two_labels).unwrap_err();
-    assert!(matches!(err, DataError::ShapeMismatch { .. }), "{err:?}");
+    assert!(matches!(err, DataError::Idx { .. }), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "{}: invalid IDX data: holds 2 labels, but {} holds 3 items: one label an item",
+            two_labels.display(),
+            img_path.display()
+        )
+    );
     // Negative labels.
     let neg = temp_file("neg-labels-idx1-ubyte", &idx(0x09, &[3], &[1, 0xff, 2]));
     assert!(matches!(load_idx_dataset(&img_path, &neg).unwrap_err(), DataError::Idx { .. }));
+    // A label above the limit for three items (2 * 3 + 1000), as a CSV's would be.
+    let big = temp_file("big-labels-idx1-ubyte", &idx(0x0C, &[3], &[0, 0, 0, 1, 0, 0, 0x04, 0x00, 0, 0, 0, 2]));
+    let err = load_idx_dataset(&img_path, &big).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "{}: invalid IDX data: label 1024 of item 1 is above 1006, the largest class index accepted for 3 items \
+             (class indices count from 0)",
+            big.display()
+        )
+    );
     // Missing file.
     let missing = std::path::Path::new("/nonexistent/labels.idx");
     assert!(matches!(load_idx_dataset(&img_path, missing).unwrap_err(), DataError::Io { .. }));

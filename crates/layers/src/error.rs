@@ -44,6 +44,14 @@ pub enum LayerError {
         /// The per-sample shape it was given.
         shape: Vec<Dim>,
     },
+    /// A sample shape whose values a `usize` cannot count.
+    #[error("layer '{layer}': a sample of shape {shape} holds more values than memory can address", shape = ShapeDisplay(shape))]
+    TooLarge {
+        /// The layer.
+        layer: String,
+        /// The per-sample shape.
+        shape: Vec<Dim>,
+    },
     /// An input value that should be a token id is not an integer in `0..vocab`.
     #[error("layer '{layer}': the input at {position:?} is {value}, not a token id in 0..{vocab}")]
     TokenId {
@@ -160,6 +168,7 @@ impl LayerError {
         match &mut self {
             LayerError::ShapeMismatch { layer, .. }
             | LayerError::VariableAxis { layer, .. }
+            | LayerError::TooLarge { layer, .. }
             | LayerError::TokenId { layer, .. }
             | LayerError::SequenceTooLong { layer, .. }
             | LayerError::BackwardBeforeForward { layer }
@@ -179,6 +188,7 @@ impl LayerError {
         match self {
             LayerError::ShapeMismatch { layer, .. }
             | LayerError::VariableAxis { layer, .. }
+            | LayerError::TooLarge { layer, .. }
             | LayerError::TokenId { layer, .. }
             | LayerError::SequenceTooLong { layer, .. }
             | LayerError::BackwardBeforeForward { layer }

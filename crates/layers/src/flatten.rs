@@ -52,7 +52,10 @@ impl Layer for Flatten {
 
     fn output_shape(&self, input_shape: &[Dim]) -> Result<Vec<Dim>> {
         match fixed_shape(input_shape) {
-            Some(s) => Ok(vec![Dim::Fixed(s.iter().product())]),
+            Some(s) => match strata_tensor::checked_numel(&s) {
+                Some(n) => Ok(vec![Dim::Fixed(n)]),
+                None => Err(LayerError::TooLarge { layer: "flatten".into(), shape: input_shape.to_vec() }),
+            },
             None => Err(LayerError::VariableAxis { layer: "flatten".into(), shape: input_shape.to_vec() }),
         }
     }

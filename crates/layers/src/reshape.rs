@@ -85,7 +85,7 @@ impl Layer for Reshape {
 
     fn output_shape(&self, input_shape: &[Dim]) -> Result<Vec<Dim>> {
         match fixed_shape(input_shape) {
-            Some(s) if s.iter().product::<usize>() == self.size => Ok(dims(&self.config.shape)),
+            Some(s) if strata_tensor::checked_numel(&s) == Some(self.size) => Ok(dims(&self.config.shape)),
             _ => Err(self.mismatch(input_shape.to_vec())),
         }
     }

@@ -97,6 +97,9 @@ impl Sequential {
                 format!("{}_{}", l.kind(), n)
             })
             .collect::<Vec<_>>();
+        if crate::shape::fixed_shape(input_shape).is_some_and(|s| strata_tensor::checked_numel(&s).is_none()) {
+            return Err(LayerError::TooLarge { layer: "sequential".into(), shape: input_shape.to_vec() });
+        }
         let mut shape = input_shape.to_vec();
         let mut previous = "input".to_string();
         for (name, layer) in names.iter().zip(&layers) {

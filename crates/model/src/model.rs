@@ -258,6 +258,10 @@ impl Model {
         let mut x = features.clone();
         self.preprocess(&mut x, operation)?;
         let n = x.n_rows();
+        if let Some(sample) = x.shape().get(1..) {
+            let budget = crate::default_activation_budget();
+            crate::check_activations(self.network.as_ref(), sample, n.min(BATCH), budget)?;
+        }
         let mut shape = vec![0];
         let mut data = Vec::new();
         for start in (0..n).step_by(BATCH) {
