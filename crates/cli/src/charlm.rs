@@ -182,7 +182,16 @@ fn language_model_of(model: &Model, path: &std::path::Path) -> Result<(CharVocab
         || format!("{}: not a language model (train one with `strata train --preset charlm --out`)", path.display());
     let chars = model.metadata().get(VOCAB_KEY).ok_or_else(not_lm)?;
     let max_len: usize = model.metadata().get(MAX_LEN_KEY).and_then(|s| s.parse().ok()).ok_or_else(not_lm)?;
-    Ok((CharVocab::from_chars(chars)?, max_len))
+    let invalid =
+        |key: &str, reason: String| format!("{}: model metadata '{key}' is invalid: {reason}", path.display());
+    let vocab = CharVocab::from_chars(chars).map_err(|e| invalid(VOCAB_KEY, e.to_string()))?;
+    if let Some(n) = model.n_outputs().filter(|&n| n != vocab.len()) {
+        return Err(invalid(VOCAB_KEY, format!("{} characters, but the model scores {n}", vocab.len())).into());
+    }
+    if max_len < 2 {
+        return Err(invalid(MAX_LEN_KEY, format!("{max_len}: a model reads at least one character and its end")).into());
+    }
+    Ok((vocab, max_len))
 }
 
 pub fn generate(a: GenerateArgs, registry: &Registry) -> Result<()> {

@@ -116,6 +116,16 @@ fn bad_input_is_refused_with_a_message_that_names_it() {
         strata(&["train", "--data", &data("iris_named.csv"), "--header", "--epochs", "1", "-q", "--out", &named_model]);
     assert!(o.status.success(), "{}", text(&o));
     let nan_model = edited_model(&tmp, "nan.strata", |m| m.tensors[0].1.data_mut()[0] = f32::NAN);
+    let one_name = edited_model(&tmp, "one-name.strata", |m| {
+        m.metadata.insert("strata.class_names".into(), r#"["setosa"]"#.into());
+    });
+    let narrow_scaler = edited_model(&tmp, "narrow.strata", |m| {
+        m.metadata.insert("strata.preprocessing".into(), r#"{"Standard": {"mean": [0.0], "std": [1.0]}}"#.into());
+    });
+    let twice = edited_model(&tmp, "twice.strata", |m| {
+        let first = m.tensors[0].clone();
+        m.tensors.push(first);
+    });
     let good_model = edited_model(&tmp, "good.strata", |_| {});
     let folder = tmp.display().to_string();
     let no_folder = tmp.join("no/such/folder/m.strata").display().to_string();
@@ -170,6 +180,9 @@ fn bad_input_is_refused_with_a_message_that_names_it() {
         ("an empty spec", vec!["train", "--data", &iris, "--model", &empty_spec]),
         ("a flatten-only spec", vec!["train", "--data", &iris, "--model", &flatten_only]),
         ("NaN scores at evaluate", vec!["evaluate", "--model", &nan_model, "--data", &iris]),
+        ("one class name for three outputs", vec!["evaluate", "--model", &one_name, "--data", &iris]),
+        ("a scaler of one feature for four", vec!["evaluate", "--model", &narrow_scaler, "--data", &iris]),
+        ("a tensor held twice", vec!["evaluate", "--model", &twice, "--data", &iris]),
         ("NaN scores at predict", vec!["predict", "--model", &nan_model, "--data", &iris]),
         ("a NaN validation fraction", vec!["train", "--data", &iris, "--val-fraction", "NaN"]),
         ("a negative validation fraction", vec!["train", "--data", &iris, "--val-fraction", "-0.1"]),

@@ -74,6 +74,34 @@ fn generation_is_fixed_by_its_seed_and_attention_maps_follow_the_input() {
     ]);
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(png_size(&png), (6 * 16, 6 * 16), "the start token and 5 letters, 16 pixels each");
+
+    // Metadata that does not fit the model (its checksum made good again by
+    // saving) is refused by key, before a character is drawn.
+    let edited = |name: &str, key: &str, value: &str| {
+        let mut saved = strata::io::SavedModel::load(&model).unwrap();
+        saved.metadata.insert(key.into(), value.into());
+        let path = dir.join(name);
+        saved.save(&path).unwrap();
+        path.display().to_string()
+    };
+    let short = edited("short.strata", "strata.charlm.vocab", "ab");
+    let zero = edited("zero.strata", "strata.charlm.max_len", "0");
+    for (file, args, expected) in [
+        (
+            &short,
+            vec!["generate", "--model", &short],
+            "model metadata 'strata.charlm.vocab' is invalid: 4 characters, but the model scores",
+        ),
+        (
+            &zero,
+            vec!["attention-map", "--model", &zero, "--text", "ab", "--out", &png_s],
+            "model metadata 'strata.charlm.max_len' is invalid: 0: a model reads at least one character and its end",
+        ),
+    ] {
+        let out = strata(&args);
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+        assert!(text(&out).starts_with(&format!("error: {file}: {expected}")), "{}", text(&out));
+    }
     std::fs::remove_dir_all(&dir).ok();
 }
 

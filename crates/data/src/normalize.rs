@@ -188,6 +188,16 @@ pub enum Normalizer {
 }
 
 impl Normalizer {
+    /// The number of features a sample it was fitted on has, for the
+    /// scalers fitted per feature (`None` for `None` and `Scale`).
+    pub fn width(&self) -> Option<usize> {
+        match self {
+            Self::None | Self::Scale { .. } => None,
+            Self::MinMax(s) => Some(s.min.len()),
+            Self::Standard(s) => Some(s.mean.len()),
+        }
+    }
+
     /// Apply to features in place (see the scalers' `transform`).
     pub fn transform(&self, features: &mut Tensor) -> Result<()> {
         match self {

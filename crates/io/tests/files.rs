@@ -115,6 +115,30 @@ fn weights_that_do_not_fit_the_spec_are_refused_by_name() {
     saved.tensors.retain(|(name, _)| name != "dense_2.bias");
     let err = saved.instantiate(&Registry::with_builtins()).unwrap_err();
     assert_eq!(err.to_string(), "model file has no tensor 'dense_2.bias'");
+    // A tensor held twice (the first copy would be loaded, the second lost).
+    let mut twice = SavedModel::from_bytes(&model_bytes(6), Path::new("m")).unwrap();
+    let first = twice.tensors[0].clone();
+    twice.tensors.push(first);
+    let err = twice.instantiate(&Registry::with_builtins()).unwrap_err();
+    assert_eq!(err.to_string(), "model file holds the tensor 'dense_1.weight' twice");
+}
+
+#[test]
+fn counters_that_do_not_fit_the_spec_are_refused_as_counters() {
+    let mut rng = strata_tensor::StrataRng::seed_from_u64(0);
+    let dense = strata_layers::Dense::new(strata_layers::DenseConfig::new(3, 2), &mut rng).unwrap();
+    let dropout = strata_layers::Dropout::new(strata_layers::DropoutConfig { rate: 0.5, seed: 0 }).unwrap();
+    let layers: Vec<Box<dyn strata_layers::Layer>> = vec![Box::new(dense), Box::new(dropout)];
+    let mut model = strata_layers::Sequential::new(&[3], layers).unwrap();
+    let mut saved = SavedModel::capture(&mut model, Default::default()).unwrap();
+    assert_eq!(saved.counters.len(), 1, "{:?}", saved.counters);
+    let name = saved.counters[0].0.clone();
+    saved.counters[0].0 = "bogus.calls".into();
+    let err = saved.instantiate(&Registry::with_builtins()).unwrap_err();
+    assert_eq!(err.to_string(), format!("model file lacks the counter '{name}'"));
+    saved.counters.push((name, 3));
+    let err = saved.instantiate(&Registry::with_builtins()).unwrap_err();
+    assert_eq!(err.to_string(), "model file has a counter 'bogus.calls' that the model does not keep");
 }
 
 #[test]

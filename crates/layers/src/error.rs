@@ -123,6 +123,23 @@ pub enum LayerError {
         /// Parameter name.
         name: String,
     },
+    /// A model file holds two tensors of one name.
+    #[error("model file holds the tensor '{name}' twice")]
+    DuplicateWeight {
+        /// Parameter name.
+        name: String,
+    },
+    /// A model file lacks a counter the model keeps (dropout's calls, batch
+    /// norm's `num_batches_tracked`), or holds one it does not.
+    #[error("{}", if *.missing { format!("model file lacks the counter '{name}'") } else {
+        format!("model file has a counter '{name}' that the model does not keep")
+    })]
+    Counter {
+        /// Counter name.
+        name: String,
+        /// Missing (else unused).
+        missing: bool,
+    },
     /// A saved tensor's shape differs from the model's parameter.
     #[error("tensor '{name}': the model expects shape {expected:?}, the file holds {actual:?}")]
     WeightShape {

@@ -42,10 +42,10 @@ pub fn load_counters(model: &mut dyn Layer, values: &[(String, u64)]) -> Result<
     };
     model.visit_parameters(&mut ParamVisitor::with_counters(&mut path, &mut tensors, &mut f));
     if let Some(name) = missing {
-        return Err(LayerError::MissingWeight { name });
+        return Err(LayerError::Counter { name, missing: true });
     }
     if let Some(name) = by_name.keys().min() {
-        return Err(LayerError::UnexpectedWeight { name: name.to_string() });
+        return Err(LayerError::Counter { name: name.to_string(), missing: false });
     }
     Ok(())
 }
@@ -53,7 +53,12 @@ pub fn load_counters(model: &mut dyn Layer, values: &[(String, u64)]) -> Result<
 /// Copy tensors into a model by name. Every parameter and buffer of the model
 /// must be present with its shape, and every tensor must be used.
 pub fn load_state_dict(model: &mut dyn Layer, tensors: &[(String, Tensor)]) -> Result<()> {
-    let mut by_name: HashMap<&str, &Tensor> = tensors.iter().map(|(n, t)| (n.as_str(), t)).collect();
+    let mut by_name: HashMap<&str, &Tensor> = HashMap::with_capacity(tensors.len());
+    for (n, t) in tensors {
+        if by_name.insert(n.as_str(), t).is_some() {
+            return Err(LayerError::DuplicateWeight { name: n.clone() });
+        }
+    }
     let mut first_err = None;
     let mut path = String::new();
     let mut f = |p: strata_tensor::ParamRef<'_>| {

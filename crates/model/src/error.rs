@@ -79,6 +79,15 @@ pub enum ModelError {
         /// The budget.
         budget: u64,
     },
+    /// A model file whose tensors do not fit its spec (a missing, extra or
+    /// wrongly shaped tensor).
+    #[error("{path}: {source}")]
+    LayerInFile {
+        /// The file.
+        path: PathBuf,
+        /// What does not fit.
+        source: LayerError,
+    },
     /// A layer or the network failed.
     #[error(transparent)]
     Layer(#[from] LayerError),

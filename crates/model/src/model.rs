@@ -377,12 +377,21 @@ impl Model {
             }
             other => other,
         })?;
-        let network = saved.instantiate(registry).map_err(|e| match e {
-            LayerError::UnknownKind { kind, known, provider } => {
-                let provider = providers.get(&kind).cloned().or(provider);
-                LayerError::UnknownKind { kind, known, provider }
+        let network = saved.instantiate(registry).map_err(|e| -> ModelError {
+            match e {
+                LayerError::UnknownKind { kind, known, provider } => {
+                    let provider = providers.get(&kind).cloned().or(provider);
+                    LayerError::UnknownKind { kind, known, provider }.into()
+                }
+                e @ (LayerError::MissingWeight { .. }
+                | LayerError::UnexpectedWeight { .. }
+                | LayerError::WeightShape { .. }
+                | LayerError::DuplicateWeight { .. }
+                | LayerError::Counter { .. }
+                | LayerError::InvalidConfig { .. }
+                | LayerError::TooLarge { .. }) => ModelError::LayerInFile { path: path.to_path_buf(), source: e },
+                other => other.into(),
             }
-            other => other,
         })?;
         let input_shape = match meta.json::<Vec<Dim>>(keys::INPUT_SHAPE)? {
             Some(shape) => shape,
@@ -392,7 +401,10 @@ impl Model {
             Some(p) => p,
             None => meta.json(keys::LEGACY_CLI_NORMALIZER)?.unwrap_or_default(),
         };
-        let class_names = meta.json(keys::CLASS_NAMES)?;
+        let class_names: Option<Vec<String>> = meta.json(keys::CLASS_NAMES)?;
+        meta.check(keys::PREPROCESSING, preprocessing_fits(&preprocessing, &input_shape))?;
+        let n_outputs = network.output_shape(&input_shape).ok().and_then(|s| s.last().and_then(|d| d.fixed()));
+        meta.check(keys::CLASS_NAMES, class_names_fit(class_names.as_deref(), n_outputs))?;
         let metadata = saved.metadata.iter().filter(|(k, _)| !is_model_key(k)).map(|(k, v)| (k.clone(), v.clone()));
         Ok(Model { network, input_shape, preprocessing, class_names, metadata: metadata.collect(), providers })
     }
@@ -418,7 +430,32 @@ struct Meta<'a> {
     map: &'a BTreeMap<String, String>,
 }
 
+/// A scaler fitted per feature has as many features as a sample of the input.
+fn preprocessing_fits(p: &Normalizer, input_shape: &[Dim]) -> std::result::Result<(), String> {
+    let n: Option<usize> = input_shape.iter().map(|d| d.fixed()).product();
+    match (p.width(), n) {
+        (Some(w), Some(n)) if w != n => Err(format!("scales {w} features, but a sample of the model's input has {n}")),
+        _ => Ok(()),
+    }
+}
+
+/// One class name an output (two for a single logit), each once.
+fn class_names_fit(names: Option<&[String]>, n_outputs: Option<usize>) -> std::result::Result<(), String> {
+    let (Some(names), Some(n)) = (names, n_outputs) else { return Ok(()) };
+    if names.len() != n && !(n == 1 && names.len() == 2) {
+        return Err(format!("{} class names for {n} outputs", names.len()));
+    }
+    match names.iter().enumerate().find(|(i, a)| names[..*i].contains(a)) {
+        Some((_, twice)) => Err(format!("the class name '{twice}' occurs twice")),
+        None => Ok(()),
+    }
+}
+
 impl Meta<'_> {
+    fn check(&self, key: &str, fits: std::result::Result<(), String>) -> Result<()> {
+        fits.map_err(|reason| ModelError::Metadata { path: self.path.to_path_buf(), key: key.to_string(), reason })
+    }
+
     fn json<T: serde::de::DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
         let Some(text) = self.map.get(key) else { return Ok(None) };
         serde_json::from_str(text).map(Some).map_err(|e| ModelError::Metadata {
