@@ -67,6 +67,13 @@ impl MultiHeadAttentionConfig {
                 ),
             });
         }
+        // W_in holds d x 3d values.
+        if d.checked_mul(3).and_then(|t| t.checked_mul(d)).is_none_or(|n| n > isize::MAX as usize / 4) {
+            return Err(LayerError::InvalidConfig {
+                layer: MULTI_HEAD_ATTENTION.into(),
+                reason: format!("d_model {d}: its projections hold more values than memory can address"),
+            });
+        }
         Ok(())
     }
 }
@@ -255,7 +262,8 @@ impl MultiHeadAttention {
     fn scores(&mut self, Dims { batch, seq }: Dims) -> Result<()> {
         let (h, k) = self.heads();
         let d = self.config.d_model;
-        self.probs.resize(&[batch, h, seq, seq]);
+        // s x s a head and sample: the one buffer a long sequence makes large.
+        self.probs.try_resize(&[batch, h, seq, seq])?;
         let scale = 1.0 / (k as f32).sqrt();
         for j in 0..h {
             let q = Self::head_of(self.qkv.data(), 0, j, (d, k, batch, seq))?;
@@ -366,7 +374,7 @@ impl MultiHeadAttention {
     fn back_values(&mut self, Dims { batch, seq }: Dims) -> Result<()> {
         let (h, k) = self.heads();
         let d = self.config.d_model;
-        self.d_probs.resize(&[batch, h, seq, seq]);
+        self.d_probs.try_resize(&[batch, h, seq, seq])?;
         self.d_qkv.resize(&[batch * seq, 3 * d]);
         for j in 0..h {
             let dc = BatchRef::new(&self.d_ctx.data()[j * k..], batch, seq, k, d, seq * d)?;
@@ -467,6 +475,12 @@ impl Layer for MultiHeadAttention {
         let rows = dims.batch * dims.seq;
         self.input_shape.clear();
         self.input_shape.extend_from_slice(input.shape());
+        if rows == 0 {
+            // No sample, or sequences of no position: an empty output, as PyTorch gives.
+            self.output.resize(input.shape());
+            self.trained = mode == Mode::Train;
+            return Ok(&self.output);
+        }
         self.project_in(input, rows)?;
         self.scores(dims)?;
         self.attention_dropout(mode);
@@ -476,7 +490,7 @@ impl Layer for MultiHeadAttention {
         if self.trained {
             self.x.copy_from(input);
             if self.config.dropout > 0.0 {
-                self.calls += 1;
+                self.calls = self.calls.wrapping_add(1);
             }
         }
         Ok(&self.output)
@@ -489,6 +503,12 @@ impl Layer for MultiHeadAttention {
         check_grad(MULTI_HEAD_ATTENTION, grad_output, &self.input_shape)?;
         let dims = self.dims_of(&self.input_shape)?;
         let rows = dims.batch * dims.seq;
+        if rows == 0 {
+            // Nothing flows back, and the parameters' gradients gain nothing.
+            let shape = if self.input_gradient { self.input_shape.clone() } else { vec![dims.batch, 0] };
+            self.grad_input.resize(&shape);
+            return Ok(&self.grad_input);
+        }
         self.back_out(grad_output, rows)?;
         self.back_values(dims)?;
         self.back_softmax(dims.seq);

@@ -61,8 +61,11 @@ pub fn generate(
             ),
         });
     }
+    let invalid = |reason: String| LayerError::InvalidConfig { layer: "generate".into(), reason };
     let mut rng = StrataRng::seed_from_u64(sampling.seed);
-    let mut ids: Vec<Vec<usize>> = vec![vec![start]; count];
+    let mut ids: Vec<Vec<usize>> = Vec::new();
+    ids.try_reserve_exact(count).map_err(|_| invalid(format!("{count} sequences: more than memory holds")))?;
+    ids.resize(count, vec![start]);
     let mut done = vec![false; count];
     let mut probs = Vec::new();
     while ids.first().is_some_and(|s| s.len() < sampling.max_len) && done.iter().any(|d| !d) {
@@ -70,6 +73,9 @@ pub fn generate(
         let data = ids.iter().flat_map(|s| s.iter().map(|&i| i as f32)).collect();
         let logits = model.forward(&Tensor::from_vec(&[count, len], data)?, Mode::Eval)?;
         let vocab = logits.shape().last().copied().unwrap_or(0);
+        if (0..vocab).all(|i| sampling.forbidden.contains(&i)) {
+            return Err(invalid(format!("every one of the {vocab} ids is forbidden: none can be drawn")));
+        }
         for (b, seq) in ids.iter_mut().enumerate() {
             let last = &logits.data()[(b * len + len - 1) * vocab..(b * len + len) * vocab];
             let next = if done[b] { end } else { draw(last, sampling, &mut probs, &mut rng) };

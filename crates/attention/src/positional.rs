@@ -78,8 +78,8 @@ pub struct PositionalEncoding {
 }
 
 /// The sinusoidal table `[max_len, d]`, computed in `f64`.
-fn sinusoids(max_len: usize, d: usize) -> Tensor {
-    let mut t = Tensor::zeros(&[max_len, d]);
+fn sinusoids(max_len: usize, d: usize) -> Result<Tensor> {
+    let mut t = Tensor::try_zeros(&[max_len, d])?;
     for (p, row) in t.data_mut().chunks_exact_mut(d).enumerate() {
         for (j, x) in row.iter_mut().enumerate() {
             let i = (j / 2) as f64;
@@ -87,7 +87,7 @@ fn sinusoids(max_len: usize, d: usize) -> Tensor {
             *x = if j % 2 == 0 { angle.sin() } else { angle.cos() } as f32;
         }
     }
-    t
+    Ok(t)
 }
 
 impl PositionalEncoding {
@@ -101,7 +101,7 @@ impl PositionalEncoding {
             });
         }
         let table = match config.kind {
-            PositionKind::Sinusoidal => sinusoids(l, d),
+            PositionKind::Sinusoidal => sinusoids(l, d)?,
             PositionKind::Learned => Tensor::random_normal(&[l, d], 0.0, 0.02, rng)?,
         };
         Ok(PositionalEncoding {

@@ -146,3 +146,25 @@ fn wrong_shapes_and_configs_are_errors_naming_the_layer() {
     );
     assert!(matches!(layer.backward(&random(&[2, 5, 8], 0)), Err(LayerError::BackwardBeforeForward { .. })));
 }
+
+/// No sample, or sequences of no position: an empty output and an empty
+/// input gradient, as PyTorch gives (it used to index past an empty buffer).
+#[test]
+fn empty_batches_and_empty_sequences_pass_through() {
+    for shape in [[2, 0, 8], [0, 5, 8]] {
+        let mut layer = mha(MultiHeadAttentionConfig::new(8, 2));
+        let x = Tensor::zeros(&shape);
+        assert_eq!(layer.forward(&x, Mode::Train).unwrap().shape(), &shape);
+        assert_eq!(layer.backward(&x).unwrap().shape(), &shape);
+        assert_eq!(layer.forward(&x, Mode::Eval).unwrap().shape(), &shape);
+    }
+}
+
+/// A sequence whose s x s attention weights no machine holds (2^23
+/// positions: 2^48 bytes a head) is an error, not an abort.
+#[test]
+fn attention_weights_beyond_memory_are_an_error() {
+    let mut layer = mha(MultiHeadAttentionConfig::new(1, 1));
+    let err = layer.forward(&Tensor::zeros(&[1, 1 << 23, 1]), Mode::Eval).unwrap_err();
+    assert!(err.to_string().contains("needs 281474976710656 bytes, more than this machine can allocate"), "{err}");
+}

@@ -124,6 +124,16 @@ fn generation_is_fixed_by_its_seed_and_respects_its_limits() {
     assert!(greedy.iter().all(|s| s == &greedy[0]));
     let err = generate(model.as_mut(), 1, 2, 3, &sampling(0, -1.0)).unwrap_err();
     assert!(matches!(err, LayerError::InvalidConfig { .. }), "{err}");
+    // Every id forbidden: nothing can be drawn (it used to return id 0, forbidden).
+    let none = Sampling { forbidden: (0..7).collect(), ..Sampling::new(10) };
+    let err = generate(model.as_mut(), 1, 2, 3, &none).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "layer 'generate': invalid configuration: every one of the 7 ids is forbidden: none can be drawn"
+    );
+    // More sequences than memory holds: refused before allocating.
+    let err = generate(model.as_mut(), 1, 2, usize::MAX, &sampling(0, 1.0)).unwrap_err();
+    assert!(err.to_string().ends_with("sequences: more than memory holds"), "{err}");
 }
 
 #[test]

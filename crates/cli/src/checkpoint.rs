@@ -49,6 +49,13 @@ fn resume(dir: PathBuf, quiet: bool, argv: &[String], registry: &Registry, sessi
         )
         .into());
     }
+    if dir.is_file() {
+        return Err(format!(
+            "--resume {}: is a file; give the run's checkpoint folder (--checkpoint-dir)",
+            dir.display()
+        )
+        .into());
+    }
     let latest = match &session {
         Some(session) => session.latest_checkpoint(&dir)?,
         None => Checkpoint::load_latest(&dir)?,
@@ -61,7 +68,12 @@ fn resume(dir: PathBuf, quiet: bool, argv: &[String], registry: &Registry, sessi
     let stored: Vec<String> =
         serde_json::from_str(stored).map_err(|e| format!("{}: metadata {TRAIN_ARGS}: {e}", path.display()))?;
     let words = ["strata", "train"].into_iter().map(String::from).chain(stored.iter().cloned());
-    let Command::Train(mut a) = Cli::try_parse_from(words)?.command else {
+    let parsed = Cli::try_parse_from(words).map_err(|e| {
+        let e = e.to_string();
+        let first = e.lines().next().unwrap_or_default().trim_start_matches("error: ");
+        format!("{}: metadata {TRAIN_ARGS} is not a train command line: {first}", path.display())
+    })?;
+    let Command::Train(mut a) = parsed.command else {
         return Err(format!("{}: metadata {TRAIN_ARGS} is not a train command", path.display()).into());
     };
     a.quiet = quiet || session.as_ref().is_some_and(|s| !s.is_root());
@@ -102,6 +114,9 @@ pub(crate) fn callback(a: &TrainArgs, run: &Run, has_validation: bool) -> Result
         return Ok(None);
     }
     let dir = a.checkpoint_dir.clone().unwrap_or_else(|| PathBuf::from("checkpoints"));
+    if dir.exists() && !dir.is_dir() {
+        return Err(format!("--checkpoint-dir {}: is a file; give a folder (made if missing)", dir.display()).into());
+    }
     let monitor = if has_validation { Monitor::ValLoss } else { Monitor::Loss };
     let mut cb = ModelCheckpoint::to_dir(dir)?
         .every(every.unwrap_or(Every::Epochs(1)))

@@ -34,6 +34,13 @@ pub fn flags(a: &TrainArgs) -> Result<()> {
     if a.epochs == Some(0) {
         return Err("--epochs must be at least 1".into());
     }
+    if a.task == crate::args::TaskArg::Classification && a.loss != "mse" {
+        return Err(format!(
+            "--loss {}: a classifier trains with cross-entropy; --loss chooses a regression's (--task regression)",
+            a.loss
+        )
+        .into());
+    }
     if let Some(dir) = &a.report
         && dir.exists()
         && !dir.is_dir()

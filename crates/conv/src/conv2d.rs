@@ -234,7 +234,7 @@ impl Conv2d {
         let weight = config.init.sample(&shape, fan_in, fan_out, rng)?;
         let n_bias = if config.bias { config.out_channels } else { 0 };
         Ok(Conv2d {
-            grad_weight: Tensor::zeros(&shape),
+            grad_weight: Tensor::try_zeros(&shape)?,
             weight,
             bias: Tensor::zeros(&[n_bias]),
             grad_bias: Tensor::zeros(&[n_bias]),
@@ -267,7 +267,7 @@ impl Conv2d {
 
     /// How many groups to split a batch of `n` into, with a column buffer
     /// (and, for backward, a column-gradient buffer) ready for each.
-    fn prepare_scratch(&mut self, n: usize, g: &Geometry, backward: bool) -> usize {
+    fn prepare_scratch(&mut self, n: usize, g: &Geometry, backward: bool) -> Result<usize> {
         let (rows, cols) = (g.col_rows(), g.n_positions());
         let macs = n.saturating_mul(self.config.out_channels).saturating_mul(rows).saturating_mul(cols);
         // Not scaled on far threads (`par::split_scale`): groups of images
@@ -281,12 +281,12 @@ impl Conv2d {
             self.scratch.resize_with(groups, Scratch::default);
         }
         for s in &mut self.scratch[..groups] {
-            s.cols.resize(&[rows, cols]);
+            s.cols.try_resize(&[rows, cols])?;
             if backward {
-                s.grad_cols.resize(&[rows, cols]);
+                s.grad_cols.try_resize(&[rows, cols])?;
             }
         }
-        groups
+        Ok(groups)
     }
 }
 
@@ -346,7 +346,8 @@ impl Layer for Conv2d {
         let g = image_geometry("conv2d", input.shape(), true, Some(c.in_channels), Some(c.out_channels), c.window())?;
         let n = input.shape()[0];
         let (o, rows, p, in_len) = (c.out_channels, g.col_rows(), g.n_positions(), g.in_len());
-        self.output.resize(&[n, o, g.out_hw[0], g.out_hw[1]]);
+        // Padding can make the output far larger than the input.
+        self.output.try_resize(&[n, o, g.out_hw[0], g.out_hw[1]])?;
         self.trained = (mode == Mode::Train).then_some(g);
         // Training keeps the input for backward: each group copies its own
         // images, so they stay in the cache of the thread that reads them
@@ -355,7 +356,7 @@ impl Layer for Conv2d {
         if n == 0 {
             return Ok(&self.output);
         }
-        let groups = self.prepare_scratch(n, &g, false);
+        let groups = self.prepare_scratch(n, &g, false)?;
         let per = n.div_ceil(groups);
         let weight = MatRef::new(self.weight.data(), o, rows)?;
         let bias = self.config.bias.then_some(self.bias.data());
@@ -401,7 +402,7 @@ impl Layer for Conv2d {
         self.weight_parts.resize(&[n, rows, o]);
         let bias_len = if self.config.bias { o } else { 0 };
         self.bias_parts.resize(&[n, bias_len]);
-        let groups = self.prepare_scratch(n, &g, input_gradient);
+        let groups = self.prepare_scratch(n, &g, input_gradient)?;
         let per = n.div_ceil(groups);
         let db_chunks = group_pieces(self.bias_parts.data_mut(), bias_len > 0, per * bias_len, n.div_ceil(per));
         let weight = MatRef::new(self.weight.data(), o, rows)?;

@@ -201,3 +201,12 @@ fn absurd_sizes_are_errors_not_panics() {
     assert!(c.unwrap().output_shape(&dims(&[1, 9, 9])).is_err());
     assert!(conv(Conv2dConfig::new(1, 1, usize::MAX)).is_err());
 }
+
+/// Padding that makes an output no machine holds (2^24 x 2^24 positions,
+/// 2^50 bytes) is an error at forward, not an abort; the weights are tiny.
+#[test]
+fn an_output_beyond_memory_is_an_error() {
+    let mut layer = conv(Conv2dConfig { padding: [1 << 23, 1 << 23], ..Conv2dConfig::new(1, 1, 1) }).unwrap();
+    let err = layer.forward(&Tensor::zeros(&[1, 1, 1, 1]), Mode::Train).unwrap_err();
+    assert!(err.to_string().contains("more than this machine can allocate"), "{err}");
+}

@@ -95,6 +95,12 @@ impl InMemoryDataset {
     /// `n_classes`: otherwise [`DataError::LabelOutOfRange`] (with the largest
     /// label) or [`DataError::InvalidArgument`] (targets that are not labels).
     pub fn with_n_classes(mut self, n_classes: usize) -> Result<Self> {
+        if n_classes > MAX_LABEL + 1 {
+            return Err(DataError::InvalidArgument {
+                op: "InMemoryDataset::with_n_classes",
+                reason: format!("{n_classes} classes: at most {} (class indices are exact in f32)", MAX_LABEL + 1),
+            });
+        }
         let labels = class_indices(&self.targets, "InMemoryDataset::with_n_classes")?;
         if let Some(&max) = labels.iter().max()
             && max >= n_classes

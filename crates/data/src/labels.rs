@@ -14,6 +14,12 @@ use strata_tensor::Tensor;
 /// # Ok::<(), strata_data::DataError>(())
 /// ```
 pub fn one_hot(labels: &[usize], n_classes: usize) -> Result<Tensor> {
+    if n_classes > crate::dataset::MAX_LABEL + 1 {
+        return Err(DataError::InvalidArgument {
+            op: "one_hot",
+            reason: format!("{n_classes} classes: at most {}", crate::dataset::MAX_LABEL + 1),
+        });
+    }
     if let Some(&label) = labels.iter().find(|&&l| l >= n_classes) {
         return Err(DataError::LabelOutOfRange { label, n_classes });
     }

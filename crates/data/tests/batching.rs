@@ -126,3 +126,14 @@ fn one_hot_and_label_checks() {
     check_labels(&vectors, 3).unwrap();
     assert!(matches!(check_labels(&vectors, 4), Err(DataError::ShapeMismatch { .. })));
 }
+
+/// Class counts no label could reach are refused (labels are exact in
+/// `f32` up to 2^24), instead of allocating a count or a one-hot row each.
+#[test]
+fn class_counts_beyond_the_largest_label_are_refused() {
+    let err = one_hot(&[0], 1 << 40).unwrap_err();
+    assert_eq!(err.to_string(), "one_hot: invalid argument: 1099511627776 classes: at most 16777217");
+    let ds = InMemoryDataset::from_labels(Tensor::zeros(&[2, 1]), &[0, 1]).unwrap();
+    let err = ds.with_n_classes(usize::MAX).unwrap_err();
+    assert!(matches!(err, DataError::InvalidArgument { op: "InMemoryDataset::with_n_classes", .. }), "{err:?}");
+}

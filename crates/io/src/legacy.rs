@@ -20,8 +20,11 @@ use strata_layers::LayerSpec;
 use strata_tensor::Tensor;
 
 const HEADER_LEN: usize = 8 + 4 + 8 + 8;
-/// Upper bound on what a decode may allocate.
-const LIMIT: usize = 1 << 34;
+/// Upper bound on what a decode may allocate: a length field is believed
+/// (and its buffer allocated) before the bytes behind it are read, so a
+/// 36-byte file could ask for the whole bound. Version-1 files were written
+/// by the first builds, of models far below 2 GiB.
+const LIMIT: usize = 1 << 31;
 
 #[derive(Deserialize)]
 struct Payload {

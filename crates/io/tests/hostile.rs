@@ -93,3 +93,22 @@ fn mutated_safetensors_files_give_typed_errors_or_weights_never_panics() {
     // different value), and that is all that may.
     assert!(loaded < 600, "{loaded} mutants loaded");
 }
+
+/// A version-1 file of 36 bytes, checksummed, whose payload claims a spec
+/// string of 8 GiB: refused at the decoder's limit (2 GiB), before a buffer
+/// of the claimed size is made.
+#[test]
+fn a_version_1_file_that_claims_gigabytes_is_refused_before_allocating() {
+    use std::hash::Hasher;
+    let payload = (1u64 << 33).to_le_bytes();
+    let mut fnv = fnv::FnvHasher::default();
+    fnv.write(&payload);
+    let mut file = b"STRATA\0M".to_vec();
+    file.extend_from_slice(&1u32.to_le_bytes());
+    file.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+    file.extend_from_slice(&fnv.finish().to_le_bytes());
+    file.extend_from_slice(&payload);
+    assert_eq!(file.len(), 36);
+    let err = SavedModel::from_bytes(&file, Path::new("v1.strata")).unwrap_err();
+    assert_eq!(err.to_string(), "v1.strata: not a valid Strata model file: payload: LimitExceeded");
+}

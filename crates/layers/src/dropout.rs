@@ -98,7 +98,7 @@ impl Layer for Dropout {
         if self.train_mask {
             self.mask.resize(input.len(), 0.0);
             dropout_mask(self.config.seed, self.calls, self.config.rate, &mut self.mask);
-            self.calls += 1;
+            self.calls = self.calls.wrapping_add(1);
             for (y, m) in self.output.data_mut().iter_mut().zip(&self.mask) {
                 *y *= m;
             }

@@ -37,11 +37,22 @@ impl LayerSpec {
         Ok(LayerSpec { kind: kind.to_string(), config })
     }
 
-    /// Parse the configuration as `T`; a wrong field is a [`LayerError::Spec`]
-    /// naming the kind.
-    pub fn config<T: DeserializeOwned>(&self) -> Result<T> {
+    /// Parse the configuration as `T`; a wrong field, or one `T` does not
+    /// have (a typo such as `"bais"`, which would otherwise leave the
+    /// default in place unnoticed, as Keras and PyTorch refuse an unknown
+    /// keyword), is a [`LayerError::Spec`] naming the kind.
+    pub fn config<T: DeserializeOwned + Serialize>(&self) -> Result<T> {
         let value = if self.config.is_null() { serde_json::json!({}) } else { self.config.clone() };
-        serde_json::from_value(value).map_err(|e| LayerError::Spec(format!("layer '{}': {e}", self.kind)))
+        let spec_error = |e: &dyn std::fmt::Display| LayerError::Spec(format!("layer '{}': {e}", self.kind));
+        let parsed: T = serde_json::from_value(value.clone()).map_err(|e| spec_error(&e))?;
+        // The fields `T` has are those it writes back (a null value may stand for an omitted option).
+        if let (Some(given), Ok(serde_json::Value::Object(known))) = (value.as_object(), serde_json::to_value(&parsed))
+            && let Some(unknown) = given.iter().find(|(k, v)| !v.is_null() && !known.contains_key(*k)).map(|e| e.0)
+        {
+            let fields = known.keys().map(|k| format!("'{k}'")).collect::<Vec<_>>().join(", ");
+            return Err(spec_error(&format!("unknown field '{unknown}' (its fields: {fields})")));
+        }
+        Ok(parsed)
     }
 
     /// Parse a spec from JSON text (a model spec file).
@@ -130,7 +141,7 @@ impl Registry {
                 Ok(Box::new(Sequential::with_dims(&config.input_shape, layers)?))
             }),
             ("residual", |spec, registry, rng| {
-                #[derive(Deserialize)]
+                #[derive(Deserialize, Serialize)]
                 struct ResidualConfig {
                     inner: LayerSpec,
                 }
@@ -145,7 +156,7 @@ impl Registry {
         let activation: LayerBuilder = |spec, _, _| {
             let kind = match spec.kind.as_str() {
                 "leaky_relu" => {
-                    #[derive(Deserialize)]
+                    #[derive(Deserialize, Serialize)]
                     struct Slope {
                         #[serde(default = "default_slope")]
                         slope: f32,

@@ -37,12 +37,25 @@ impl Default for HuberLoss {
 
 const NAME: &str = "huber";
 
+impl HuberLoss {
+    /// `delta` is a public field: checked where it is used (PyTorch refuses
+    /// a `delta` that is not positive too).
+    fn check_delta(&self) -> Result<()> {
+        if self.delta > 0.0 && self.delta.is_finite() {
+            return Ok(());
+        }
+        let (loss, parameter, expected, value) = (NAME, "delta", "a finite number > 0", self.delta);
+        Err(crate::LossError::InvalidParameter { loss, parameter, expected, value })
+    }
+}
+
 impl Loss for HuberLoss {
     fn name(&self) -> &'static str {
         NAME
     }
 
     fn value(&self, prediction: &Tensor, target: &Tensor) -> Result<f32> {
+        self.check_delta()?;
         let n = check_same_shape(NAME, prediction, target)?;
         let delta = f64::from(self.delta);
         let sum: f64 = prediction
@@ -58,6 +71,7 @@ impl Loss for HuberLoss {
     }
 
     fn gradient(&self, prediction: &Tensor, target: &Tensor, grad: &mut Tensor) -> Result<()> {
+        self.check_delta()?;
         let n = check_same_shape(NAME, prediction, target)?;
         let scale = 1.0 / n as f32;
         grad.resize(prediction.shape());

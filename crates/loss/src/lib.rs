@@ -111,6 +111,18 @@ pub enum LossError {
         /// What is wrong.
         reason: &'static str,
     },
+    /// A hyper-parameter of the loss outside its domain (Huber's `delta`).
+    #[error("{loss}: {parameter} must be {expected}, got {value}")]
+    InvalidParameter {
+        /// The loss.
+        loss: &'static str,
+        /// The parameter.
+        parameter: &'static str,
+        /// Its domain.
+        expected: &'static str,
+        /// The value given.
+        value: f32,
+    },
     /// The batch is empty.
     #[error("{loss}: empty batch")]
     EmptyBatch {

@@ -124,3 +124,13 @@ fn unknown_loss_name() {
         assert!(msg.contains(name), "'{msg}' does not list {name}");
     }
 }
+
+#[test]
+fn a_huber_delta_that_is_not_positive_is_refused() {
+    let (p, t) = (Tensor::zeros(&[1, 1]), Tensor::ones(&[1, 1]));
+    for delta in [0.0, -1.0, f32::NAN, f32::INFINITY] {
+        let err = all_fail(&strata_loss::HuberLoss { delta }, &p, &t);
+        assert!(matches!(err, LossError::InvalidParameter { loss: "huber", parameter: "delta", .. }), "{err:?}");
+        assert_eq!(err.to_string(), format!("huber: delta must be a finite number > 0, got {delta}"));
+    }
+}

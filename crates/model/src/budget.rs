@@ -12,32 +12,33 @@ fn own_count(spec: &LayerSpec) -> u128 {
     let c = &spec.config;
     let n = |key: &str| c.get(key).and_then(Value::as_u64).map_or(0, u128::from);
     let flag = |key: &str| c.get(key).and_then(Value::as_bool).unwrap_or(true);
+    // Saturating: a hostile spec's sizes must give "too many", not an overflow.
+    let product = |values: &[u128]| values.iter().fold(1u128, |p, &v| p.saturating_mul(v));
+    let sum = |values: &[u128]| values.iter().fold(0u128, |s, &v| s.saturating_add(v));
     let pair = |key: &str| match c.get(key) {
-        Some(Value::Array(a)) => a.iter().filter_map(Value::as_u64).map(u128::from).product(),
-        Some(v) => v.as_u64().map_or(1, |k| u128::from(k) * u128::from(k)),
+        Some(Value::Array(a)) => product(&a.iter().filter_map(Value::as_u64).map(u128::from).collect::<Vec<_>>()),
+        Some(v) => v.as_u64().map_or(1, |k| product(&[u128::from(k), u128::from(k)])),
         None => 1,
     };
-    let attention = |d: u128| 4 * d * d + 4 * d;
+    let attention = |d: u128| sum(&[product(&[4, d, d]), product(&[4, d])]);
+    let bias = |key: &str| if flag("bias") { n(key) } else { 0 };
     match spec.kind.as_str() {
-        "dense" => n("n_inputs") * n("n_outputs") + if flag("bias") { n("n_outputs") } else { 0 },
-        "conv2d" => {
-            n("out_channels") * n("in_channels") * pair("kernel_size")
-                + if flag("bias") { n("out_channels") } else { 0 }
-        }
-        "batch_norm" => 4 * n("n_features"),
+        "dense" => sum(&[product(&[n("n_inputs"), n("n_outputs")]), bias("n_outputs")]),
+        "conv2d" => sum(&[product(&[n("out_channels"), n("in_channels"), pair("kernel_size")]), bias("out_channels")]),
+        "batch_norm" => product(&[4, n("n_features")]),
         "layer_norm" => {
-            let shape: u128 = c
+            let shape: Vec<u128> = c
                 .get("normalized_shape")
                 .and_then(Value::as_array)
-                .map_or(0, |a| a.iter().filter_map(Value::as_u64).map(u128::from).product());
-            2 * shape
+                .map_or(vec![0], |a| a.iter().filter_map(Value::as_u64).map(u128::from).collect());
+            product(&[2, product(&shape)])
         }
-        "embedding" => n("vocab_size") * n("d_model"),
-        "positional_encoding" => n("max_len") * n("d_model"),
+        "embedding" => product(&[n("vocab_size"), n("d_model")]),
+        "positional_encoding" => product(&[n("max_len"), n("d_model")]),
         "multi_head_attention" => attention(n("d_model")),
         "transformer_encoder_block" | "transformer_decoder_block" => {
             let (d, ff) = (n("d_model"), n("d_ff"));
-            attention(d) + 4 * d + 2 * d * ff + ff + d
+            sum(&[attention(d), product(&[4, d]), product(&[2, d, ff]), ff, d])
         }
         _ => 0,
     }
@@ -180,7 +181,7 @@ fn output_values(
 /// ```
 pub fn check_budget(spec: &LayerSpec, budget: u64) -> Result<()> {
     let counts = layer_counts(spec);
-    let total: u128 = counts.iter().map(|c| c.2).sum();
+    let total = counts.iter().fold(0u128, |t, c| t.saturating_add(c.2));
     if total <= u128::from(budget) {
         return Ok(());
     }

@@ -402,6 +402,11 @@ impl Model {
             None => meta.json(keys::LEGACY_CLI_NORMALIZER)?.unwrap_or_default(),
         };
         let class_names: Option<Vec<String>> = meta.json(keys::CLASS_NAMES)?;
+        if saved.metadata.contains_key(keys::INPUT_SHAPE) {
+            let takes =
+                network.output_shape(&input_shape).map(|_| ()).map_err(|e| format!("the network refuses it: {e}"));
+            meta.check(keys::INPUT_SHAPE, takes)?;
+        }
         meta.check(keys::PREPROCESSING, preprocessing_fits(&preprocessing, &input_shape))?;
         let n_outputs = network.output_shape(&input_shape).ok().and_then(|s| s.last().and_then(|d| d.fixed()));
         meta.check(keys::CLASS_NAMES, class_names_fit(class_names.as_deref(), n_outputs))?;
@@ -432,7 +437,7 @@ struct Meta<'a> {
 
 /// A scaler fitted per feature has as many features as a sample of the input.
 fn preprocessing_fits(p: &Normalizer, input_shape: &[Dim]) -> std::result::Result<(), String> {
-    let n: Option<usize> = input_shape.iter().map(|d| d.fixed()).product();
+    let n = input_shape.iter().try_fold(1usize, |n, d| n.checked_mul(d.fixed()?));
     match (p.width(), n) {
         (Some(w), Some(n)) if w != n => Err(format!("scales {w} features, but a sample of the model's input has {n}")),
         _ => Ok(()),

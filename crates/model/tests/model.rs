@@ -196,3 +196,30 @@ fn the_default_registry_has_every_layer_crate_of_the_workspace() {
     assert_eq!(r.provider("dense"), Some("strata-layers"));
     assert_eq!(r.provider("transformer_decoder_block"), Some("strata-attention"));
 }
+
+/// Metadata that does not fit the network is refused by key when the file
+/// loads (checksummed again, so only the contents are wrong), instead of
+/// shapes and names that would mislead every later call.
+#[test]
+fn metadata_that_does_not_fit_the_network_is_refused_by_key() {
+    let cases = [
+        (keys::INPUT_SHAPE, "[7]", "the network refuses it: layer 'sequential': expected input of shape [4], got [7]"),
+        (keys::CLASS_NAMES, r#"["a", "b"]"#, "2 class names for 3 outputs"),
+        (keys::CLASS_NAMES, r#"["a", "b", "a"]"#, "the class name 'a' occurs twice"),
+        (
+            keys::PREPROCESSING,
+            r#"{"Standard": {"mean": [0.0], "std": [1.0]}}"#,
+            "scales 1 features, but a sample of the model's input has 4",
+        ),
+    ];
+    for (key, value, reason) in cases {
+        let mut network = strata_model::registry().build(&mlp_spec(4, 3), &mut StrataRng::seed_from_u64(0)).unwrap();
+        let meta = BTreeMap::from([(key.to_string(), value.to_string())]);
+        let path = temp("misfit");
+        SavedModel::capture(network.as_mut(), meta).unwrap().save(&path).unwrap();
+        let err = Model::load(&path).unwrap_err();
+        std::fs::remove_file(&path).ok();
+        assert!(matches!(&err, ModelError::Metadata { .. }), "{err:?}");
+        assert_eq!(err.to_string(), format!("{}: model metadata '{key}' is invalid: {reason}", path.display()));
+    }
+}

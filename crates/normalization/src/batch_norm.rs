@@ -180,12 +180,12 @@ impl BatchNorm {
         let c = config.n_features;
         let n_affine = if config.affine { c } else { 0 };
         Ok(BatchNorm {
-            weight: Tensor::ones(&[n_affine]),
-            bias: Tensor::zeros(&[n_affine]),
-            grad_weight: Tensor::zeros(&[n_affine]),
-            grad_bias: Tensor::zeros(&[n_affine]),
-            running_mean: Tensor::zeros(&[c]),
-            running_var: Tensor::ones(&[c]),
+            weight: Tensor::try_full(&[n_affine], 1.0)?,
+            bias: Tensor::try_zeros(&[n_affine])?,
+            grad_weight: Tensor::try_zeros(&[n_affine])?,
+            grad_bias: Tensor::try_zeros(&[n_affine])?,
+            running_mean: Tensor::try_zeros(&[c])?,
+            running_var: Tensor::try_full(&[c], 1.0)?,
             num_batches_tracked: 0,
             mean: vec![0.0; c],
             inv_std: vec![0.0; c],
@@ -404,11 +404,11 @@ impl Layer for BatchNorm {
             // An empty batch: nothing to normalise, no statistics to update.
             _ if n * s == 0 => {}
             (Mode::Train, 1) => {
-                self.num_batches_tracked += 1;
+                self.num_batches_tracked = self.num_batches_tracked.saturating_add(1);
                 self.train_forward::<true>(input.data(), c, s)
             }
             (Mode::Train, _) => {
-                self.num_batches_tracked += 1;
+                self.num_batches_tracked = self.num_batches_tracked.saturating_add(1);
                 self.train_forward::<false>(input.data(), c, s)
             }
             (Mode::Eval, 1) => self.eval_forward::<true>(input.data(), c, s),

@@ -136,10 +136,10 @@ impl LayerNorm {
         config.validate()?;
         let shape: &[usize] = if config.affine { &config.normalized_shape } else { &[0] };
         Ok(LayerNorm {
-            weight: Tensor::ones(shape),
-            bias: Tensor::zeros(shape),
-            grad_weight: Tensor::zeros(shape),
-            grad_bias: Tensor::zeros(shape),
+            weight: Tensor::try_full(shape, 1.0)?,
+            bias: Tensor::try_zeros(shape)?,
+            grad_weight: Tensor::try_zeros(shape)?,
+            grad_bias: Tensor::try_zeros(shape)?,
             inv_std: Vec::new(),
             x_hat: Tensor::default(),
             has_cache: false,

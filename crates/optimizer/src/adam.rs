@@ -89,7 +89,7 @@ impl AdamRule {
     /// One Adam step of one parameter, in PyTorch's formula order, in `f32`
     /// (bias corrections computed in `f64`, as PyTorch does with Python floats).
     pub(crate) fn apply(self, state: &mut AdamState, ps: &mut [f32], gs: &[f32]) {
-        state.step += 1;
+        state.step = state.step.saturating_add(1);
         let bc1 = (1.0 - state::powi(self.beta1, state.step)) as f32;
         let bc2 = (1.0 - state::powi(self.beta2, state.step)) as f32;
         let AdamState { exp_avg, exp_avg_sq, .. } = state;

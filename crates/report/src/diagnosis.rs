@@ -269,6 +269,11 @@ fn initial_loss(e: &Evidence<'_>) -> Option<f32> {
 }
 
 fn learning_rate_too_small(e: &Evidence<'_>, t: &Thresholds) -> Option<Finding> {
+    // One epoch's loss is its batches' mean, the first batches' included:
+    // it says little of where the loss went, so one epoch is no evidence.
+    if e.history.epochs.len() < 2 {
+        return None;
+    }
     let initial = initial_loss(e)?;
     let last = e.history.last()?.train_loss;
     let progress = (initial - last) / initial;

@@ -85,7 +85,8 @@ impl Sweeper {
     fn rate(&self, step: usize) -> f32 {
         let c = &self.config;
         let t = step as f32 / (c.steps.max(2) - 1) as f32;
-        c.start * (c.end / c.start).powf(t)
+        // In f64: the ratio of a wide sweep (1e-7 to 1e38, say) overflows f32.
+        (f64::from(c.start) * (f64::from(c.end) / f64::from(c.start)).powf(f64::from(t))) as f32
     }
 }
 
@@ -154,6 +155,10 @@ pub fn lr_find(model: &mut dyn Layer, data: &dyn Dataset, loss: LossKind, config
     result
 }
 
+/// The longest sweep (a sweep of 200 steps is the default; past this one
+/// the run is a training run, not a sweep).
+const MAX_STEPS: usize = 100_000;
+
 fn check(config: &LrFindConfig, data: &dyn Dataset) -> Result<()> {
     let bad = |expected: &str, actual: String| {
         Err(ReportError::Mismatch { operation: "lr-find", expected: expected.to_string(), actual })
@@ -161,8 +166,8 @@ fn check(config: &LrFindConfig, data: &dyn Dataset) -> Result<()> {
     if !(config.start > 0.0 && config.end > config.start && config.end.is_finite()) {
         return bad("0 < start < end", format!("start {} and end {}", config.start, config.end));
     }
-    if config.steps < 10 {
-        return bad("at least 10 steps", format!("{}", config.steps));
+    if !(10..=MAX_STEPS).contains(&config.steps) {
+        return bad("10 to 100000 steps", format!("{}", config.steps));
     }
     if data.is_empty() || config.batch_size == 0 {
         return bad(

@@ -45,3 +45,16 @@ fn a_bad_range_is_refused_with_both_numbers() {
     assert!(matches!(err, ReportError::Mismatch { operation: "lr-find", .. }));
     assert_eq!(err.to_string(), "lr-find: expected 0 < start < end, got start 1 and end 0.1");
 }
+
+#[test]
+fn a_sweep_of_too_many_steps_is_refused_and_a_wide_one_stays_finite() {
+    let (train, _) = mnist();
+    let mut model = mlp(&[784, 10], ActivationKind::Relu, 0.0, 0);
+    let config = LrFindConfig { steps: usize::MAX, ..LrFindConfig::default() };
+    let err = lr_find(model.as_mut(), &train, LossKind::CrossEntropy, &config).expect_err("endless sweep");
+    assert_eq!(err.to_string(), format!("lr-find: expected 10 to 100000 steps, got {}", usize::MAX));
+    // 1e-7 to 1e38: the ratio, 1e45, is beyond f32; every rate swept is finite.
+    let config = LrFindConfig { end: 1e38, steps: 20, ..LrFindConfig::default() };
+    let sweep = lr_find(model.as_mut(), &train, LossKind::CrossEntropy, &config).expect("sweep");
+    assert!(sweep.rates.iter().all(|r| r.is_finite() && *r > 0.0), "{:?}", sweep.rates);
+}

@@ -7,6 +7,16 @@ use thiserror::Error;
 #[derive(Debug, Clone, PartialEq, Error)]
 #[non_exhaustive]
 pub enum TensorError {
+    /// The memory a tensor needs cannot be allocated.
+    #[error("{op}: a tensor of shape {shape:?} needs {bytes} bytes, more than this machine can allocate")]
+    Alloc {
+        /// The operation.
+        op: &'static str,
+        /// The shape asked for.
+        shape: Vec<usize>,
+        /// Bytes it needs.
+        bytes: u64,
+    },
     /// Two operands have shapes the operation cannot combine.
     #[error("{op}: shapes do not match: left {left:?}, right {right:?}")]
     ShapeMismatch {

@@ -45,7 +45,7 @@ impl Init {
                 let a = (6.0 / fi).sqrt();
                 Tensor::random_uniform(shape, -a, a, rng)
             }
-            Init::Zeros => Ok(Tensor::zeros(shape)),
+            Init::Zeros => Tensor::try_zeros(shape),
         }
     }
 }

@@ -105,10 +105,22 @@ pub fn checked_numel(shape: &[usize]) -> Option<usize> {
 }
 
 fn numel(op: &'static str, shape: &[usize]) -> Result<usize> {
-    checked_numel(shape).ok_or_else(|| TensorError::InvalidArgument {
+    // A `Vec` holds at most `isize::MAX` bytes; and an empty tensor's other
+    // axes must multiply too (its row length is computed from them).
+    let non_zero = shape.iter().filter(|&&d| d > 0).try_fold(1usize, |acc, &d| acc.checked_mul(d));
+    let fits = non_zero.is_some_and(|n| n <= isize::MAX as usize / 4);
+    checked_numel(shape).filter(|_| fits).ok_or_else(|| TensorError::InvalidArgument {
         op,
         reason: format!("shape {shape:?} holds more elements than fit in memory"),
     })
+}
+
+/// A buffer of `n` values, or [`TensorError::Alloc`] when the allocator
+/// refuses it (instead of aborting the process).
+fn try_buffer(op: &'static str, shape: &[usize], n: usize) -> Result<Vec<f32>> {
+    let mut data = Vec::new();
+    data.try_reserve_exact(n).map_err(|_| TensorError::Alloc { op, shape: shape.to_vec(), bytes: n as u64 * 4 })?;
+    Ok(data)
 }
 
 impl Default for Tensor {
@@ -124,6 +136,50 @@ impl Tensor {
     /// A tensor of zeros. Panics only if the element count overflows `usize`.
     pub fn zeros(shape: &[usize]) -> Tensor {
         Tensor::full(shape, 0.0)
+    }
+
+    /// A tensor of zeros, or an error when the shape overflows or the
+    /// memory cannot be allocated: what a constructor sized by its caller
+    /// (a layer's weights) uses.
+    ///
+    /// ```
+    /// use strata_tensor::{Tensor, TensorError};
+    /// assert_eq!(Tensor::try_zeros(&[2, 3])?.data(), [0.0; 6]);
+    /// assert!(matches!(Tensor::try_zeros(&[1 << 40, 1 << 20]), Err(TensorError::Alloc { .. })));
+    /// # Ok::<(), TensorError>(())
+    /// ```
+    pub fn try_zeros(shape: &[usize]) -> Result<Tensor> {
+        Tensor::try_full(shape, 0.0)
+    }
+
+    /// [`Tensor::full`], or an error when the shape overflows or the memory
+    /// cannot be allocated.
+    pub fn try_full(shape: &[usize], value: f32) -> Result<Tensor> {
+        let n = numel("full", shape)?;
+        let mut data = try_buffer("full", shape, n)?;
+        data.resize(n, value);
+        Ok(Tensor { shape: shape.to_vec(), data })
+    }
+
+    /// Give the tensor the shape `shape` as [`Tensor::resize`] does, or an
+    /// error when the shape overflows or the memory cannot be allocated
+    /// (the tensor is left as it was): for outputs whose size the input
+    /// decides.
+    pub fn try_resize(&mut self, shape: &[usize]) -> Result<()> {
+        if self.shape != shape {
+            let n = numel("resize", shape)?;
+            if let Some(more) = n.checked_sub(self.data.len()) {
+                self.data.try_reserve_exact(more).map_err(|_| TensorError::Alloc {
+                    op: "resize",
+                    shape: shape.to_vec(),
+                    bytes: n as u64 * 4,
+                })?;
+            }
+            self.data.resize(n, 0.0);
+            self.shape.clear();
+            self.shape.extend_from_slice(shape);
+        }
+        Ok(())
     }
 
     /// A tensor of ones.
@@ -194,7 +250,8 @@ impl Tensor {
             op: "random_normal",
             reason: format!("mean {mean}, std {std}: {e}"),
         })?;
-        let data = (0..n).map(|_| dist.sample(rng)).collect();
+        let mut data = try_buffer("random_normal", shape, n)?;
+        data.extend((0..n).map(|_| dist.sample(rng)));
         Ok(Tensor { shape: shape.to_vec(), data })
     }
 
@@ -205,7 +262,8 @@ impl Tensor {
             op: "random_uniform",
             reason: format!("range [{low}, {high}): {e}"),
         })?;
-        let data = (0..n).map(|_| dist.sample(rng)).collect();
+        let mut data = try_buffer("random_uniform", shape, n)?;
+        data.extend((0..n).map(|_| dist.sample(rng)));
         Ok(Tensor { shape: shape.to_vec(), data })
     }
 
@@ -582,7 +640,10 @@ impl Tensor {
         let outer: usize = self.shape[..axis].iter().product();
         let n = self.shape[axis];
         let inner: usize = self.shape[axis + 1..].iter().product();
-        let mut out = vec![0.0f32; outer * inner];
+        let mut shape = self.shape.clone();
+        shape.remove(axis);
+        // Summed over an empty axis, an empty tensor's result can be large.
+        let mut out = Tensor::try_zeros(&shape)?.data;
         for o in 0..outer {
             let dst = &mut out[o * inner..(o + 1) * inner];
             for k in 0..n {
@@ -592,8 +653,6 @@ impl Tensor {
                 }
             }
         }
-        let mut shape = self.shape.clone();
-        shape.remove(axis);
         Ok(Tensor { shape, data: out })
     }
 
@@ -697,6 +756,10 @@ impl Tensor {
     pub fn transpose(&self) -> Result<Tensor> {
         self.expect_rank("transpose", 2)?;
         let (r, c) = (self.shape[0], self.shape[1]);
+        if r * c == 0 {
+            // Nothing to move (and no loop over the rows of an empty matrix).
+            return Ok(Tensor { shape: vec![c, r], data: Vec::new() });
+        }
         let mut data = vec![0.0; r * c];
         for i in 0..r {
             for j in 0..c {

@@ -95,3 +95,33 @@ fn shuffle_is_a_permutation() {
     assert_eq!(sorted, (0..100).collect::<Vec<_>>());
     assert_ne!(v, sorted);
 }
+
+/// Sizes a caller chooses are checked before memory is asked for, and an
+/// allocation the machine refuses is an error, not an abort. 2^60 values
+/// (4 EiB) exceed any machine's address space (x86-64: 2^47 bytes a process).
+#[test]
+fn sizes_beyond_memory_are_errors_not_aborts() {
+    let err = Tensor::try_zeros(&[1 << 40, 1 << 20]).unwrap_err();
+    assert_eq!(err, TensorError::Alloc { op: "full", shape: vec![1 << 40, 1 << 20], bytes: 1 << 62 });
+    assert_eq!(
+        err.to_string(),
+        "full: a tensor of shape [1099511627776, 1048576] needs 4611686018427387904 bytes, more than this machine can allocate"
+    );
+    // More bytes than a buffer may hold (isize::MAX): refused before asking.
+    let err = Tensor::random_normal(&[1 << 31, 1 << 31], 0.0, 1.0, &mut StrataRng::seed_from_u64(0)).unwrap_err();
+    assert!(matches!(err, TensorError::InvalidArgument { op: "random_normal", .. }), "{err:?}");
+    // An empty tensor whose other axes overflow (its row length would).
+    let err = Tensor::from_vec(&[0, usize::MAX, 2], vec![]).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "from_vec: invalid argument: shape [0, 18446744073709551615, 2] holds more elements than fit in memory"
+    );
+    // Empty, and quick: no loop over a billion empty rows, no result of 2^40 values.
+    let empty = Tensor::from_vec(&[1 << 30, 0], vec![]).unwrap();
+    assert_eq!(empty.transpose().unwrap().shape(), &[0, 1 << 30]);
+    let err = Tensor::from_vec(&[0, 1 << 40, 1 << 20], vec![]).unwrap().sum_axis(0).unwrap_err();
+    assert!(matches!(err, TensorError::Alloc { .. }), "{err:?}");
+    let mut t = Tensor::zeros(&[2]);
+    assert!(matches!(t.try_resize(&[1 << 40, 1 << 20]), Err(TensorError::Alloc { .. })));
+    assert_eq!(t.shape(), &[2], "left as it was");
+}

@@ -138,7 +138,7 @@ impl Core {
         let learning_rate = self.next_learning_rate();
         self.optimizer.set_learning_rate(learning_rate);
         self.optimizer.step(&mut |v| model.visit_parameters(v), &mut self.scratch.path)?;
-        self.state.step += 1;
+        self.state.step = self.state.step.saturating_add(1);
         Ok(learning_rate)
     }
 
@@ -196,7 +196,7 @@ impl Core {
                 self.state.history.stopped = None;
                 RunState {
                     first_epoch: self.state.epoch + 1,
-                    last_epoch: self.state.epoch + self.config.epochs,
+                    last_epoch: self.state.epoch.saturating_add(self.config.epochs),
                     position: None,
                 }
             }
@@ -208,7 +208,7 @@ impl Core {
     /// The next epoch of the run, if it has one.
     pub fn next_epoch(&self) -> Option<usize> {
         let run = self.state.run.as_ref()?;
-        (self.state.epoch < run.last_epoch).then_some(self.state.epoch + 1)
+        (self.state.epoch < run.last_epoch).then(|| self.state.epoch + 1)
     }
 
     /// This epoch's order (shuffled from the stream's saved position) and

@@ -211,3 +211,37 @@ fn mutated_checkpoint_files_give_typed_errors_never_panics() {
     }
     assert_eq!(loaded, 0, "every mutation is caught by the lengths or the checksum");
 }
+
+/// A snapshot whose counters a hostile or damaged file set (checksummed
+/// again) is refused, or trains without overflowing: never a panic, never a
+/// fit call that runs on for ever.
+#[test]
+fn a_snapshot_with_impossible_counters_is_refused_or_harmless() {
+    let train = blobs(30, 33);
+    let mut a = model_with_dropout(42, 0.2);
+    let mut ta = trainer();
+    ta.fit(a.as_mut(), &train, Some(&train)).unwrap();
+    let snapshot = ta.snapshot(a.as_mut()).unwrap();
+
+    // A fit call of 2^64 - 1 epochs, where this trainer runs 5 a call.
+    let mut forever = snapshot.clone();
+    forever.state.run = Some(strata_training::RunState { first_epoch: 1, last_epoch: usize::MAX, position: None });
+    let err = trainer().restore(model_with_dropout(42, 0.2).as_mut(), &forever).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "cannot restore the snapshot: it was taken in a fit call of epochs 1 to {} at epoch 5; this trainer runs \
+             5 epochs a call",
+            usize::MAX
+        )
+    );
+    // Epoch and step counts at their limits: the next fit ends, saturated.
+    let mut worn = snapshot.clone();
+    worn.state.epoch = usize::MAX - 1;
+    worn.state.step = usize::MAX;
+    let (mut b, mut tb) = (model_with_dropout(42, 0.2), trainer());
+    tb.restore(b.as_mut(), &worn).unwrap();
+    let history = tb.fit(b.as_mut(), &train, Some(&train)).unwrap();
+    assert_eq!(history.epochs.len(), 1, "from epoch 2^64 - 2, one epoch is left before the count saturates");
+    assert_eq!((tb.state().epoch, tb.state().step), (usize::MAX, usize::MAX));
+}
