@@ -103,6 +103,12 @@ fn bad_input_is_refused_with_a_message_that_names_it() {
         br#"{"kind": "sequential", "config": {"input_shape": [9223372036854775810, 2], "layers": [
             {"kind": "flatten"}, {"kind": "dense", "config": {"n_inputs": 4, "n_outputs": 3}}]}}"#,
     );
+    let typo_spec = write(
+        &tmp,
+        "typo.json",
+        br#"{"kind": "sequential", "config": {"input_shape": [4], "layers": [
+            {"kind": "dense", "config": {"n_inputs": 4, "n_outputs": 3, "bais": false}}]}}"#,
+    );
     let two_images = write(&tmp, "two-images-idx3-ubyte", &idx_floats(&[0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]));
     let label_nine = write(&tmp, "nine-labels-idx1-ubyte", &idx_labels(&[0, 9]));
     // With the default seed the second row lands in the test part, where
@@ -141,6 +147,10 @@ fn bad_input_is_refused_with_a_message_that_names_it() {
             vec!["import", "--weights", &iris, "--model", &huge_spec, "--out", &out_x],
         ),
         ("an input shape whose values overflow", vec!["summary", "--model", &wrapping_spec]),
+        ("a misspelt field of a layer's config", vec!["train", "--data", &iris, "--model", &typo_spec]),
+        ("a regression loss for a classifier", vec!["train", "--data", &iris, "--loss", "huber"]),
+        ("--checkpoint-dir naming a file", vec!["train", "--data", &iris, "--checkpoint-dir", &iris]),
+        ("--resume naming a file", vec!["train", "--resume", &iris]),
         (
             "an IDX label above --max-class-index",
             vec!["train", "--data", &two_images, "--labels", &label_nine, "--max-class-index", "5"],

@@ -111,11 +111,11 @@ fn quarter_of_memory() -> Option<u64> {
 /// layer keeps its output while training.
 ///
 /// ```
-/// use strata_layers::{LayerSpec, Registry};
+/// use strata_layers::LayerSpec;
 /// use strata_tensor::StrataRng;
 /// let spec = LayerSpec::from_json(r#"{"kind": "sequential", "config": {"input_shape": [1, 8, 8], "layers": [
 ///     {"kind": "conv2d", "config": {"in_channels": 1, "out_channels": 4, "kernel_size": 3, "padding": 20000}}]}}"#)?;
-/// let network = Registry::with_builtins().build(&spec, &mut StrataRng::seed_from_u64(0))?;
+/// let network = strata_model::registry().build(&spec, &mut StrataRng::seed_from_u64(0))?;
 /// let err = strata_model::check_activations(network.as_ref(), &[1, 8, 8], 64, 1 << 30).unwrap_err();
 /// assert_eq!(
 ///     err.to_string(),
