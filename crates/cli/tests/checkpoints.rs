@@ -102,7 +102,25 @@ fn a_checkpoint_written_by_an_earlier_build_resumes_to_the_model_its_run_saved()
     );
     // The whole run's figure (tests/corpus/README.md): 75.50% after two epochs.
     assert!(text(&out).contains("test accuracy: 75.50% (755/1000)"), "{}", text(&out));
-    assert_eq!(tensors(&dir.join("after.strata")), tensors(&corpus.join("mlp-v2.resumed-to.strata")));
+    // Since Adam divides once an element (2026-11-30) its update differs in the
+    // last bits from the build that wrote the checkpoint: the resumed model is
+    // pinned by a file of its own, and stays next to the earlier build's.
+    let resumed = tensors(&dir.join("after.strata"));
+    assert_eq!(resumed, tensors(&corpus.join("mlp-v2.resumed-to.one-division-adam.strata")));
+    let earlier = tensors(&corpus.join("mlp-v2.resumed-to.strata"));
+    let value = |bits: u32| f64::from(f32::from_bits(bits));
+    let (mut largest, mut differ, mut values) = (0.0f64, 0, 0);
+    for ((name, now), (before_name, before)) in resumed.iter().zip(&earlier) {
+        assert_eq!(name, before_name);
+        for (&a, &b) in now.iter().zip(before) {
+            largest = largest.max((value(a) - value(b)).abs());
+            differ += usize::from(a != b);
+            values += 1;
+        }
+    }
+    eprintln!("{differ} of {values} weights differ from the earlier build's, by at most {largest:e}");
+    // Measured: 444 of 12730 weights differ, by at most 6.0e-8.
+    assert!(differ > 0 && largest < 1e-6, "{differ} of {values} differ, by at most {largest:e}");
     std::fs::remove_dir_all(&dir).ok();
 }
 

@@ -198,7 +198,8 @@ fn training_runs_of_every_preset_and_the_example_spec() {
 /// The snapshotted runs print the same on 1 and 2 threads and on every SIMD
 /// path this build can take (`STRATA_SIMD`; the products then run in the
 /// portable kernel, whose last bits differ from the `gemm` crate's, which
-/// the printed precision absorbs).
+/// the printed precision absorbs, but for a figure that sits on a rounding
+/// boundary: it may differ by one unit in its last digit, nothing more).
 #[test]
 fn the_training_runs_print_the_same_on_every_simd_path_and_thread_count() {
     let tmp = temp_dir("snap-paths");
@@ -215,8 +216,35 @@ fn the_training_runs_print_the_same_on_every_simd_path_and_thread_count() {
         };
         for &(simd, threads) in variants {
             let other = shown(&strata_on(simd, threads, args), &tmp);
-            assert_eq!(other, reference, "{name} with STRATA_SIMD={simd}, {threads} threads");
+            assert!(
+                same_up_to_last_digit(&other, &reference),
+                "{name} with STRATA_SIMD={simd}, {threads} threads:\n{other}\nagainst\n{reference}"
+            );
         }
     }
     std::fs::remove_dir_all(&tmp).ok();
+}
+
+/// `a` and `b` hold the same words, but for numbers written alike whose
+/// digits, read as one integer, differ by one (`0.7546` and `0.7547`,
+/// `0.7549` and `0.7550`); a count or an accuracy that moved by a sample
+/// (`761/1000`, `76.10%` against `76.00%`) is not such a pair.
+fn same_up_to_last_digit(a: &str, b: &str) -> bool {
+    let (wa, wb): (Vec<&str>, Vec<&str>) = (a.split_whitespace().collect(), b.split_whitespace().collect());
+    let digits = |s: &str| s.chars().filter(char::is_ascii_digit).collect::<String>().parse::<u64>().ok();
+    let form = |s: &str| s.chars().map(|c| if c.is_ascii_digit() { '0' } else { c }).collect::<String>();
+    let one_apart = |x: &str, y: &str| {
+        form(x) == form(y) && matches!((digits(x), digits(y)), (Some(p), Some(q)) if p.abs_diff(q) == 1)
+    };
+    wa.len() == wb.len() && wa.iter().zip(&wb).all(|(x, y)| x == y || one_apart(x, y))
+}
+
+#[test]
+fn numbers_may_differ_by_one_unit_in_their_last_digit_only() {
+    assert!(same_up_to_last_digit("test loss 0.7546", "test loss 0.7547"));
+    assert!(same_up_to_last_digit("loss 0.7549,", "loss 0.7550,"));
+    assert!(!same_up_to_last_digit("accuracy 76.10%", "accuracy 76.00%"));
+    assert!(!same_up_to_last_digit("(761/1000)", "(762/1000)"), "a sample is not a rounding");
+    assert!(!same_up_to_last_digit("loss 0.7546", "loss 0.75460"));
+    assert!(!same_up_to_last_digit("a b", "a b c"));
 }

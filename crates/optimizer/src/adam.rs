@@ -86,14 +86,17 @@ pub(crate) struct AdamRule {
 }
 
 impl AdamRule {
-    /// One Adam step of one parameter, in PyTorch's formula order, in `f32`
-    /// (bias corrections computed in `f64`, as PyTorch does with Python floats).
+    /// One Adam step of one parameter in `f32`, the bias corrections folded
+    /// into two scalars as PyTorch does (`step_size = lr / (1 - beta1^t)`,
+    /// `1 / sqrt(1 - beta2^t)`, computed in `f64` as PyTorch's Python
+    /// floats): one division and one square root an element.
     pub(crate) fn apply(self, state: &mut AdamState, ps: &mut [f32], gs: &[f32]) {
         state.step = state.step.saturating_add(1);
-        let bc1 = (1.0 - state::powi(self.beta1, state.step)) as f32;
-        let bc2 = (1.0 - state::powi(self.beta2, state.step)) as f32;
+        let bc1 = 1.0 - state::powi(self.beta1, state.step);
+        let bc2 = 1.0 - state::powi(self.beta2, state.step);
+        let step = ((f64::from(self.lr) / bc1) as f32, (1.0 / bc2.sqrt()) as f32);
         let AdamState { exp_avg, exp_avg_sq, .. } = state;
-        crate::kernels::adam_split(ps, gs, exp_avg.data_mut(), exp_avg_sq.data_mut(), self, (bc1, bc2));
+        crate::kernels::adam_split(ps, gs, exp_avg.data_mut(), exp_avg_sq.data_mut(), self, step);
     }
 }
 
