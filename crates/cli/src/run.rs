@@ -245,14 +245,15 @@ pub(crate) fn train(mut a: TrainArgs, registry: &Registry, mut run: Run) -> Resu
     };
     crate::insight::diagnose_and_report(after, &mut model, crate::insight::classifier_test(parts.test.as_ref()))?;
     let history = fitted?;
-    report(&history, &mut model, &parts, &a, (fit_started, started))?;
+    let broken_test = report(&history, &mut model, &parts, &a, (fit_started, started))?;
     if let Some(out) = &a.out {
         let column = dataset::label_column_name(parts.label_column);
         model = model.with_metadata(crate::model::LABEL_COLUMN, column);
         model.save(out)?;
         println!("saved the model to {}", out.display());
     }
-    Ok(())
+    // The trained model is kept; the run still fails on a figure it cannot give.
+    broken_test.map_or(Ok(()), |e| Err(e.into()))
 }
 
 /// The trainer of a classifier run: its checkpoint callback (rank 0 only),
@@ -405,26 +406,27 @@ fn report(
     parts: &Parts,
     a: &TrainArgs,
     (fit_started, started): (Instant, Instant),
-) -> Result<()> {
+) -> Result<Option<String>> {
     let fit_seconds = fit_started.elapsed().as_secs_f64();
+    let mut broken_test = None;
     if let Some(best) = history.best_epoch {
         println!("early stopping: restored the weights of epoch {best}");
     }
     match &parts.test {
         Some(test) => {
             let m = strata::training::evaluate(model.network_mut(), test, &LossKind::CrossEntropy)?;
-            if !m.loss.is_finite() {
+            let correct = m.accuracy.map_or(0, |acc| (acc * m.n_samples as f32).round() as usize);
+            if m.loss.is_finite() {
+                println!("test accuracy: {} ({correct}/{}), test loss {:.4}", pct(m.accuracy), m.n_samples, m.loss);
+            } else {
                 let largest = test.features().data().iter().fold(0.0f32, |a, x| a.max(x.abs()));
-                return Err(format!(
+                broken_test = Some(format!(
                     "{} (test part): the test loss is {}: the model's outputs are not finite numbers for some test \
                      samples (their largest feature, scaled, is {largest:e}: values far outside the training part's \
                      range, or weights that diverged)",
                     parts.name, m.loss
-                )
-                .into());
+                ));
             }
-            let correct = m.accuracy.map_or(0, |acc| (acc * m.n_samples as f32).round() as usize);
-            println!("test accuracy: {} ({correct}/{}), test loss {:.4}", pct(m.accuracy), m.n_samples, m.loss);
         }
         None => println!("no test part (--test-fraction 0)"),
     }
@@ -439,7 +441,7 @@ fn report(
             crate::peak_rss_kb().map_or_else(String::new, |kb| format!(", peak memory {:.1} MB", kb as f64 / 1024.0))
         );
     }
-    Ok(())
+    Ok(broken_test)
 }
 
 /// Read the data a saved model is evaluated on or predicts for, as the
@@ -447,7 +449,7 @@ fn report(
 /// wide as the model's input holds features only. A file of another width
 /// is refused with both widths.
 fn load_for_model(m: &Model, data: &crate::args::DataArgs, want_labels: bool) -> Result<InMemoryDataset> {
-    let n_inputs: Option<usize> = m.input_shape().iter().map(|d| d.fixed()).product();
+    let n_inputs = m.input_shape().iter().try_fold(1usize, |n, d| n.checked_mul(d.fixed()?));
     let column = if data.label_column != "last" {
         dataset::label_column(data)?
     } else {

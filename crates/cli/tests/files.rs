@@ -386,3 +386,18 @@ fn evaluation_reads_class_names_as_the_model_numbered_them() {
     assert!(correct > 50, "{names}");
     std::fs::remove_dir_all(&tmp).ok();
 }
+
+/// A run whose test loss is inf (a held-out value far outside the training
+/// part's range) exits 1 naming the cause, and keeps the model it trained.
+#[test]
+fn a_run_whose_test_loss_is_inf_fails_but_keeps_its_model() {
+    let tmp = temp_dir("inf-test");
+    let far = write(&tmp, "far.csv", b"1,2,0\n3,1e38,1\n5,6,0\n7,8,1\n1,1,0\n2,2,1\n");
+    let model = tmp.join("m.strata");
+    let o = strata(&["train", "--data", &far, "--epochs", "1", "--out", &model.display().to_string()]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("(test part): the test loss is inf"), "{}", text(&o));
+    assert!(text(&o).contains("saved the model to"), "{}", text(&o));
+    assert!(SavedModel::load(&model).is_ok());
+    std::fs::remove_dir_all(&tmp).ok();
+}
