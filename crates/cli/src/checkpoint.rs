@@ -58,7 +58,12 @@ fn resume(dir: PathBuf, quiet: bool, argv: &[String], registry: &Registry, sessi
     }
     let latest = match &session {
         Some(session) => session.latest_checkpoint(&dir)?,
-        None => Checkpoint::load_latest(&dir)?,
+        None => Checkpoint::load_latest_valid(&dir)?.map(|(checkpoint, path, skipped)| {
+            for e in skipped {
+                eprintln!("warning: {e}: resuming from the checkpoint before it");
+            }
+            (checkpoint, path)
+        }),
     };
     let (checkpoint, path) =
         latest.ok_or_else(|| format!("{}: no checkpoint to resume from (checkpoint-*.strata)", dir.display()))?;

@@ -190,3 +190,48 @@ fn resuming_a_complete_run_trains_and_writes_nothing() {
     assert_eq!(std::fs::read(&out).unwrap(), model_before);
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// A newest checkpoint the disk damaged (one byte flipped: the writes are
+/// atomic, so a crash leaves none such) is passed over with a warning: the
+/// run resumes from the one before it and ends with the weights of the
+/// uninterrupted run, bit for bit.
+#[test]
+fn a_damaged_newest_checkpoint_resumes_from_the_one_before_it() {
+    let dir = temp_dir("damaged-ckpt");
+    let (ck, whole, out) = (dir.join("ck"), dir.join("whole.strata"), dir.join("m.strata"));
+    let base = ["train", "--data", &data("iris.csv"), "--epochs", "3", "--schedule", "cosine", "-q"];
+    let o = strata(&[&base[..], &["--out", &whole.display().to_string()]].concat());
+    assert!(o.status.success(), "{}", text(&o));
+    // The same run with a checkpoint each epoch.
+    let ck_s = ck.display().to_string();
+    let out_s = out.display().to_string();
+    let every = ["--checkpoint-every", "1", "--keep-last", "3", "--checkpoint-dir", &ck_s, "--out", &out_s];
+    let o = strata(&[&base[..], &every[..]].concat());
+    assert!(o.status.success(), "{}", text(&o));
+    std::fs::remove_file(&out).unwrap();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&ck)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("checkpoint-"))
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 3, "{files:?}");
+    // As if it had stopped after epoch 2 (its last checkpoint gone), and the
+    // disk had damaged that epoch's.
+    std::fs::remove_file(&files[2]).unwrap();
+    let mut bytes = std::fs::read(&files[1]).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x40;
+    std::fs::write(&files[1], bytes).unwrap();
+    let o = strata(&["train", "--resume", &ck_s]);
+    assert!(o.status.success(), "{}", text(&o));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains("checksum mismatch") && stderr.contains("resuming from the checkpoint before it"),
+        "{stderr}"
+    );
+    assert!(text(&o).contains(&format!("resuming from {}", files[0].display())), "{}", text(&o));
+    assert_eq!(tensors(&out), tensors(&whole), "the uninterrupted run's weights");
+    std::fs::remove_dir_all(&dir).ok();
+}

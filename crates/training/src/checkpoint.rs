@@ -70,4 +70,25 @@ impl Checkpoint {
         let Some(path) = CheckpointDir::open(dir)?.latest()? else { return Ok(None) };
         Ok(Some((Checkpoint::load(&path)?, path)))
     }
+
+    /// The newest checkpoint of a folder that reads, with its path and the
+    /// errors of the newer ones that do not, newest first. The writes are
+    /// atomic, so a crash leaves no such file; the disk can still damage
+    /// one, and the run then resumes from the one before it (which reaches
+    /// the same weights). When none reads, the newest one's error.
+    pub fn load_latest_valid(
+        dir: impl Into<PathBuf>,
+    ) -> strata_io::Result<Option<(Checkpoint, PathBuf, Vec<IoError>)>> {
+        let mut skipped = Vec::new();
+        for (_, path) in CheckpointDir::open(dir)?.checkpoints()?.into_iter().rev() {
+            match Checkpoint::load(&path) {
+                Ok(checkpoint) => return Ok(Some((checkpoint, path, skipped))),
+                Err(e) => skipped.push(e),
+            }
+        }
+        match skipped.into_iter().next() {
+            Some(newest) => Err(newest),
+            None => Ok(None),
+        }
+    }
 }
