@@ -402,13 +402,14 @@ impl Model {
             None => meta.json(keys::LEGACY_CLI_NORMALIZER)?.unwrap_or_default(),
         };
         let class_names: Option<Vec<String>> = meta.json(keys::CLASS_NAMES)?;
-        if saved.metadata.contains_key(keys::INPUT_SHAPE) {
-            let takes =
-                network.output_shape(&input_shape).map(|_| ()).map_err(|e| format!("the network refuses it: {e}"));
-            meta.check(keys::INPUT_SHAPE, takes)?;
+        let output_shape = network.output_shape(&input_shape);
+        if saved.metadata.contains_key(keys::INPUT_SHAPE)
+            && let Err(e) = &output_shape
+        {
+            meta.check(keys::INPUT_SHAPE, Err(format!("the network refuses it: {e}")))?;
         }
         meta.check(keys::PREPROCESSING, preprocessing_fits(&preprocessing, &input_shape))?;
-        let n_outputs = network.output_shape(&input_shape).ok().and_then(|s| s.last().and_then(|d| d.fixed()));
+        let n_outputs = output_shape.ok().and_then(|s| s.last().and_then(|d| d.fixed()));
         meta.check(keys::CLASS_NAMES, class_names_fit(class_names.as_deref(), n_outputs))?;
         let metadata = saved.metadata.iter().filter(|(k, _)| !is_model_key(k)).map(|(k, v)| (k.clone(), v.clone()));
         Ok(Model { network, input_shape, preprocessing, class_names, metadata: metadata.collect(), providers })

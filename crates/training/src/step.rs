@@ -195,7 +195,7 @@ impl Core {
                 self.state.history.best_epoch = None;
                 self.state.history.stopped = None;
                 RunState {
-                    first_epoch: self.state.epoch + 1,
+                    first_epoch: self.state.epoch.saturating_add(1),
                     last_epoch: self.state.epoch.saturating_add(self.config.epochs),
                     position: None,
                 }
