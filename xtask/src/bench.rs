@@ -30,8 +30,8 @@ criterion runs) and prints, per workload, both medians, the ratio
 
 options:
   --quick            a short run (criterion --quick, one W6 run): a smoke test
-  --only ID          one workload: W1-1024, W1-mlp, W1-batched, W1-batched-loop, W2-b64, W2-b256, W2-sgd, W2-rmsprop, W2-adam, W3, W4, W4-h4, W5, IO-encode, IO-save, IO-load, W6
-                     (or a prefix: W1; W4 selects W4 and W4-h4)
+  --only ID          one workload: W1-1024, W1-mlp, W1-batched, W1-batched-loop, W2-b64, W2-b256, W2-sgd, W2-rmsprop, W2-adam, W3, W4, W4-h4, W5, W5-predict, IO-encode, IO-save, IO-load, W6
+                     (or a prefix: W1; W4 selects W4 and W4-h4, W5 W5 and W5-predict)
   --save NAME        save the criterion results as baseline NAME
   --baseline NAME    compare against baseline NAME (saved with --save)
   --threshold PCT    a change worse than PCT percent is reported as a regression (default 5)
@@ -66,6 +66,7 @@ pub const WORKLOADS: &[(&str, &str, &str)] = &[
     ("W4", "W4/b32", "samples/s"),
     ("W4-h4", "W4/b32-h4", "samples/s"),
     ("W5", "W5/b1", "us"),
+    ("W5-predict", "W5/predict", "us"),
     ("IO-encode", "IO/encode", "us"),
     ("IO-save", "IO/save", "us"),
     ("IO-load", "IO/load", "us"),

@@ -93,8 +93,11 @@ pub fn default_budget() -> u64 {
 /// The default budget of [`check_activations`]: the values a quarter of
 /// this machine's memory holds as layer outputs while training (an output
 /// and its gradient: 8 bytes each); 2^29 when the memory cannot be read.
+/// The memory is read once a process (a read of `/proc/meminfo` costs more
+/// than a batch-1 forward pass).
 pub fn default_activation_budget() -> u64 {
-    quarter_of_memory().map_or(1 << 29, |bytes| bytes / 8)
+    static BUDGET: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *BUDGET.get_or_init(|| quarter_of_memory().map_or(1 << 29, |bytes| bytes / 8))
 }
 
 fn quarter_of_memory() -> Option<u64> {

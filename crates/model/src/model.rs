@@ -66,6 +66,10 @@ pub struct Model {
     class_names: Option<Vec<String>>,
     metadata: BTreeMap<String, String>,
     providers: BTreeMap<String, String>,
+    /// The sample shape and batch whose activations last passed
+    /// [`crate::check_activations`]: a repeated call with them skips the
+    /// check. [`Model::network_mut`] forgets it.
+    checked: Option<(Vec<usize>, usize)>,
 }
 
 impl std::fmt::Debug for Model {
@@ -121,6 +125,7 @@ impl Model {
             class_names: None,
             metadata: BTreeMap::new(),
             providers,
+            checked: None,
         })
     }
 
@@ -177,6 +182,7 @@ impl Model {
 
     /// The network, to train it (`trainer.fit(model.network_mut(), ..)`).
     pub fn network_mut(&mut self) -> &mut dyn Layer {
+        self.checked = None;
         self.network.as_mut()
     }
 
@@ -258,9 +264,9 @@ impl Model {
         let mut x = features.clone();
         self.preprocess(&mut x, operation)?;
         let n = x.n_rows();
-        if let Some(sample) = x.shape().get(1..) {
-            let budget = crate::default_activation_budget();
-            crate::check_activations(self.network.as_ref(), sample, n.min(BATCH), budget)?;
+        self.check_activations(&x, n.min(BATCH))?;
+        if (1..=BATCH).contains(&n) {
+            return Ok(self.network.forward(&x, Mode::Eval)?.clone());
         }
         let mut shape = vec![0];
         let mut data = Vec::new();
@@ -282,6 +288,21 @@ impl Model {
     pub fn predict(&mut self, features: &Tensor) -> Result<Vec<usize>> {
         let y = self.output_for(features, "predict")?;
         Ok(classes(&y))
+    }
+
+    /// [`crate::check_activations`] for batches of `batch` samples of
+    /// `features`' shape, unless the last call checked as many of them.
+    fn check_activations(&mut self, features: &Tensor, batch: usize) -> Result<()> {
+        let Some(sample) = features.shape().get(1..) else { return Ok(()) };
+        if let Some((shape, checked)) = &self.checked
+            && shape == sample
+            && batch <= *checked
+        {
+            return Ok(());
+        }
+        crate::check_activations(self.network.as_ref(), sample, batch, crate::default_activation_budget())?;
+        self.checked = Some((sample.to_vec(), batch));
+        Ok(())
     }
 
     /// [`Model::predict`] as class names (the index, when the model has none).
@@ -412,7 +433,8 @@ impl Model {
         let n_outputs = output_shape.ok().and_then(|s| s.last().and_then(|d| d.fixed()));
         meta.check(keys::CLASS_NAMES, class_names_fit(class_names.as_deref(), n_outputs))?;
         let metadata = saved.metadata.iter().filter(|(k, _)| !is_model_key(k)).map(|(k, v)| (k.clone(), v.clone()));
-        Ok(Model { network, input_shape, preprocessing, class_names, metadata: metadata.collect(), providers })
+        let metadata = metadata.collect();
+        Ok(Model { network, input_shape, preprocessing, class_names, metadata, providers, checked: None })
     }
 }
 

@@ -223,3 +223,22 @@ fn metadata_that_does_not_fit_the_network_is_refused_by_key() {
         assert_eq!(err.to_string(), format!("{}: model metadata '{key}' is invalid: {reason}", path.display()));
     }
 }
+
+#[test]
+fn a_larger_batch_is_checked_against_the_activation_budget_after_a_small_one_passed() {
+    // The model remembers the batch it checked last; a larger one is checked
+    // again. One sample's output is 1/256 of the budget, so 512 samples
+    // (one of `output`'s batches) ask for twice the budget.
+    let budget = strata_model::default_activation_budget();
+    let wide = usize::try_from(budget / 256).unwrap();
+    let spec = LayerSpec::from_json(&format!(
+        r#"{{"kind": "sequential", "config": {{"input_shape": [1], "layers": [
+            {{"kind": "dense", "config": {{"n_inputs": 1, "n_outputs": {wide}}}}}]}}}}"#
+    ))
+    .unwrap();
+    let mut model = Model::from_spec(&spec, 0).unwrap();
+    assert_eq!(model.output(&raw(1, 1, 0)).unwrap().shape(), [1, wide]);
+    let err = model.output(&raw(512, 1, 0)).unwrap_err();
+    assert!(matches!(err, ModelError::TooManyActivations { batch: 512, .. }), "{err}");
+    assert_eq!(model.predict(&raw(1, 1, 0)).unwrap().len(), 1, "a small batch still runs");
+}
