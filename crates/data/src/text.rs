@@ -176,18 +176,21 @@ pub fn next_id_dataset(items: &[Vec<usize>], vocab: usize) -> Result<InMemoryDat
 #[derive(Debug, Clone)]
 pub struct BigramBaseline {
     vocab: usize,
-    counts: Vec<u64>,
-    totals: Vec<u64>,
+    /// Counts of the pairs seen, by (previous, next): as many entries as
+    /// distinct pairs, whatever the vocabulary (a dense `vocab x vocab`
+    /// table would not fit a large one).
+    counts: std::collections::HashMap<(usize, usize), u64>,
+    totals: std::collections::HashMap<usize, u64>,
 }
 
 impl BigramBaseline {
     /// Count the pairs of neighbouring ids of `items` (ids in `1..vocab`).
     pub fn fit(items: &[Vec<usize>], vocab: usize) -> BigramBaseline {
-        let mut b = BigramBaseline { vocab, counts: vec![0; vocab * vocab], totals: vec![0; vocab] };
+        let mut b = BigramBaseline { vocab, counts: Default::default(), totals: Default::default() };
         for item in items {
             for w in item.windows(2).filter(|w| w[0] < vocab && w[1] < vocab) {
-                b.counts[w[0] * vocab + w[1]] += 1;
-                b.totals[w[0]] += 1;
+                *b.counts.entry((w[0], w[1])).or_default() += 1;
+                *b.totals.entry(w[0]).or_default() += 1;
             }
         }
         b
@@ -197,7 +200,10 @@ impl BigramBaseline {
     pub fn probability(&self, previous: usize, next: usize) -> f64 {
         let n = self.vocab.saturating_sub(1) as f64;
         let (c, t) = match (previous < self.vocab, next < self.vocab) {
-            (true, true) => (self.counts[previous * self.vocab + next], self.totals[previous]),
+            (true, true) => (
+                self.counts.get(&(previous, next)).copied().unwrap_or(0),
+                self.totals.get(&previous).copied().unwrap_or(0),
+            ),
             _ => (0, 0),
         };
         (c as f64 + 1.0) / (t as f64 + n)

@@ -45,3 +45,14 @@ fn sequences_of_class_ids_have_no_per_sample_labels_and_do_not_stratify() {
         strata_data::train_test_split(&ds, 0.5, false, &mut strata_tensor::StrataRng::seed_from_u64(0)).unwrap();
     assert_eq!((train.len(), test.len()), (2, 2));
 }
+
+#[test]
+fn the_bigram_baseline_of_a_huge_vocabulary_counts_only_the_pairs_it_saw() {
+    // A vocabulary of 2^40 ids: a dense table would hold 2^80 counts. From
+    // id 1, 2 followed once: (1 + 1) / (1 + 2^40 - 1) = 2^-39.
+    let items = vec![vec![1, 2]];
+    let bigram = strata_data::BigramBaseline::fit(&items, 1 << 40);
+    assert_eq!(bigram.probability(1, 2), 2.0 / (1u64 << 40) as f64);
+    assert_eq!(bigram.probability(2, 1), 1.0 / ((1u64 << 40) - 1) as f64, "unseen: 1 / (0 + vocab - 1)");
+    assert_eq!(bigram.probability(1 << 41, 1), 1.0 / ((1u64 << 40) - 1) as f64, "an id out of the vocabulary");
+}

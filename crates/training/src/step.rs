@@ -213,10 +213,17 @@ impl Core {
 
     /// This epoch's order (shuffled from the stream's saved position) and
     /// its position: restored when resuming inside it, fresh otherwise.
-    /// Returns whether the epoch is resumed.
-    pub fn start_epoch(&mut self, n_samples: usize) -> bool {
+    /// Returns whether the epoch is resumed; an error when the order of
+    /// `n_samples` (a user's `Dataset::len`) does not fit in memory.
+    pub fn start_epoch(&mut self, n_samples: usize) -> Result<bool> {
         let order = &mut self.scratch.order;
         order.clear();
+        if order.try_reserve_exact(n_samples).is_err() {
+            let bytes = (n_samples as u64).saturating_mul(std::mem::size_of::<usize>() as u64);
+            let op = "fit: the epoch's order of samples";
+            let alloc = strata_tensor::TensorError::Alloc { op, shape: vec![n_samples], bytes };
+            return Err(strata_data::DataError::from(alloc).into());
+        }
         order.extend(0..n_samples);
         let mut rng = self.state.rng.clone();
         if self.config.shuffle {
@@ -225,14 +232,14 @@ impl Core {
         self.scratch.next_rng = Some(rng);
         self.scratch.epoch_started = Some(Instant::now());
         let learning_rate = self.next_learning_rate();
-        match self.state.run.as_mut() {
+        Ok(match self.state.run.as_mut() {
             Some(run) if run.position.is_some() => true,
             Some(run) => {
                 run.position = Some(EpochPosition::start(learning_rate));
                 false
             }
             None => false,
-        }
+        })
     }
 
     /// Validate, turn the epoch's position into its record (added to the

@@ -292,7 +292,7 @@ impl Trainer {
         reporter: &mut Reporter,
     ) -> Result<()> {
         while let Some(epoch) = self.core.next_epoch() {
-            let resumed = self.core.start_epoch(train.len());
+            let resumed = self.core.start_epoch(train.len())?;
             reporter.start_epoch(epoch);
             if !resumed {
                 self.emit(model, control, |cb, ctx| cb.on_epoch_begin(ctx, epoch))?;

@@ -231,3 +231,30 @@ fn evaluation_needs_no_optimizer() {
     let right = logits.data().chunks(2).zip(&labels).filter(|(z, l)| usize::from(z[1] > z[0]) == **l).count();
     assert_eq!(free.accuracy, Some(right as f32 / 600.0));
 }
+
+#[test]
+fn a_dataset_claiming_more_samples_than_memory_holds_is_an_error_not_an_abort() {
+    // A user's Dataset whose len() is 2^61: the epoch's order of sample
+    // indices alone would need 2^64 bytes.
+    #[derive(Debug)]
+    struct Claims(Vec<usize>);
+    impl strata_data::Dataset for Claims {
+        fn len(&self) -> usize {
+            1 << 61
+        }
+        fn feature_shape(&self) -> &[usize] {
+            &self.0
+        }
+        fn fill_batch(&self, _: &[usize], _: &mut Tensor, _: &mut Tensor) -> strata_data::Result<()> {
+            Err(strata_data::DataError::Empty { what: "never read".into() })
+        }
+    }
+    let mut m = model(1);
+    let config = FitConfig { epochs: 1, batch_size: 4, progress: Progress::Silent, ..FitConfig::default() };
+    let err = trainer(config, 0.01).fit(m.as_mut(), &Claims(vec![2]), None).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "fit: the epoch's order of samples: a tensor of shape [2305843009213693952] needs 18446744073709551615 bytes, \
+         more than this machine can allocate"
+    );
+}
