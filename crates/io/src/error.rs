@@ -37,6 +37,25 @@ pub enum IoError {
         /// The cause.
         source: LayerError,
     },
+    /// A safetensors file's tensor names are not the model's PyTorch names:
+    /// the model needs some the file lacks. Both lists are sorted and name at
+    /// most [`NAMES_SHOWN`] tensors each.
+    #[error(
+        "{path}: the model needs tensors the file lacks: {}; the file's tensors the model does not use: {}. \
+         PyTorch numbers every module of an nn.Sequential, so a module with no Strata layer of its own (the \
+         Flatten after AdaptiveAvgPool2d(1), say) shifts the numbers after it: add it to the spec \
+         (docs/interop.md)",
+        list(missing),
+        list(unused)
+    )]
+    TorchNames {
+        /// The file.
+        path: PathBuf,
+        /// Names the model needs that the file lacks.
+        missing: Vec<String>,
+        /// Names the file holds that the model does not use.
+        unused: Vec<String>,
+    },
     /// A layer or a tensor cannot be written in the requested format.
     #[error("{operation}: {reason}")]
     Unsupported {
@@ -45,6 +64,17 @@ pub enum IoError {
         /// Which layer or tensor, and why.
         reason: String,
     },
+}
+
+/// How many names [`IoError::TorchNames`] shows of each list.
+pub const NAMES_SHOWN: usize = 8;
+
+fn list(names: &[String]) -> String {
+    match names.len() {
+        0 => "none".into(),
+        n if n > NAMES_SHOWN => format!("{} and {} more", names[..NAMES_SHOWN].join(", "), n - NAMES_SHOWN),
+        _ => names.join(", "),
+    }
 }
 
 /// Why a file is not what it should be.

@@ -119,6 +119,20 @@ pub fn export(model: &mut dyn Layer, metadata: Option<HashMap<String, String>>) 
         .map_err(|e| IoError::Unsupported { operation: "safetensors export", reason: e.to_string() })
 }
 
+/// Refuse a file that lacks a tensor the model needs, naming every one it
+/// lacks and every one it holds that the model does not use (a shifted
+/// numbering shows as the two side by side).
+fn check_names(names: &[TorchName], file: &SafeTensors<'_>, path: &Path) -> Result<()> {
+    let needed: std::collections::BTreeSet<&str> = names.iter().map(|n| n.torch.as_str()).collect();
+    let held: std::collections::BTreeSet<&str> = file.names().into_iter().collect();
+    let missing: Vec<String> = needed.difference(&held).map(|n| n.to_string()).collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let unused = held.difference(&needed).map(|n| n.to_string()).collect();
+    Err(IoError::TorchNames { path: path.to_path_buf(), missing, unused })
+}
+
 /// Write [`export`]'s bytes to `path` atomically.
 pub fn save(model: &mut dyn Layer, path: impl AsRef<Path>) -> Result<()> {
     crate::atomic_write(path.as_ref(), &export(model, None)?)
@@ -144,6 +158,7 @@ pub fn import(model: &mut dyn Layer, bytes: &[u8], path: &Path) -> Result<()> {
     let mut used = std::collections::HashSet::new();
     let mut tensors = Vec::new();
     let mut new_counters: Vec<(String, u64)> = counters(model);
+    check_names(&names, &file, path)?;
     for n in &names {
         let view = file.tensor(&n.torch).map_err(|_| IoError::Layer {
             path: path.to_path_buf(),

@@ -230,3 +230,39 @@ fn a_strata_file_or_garbage_given_as_safetensors_is_named_as_such() {
     let err = strata_io::safetensors::import(model.as_mut(), b"\x01\x02garbage bytes", Path::new("g")).unwrap_err();
     assert!(matches!(&err, IoError::Format { problem: FormatProblem::Payload(_), .. }), "{err:?}");
 }
+
+#[test]
+fn safetensors_numbered_for_another_sequence_of_modules_name_both_lists() {
+    // PyTorch's nn.Sequential(Linear(3, 4), ReLU(), Flatten(), Linear(4, 2))
+    // numbers its last layer 3; a Strata spec without the flatten numbers it 2.
+    use strata_layers::{ActivationLayer, Dense, DenseConfig, Flatten, Layer, Sequential};
+    let mut rng = strata_tensor::StrataRng::seed_from_u64(1);
+    let relu = || Box::new(ActivationLayer::new(strata_activation::ActivationKind::Relu));
+    let mut with_flatten = Sequential::new(
+        &[3],
+        vec![
+            Box::new(Dense::new(DenseConfig::new(3, 4), &mut rng).unwrap()) as Box<dyn Layer>,
+            relu(),
+            Box::new(Flatten::new()),
+            Box::new(Dense::new(DenseConfig::new(4, 2), &mut rng).unwrap()),
+        ],
+    )
+    .unwrap();
+    let bytes = strata_io::safetensors::export(&mut with_flatten, None).unwrap();
+    let mut model = mlp(15);
+    let before = state_dict(model.as_mut());
+    let err = strata_io::safetensors::import(model.as_mut(), &bytes, Path::new("torch.safetensors")).unwrap_err();
+    assert!(
+        matches!(&err, IoError::TorchNames { missing, unused, .. }
+        if missing == &["2.bias", "2.weight"] && unused == &["3.bias", "3.weight"]),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "torch.safetensors: the model needs tensors the file lacks: 2.bias, 2.weight; the file's tensors the model \
+         does not use: 3.bias, 3.weight. PyTorch numbers every module of an nn.Sequential, so a module with no \
+         Strata layer of its own (the Flatten after AdaptiveAvgPool2d(1), say) shifts the numbers after it: add it \
+         to the spec (docs/interop.md)"
+    );
+    assert_eq!(state_dict(model.as_mut()), before, "the model is left as it was");
+}
