@@ -138,6 +138,15 @@ fn pytorch_layout_weights_run_here_as_numpy_computes_and_strata_exports_read_bac
     std::fs::remove_dir_all(&dir).ok();
 }
 
+/// An MLP with a skip connection around one dense layer and one around three layers.
+const RESIDUAL_MLP: &str = r#"{"kind": "sequential", "config": {"input_shape": [4], "layers": [
+    {"kind": "dense", "config": {"n_inputs": 4, "n_outputs": 8}}, {"kind": "relu"},
+    {"kind": "residual", "config": {"inner": {"kind": "dense", "config": {"n_inputs": 8, "n_outputs": 8}}}},
+    {"kind": "residual", "config": {"inner": {"kind": "sequential", "config": {"input_shape": [8], "layers": [
+        {"kind": "dense", "config": {"n_inputs": 8, "n_outputs": 8}}, {"kind": "tanh"},
+        {"kind": "dense", "config": {"n_inputs": 8, "n_outputs": 8}}]}}}},
+    {"kind": "dense", "config": {"n_inputs": 8, "n_outputs": 3}}]}}"#;
+
 /// Export `model` to ONNX, write its outputs on `x`, and have onnxruntime compare.
 fn onnx_matches(py: &str, dir: &Path, name: &str, model: &mut Model, x: &Tensor) {
     let onnx = dir.join(format!("{name}.onnx"));
@@ -195,6 +204,13 @@ fn onnx_exports_of_an_mlp_a_cnn_and_transformers_run_in_onnxruntime_as_here() {
     let mut classifier = Model::from_spec(&spec, 6).unwrap();
     let rows = Tensor::random_uniform(&[8, 28, 28], 0.0, 1.0, &mut rng).unwrap();
     onnx_matches(&py, &dir, "transformer", &mut classifier, &rows);
+
+    // Skip connections around a dense layer and around a sequence of layers (their tensors are named
+    // through the residual: `residual_1.weight`).
+    let spec = LayerSpec::from_json(RESIDUAL_MLP).unwrap();
+    let mut residual = Model::from_spec(&spec, 8).unwrap();
+    let x = Tensor::random_uniform(&[16, 4], -1.0, 1.0, &mut rng).unwrap();
+    onnx_matches(&py, &dir, "residual", &mut residual, &x);
 
     // A causal language model (embedding, learned positions, decoder blocks), on token ids.
     let spec = strata::attention::presets::language_model(27, 16, 32, 4, 64, 2, 0.1).unwrap();

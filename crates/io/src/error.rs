@@ -38,16 +38,9 @@ pub enum IoError {
         source: LayerError,
     },
     /// A safetensors file's tensor names are not the model's PyTorch names:
-    /// the model needs some the file lacks. Both lists are sorted and name at
-    /// most [`NAMES_SHOWN`] tensors each.
-    #[error(
-        "{path}: the model needs tensors the file lacks: {}; the file's tensors the model does not use: {}. \
-         PyTorch numbers every module of an nn.Sequential, so a module with no Strata layer of its own (the \
-         Flatten after AdaptiveAvgPool2d(1), say) shifts the numbers after it: add it to the spec \
-         (docs/interop.md)",
-        list(missing),
-        list(unused)
-    )]
+    /// it lacks some the model needs, or holds some the model does not use.
+    /// Both lists are sorted and name at most [`NAMES_SHOWN`] tensors each.
+    #[error("{path}: {}", names_differ(missing, unused))]
     TorchNames {
         /// The file.
         path: PathBuf,
@@ -68,6 +61,28 @@ pub enum IoError {
 
 /// How many names [`IoError::TorchNames`] shows of each list.
 pub const NAMES_SHOWN: usize = 8;
+
+/// The message of [`IoError::TorchNames`]: the hint about PyTorch's
+/// numbering when the two lists side by side look like a shift.
+fn names_differ(missing: &[String], unused: &[String]) -> String {
+    let mut text = match (missing.is_empty(), unused.is_empty()) {
+        (false, true) => format!("the model needs tensors the file lacks: {}", list(missing)),
+        (true, _) => format!("the file holds tensors the model does not use: {}", list(unused)),
+        (false, false) => format!(
+            "the model needs tensors the file lacks: {}; the file's tensors the model does not use: {}",
+            list(missing),
+            list(unused)
+        ),
+    };
+    if !missing.is_empty() && !unused.is_empty() {
+        text.push_str(
+            ". PyTorch numbers every module of an nn.Sequential, so a module with no Strata layer of its own (the \
+             Flatten after AdaptiveAvgPool2d(1), say) shifts the numbers after it: add it to the spec \
+             (docs/interop.md)",
+        );
+    }
+    text
+}
 
 fn list(names: &[String]) -> String {
     match names.len() {

@@ -269,7 +269,7 @@ fn emit(g: &mut Graph, layer: &dyn Layer, prefix: &str, x: &str) -> Result<Strin
         "residual" => {
             let (name, inner) =
                 layer.children().into_iter().next().ok_or_else(|| unsupported(prefix, kind, "is empty"))?;
-            let y = emit(g, inner, &format!("{prefix}{name}."), x)?;
+            let y = emit(g, inner, &crate::safetensors::strata_prefix(layer, prefix, name), x)?;
             g.node("Add", &[x, &y], vec![])
         }
         "dense" => g.dense(prefix, x)?,

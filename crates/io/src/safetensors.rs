@@ -41,38 +41,56 @@ const COUNTER: &str = "num_batches_tracked";
 
 /// Every tensor and batch-norm counter of `model` with its PyTorch name.
 pub fn torch_names(model: &mut dyn Layer) -> Vec<TorchName> {
-    let mut prefixes = Vec::new();
-    let mut transposed = Vec::new();
+    let mut prefixes = HashMap::new();
+    let mut transposed = std::collections::HashSet::new();
     walk(&*model, "", "", &mut prefixes, &mut transposed);
     let tensors = state_dict(model).into_iter().map(|(n, _)| n);
     let counters = counters(model).into_iter().map(|(n, _)| n).filter(|n| n.ends_with(COUNTER));
     tensors
         .chain(counters)
         .map(|strata| {
-            let (from, to) = prefixes
-                .iter()
-                .filter(|(p, _)| strata.starts_with(p.as_str()))
-                .max_by_key(|(p, _)| p.len())
-                .cloned()
+            // The longest layer prefix of the name: at most one lookup a dot.
+            let ends = strata.match_indices('.').map(|(i, _)| i + 1).rev().chain([0]);
+            let (from, to) = ends
+                .map(|end| &strata[..end])
+                .find_map(|p| prefixes.get(p).map(|to: &String| (p.len(), to.clone())))
                 .unwrap_or_default();
-            let torch = format!("{to}{}", &strata[from.len()..]);
+            let torch = format!("{to}{}", &strata[from..]);
             TorchName { transposed: transposed.contains(&strata), strata, torch }
         })
         .collect()
 }
 
-fn walk(layer: &dyn Layer, strata: &str, torch: &str, prefixes: &mut Vec<(String, String)>, t: &mut Vec<String>) {
-    prefixes.push((strata.to_string(), torch.to_string()));
+/// Record every layer's Strata prefix with its PyTorch prefix (a deeper
+/// layer's replaces its parent's when the two share one: a residual's inner
+/// layer), and the names of the tensors PyTorch stores transposed.
+fn walk(
+    layer: &dyn Layer,
+    strata: &str,
+    torch: &str,
+    prefixes: &mut HashMap<String, String>,
+    t: &mut std::collections::HashSet<String>,
+) {
+    prefixes.insert(strata.to_string(), torch.to_string());
     match layer.kind() {
-        "dense" => t.push(format!("{strata}weight")),
+        "dense" => {
+            t.insert(format!("{strata}weight"));
+        }
         "multi_head_attention" => t.extend([format!("{strata}in_proj_weight"), format!("{strata}out_proj.weight")]),
         _ => {}
     }
     let numbered = layer.kind() == "sequential";
     for (i, (name, child)) in layer.children().into_iter().enumerate() {
         let torch_child = if numbered { i.to_string() } else { name.to_string() };
-        walk(child, &format!("{strata}{name}."), &format!("{torch}{torch_child}."), prefixes, t);
+        walk(child, &strata_prefix(layer, strata, name), &format!("{torch}{torch_child}."), prefixes, t);
     }
+}
+
+/// The prefix of a child's Strata tensor names: a residual passes its inner
+/// layer's names through as they are (`residual_1.weight`; PyTorch's
+/// `0.inner.weight`), every other composite puts the child's name first.
+pub(crate) fn strata_prefix(layer: &dyn Layer, prefix: &str, child: &str) -> String {
+    if layer.kind() == "residual" { prefix.to_string() } else { format!("{prefix}{child}.") }
 }
 
 /// A tensor in PyTorch's layout: the transpose of a 2-d one when `transposed`.
@@ -119,17 +137,17 @@ pub fn export(model: &mut dyn Layer, metadata: Option<HashMap<String, String>>) 
         .map_err(|e| IoError::Unsupported { operation: "safetensors export", reason: e.to_string() })
 }
 
-/// Refuse a file that lacks a tensor the model needs, naming every one it
-/// lacks and every one it holds that the model does not use (a shifted
-/// numbering shows as the two side by side).
+/// Refuse a file that lacks a tensor the model needs or holds one it does
+/// not use (`load_state_dict(strict=True)`), naming every one of each (a
+/// shifted numbering shows as the two side by side).
 fn check_names(names: &[TorchName], file: &SafeTensors<'_>, path: &Path) -> Result<()> {
     let needed: std::collections::BTreeSet<&str> = names.iter().map(|n| n.torch.as_str()).collect();
     let held: std::collections::BTreeSet<&str> = file.names().into_iter().collect();
     let missing: Vec<String> = needed.difference(&held).map(|n| n.to_string()).collect();
-    if missing.is_empty() {
+    let unused: Vec<String> = held.difference(&needed).map(|n| n.to_string()).collect();
+    if missing.is_empty() && unused.is_empty() {
         return Ok(());
     }
-    let unused = held.difference(&needed).map(|n| n.to_string()).collect();
     Err(IoError::TorchNames { path: path.to_path_buf(), missing, unused })
 }
 
@@ -155,7 +173,6 @@ pub fn import(model: &mut dyn Layer, bytes: &[u8], path: &Path) -> Result<()> {
     let names = torch_names(model);
     let shapes: HashMap<String, Vec<usize>> =
         state_dict(model).into_iter().map(|(n, t)| (n, t.shape().to_vec())).collect();
-    let mut used = std::collections::HashSet::new();
     let mut tensors = Vec::new();
     let mut new_counters: Vec<(String, u64)> = counters(model);
     check_names(&names, &file, path)?;
@@ -164,7 +181,6 @@ pub fn import(model: &mut dyn Layer, bytes: &[u8], path: &Path) -> Result<()> {
             path: path.to_path_buf(),
             source: strata_layers::LayerError::MissingWeight { name: n.torch.clone() },
         })?;
-        used.insert(n.torch.as_str());
         if let Some(shape) = shapes.get(&n.strata) {
             let torch_shape: Vec<usize> =
                 if n.transposed { shape.iter().rev().copied().collect() } else { shape.clone() };
@@ -189,12 +205,6 @@ pub fn import(model: &mut dyn Layer, bytes: &[u8], path: &Path) -> Result<()> {
                 slot.1 = count;
             }
         }
-    }
-    if let Some(extra) = file.names().into_iter().filter(|n| !used.contains(n)).min() {
-        return Err(IoError::Layer {
-            path: path.to_path_buf(),
-            source: strata_layers::LayerError::UnexpectedWeight { name: extra.to_string() },
-        });
     }
     let layer_err = |source| IoError::Layer { path: path.to_path_buf(), source };
     load_state_dict(model, &tensors).map_err(layer_err)?;

@@ -201,13 +201,17 @@ fn safetensors_names_follow_pytorch_and_a_wrong_shape_is_named() {
     let bytes = strata_io::safetensors::export(model.as_mut(), None).unwrap();
     let mut other = strata_io::safetensors::export(crate::mlp(13).as_mut(), None).unwrap();
     strata_io::safetensors::import(model.as_mut(), &other, Path::new("ok.safetensors")).unwrap();
-    // A 3-4-2 file into a 3-4-2 model works; into a model of other widths, the first tensor that differs is named.
+    // A 3-4-2 file into a 3-4-2 model works; into a 3-5-2 model, the first tensor that differs is named.
     let mut wide = {
         use strata_layers::{Dense, DenseConfig, Sequential};
         let mut rng = strata_tensor::StrataRng::seed_from_u64(1);
         Sequential::new(
             &[3],
-            vec![Box::new(Dense::new(DenseConfig::new(3, 5), &mut rng).unwrap()) as Box<dyn strata_layers::Layer>],
+            vec![
+                Box::new(Dense::new(DenseConfig::new(3, 5), &mut rng).unwrap()) as Box<dyn strata_layers::Layer>,
+                Box::new(strata_layers::ActivationLayer::new(strata_activation::ActivationKind::Relu)),
+                Box::new(Dense::new(DenseConfig::new(5, 2), &mut rng).unwrap()),
+            ],
         )
         .unwrap()
     };
@@ -265,4 +269,47 @@ fn safetensors_numbered_for_another_sequence_of_modules_name_both_lists() {
          to the spec (docs/interop.md)"
     );
     assert_eq!(state_dict(model.as_mut()), before, "the model is left as it was");
+}
+
+#[test]
+fn a_residual_layer_s_tensors_take_pytorch_names_under_inner_and_its_layout() {
+    // nn.Sequential(Residual(nn.Linear(3, 3)), Residual(nn.Sequential(nn.Linear(3, 3), nn.ReLU(), nn.Linear(3, 3))))
+    // with a module `Residual` holding `inner`: its state_dict names are `0.inner.weight`, `1.inner.0.weight`, ...
+    use strata_layers::{ActivationLayer, Dense, DenseConfig, Layer, Residual, Sequential};
+    let mut rng = strata_tensor::StrataRng::seed_from_u64(2);
+    let mut dense = || Box::new(Dense::new(DenseConfig::new(3, 3), &mut rng).unwrap()) as Box<dyn Layer>;
+    let one = Residual::new(dense());
+    let relu = Box::new(ActivationLayer::new(strata_activation::ActivationKind::Relu));
+    let three = Residual::new(Box::new(Sequential::new(&[3], vec![dense(), relu, dense()]).unwrap()));
+    let mut model = Sequential::new(&[3], vec![Box::new(one) as Box<dyn Layer>, Box::new(three)]).unwrap();
+    let names: Vec<(String, String, bool)> = strata_io::safetensors::torch_names(&mut model)
+        .into_iter()
+        .map(|n| (n.strata, n.torch, n.transposed))
+        .collect();
+    let expected = [
+        ("residual_1.weight", "0.inner.weight", true),
+        ("residual_1.bias", "0.inner.bias", false),
+        ("residual_2.dense_1.weight", "1.inner.0.weight", true),
+        ("residual_2.dense_1.bias", "1.inner.0.bias", false),
+        ("residual_2.dense_2.weight", "1.inner.2.weight", true),
+        ("residual_2.dense_2.bias", "1.inner.2.bias", false),
+    ];
+    assert_eq!(names, expected.map(|(s, t, x)| (s.to_string(), t.to_string(), x)));
+    // The file holds nn.Linear's [out, in]: the transpose of Strata's [in, out].
+    let bytes = strata_io::safetensors::export(&mut model, None).unwrap();
+    let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let strata_weight = state_dict(&mut model).into_iter().find(|(n, _)| n == "residual_1.weight").unwrap().1;
+    let torch: Vec<f32> = file
+        .tensor("0.inner.weight")
+        .unwrap()
+        .data()
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
+    let transposed: Vec<f32> = (0..9).map(|i| strata_weight.data()[(i % 3) * 3 + i / 3]).collect();
+    assert_eq!(torch, transposed);
+    // And back: the same weights.
+    let before = state_dict(&mut model);
+    strata_io::safetensors::import(&mut model, &bytes, Path::new("residual.safetensors")).unwrap();
+    assert_eq!(state_dict(&mut model), before);
 }
