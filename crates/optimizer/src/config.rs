@@ -193,6 +193,25 @@ impl AnyOptimizer {
         }
     }
 
+    /// The names of the parameters it keeps state for (sorted).
+    pub fn state_names(&self) -> Vec<&str> {
+        match self {
+            AnyOptimizer::Sgd(o) => o.state_names().collect(),
+            AnyOptimizer::Adam(o) => o.state_names().collect(),
+            AnyOptimizer::AdamW(o) => o.state_names().collect(),
+            AnyOptimizer::RmsProp(o) => o.state_names().collect(),
+        }
+    }
+
+    /// Whether its first step gives every parameter state (moments, a
+    /// momentum buffer): all but SGD without momentum.
+    pub fn keeps_state(&self) -> bool {
+        match self {
+            AnyOptimizer::Sgd(o) => o.config().momentum != 0.0,
+            _ => true,
+        }
+    }
+
     /// The optimizer behind the trait, mutable.
     pub fn as_dyn_mut(&mut self) -> &mut dyn Optimizer {
         match self {

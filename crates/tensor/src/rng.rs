@@ -31,6 +31,12 @@ pub fn splitmix64(x: u64) -> u64 {
 }
 
 impl StrataRng {
+    /// Whether the state is all zeros: xoshiro256** then gives zeros for
+    /// ever. No seed reaches it; only a state read from a file can.
+    pub fn is_degenerate(&self) -> bool {
+        self.s == [0; 4]
+    }
+
     /// A generator whose whole stream is fixed by `seed`.
     pub fn seed_from_u64(seed: u64) -> Self {
         let mut x = seed;

@@ -53,6 +53,7 @@ mod history;
 mod hook;
 pub mod presets;
 mod progress;
+mod restore;
 mod state;
 mod step;
 mod trainer;

@@ -172,7 +172,7 @@ impl Core {
             if error.is_none() {
                 p.loss_sum += f64::from(g.loss) * g.terms as f64;
                 p.terms += g.terms as f64;
-                p.correct = p.correct.zip(g.correct).map(|((a, b), (c, d))| (a + c, b + d));
+                p.correct = p.correct.zip(g.correct).map(|((a, b), (c, d))| (a.saturating_add(c), b.saturating_add(d)));
                 p.learning_rate = learning_rate;
             }
         }

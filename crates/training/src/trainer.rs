@@ -186,7 +186,7 @@ impl Trainer {
     /// changes when the snapshot does not fit (a tensor or counter the model
     /// lacks, state of a callback this trainer does not have).
     pub fn restore(&mut self, model: &mut dyn Layer, snapshot: &Snapshot) -> Result<()> {
-        check_run(&snapshot.state, self.core.config.epochs)?;
+        crate::restore::check_snapshot(model, snapshot, self.core.config.epochs)?;
         let mut parsed = Vec::new();
         for (name, value) in &snapshot.callbacks {
             let Some(i) = self.names.iter().position(|n| n == name) else {
@@ -494,22 +494,4 @@ pub(crate) fn on_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
 /// keeping the others awake.
 fn in_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
     if rayon::current_thread_index().is_some() { f() } else { rayon::scope(|_| f()) }
-}
-
-/// A snapshot taken inside a `fit` call holds that call's epochs: they must
-/// be this trainer's [`crate::FitConfig::epochs`], and the snapshot's epoch one of
-/// them (a file that says otherwise would train on for ever, or from
-/// nowhere).
-fn check_run(state: &crate::TrainerState, epochs: usize) -> Result<()> {
-    let Some(run) = &state.run else { return Ok(()) };
-    let length = run.last_epoch.checked_sub(run.first_epoch).and_then(|n| n.checked_add(1));
-    let inside =
-        run.first_epoch >= 1 && state.epoch.saturating_add(1) >= run.first_epoch && state.epoch <= run.last_epoch;
-    if length != Some(epochs) || !inside {
-        return Err(TrainingError::Restore(format!(
-            "it was taken in a fit call of epochs {} to {} at epoch {}; this trainer runs {epochs} epochs a call",
-            run.first_epoch, run.last_epoch, state.epoch
-        )));
-    }
-    Ok(())
 }

@@ -245,3 +245,79 @@ fn a_snapshot_with_impossible_counters_is_refused_or_harmless() {
     assert_eq!(history.epochs.len(), 1, "from epoch 2^64 - 2, one epoch is left before the count saturates");
     assert_eq!((tb.state().epoch, tb.state().step), (usize::MAX, usize::MAX));
 }
+
+#[test]
+fn a_snapshot_that_contradicts_itself_is_refused_naming_the_contradiction() {
+    // A snapshot inside epoch 3 (its position holds the epoch's figures so
+    // far), then one change each, as an edited checkpoint could carry.
+    let train = blobs(45, 34);
+    let taker = SnapshotAt { at: (3, 4), ..SnapshotAt::default() };
+    let mut a = model_with_dropout(43, 0.2);
+    let mut ta = trainer();
+    ta.add_callback(taker.clone()).unwrap();
+    ta.fit(a.as_mut(), &train, Some(&train)).unwrap();
+    let good = taker.taken.lock().unwrap().take().unwrap();
+    let restore = |s: &Snapshot| {
+        let mut t = trainer();
+        t.add_callback(SnapshotAt::default()).unwrap();
+        t.restore(model_with_dropout(43, 0.2).as_mut(), s).map_err(|e| e.to_string())
+    };
+    restore(&good).unwrap();
+    fn position(s: &mut Snapshot) -> &mut strata_training::EpochPosition {
+        s.state.run.as_mut().unwrap().position.as_mut().unwrap()
+    }
+    let optimizer_state = |s: &mut Snapshot, edit: &dyn Fn(&mut serde_json::Map<String, serde_json::Value>)| {
+        let mut json = serde_json::to_value(&s.optimizer).unwrap();
+        edit(json["state"].as_object_mut().unwrap());
+        s.optimizer = serde_json::from_value(json).unwrap();
+    };
+    let prefix = "cannot restore the snapshot: ";
+    type Edit = Box<dyn Fn(&mut Snapshot)>;
+    let cases: Vec<(&str, Edit)> = vec![
+        ("its epoch in progress counts 19 right predictions of 18", Box::new(|s| position(s).correct = Some((19, 18)))),
+        (
+            "its epoch in progress has a number of loss terms of -1, not a finite number of at least 0",
+            Box::new(|s| position(s).terms = -1.0),
+        ),
+        (
+            "its epoch in progress sums a gradient norm of 1 for 'dense_9.weight', which is not a trainable parameter \
+             of the model or not a finite number of at least 0",
+            Box::new(|s| position(s).grad_norms.push(("dense_9.weight".into(), 1.0))),
+        ),
+        ("its base learning rate is -0.001, not a finite number of at least 0", Box::new(|s| s.state.base_lr = -0.001)),
+        (
+            "its history names epoch 50 the best, but holds epochs 1 to 2",
+            Box::new(|s| s.state.history.best_epoch = Some(50)),
+        ),
+        (
+            "its random stream's state is all zeros, from which the generator gives only zeros",
+            Box::new(|s| {
+                let mut json = serde_json::to_value(&s.state.rng).unwrap();
+                json["s"] = serde_json::json!([0, 0, 0, 0]);
+                s.state.rng = serde_json::from_value(json).unwrap();
+            }),
+        ),
+        (
+            "its optimizer holds state for 'dense_9.weight', which is not a parameter of the model",
+            Box::new(move |s| {
+                optimizer_state(s, &|m| {
+                    let any = m.values().next().unwrap().clone();
+                    m.insert("dense_9.weight".into(), any);
+                })
+            }),
+        ),
+        (
+            "its optimizer (adam) has no state for 'dense_1.bias' after 18 steps",
+            Box::new(move |s| {
+                optimizer_state(s, &|m| {
+                    m.remove("dense_1.bias");
+                })
+            }),
+        ),
+    ];
+    for (expected, edit) in cases {
+        let mut s = good.clone();
+        edit(&mut s);
+        assert_eq!(restore(&s).unwrap_err(), format!("{prefix}{expected}"));
+    }
+}
