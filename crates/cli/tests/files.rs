@@ -401,3 +401,53 @@ fn a_run_whose_test_loss_is_inf_fails_but_keeps_its_model() {
     assert!(SavedModel::load(&model).is_ok());
     std::fs::remove_dir_all(&tmp).ok();
 }
+
+#[test]
+fn a_gzipped_idx_file_whose_values_memory_refuses_is_an_error_not_an_abort() {
+    // 100 million u8 pixels (436 KB gzipped) become 400 MB of f32: under an
+    // address-space limit of 300 MB, which holds the 100 MB of bytes, the
+    // allocation fails. Before the check, the process aborted (exit 134).
+    use std::io::Write;
+    let tmp = temp_dir("idx-bomb");
+    let path = tmp.join("bomb-images-idx3-ubyte.gz");
+    let mut gz = flate2::write::GzEncoder::new(std::fs::File::create(&path).unwrap(), flate2::Compression::fast());
+    gz.write_all(&[0, 0, 0x08, 2]).unwrap();
+    gz.write_all(&25_000_000u32.to_be_bytes()).unwrap();
+    gz.write_all(&4u32.to_be_bytes()).unwrap();
+    let zeros = vec![0u8; 1 << 20];
+    for _ in 0..100_000_000 / zeros.len() {
+        gz.write_all(&zeros).unwrap();
+    }
+    gz.write_all(&zeros[..100_000_000 % zeros.len()]).unwrap();
+    gz.finish().unwrap();
+    let labels = write(&tmp, "y-idx1-ubyte", &idx_labels(&[0, 1]));
+    let images = path.display().to_string();
+    let o = std::process::Command::new("sh")
+        .args(["-c", "ulimit -v 300000 && exec \"$0\" \"$@\"", env!("CARGO_BIN_EXE_strata")])
+        .args(["train", "--data", &images, "--labels", &labels])
+        .output()
+        .unwrap();
+    std::fs::remove_dir_all(&tmp).ok();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains(&format!(
+            "error: {images}: invalid IDX data: 100000000 values need 400000000 bytes as f32, more than this machine \
+             can allocate"
+        )),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn a_class_name_with_a_line_break_is_refused_where_it_stands() {
+    // `predict` prints one class name a line: a quoted name holding a line
+    // break would print two lines for one row (150 rows gave 200 lines).
+    let tmp = temp_dir("label-newline");
+    let csv = write(&tmp, "named.csv", b"a,b,species\n1,2,\"set\nosa\"\n3,4,virginica\n5,6,virginica\n7,8,setosa\n");
+    let o = strata(&["train", "--data", &csv, "--header", "--epochs", "1", "--quiet"]);
+    std::fs::remove_dir_all(&tmp).ok();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("a class name holds a control character"), "{}", text(&o));
+    assert!(text(&o).contains(&format!("{csv}: line 2, column 3")), "{}", text(&o));
+}

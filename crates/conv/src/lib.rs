@@ -89,7 +89,8 @@ pub fn register(registry: &mut Registry) -> strata_layers::Result<()> {
     registry.register_from(env!("CARGO_PKG_NAME"), "avg_pool2d", |spec, _, _| {
         Ok(Box::new(AvgPool2d::new(spec.config()?)?))
     })?;
-    registry.register_from(env!("CARGO_PKG_NAME"), "global_avg_pool", |_, _, _| {
+    registry.register_from(env!("CARGO_PKG_NAME"), "global_avg_pool", |spec, _, _| {
+        spec.no_config()?;
         Ok(Box::new(GlobalAvgPool::new()) as Box<dyn Layer>)
     })?;
     Ok(())

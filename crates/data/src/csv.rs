@@ -544,6 +544,10 @@ impl<'a> Parser<'a> {
             DataError::InvalidLabel { file: self.source.to_owned(), line, column, value, reason }
         };
         if numeric.iter().all(Option::is_none) {
+            if let Some(i) = self.first_at.iter().position(|(t, ..)| t.chars().any(char::is_control)) {
+                let why = "a class name holds a control character (a line break, a tab, ...): `strata predict` prints one a line";
+                return Err(bad(i, why.into()));
+            }
             // Names: sorted, numbered.
             let mut order: Vec<usize> = (0..self.first_at.len()).collect();
             order.sort_by(|&a, &b| self.first_at[a].0.cmp(&self.first_at[b].0));

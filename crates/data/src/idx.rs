@@ -117,7 +117,15 @@ pub fn read_idx(bytes: &[u8], source: &str) -> Result<Tensor> {
             data.len()
         )));
     }
-    let values = data.chunks_exact(ty.size()).map(|c| ty.decode(c)).collect();
+    // A byte a value becomes four: memory the machine may refuse (a small
+    // gzipped file can hold gigabytes).
+    let n = expected / ty.size();
+    let mut values: Vec<f32> = Vec::new();
+    if values.try_reserve_exact(n).is_err() {
+        let bytes = (n as u64).saturating_mul(4);
+        return Err(bad(format!("{n} values need {bytes} bytes as f32, more than this machine can allocate")));
+    }
+    values.extend(data.chunks_exact(ty.size()).map(|c| ty.decode(c)));
     Ok(Tensor::from_vec(&dims, values)?)
 }
 

@@ -198,6 +198,38 @@ impl Normalizer {
         }
     }
 
+    /// Why it cannot transform anything, if so: vectors of two lengths, a
+    /// value that is not finite, a deviation or a factor that is not
+    /// positive (a negative one would flip the features; no fit gives one).
+    pub fn check(&self) -> std::result::Result<(), String> {
+        let positive = |what: &str, v: &[f32]| match v.iter().find(|x| !(x.is_finite() && **x > 0.0)) {
+            Some(x) => Err(format!("a {what} of {x}, where a finite number above 0 belongs")),
+            None => Ok(()),
+        };
+        let finite = |what: &str, v: &[f32]| match v.iter().find(|x| !x.is_finite()) {
+            Some(x) => Err(format!("a {what} of {x}, where a finite number belongs")),
+            None => Ok(()),
+        };
+        let lengths = |a: (&str, usize), b: (&str, usize)| match a.1 == b.1 {
+            true => Ok(()),
+            false => Err(format!("{} {}s but {} {}s", a.1, a.0, b.1, b.0)),
+        };
+        match self {
+            Self::None => Ok(()),
+            Self::Scale { factor } => positive("factor", &[*factor]),
+            Self::MinMax(s) => {
+                lengths(("minimum", s.min.len()), ("scale", s.scale.len()))?;
+                finite("minimum", &s.min)?;
+                positive("scale", &s.scale)
+            }
+            Self::Standard(s) => {
+                lengths(("mean", s.mean.len()), ("standard deviation", s.std.len()))?;
+                finite("mean", &s.mean)?;
+                positive("standard deviation", &s.std)
+            }
+        }
+    }
+
     /// Apply to features in place (see the scalers' `transform`).
     pub fn transform(&self, features: &mut Tensor) -> Result<()> {
         match self {

@@ -50,9 +50,19 @@ impl LayerSpec {
             && let Some(unknown) = given.iter().find(|(k, v)| !v.is_null() && !known.contains_key(*k)).map(|e| e.0)
         {
             let fields = known.keys().map(|k| format!("'{k}'")).collect::<Vec<_>>().join(", ");
-            return Err(spec_error(&format!("unknown field '{unknown}' (its fields: {fields})")));
+            let takes = if known.is_empty() { "it takes none".to_string() } else { format!("its fields: {fields}") };
+            return Err(spec_error(&format!("unknown field '{unknown}' ({takes})")));
         }
         Ok(parsed)
+    }
+
+    /// Check that a kind without options was given none (`{}`, or no
+    /// `config` at all): `{"kind": "relu", "config": {"slope": 0.2}}` is
+    /// refused, as [`LayerSpec::config`] refuses a field its type lacks.
+    pub fn no_config(&self) -> Result<()> {
+        #[derive(Deserialize, Serialize)]
+        struct NoConfig {}
+        self.config::<NoConfig>().map(|_| ())
     }
 
     /// Parse a spec from JSON text (a model spec file).
@@ -133,7 +143,10 @@ impl Registry {
                 }
                 Ok(Box::new(Dropout::new(config)?))
             }),
-            ("flatten", |_, _, _| Ok(Box::new(Flatten::new()))),
+            ("flatten", |spec, _, _| {
+                spec.no_config()?;
+                Ok(Box::new(Flatten::new()))
+            }),
             ("reshape", |spec, _, _| Ok(Box::new(Reshape::new(spec.config::<ReshapeConfig>()?)?))),
             ("sequential", |spec, registry, rng| {
                 let config: SequentialConfig = spec.config()?;
@@ -166,7 +179,10 @@ impl Registry {
                     }
                     ActivationKind::LeakyRelu { slope: spec.config::<Slope>()?.slope }
                 }
-                other => other.parse::<ActivationKind>()?,
+                other => {
+                    spec.no_config()?;
+                    other.parse::<ActivationKind>()?
+                }
             };
             Ok(Box::new(ActivationLayer::new(kind)))
         };

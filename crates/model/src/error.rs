@@ -36,6 +36,19 @@ pub enum ModelError {
         /// Names given.
         n_names: usize,
     },
+    /// Class names that a model file could not hold or `predict` could
+    /// not print: one named twice, or one with a control character.
+    #[error("invalid class names: {0}")]
+    ClassName(String),
+    /// What [`crate::Model::to_saved`] would write is not what a model file
+    /// can hold (a file it could not read back).
+    #[error("cannot save the model: its {key} is invalid: {reason}")]
+    Unsavable {
+        /// The metadata (`preprocessing`).
+        key: &'static str,
+        /// Why.
+        reason: String,
+    },
     /// A batch would make the layers' outputs hold more values than the
     /// budget allows ([`crate::check_activations`]): refused before it runs.
     #[error(

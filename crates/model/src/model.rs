@@ -165,6 +165,7 @@ impl Model {
         if n_outputs != Some(names.len()) && !(n_outputs == Some(1) && names.len() == 2) {
             return Err(ModelError::ClassNames { n_outputs: n_outputs.unwrap_or(0), n_names: names.len() });
         }
+        class_names_printable(&names).map_err(ModelError::ClassName)?;
         self.class_names = Some(names);
         Ok(self)
     }
@@ -357,6 +358,8 @@ impl Model {
     /// The model as a [`SavedModel`]: spec, tensors, and metadata with the
     /// input shape, preprocessing, class names and layer providers.
     pub fn to_saved(&mut self) -> Result<SavedModel> {
+        preprocessing_fits(&self.preprocessing, &self.input_shape)
+            .map_err(|reason| ModelError::Unsavable { key: "preprocessing", reason })?;
         let mut meta = self.metadata.clone();
         let json = |v: &dyn erased::Json| v.json();
         meta.insert(keys::INPUT_SHAPE.into(), json(&self.input_shape));
@@ -398,21 +401,16 @@ impl Model {
             }
             other => other,
         })?;
-        let network = saved.instantiate(registry).map_err(|e| -> ModelError {
-            match e {
+        // Every error of the file's layers names the file.
+        let network = saved.instantiate(registry).map_err(|e| {
+            let source = match e {
                 LayerError::UnknownKind { kind, known, provider } => {
                     let provider = providers.get(&kind).cloned().or(provider);
-                    LayerError::UnknownKind { kind, known, provider }.into()
+                    LayerError::UnknownKind { kind, known, provider }
                 }
-                e @ (LayerError::MissingWeight { .. }
-                | LayerError::UnexpectedWeight { .. }
-                | LayerError::WeightShape { .. }
-                | LayerError::DuplicateWeight { .. }
-                | LayerError::Counter { .. }
-                | LayerError::InvalidConfig { .. }
-                | LayerError::TooLarge { .. }) => ModelError::LayerInFile { path: path.to_path_buf(), source: e },
-                other => other.into(),
-            }
+                other => other,
+            };
+            ModelError::LayerInFile { path: path.to_path_buf(), source }
         })?;
         let input_shape = match meta.json::<Vec<Dim>>(keys::INPUT_SHAPE)? {
             Some(shape) => shape,
@@ -460,6 +458,7 @@ struct Meta<'a> {
 
 /// A scaler fitted per feature has as many features as a sample of the input.
 fn preprocessing_fits(p: &Normalizer, input_shape: &[Dim]) -> std::result::Result<(), String> {
+    p.check()?;
     let n = input_shape.iter().try_fold(1usize, |n, d| n.checked_mul(d.fixed()?));
     match (p.width(), n) {
         (Some(w), Some(n)) if w != n => Err(format!("scales {w} features, but a sample of the model's input has {n}")),
@@ -473,8 +472,18 @@ fn class_names_fit(names: Option<&[String]>, n_outputs: Option<usize>) -> std::r
     if names.len() != n && !(n == 1 && names.len() == 2) {
         return Err(format!("{} class names for {n} outputs", names.len()));
     }
-    match names.iter().enumerate().find(|(i, a)| names[..*i].contains(a)) {
-        Some((_, twice)) => Err(format!("the class name '{twice}' occurs twice")),
+    class_names_printable(names)
+}
+
+/// Each name once, and none with a control character (`predict` prints
+/// one name a line).
+fn class_names_printable(names: &[String]) -> std::result::Result<(), String> {
+    let mut seen = std::collections::HashSet::new();
+    if let Some(twice) = names.iter().find(|n| !seen.insert(n.as_str())) {
+        return Err(format!("the class name '{twice}' occurs twice"));
+    }
+    match names.iter().find(|n| n.chars().any(char::is_control)) {
+        Some(name) => Err(format!("the class name {name:?} holds a control character (a line break, a tab, ...)")),
         None => Ok(()),
     }
 }

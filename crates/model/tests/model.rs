@@ -106,7 +106,10 @@ fn a_model_of_a_layer_crate_the_registry_lacks_names_the_crate() {
     Model::from_spec(&spec, 0).unwrap().save(&path).unwrap();
     let err = Model::load_with(&path, &Registry::with_builtins()).unwrap_err();
     std::fs::remove_file(&path).ok();
-    let ModelError::Layer(LayerError::UnknownKind { kind, provider, .. }) = &err else { panic!("{err}") };
+    let ModelError::LayerInFile { path: file, source: LayerError::UnknownKind { kind, provider, .. } } = &err else {
+        panic!("{err}")
+    };
+    assert_eq!(file, &path, "the error names the file");
     assert_eq!((kind.as_str(), provider.as_deref()), ("conv2d", Some("strata-conv")));
     assert!(err.to_string().contains("provided by the crate strata-conv"), "{err}");
 }
@@ -148,7 +151,10 @@ fn a_third_party_kind_is_named_with_the_crate_the_model_file_recorded() {
     let err = Model::load(&path).unwrap_err();
     std::fs::remove_file(&path).ok();
     assert!(
-        err.to_string().starts_with("unknown layer kind 'my_flatten': it is provided by the crate my-layers"),
+        err.to_string().starts_with(&format!(
+            "{}: unknown layer kind 'my_flatten': it is provided by the crate my-layers",
+            path.display()
+        )),
         "{err}"
     );
 }
@@ -241,4 +247,31 @@ fn a_larger_batch_is_checked_against_the_activation_budget_after_a_small_one_pas
     let err = model.output(&raw(512, 1, 0)).unwrap_err();
     assert!(matches!(err, ModelError::TooManyActivations { batch: 512, .. }), "{err}");
     assert_eq!(model.predict(&raw(1, 1, 0)).unwrap().len(), 1, "a small batch still runs");
+}
+
+#[test]
+fn a_model_whose_file_could_not_be_read_back_is_refused_before_it_is_written() {
+    // NaN would be written as JSON null, which no reader takes as a number;
+    // a class name twice or with a line break, which `predict` cannot print.
+    let model = || Model::from_spec(&mlp_spec(4, 3), 1).unwrap();
+    let err = model().with_preprocessing(Normalizer::Scale { factor: f32::NAN }).to_saved().unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "cannot save the model: its preprocessing is invalid: a factor of NaN, where a finite number above 0 belongs"
+    );
+    let scaler = strata_data::StandardScaler { mean: vec![0.0; 4], std: vec![1.0; 3] };
+    let err = model().with_preprocessing(Normalizer::Standard(scaler)).to_saved().unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "cannot save the model: its preprocessing is invalid: 4 means but 3 standard deviations"
+    );
+    let names = |n: [&str; 3]| n.map(String::from).to_vec();
+    let err = model().with_class_names(names(["a", "a", "b"])).unwrap_err();
+    assert_eq!(err.to_string(), "invalid class names: the class name 'a' occurs twice");
+    let err = model().with_class_names(names(["a", "b\nX", "c"])).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "invalid class names: the class name \"b\\nX\" holds a control character (a line break, a tab, ...)"
+    );
+    assert!(model().with_class_names(names(["setosa", "versicolor", "virginica"])).is_ok());
 }
