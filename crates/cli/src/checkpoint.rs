@@ -7,6 +7,7 @@ use crate::args::{Cli, Command, TrainArgs};
 use crate::distributed::Session;
 use clap::Parser;
 use std::path::PathBuf;
+use strata::data::InMemoryDataset;
 use strata::layers::Registry;
 use strata::training::{Checkpoint, Every, ModelCheckpoint, Monitor, Snapshot};
 
@@ -14,6 +15,10 @@ type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
 /// The metadata key of the `strata train` arguments in a checkpoint.
 pub(crate) const TRAIN_ARGS: &str = "strata.train_args";
+
+/// The metadata key of the training part's fingerprint in a checkpoint
+/// ([`strata::data::InMemoryDataset::fingerprint`], in hexadecimal).
+pub(crate) const TRAIN_DATA: &str = "strata.train_data";
 
 /// A training run: its arguments as given, and where it resumes from.
 pub(crate) struct Run {
@@ -23,6 +28,9 @@ pub(crate) struct Run {
     pub snapshot: Option<Snapshot>,
     /// This process's place in a data-parallel run (`--distributed`).
     pub session: Option<Session>,
+    /// The fingerprint of the training part the resumed run started on, when
+    /// its checkpoint holds one (written since the sixteenth session).
+    pub train_data: Option<String>,
 }
 
 /// `strata train`, resuming when asked to. `--distributed` is not stored
@@ -32,7 +40,9 @@ pub fn train(a: TrainArgs, registry: &Registry, argv: Vec<String>) -> Result<()>
     let argv: Vec<String> = argv.into_iter().filter(|a| a != "--distributed").collect();
     let result = match a.resume.clone() {
         Some(dir) => resume(dir, a.quiet, &argv, registry, session.clone()),
-        None => crate::run::train(a, registry, Run { argv, snapshot: None, session: session.clone() }),
+        None => {
+            crate::run::train(a, registry, Run { argv, snapshot: None, session: session.clone(), train_data: None })
+        }
     };
     match (result, session) {
         (Err(e), Some(session)) => session.fail(e),
@@ -94,7 +104,9 @@ fn resume(dir: PathBuf, quiet: bool, argv: &[String], registry: &Registry, sessi
         let s = &checkpoint.snapshot.state;
         println!("resuming from {} (epoch {} done, step {})", path.display(), s.epoch, s.step);
     }
-    crate::run::train(*a, registry, Run { argv: stored, snapshot: Some(checkpoint.snapshot), session })
+    let train_data = checkpoint.metadata.get(TRAIN_DATA).cloned();
+    let run = Run { argv: stored, snapshot: Some(checkpoint.snapshot), session, train_data };
+    crate::run::train(*a, registry, run)
 }
 
 /// How the run a checkpoint belongs to ended, if it did: its last epoch
@@ -112,8 +124,35 @@ fn complete(a: &TrainArgs, state: &strata::training::TrainerState) -> Option<Str
         .then(|| format!("the run is complete ({} of {epochs} epochs done)", state.epoch))
 }
 
-/// The checkpoint callback the arguments ask for, if any.
-pub(crate) fn callback(a: &TrainArgs, run: &Run, has_validation: bool) -> Result<Option<ModelCheckpoint>> {
+/// The checkpoint callback the arguments ask for, if any; its checkpoints
+/// carry the arguments and `train`'s fingerprint. A resumed run whose
+/// training part is not the one it started on is refused.
+pub(crate) fn callback(
+    a: &TrainArgs,
+    run: &Run,
+    train: &InMemoryDataset,
+    has_validation: bool,
+) -> Result<Option<ModelCheckpoint>> {
+    let fingerprint = format!("{:08x}", train.fingerprint());
+    if let Some(started) = run.train_data.as_ref().filter(|f| **f != fingerprint) {
+        return Err(format!(
+            "--resume: the training data differs from the data the run started on (fingerprint {fingerprint}, \
+             the checkpoint's {started}): the data file changed since; resume with the data the run was started \
+             with, or start a new run"
+        )
+        .into());
+    }
+    if let Some(snapshot) = &run.snapshot {
+        let asked = strata::optimizer::OptimizerConfig::from_name(&a.optimizer, 1e-3)?.name();
+        if snapshot.optimizer.name() != asked {
+            return Err(format!(
+                "--resume: the checkpoint's arguments ask for --optimizer {asked}, but its optimizer state is {}'s: \
+                 the checkpoint contradicts itself",
+                snapshot.optimizer.name()
+            )
+            .into());
+        }
+    }
     let every = a.checkpoint_every.as_deref().map(parse_every).transpose()?;
     if every.is_none() && a.checkpoint_dir.is_none() {
         return Ok(None);
@@ -128,6 +167,7 @@ pub(crate) fn callback(a: &TrainArgs, run: &Run, has_validation: bool) -> Result
         .keep_last(a.keep_last.max(1))
         .monitor(monitor);
     cb.metadata.insert(TRAIN_ARGS.into(), serde_json::to_string(&run.argv)?);
+    cb.metadata.insert(TRAIN_DATA.into(), fingerprint);
     Ok(Some(cb))
 }
 

@@ -134,7 +134,7 @@ pub fn train(a: TrainArgs, registry: &Registry, run: Run) -> Result<()> {
         other => return Err(format!("--loss must be mse or huber for a regression, got '{other}'").into()),
     };
     let mut trainer = crate::run::make_trainer(&a, loss, train.len(), val.is_some())?;
-    if let Some(cb) = crate::checkpoint::callback(&a, &run, val.is_some())? {
+    if let Some(cb) = crate::checkpoint::callback(&a, &run, &train, val.is_some())? {
         trainer.add_callback(cb)?;
     }
     let observations = crate::insight::observe(&mut trainer, val.as_ref().unwrap_or(&train))?;

@@ -267,7 +267,7 @@ fn prepare_trainer(
 ) -> Result<(Trainer, strata::report::ObservationsHandle)> {
     let mut trainer = make_trainer(a, LossKind::CrossEntropy, parts.train.len(), parts.val.is_some())?;
     // Rank 0 alone writes checkpoints; the others leave out the callback and its state.
-    if let Some(cb) = crate::checkpoint::callback(a, run, parts.val.is_some())?.filter(|_| is_root) {
+    if let Some(cb) = crate::checkpoint::callback(a, run, &parts.train, parts.val.is_some())?.filter(|_| is_root) {
         trainer.add_callback(cb)?;
     }
     let observations = crate::insight::observe(&mut trainer, parts.val.as_ref().unwrap_or(&parts.train))?;

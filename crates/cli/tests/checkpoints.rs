@@ -235,3 +235,69 @@ fn a_damaged_newest_checkpoint_resumes_from_the_one_before_it() {
     assert_eq!(tensors(&out), tensors(&whole), "the uninterrupted run's weights");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// A run resumes on the data it started on: a data file changed since (one
+/// value) is refused by the fingerprint its checkpoints carry, and so is a
+/// checkpoint whose stored arguments ask for another optimizer than its
+/// state holds. Neither trains nor writes anything.
+#[test]
+fn a_resume_on_changed_data_or_a_self_contradicting_checkpoint_is_refused() {
+    let dir = temp_dir("changed-data");
+    let (ck, out, csv) = (dir.join("ck"), dir.join("m.strata"), dir.join("iris.csv"));
+    let original = std::fs::read_to_string(data("iris.csv")).unwrap();
+    std::fs::write(&csv, &original).unwrap();
+    let (ck_s, out_s, csv_s) = (ck.display().to_string(), out.display().to_string(), csv.display().to_string());
+    let o = strata(&[
+        "train",
+        "--data",
+        &csv_s,
+        "--epochs",
+        "3",
+        "-q",
+        "--checkpoint-every",
+        "1",
+        "--checkpoint-dir",
+        &ck_s,
+        "--out",
+        &out_s,
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    // As if it had stopped after epoch 1.
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&ck)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("checkpoint-"))
+        .collect();
+    files.sort();
+    for newer in &files[1..] {
+        std::fs::remove_file(newer).unwrap();
+    }
+    std::fs::remove_file(&out).unwrap();
+    // One value of the file changed: 5.1 of its first row becomes 5.2.
+    let first_value = original.find("5.1").unwrap();
+    std::fs::write(&csv, format!("{}5.2{}", &original[..first_value], &original[first_value + 3..])).unwrap();
+    let o = strata(&["train", "--resume", &ck_s]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("--resume: the training data differs from the data the run started on"), "{}", text(&o));
+    assert!(!out.exists(), "nothing written");
+    // A checkpoint whose arguments were changed to --optimizer sgd (its state is Adam's).
+    std::fs::write(&csv, &original).unwrap();
+    let mut checkpoint = strata::training::Checkpoint::load(&files[0]).unwrap();
+    let mut args: Vec<String> = serde_json::from_str(&checkpoint.metadata["strata.train_args"]).unwrap();
+    args.extend(["--optimizer".into(), "sgd".into()]);
+    checkpoint.metadata.insert("strata.train_args".into(), serde_json::to_string(&args).unwrap());
+    checkpoint.save(&files[0]).unwrap();
+    let o = strata(&["train", "--resume", &ck_s]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains(
+            "--resume: the checkpoint's arguments ask for --optimizer sgd, but its optimizer state is adam's: the \
+             checkpoint contradicts itself"
+        ),
+        "{}",
+        text(&o)
+    );
+    assert!(!out.exists(), "nothing written");
+    std::fs::remove_dir_all(&dir).ok();
+}

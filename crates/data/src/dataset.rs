@@ -196,6 +196,36 @@ impl InMemoryDataset {
         self.features.n_rows()
     }
 
+    /// A CRC-32 of the features' and targets' shapes and bits: equal for the
+    /// same samples in the same order, and almost surely different after any
+    /// change (a resumed run checks that its data is the data it started on).
+    ///
+    /// ```
+    /// use strata_data::InMemoryDataset;
+    /// use strata_tensor::Tensor;
+    /// let a = InMemoryDataset::from_labels(Tensor::from_vec(&[2, 1], vec![0.5, 1.5])?, &[0, 1])?;
+    /// let b = InMemoryDataset::from_labels(Tensor::from_vec(&[2, 1], vec![0.5, 1.5])?, &[1, 0])?;
+    /// assert_eq!(a.fingerprint(), a.clone().fingerprint());
+    /// assert_ne!(a.fingerprint(), b.fingerprint());
+    /// # Ok::<(), strata_data::DataError>(())
+    /// ```
+    pub fn fingerprint(&self) -> u32 {
+        let mut h = crc32fast::Hasher::new();
+        for t in [&self.features, &self.targets] {
+            for &d in t.shape() {
+                h.update(&(d as u64).to_le_bytes());
+            }
+            let mut buf = [0u8; 4 * 1024];
+            for chunk in t.data().chunks(1024) {
+                for (b, x) in buf.chunks_exact_mut(4).zip(chunk) {
+                    b.copy_from_slice(&x.to_bits().to_le_bytes());
+                }
+                h.update(&buf[..4 * chunk.len()]);
+            }
+        }
+        h.finalize()
+    }
+
     /// Always false: a dataset holds at least one sample.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
