@@ -122,6 +122,8 @@ fn bad_input_is_refused_with_a_message_that_names_it() {
         strata(&["train", "--data", &data("iris_named.csv"), "--header", "--epochs", "1", "-q", "--out", &named_model]);
     assert!(o.status.success(), "{}", text(&o));
     let nan_model = edited_model(&tmp, "nan.strata", |m| m.tensors[0].1.data_mut()[0] = f32::NAN);
+    let base_model = tmp.join("base.strata").display().to_string();
+    let overflowing = write(&tmp, "overflow.csv", b"3e38,3e38,3e38,3e38,0\n1,1,1,1,1\n");
     let one_name = edited_model(&tmp, "one-name.strata", |m| {
         m.metadata.insert("strata.class_names".into(), r#"["setosa"]"#.into());
     });
@@ -189,11 +191,12 @@ fn bad_input_is_refused_with_a_message_that_names_it() {
         ("a model without trainable parameters (--layers 4)", vec!["train", "--data", &iris, "--layers", "4"]),
         ("an empty spec", vec!["train", "--data", &iris, "--model", &empty_spec]),
         ("a flatten-only spec", vec!["train", "--data", &iris, "--model", &flatten_only]),
-        ("NaN scores at evaluate", vec!["evaluate", "--model", &nan_model, "--data", &iris]),
+        ("a NaN weight at evaluate", vec!["evaluate", "--model", &nan_model, "--data", &iris]),
         ("one class name for three outputs", vec!["evaluate", "--model", &one_name, "--data", &iris]),
         ("a scaler of one feature for four", vec!["evaluate", "--model", &narrow_scaler, "--data", &iris]),
         ("a tensor held twice", vec!["evaluate", "--model", &twice, "--data", &iris]),
-        ("NaN scores at predict", vec!["predict", "--model", &nan_model, "--data", &iris]),
+        ("a NaN weight at predict", vec!["predict", "--model", &nan_model, "--data", &iris]),
+        ("inputs whose outputs overflow at predict", vec!["predict", "--model", &base_model, "--data", &overflowing]),
         ("a NaN validation fraction", vec!["train", "--data", &iris, "--val-fraction", "NaN"]),
         ("a negative validation fraction", vec!["train", "--data", &iris, "--val-fraction", "-0.1"]),
         ("a validation fraction of 1.5", vec!["train", "--data", &iris, "--val-fraction", "1.5"]),

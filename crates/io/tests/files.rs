@@ -139,6 +139,11 @@ fn counters_that_do_not_fit_the_spec_are_refused_as_counters() {
     saved.counters.push((name, 3));
     let err = saved.instantiate(&Registry::with_builtins()).unwrap_err();
     assert_eq!(err.to_string(), "model file has a counter 'bogus.calls' that the model does not keep");
+    // The same counter twice (the last would have won).
+    let (name, _) = saved.counters.pop().unwrap();
+    saved.counters = vec![(name.clone(), 3), (name.clone(), 4)];
+    let err = saved.instantiate(&Registry::with_builtins()).unwrap_err();
+    assert_eq!(err.to_string(), format!("model file holds the counter '{name}' twice"));
 }
 
 #[test]
@@ -312,4 +317,26 @@ fn a_residual_layer_s_tensors_take_pytorch_names_under_inner_and_its_layout() {
     let before = state_dict(&mut model);
     strata_io::safetensors::import(&mut model, &bytes, Path::new("residual.safetensors")).unwrap();
     assert_eq!(state_dict(&mut model), before);
+}
+
+#[test]
+fn a_non_finite_weight_in_a_safetensors_file_is_refused_by_its_name_and_index() {
+    // The second value of PyTorch's `2.bias` is infinite: refused where it is, the model unchanged.
+    let mut source = mlp(16);
+    let mut path = String::new();
+    let mut f = |p: strata_tensor::ParamRef<'_>| {
+        if p.name == "dense_2.bias" {
+            p.value.data_mut()[1] = f32::INFINITY;
+        }
+    };
+    source.visit_parameters(&mut strata_tensor::ParamVisitor::new(&mut path, &mut f));
+    let bytes = strata_io::safetensors::export(source.as_mut(), None).unwrap();
+    let mut model = mlp(17);
+    let before = state_dict(model.as_mut());
+    let err = strata_io::safetensors::import(model.as_mut(), &bytes, Path::new("inf.safetensors")).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "inf.safetensors: tensor '2.bias' holds inf at index 1: a model's weights are finite numbers"
+    );
+    assert_eq!(state_dict(model.as_mut()), before);
 }

@@ -129,6 +129,23 @@ pub enum LayerError {
         /// Parameter name.
         name: String,
     },
+    /// A tensor read from a file holds a value that is not finite (no
+    /// training writes one: it stops at the first non-finite loss).
+    #[error("tensor '{name}' holds {value} at index {index}: a model's weights are finite numbers")]
+    NonFiniteWeight {
+        /// Tensor name.
+        name: String,
+        /// The value's index in the tensor.
+        index: usize,
+        /// The value.
+        value: f32,
+    },
+    /// A model file holds two counters of one name.
+    #[error("model file holds the counter '{name}' twice")]
+    DuplicateCounter {
+        /// Counter name.
+        name: String,
+    },
     /// A model file lacks a counter the model keeps (dropout's calls, batch
     /// norm's `num_batches_tracked`), or holds one it does not.
     #[error("{}", if *.missing { format!("model file lacks the counter '{name}'") } else {

@@ -30,7 +30,12 @@ pub fn counters(model: &mut dyn Layer) -> Vec<(String, u64)> {
 /// Set a model's counters by name. Every counter of the model must be
 /// present, and every given counter must be used.
 pub fn load_counters(model: &mut dyn Layer, values: &[(String, u64)]) -> Result<()> {
-    let mut by_name: HashMap<&str, u64> = values.iter().map(|(n, v)| (n.as_str(), *v)).collect();
+    let mut by_name: HashMap<&str, u64> = HashMap::with_capacity(values.len());
+    for (n, v) in values {
+        if by_name.insert(n.as_str(), *v).is_some() {
+            return Err(LayerError::DuplicateCounter { name: n.clone() });
+        }
+    }
     let mut missing = None;
     let mut path = String::new();
     let mut tensors = |_: strata_tensor::ParamRef<'_>| {};
@@ -48,6 +53,22 @@ pub fn load_counters(model: &mut dyn Layer, values: &[(String, u64)]) -> Result<
         return Err(LayerError::Counter { name: name.to_string(), missing: false });
     }
     Ok(())
+}
+
+/// The first tensor value of `model` that is not finite, as an error
+/// naming the tensor (parameters and buffers, in visit order).
+pub fn check_finite(model: &mut dyn Layer) -> Result<()> {
+    let mut found = None;
+    let mut path = String::new();
+    let mut f = |p: strata_tensor::ParamRef<'_>| {
+        if found.is_none()
+            && let Some((index, &value)) = p.value.data().iter().enumerate().find(|(_, x)| !x.is_finite())
+        {
+            found = Some(LayerError::NonFiniteWeight { name: p.name.to_string(), index, value });
+        }
+    };
+    model.visit_parameters(&mut ParamVisitor::new(&mut path, &mut f));
+    found.map_or(Ok(()), Err)
 }
 
 /// Copy tensors into a model by name. Every parameter and buffer of the model

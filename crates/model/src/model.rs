@@ -412,6 +412,9 @@ impl Model {
             };
             ModelError::LayerInFile { path: path.to_path_buf(), source }
         })?;
+        let mut network = network;
+        strata_layers::check_finite(network.as_mut())
+            .map_err(|source| ModelError::LayerInFile { path: path.to_path_buf(), source })?;
         let input_shape = match meta.json::<Vec<Dim>>(keys::INPUT_SHAPE)? {
             Some(shape) => shape,
             None => declared_input_shape(&saved.spec).unwrap_or_default(),

@@ -70,6 +70,10 @@ impl ParamState for AdamState {
     fn mismatch(&self, shape: &[usize]) -> Option<&[usize]> {
         self.exp_avg.mismatch(shape).or_else(|| self.exp_avg_sq.mismatch(shape))
     }
+
+    fn invalid(&self) -> Option<String> {
+        state::finite("exp_avg", &self.exp_avg).or_else(|| state::finite_non_negative("exp_avg_sq", &self.exp_avg_sq))
+    }
 }
 
 /// Hyper-parameters of one Adam update as the shared rule sees them.

@@ -106,6 +106,17 @@ pub enum OptimizerError {
         /// The allowed range.
         reason: &'static str,
     },
+    /// Saved state whose values no update reaches (a NaN moment, a negative
+    /// running average of squares): refused when it is read.
+    #[error("{optimizer}: the saved state of '{name}' holds {what}")]
+    InvalidState {
+        /// The optimizer.
+        optimizer: &'static str,
+        /// Parameter name.
+        name: String,
+        /// What is wrong (`exp_avg_sq -1 at index 3, where a finite number of at least 0 belongs`).
+        what: String,
+    },
     /// An optimizer name that [`OptimizerConfig::from_name`] does not know.
     #[error("unknown optimizer '{name}' (expected one of: sgd, adam, adamw, rmsprop)")]
     UnknownOptimizer {

@@ -56,6 +56,11 @@ impl ParamState for RmsPropState {
     fn mismatch(&self, shape: &[usize]) -> Option<&[usize]> {
         self.square_avg.mismatch(shape).or_else(|| self.momentum_buffer.as_ref().and_then(|b| b.mismatch(shape)))
     }
+
+    fn invalid(&self) -> Option<String> {
+        state::finite_non_negative("square_avg", &self.square_avg)
+            .or_else(|| self.momentum_buffer.as_ref().and_then(|b| state::finite("momentum_buffer", b)))
+    }
 }
 
 /// RMSprop (Hinton), with PyTorch's `torch.optim.RMSprop` semantics (not

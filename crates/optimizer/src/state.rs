@@ -15,12 +15,33 @@ pub(crate) type StateMap<S> = BTreeMap<String, S>;
 pub(crate) trait ParamState {
     /// The shape of the first tensor of the state that differs from `shape`.
     fn mismatch(&self, shape: &[usize]) -> Option<&[usize]>;
+
+    /// The first value no update reaches, described (a state read from a
+    /// file is checked with it).
+    fn invalid(&self) -> Option<String>;
 }
 
 impl ParamState for Tensor {
     fn mismatch(&self, shape: &[usize]) -> Option<&[usize]> {
         (self.shape() != shape).then_some(self.shape())
     }
+
+    fn invalid(&self) -> Option<String> {
+        finite("momentum_buffer", self)
+    }
+}
+
+/// `what` at its first value that is not finite.
+pub(crate) fn finite(what: &str, t: &Tensor) -> Option<String> {
+    let (i, x) = t.data().iter().enumerate().find(|(_, x)| !x.is_finite())?;
+    Some(format!("{what} {x} at index {i}, where a finite number belongs"))
+}
+
+/// `what` at its first value that is not finite and at least 0 (a running
+/// average of squares).
+pub(crate) fn finite_non_negative(what: &str, t: &Tensor) -> Option<String> {
+    let (i, x) = t.data().iter().enumerate().find(|(_, x)| !(x.is_finite() && **x >= 0.0))?;
+    Some(format!("{what} {x} at index {i}, where a finite number of at least 0 belongs"))
 }
 
 /// Check that `grad` has `param`'s shape.
@@ -128,6 +149,11 @@ macro_rules! optimizer_common {
             type Error = $crate::OptimizerError;
             fn try_from(parts: $crate::state::Parts<$Config, $State>) -> $crate::Result<Self> {
                 parts.config.validate()?;
+                for (name, state) in &parts.state {
+                    if let Some(what) = $crate::state::ParamState::invalid(state) {
+                        return Err($crate::OptimizerError::InvalidState { optimizer: NAME, name: name.clone(), what });
+                    }
+                }
                 Ok($Type { config: parts.config, state: parts.state })
             }
         }

@@ -74,3 +74,33 @@ fn any_optimizer_delegates() {
     assert_eq!(any.learning_rate(), 0.25);
     assert_eq!(any.config(), OptimizerConfig::Sgd(SgdConfig { lr: 0.25, ..SgdConfig::default() }));
 }
+
+#[test]
+fn saved_state_no_update_reaches_is_refused_naming_the_parameter_and_value() {
+    // One Adam step and one RMSprop step on a 3-value parameter, through JSON
+    // (as a checkpoint carries them: each value's bits), then one value edited each.
+    use strata_tensor::Tensor;
+    let step = |name: &str| {
+        let mut o = OptimizerConfig::from_name(name, 0.1).unwrap().build_any().unwrap();
+        let mut p = Tensor::from_vec(&[3], vec![1.0, 2.0, 3.0]).unwrap();
+        o.update("w", &mut p, &Tensor::from_vec(&[3], vec![0.5, -0.5, 0.25]).unwrap()).unwrap();
+        serde_json::to_value(&o).unwrap()
+    };
+    let read = |v: &serde_json::Value| serde_json::from_value::<AnyOptimizer>(v.clone()).map_err(|e| e.to_string());
+    let adam = step("adam");
+    read(&adam).unwrap();
+    let mut negative = adam.clone();
+    negative["state"]["w"]["exp_avg_sq"]["bits"][1] = serde_json::json!((-1.0f32).to_bits());
+    assert_eq!(
+        read(&negative).unwrap_err(),
+        "Adam: the saved state of 'w' holds exp_avg_sq -1 at index 1, where a finite number of at least 0 belongs"
+    );
+    let rmsprop = step("rmsprop");
+    read(&rmsprop).unwrap();
+    let mut negative = rmsprop.clone();
+    negative["state"]["w"]["square_avg"]["bits"][2] = serde_json::json!((-0.5f32).to_bits());
+    assert_eq!(
+        read(&negative).unwrap_err(),
+        "RMSprop: the saved state of 'w' holds square_avg -0.5 at index 2, where a finite number of at least 0 belongs"
+    );
+}

@@ -15,6 +15,7 @@ use strata_tensor::ParamVisitor;
 pub(crate) fn check_snapshot(model: &mut dyn Layer, snapshot: &Snapshot, epochs: usize) -> Result<()> {
     let state = &snapshot.state;
     check_run(state, epochs)?;
+    check_weights(snapshot)?;
     check_counters(state)?;
     let trainable = trainable_names(model);
     if let Some(position) = state.run.as_ref().and_then(|r| r.position.as_ref()) {
@@ -41,6 +42,17 @@ fn check_run(state: &TrainerState, epochs: usize) -> Result<()> {
             "it was taken in a fit call of epochs {} to {} at epoch {}; this trainer runs {epochs} epochs a call",
             run.first_epoch, run.last_epoch, state.epoch
         ));
+    }
+    Ok(())
+}
+
+/// Finite weights (a training that met a non-finite loss stopped before it
+/// wrote one).
+fn check_weights(snapshot: &Snapshot) -> Result<()> {
+    for (name, t) in &snapshot.weights {
+        if let Some((index, value)) = t.data().iter().enumerate().find(|(_, x)| !x.is_finite()) {
+            return refuse(format!("its tensor '{name}' holds {value} at index {index}"));
+        }
     }
     Ok(())
 }
