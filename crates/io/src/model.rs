@@ -27,7 +27,9 @@ pub struct SavedModel {
 impl SavedModel {
     /// Capture a model (spec and every tensor).
     pub fn capture(model: &mut dyn Layer, metadata: BTreeMap<String, String>) -> strata_layers::Result<SavedModel> {
-        Ok(SavedModel { spec: model.spec()?, tensors: state_dict(model), metadata, counters: counters(model) })
+        let spec = model.spec()?;
+        spec.check_depth()?;
+        Ok(SavedModel { spec, tensors: state_dict(model), metadata, counters: counters(model) })
     }
 
     /// Rebuild the model with `registry` and load the weights into it.

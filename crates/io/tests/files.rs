@@ -340,3 +340,28 @@ fn a_non_finite_weight_in_a_safetensors_file_is_refused_by_its_name_and_index() 
     );
     assert_eq!(state_dict(model.as_mut()), before);
 }
+
+#[test]
+fn a_spec_nested_deeper_than_a_file_can_hold_is_refused_at_capture() {
+    // Residual inside residual, built in code: each adds two levels of JSON.
+    // 45 of them (93 levels) travel and read back; 60 (2 x 60 + 3 for the
+    // dense layer and the spec around it) would be written unreadable.
+    use strata_layers::{Dense, DenseConfig, Layer, Residual};
+    let nested = |n: usize| {
+        let mut rng = strata_tensor::StrataRng::seed_from_u64(3);
+        let mut layer: Box<dyn Layer> = Box::new(Dense::new(DenseConfig::new(2, 2), &mut rng).unwrap());
+        for _ in 0..n {
+            layer = Box::new(Residual::new(layer));
+        }
+        layer
+    };
+    let saved = SavedModel::capture(nested(45).as_mut(), Default::default()).unwrap();
+    let back = SavedModel::from_bytes(&saved.to_bytes().unwrap(), Path::new("deep.strata")).unwrap();
+    back.instantiate(&Registry::with_builtins()).unwrap();
+    let err = SavedModel::capture(nested(60).as_mut(), Default::default()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "model spec: the spec nests 123 levels of JSON deep; a model file or a checkpoint holds at most 100 (its \
+         reader's limit), so it could not be read back"
+    );
+}

@@ -30,6 +30,10 @@ pub struct LayerSpec {
     pub config: serde_json::Value,
 }
 
+/// How deep a spec's JSON may nest to travel in a file (serde_json reads
+/// 128 levels; the file's own structure takes some).
+pub const MAX_SPEC_DEPTH: usize = 100;
+
 impl LayerSpec {
     /// A spec from a serializable configuration.
     pub fn new(kind: &str, config: &impl Serialize) -> Result<LayerSpec> {
@@ -54,6 +58,29 @@ impl LayerSpec {
             return Err(spec_error(&format!("unknown field '{unknown}' ({takes})")));
         }
         Ok(parsed)
+    }
+
+    /// Refuse a spec nested deeper than [`MAX_SPEC_DEPTH`] levels of JSON
+    /// (a residual inside a residual, 60 times over, built in code): no
+    /// reader of a model file or a checkpoint would take it back.
+    pub fn check_depth(&self) -> Result<()> {
+        let mut deepest = 0;
+        let mut stack = vec![(&self.config, 2usize)];
+        while let Some((value, depth)) = stack.pop() {
+            deepest = deepest.max(depth);
+            match value {
+                serde_json::Value::Array(items) => stack.extend(items.iter().map(|v| (v, depth + 1))),
+                serde_json::Value::Object(map) => stack.extend(map.values().map(|v| (v, depth + 1))),
+                _ => {}
+            }
+        }
+        if deepest > MAX_SPEC_DEPTH {
+            return Err(LayerError::Spec(format!(
+                "the spec nests {deepest} levels of JSON deep; a model file or a checkpoint holds at most \
+                 {MAX_SPEC_DEPTH} (its reader's limit), so it could not be read back"
+            )));
+        }
+        Ok(())
     }
 
     /// Check that a kind without options was given none (`{}`, or no

@@ -166,8 +166,12 @@ impl Trainer {
     /// model's tensors and counters, the optimizer, and the trainer's state
     /// with every callback's state.
     pub fn snapshot(&self, model: &mut dyn Layer) -> Result<Snapshot> {
+        let spec = model.spec().ok();
+        if let Some(spec) = &spec {
+            spec.check_depth()?;
+        }
         Ok(Snapshot {
-            spec: model.spec().ok(),
+            spec,
             weights: state_dict(model),
             counters: counters(model),
             optimizer: self.core.optimizer.clone(),
