@@ -8,8 +8,8 @@ use crate::distributed::Session;
 use clap::Parser;
 use std::path::PathBuf;
 use strata::data::InMemoryDataset;
-use strata::layers::Registry;
-use strata::training::{Checkpoint, Every, ModelCheckpoint, Monitor, Snapshot};
+use strata::layers::{Layer, Registry};
+use strata::training::{Checkpoint, Every, ModelCheckpoint, Monitor, Snapshot, Trainer};
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
@@ -31,6 +31,21 @@ pub(crate) struct Run {
     /// The fingerprint of the training part the resumed run started on, when
     /// its checkpoint holds one (written since the sixteenth session).
     pub train_data: Option<String>,
+    /// The checkpoint resumed from (named in the errors of its restore).
+    pub from: Option<PathBuf>,
+}
+
+impl Run {
+    /// Restore the snapshot to resume from, if any, into `trainer` and
+    /// `model`; an error names the checkpoint.
+    pub fn restore(&mut self, trainer: &mut Trainer, model: &mut dyn Layer, keep: impl Fn(&str) -> bool) -> Result<()> {
+        let Some(mut snapshot) = self.snapshot.take() else { return Ok(()) };
+        snapshot.callbacks.retain(|name, _| keep(name));
+        trainer.restore(model, &snapshot).map_err(|e| {
+            let from = self.from.as_ref().map(|p| format!("{}: ", p.display())).unwrap_or_default();
+            format!("{from}{e}").into()
+        })
+    }
 }
 
 /// `strata train`, resuming when asked to. `--distributed` is not stored
@@ -40,9 +55,11 @@ pub fn train(a: TrainArgs, registry: &Registry, argv: Vec<String>) -> Result<()>
     let argv: Vec<String> = argv.into_iter().filter(|a| a != "--distributed").collect();
     let result = match a.resume.clone() {
         Some(dir) => resume(dir, a.quiet, &argv, registry, session.clone()),
-        None => {
-            crate::run::train(a, registry, Run { argv, snapshot: None, session: session.clone(), train_data: None })
-        }
+        None => crate::run::train(
+            a,
+            registry,
+            Run { argv, snapshot: None, session: session.clone(), train_data: None, from: None },
+        ),
     };
     match (result, session) {
         (Err(e), Some(session)) => session.fail(e),
@@ -105,7 +122,7 @@ fn resume(dir: PathBuf, quiet: bool, argv: &[String], registry: &Registry, sessi
         println!("resuming from {} (epoch {} done, step {})", path.display(), s.epoch, s.step);
     }
     let train_data = checkpoint.metadata.get(TRAIN_DATA).cloned();
-    let run = Run { argv: stored, snapshot: Some(checkpoint.snapshot), session, train_data };
+    let run = Run { argv: stored, snapshot: Some(checkpoint.snapshot), session, train_data, from: Some(path) };
     crate::run::train(*a, registry, run)
 }
 

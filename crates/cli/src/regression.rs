@@ -70,7 +70,7 @@ pub fn metrics(predicted: &[f64], actual: &[f32]) -> (f64, f64, f64) {
     ((se / n).sqrt(), ae / n, r2)
 }
 
-pub fn train(a: TrainArgs, registry: &Registry, run: Run) -> Result<()> {
+pub fn train(a: TrainArgs, registry: &Registry, mut run: Run) -> Result<()> {
     let started = Instant::now();
     let label_column = dataset::label_column(&a.data)?;
     if label_column == LabelColumn::None {
@@ -138,9 +138,7 @@ pub fn train(a: TrainArgs, registry: &Registry, run: Run) -> Result<()> {
         trainer.add_callback(cb)?;
     }
     let observations = crate::insight::observe(&mut trainer, val.as_ref().unwrap_or(&train))?;
-    if let Some(snapshot) = &run.snapshot {
-        trainer.restore(model.network_mut(), snapshot)?;
-    }
+    run.restore(&mut trainer, model.network_mut(), |_| true)?;
     if !a.quiet {
         println!(
             "data: {} ({} samples, {n_features} features, a real-valued target): train {}, validation {}, test {}",

@@ -271,10 +271,8 @@ fn prepare_trainer(
         trainer.add_callback(cb)?;
     }
     let observations = crate::insight::observe(&mut trainer, parts.val.as_ref().unwrap_or(&parts.train))?;
-    if let Some(mut snapshot) = run.snapshot.take() {
-        snapshot.callbacks.retain(|name, _| is_root || trainer.callback_names().contains(name));
-        trainer.restore(model.network_mut(), &snapshot)?;
-    }
+    let names = trainer.callback_names().to_vec();
+    run.restore(&mut trainer, model.network_mut(), |name| is_root || names.iter().any(|n| n == name))?;
     Ok((trainer, observations))
 }
 

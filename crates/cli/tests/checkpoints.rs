@@ -299,5 +299,22 @@ fn a_resume_on_changed_data_or_a_self_contradicting_checkpoint_is_refused() {
         text(&o)
     );
     assert!(!out.exists(), "nothing written");
+    // A snapshot that contradicts itself is named with the checkpoint it is in.
+    let mut checkpoint = strata::training::Checkpoint::load(&files[0]).unwrap();
+    args.truncate(args.len() - 2);
+    checkpoint.metadata.insert("strata.train_args".into(), serde_json::to_string(&args).unwrap());
+    checkpoint.snapshot.state.history.best_epoch = Some(50);
+    checkpoint.save(&files[0]).unwrap();
+    let o = strata(&["train", "--resume", &ck_s]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains(&format!(
+            "{}: cannot restore the snapshot: its history names epoch 50 the best, but holds epochs 1 to 1",
+            files[0].display()
+        )),
+        "{}",
+        text(&o)
+    );
+    assert!(!out.exists(), "nothing written");
     std::fs::remove_dir_all(&dir).ok();
 }
