@@ -196,7 +196,7 @@ pub fn import(model: &mut dyn Layer, bytes: &[u8], path: &Path) -> Result<()> {
             }
             let values =
                 to_f32(&view).map_err(|reason| bad(FormatProblem::Payload(format!("{}: {reason}", n.torch))))?;
-            if let Some((index, &value)) = values.iter().enumerate().find(|(_, x)| !x.is_finite()) {
+            if let Some((index, value)) = strata_tensor::first_failing(&values, f32::is_finite) {
                 let source = strata_layers::LayerError::NonFiniteWeight { name: n.torch.clone(), index, value };
                 return Err(IoError::Layer { path: path.to_path_buf(), source });
             }

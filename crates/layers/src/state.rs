@@ -62,7 +62,7 @@ pub fn check_finite(model: &mut dyn Layer) -> Result<()> {
     let mut path = String::new();
     let mut f = |p: strata_tensor::ParamRef<'_>| {
         if found.is_none()
-            && let Some((index, &value)) = p.value.data().iter().enumerate().find(|(_, x)| !x.is_finite())
+            && let Some((index, value)) = strata_tensor::first_failing(p.value.data(), f32::is_finite)
         {
             found = Some(LayerError::NonFiniteWeight { name: p.name.to_string(), index, value });
         }

@@ -33,14 +33,14 @@ impl ParamState for Tensor {
 
 /// `what` at its first value that is not finite.
 pub(crate) fn finite(what: &str, t: &Tensor) -> Option<String> {
-    let (i, x) = t.data().iter().enumerate().find(|(_, x)| !x.is_finite())?;
+    let (i, x) = strata_tensor::first_failing(t.data(), f32::is_finite)?;
     Some(format!("{what} {x} at index {i}, where a finite number belongs"))
 }
 
 /// `what` at its first value that is not finite and at least 0 (a running
 /// average of squares).
 pub(crate) fn finite_non_negative(what: &str, t: &Tensor) -> Option<String> {
-    let (i, x) = t.data().iter().enumerate().find(|(_, x)| !(x.is_finite() && **x >= 0.0))?;
+    let (i, x) = strata_tensor::first_failing(t.data(), |x| (0.0..f32::INFINITY).contains(&x))?;
     Some(format!("{what} {x} at index {i}, where a finite number of at least 0 belongs"))
 }
 

@@ -57,7 +57,7 @@ pub use linalg::{GemmStats, MatMut, MatRef, PARALLEL_THRESHOLD, SHARED_PRODUCTS_
 pub use params::{ParamRef, ParamVisitor};
 pub use rng::{StrataRng, splitmix64};
 pub use simd::{SimdPath, simd_forced, simd_path};
-pub use tensor::{Tensor, argmax, checked_numel, sum_lanes};
+pub use tensor::{Tensor, argmax, checked_numel, first_failing, sum_lanes};
 
 /// Every integer up to this one (2^24) is exact in `f32`: the most token ids
 /// or class labels that can be stored as `f32`.

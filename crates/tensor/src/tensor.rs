@@ -839,6 +839,22 @@ simd_kernel! {
     }
 }
 
+/// The first value of `data` that `ok` refuses, with its index. One pass
+/// without an early exit first (it vectorises: a file's tensors are checked
+/// at the speed they are read), then the index only when a value failed.
+///
+/// ```
+/// let finite = |x: f32| x.is_finite();
+/// assert_eq!(strata_tensor::first_failing(&[1.0, f32::NAN, f32::INFINITY], finite).map(|(i, _)| i), Some(1));
+/// assert_eq!(strata_tensor::first_failing(&[1.0, 2.0], finite), None);
+/// ```
+pub fn first_failing(data: &[f32], ok: impl Fn(f32) -> bool) -> Option<(usize, f32)> {
+    if data.iter().fold(true, |all, &x| all & ok(x)) {
+        return None;
+    }
+    data.iter().copied().enumerate().find(|&(_, x)| !ok(x))
+}
+
 /// Index of the largest value of `row` (the first, on ties; 0 for an
 /// empty row): a classifier's predicted class.
 ///

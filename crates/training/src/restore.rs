@@ -50,7 +50,7 @@ fn check_run(state: &TrainerState, epochs: usize) -> Result<()> {
 /// wrote one).
 fn check_weights(snapshot: &Snapshot) -> Result<()> {
     for (name, t) in &snapshot.weights {
-        if let Some((index, value)) = t.data().iter().enumerate().find(|(_, x)| !x.is_finite()) {
+        if let Some((index, value)) = strata_tensor::first_failing(t.data(), f32::is_finite) {
             return refuse(format!("its tensor '{name}' holds {value} at index {index}"));
         }
     }
