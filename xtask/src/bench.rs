@@ -381,7 +381,7 @@ pub fn median(values: &[f64]) -> Option<f64> {
 
 /// Higher is better for throughput, lower for time and memory.
 pub fn higher_is_better(unit: &str) -> bool {
-    matches!(unit, "GFLOP/s" | "samples/s")
+    unit.ends_with("/s")
 }
 
 fn print_table(rows: &[Row], peers: &[crate::peers::PeerFigure], threshold: f64) {
@@ -475,6 +475,15 @@ mod tests {
 
     fn options(args: &[&str]) -> Result<Options, String> {
         parse(&args.iter().map(|a| a.to_string()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn every_throughput_unit_is_better_higher_and_every_time_lower() {
+        // W2-adam's Mvalues/s was read as a time: a faster update was reported as a regression.
+        for unit in WORKLOADS.iter().map(|w| w.2) {
+            assert_eq!(higher_is_better(unit), unit != "us", "{unit}");
+        }
+        assert!(!higher_is_better("s") && !higher_is_better("MB"), "W6's wall time and memory");
     }
 
     #[test]
