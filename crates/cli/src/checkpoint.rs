@@ -150,8 +150,30 @@ pub(crate) fn callback(
     train: &InMemoryDataset,
     has_validation: bool,
 ) -> Result<Option<ModelCheckpoint>> {
+    let every = a.checkpoint_every.as_deref().map(parse_every).transpose()?;
+    if every.is_none() && a.checkpoint_dir.is_none() {
+        return Ok(None);
+    }
     let fingerprint = format!("{:08x}", train.fingerprint());
-    if let Some(started) = run.train_data.as_ref().filter(|f| **f != fingerprint) {
+    check_resume(a, run, &fingerprint)?;
+    let dir = a.checkpoint_dir.clone().unwrap_or_else(|| PathBuf::from("checkpoints"));
+    if dir.exists() && !dir.is_dir() {
+        return Err(format!("--checkpoint-dir {}: is a file; give a folder (made if missing)", dir.display()).into());
+    }
+    let monitor = if has_validation { Monitor::ValLoss } else { Monitor::Loss };
+    let mut cb = ModelCheckpoint::to_dir(dir)?
+        .every(every.unwrap_or(Every::Epochs(1)))
+        .keep_last(a.keep_last.max(1))
+        .monitor(monitor);
+    cb.metadata.insert(TRAIN_ARGS.into(), serde_json::to_string(&run.argv)?);
+    cb.metadata.insert(TRAIN_DATA.into(), fingerprint);
+    Ok(Some(cb))
+}
+
+/// A resumed run (`--resume` always names its checkpoint folder) goes on
+/// with the training part and the optimizer it started with.
+fn check_resume(a: &TrainArgs, run: &Run, fingerprint: &str) -> Result<()> {
+    if let Some(started) = run.train_data.as_ref().filter(|f| f.as_str() != fingerprint) {
         return Err(format!(
             "--resume: the training data differs from the data the run started on (fingerprint {fingerprint}, \
              the checkpoint's {started}): the data file changed since; resume with the data the run was started \
@@ -170,22 +192,7 @@ pub(crate) fn callback(
             .into());
         }
     }
-    let every = a.checkpoint_every.as_deref().map(parse_every).transpose()?;
-    if every.is_none() && a.checkpoint_dir.is_none() {
-        return Ok(None);
-    }
-    let dir = a.checkpoint_dir.clone().unwrap_or_else(|| PathBuf::from("checkpoints"));
-    if dir.exists() && !dir.is_dir() {
-        return Err(format!("--checkpoint-dir {}: is a file; give a folder (made if missing)", dir.display()).into());
-    }
-    let monitor = if has_validation { Monitor::ValLoss } else { Monitor::Loss };
-    let mut cb = ModelCheckpoint::to_dir(dir)?
-        .every(every.unwrap_or(Every::Epochs(1)))
-        .keep_last(a.keep_last.max(1))
-        .monitor(monitor);
-    cb.metadata.insert(TRAIN_ARGS.into(), serde_json::to_string(&run.argv)?);
-    cb.metadata.insert(TRAIN_DATA.into(), fingerprint);
-    Ok(Some(cb))
+    Ok(())
 }
 
 /// `2`, `2epochs`, `100steps`.

@@ -21,6 +21,18 @@ fn tensors(path: &Path) -> Vec<(String, Vec<u32>)> {
     saved.tensors.into_iter().map(|(n, t)| (n, t.data().iter().map(|x| x.to_bits()).collect())).collect()
 }
 
+/// The checkpoints of `dir`, oldest first.
+fn checkpoint_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("checkpoint-"))
+        .collect();
+    files.sort();
+    files
+}
+
 fn checkpoints_in(dir: &Path) -> usize {
     std::fs::read_dir(dir)
         .map_or(0, |d| d.flatten().filter(|e| e.file_name().to_string_lossy().starts_with("checkpoint-")).count())
@@ -209,13 +221,7 @@ fn a_damaged_newest_checkpoint_resumes_from_the_one_before_it() {
     let o = strata(&[&base[..], &every[..]].concat());
     assert!(o.status.success(), "{}", text(&o));
     std::fs::remove_file(&out).unwrap();
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&ck)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("checkpoint-"))
-        .collect();
-    files.sort();
+    let files = checkpoint_files(&ck);
     assert_eq!(files.len(), 3, "{files:?}");
     // As if it had stopped after epoch 2 (its last checkpoint gone), and the
     // disk had damaged that epoch's.
@@ -263,13 +269,7 @@ fn a_resume_on_changed_data_or_a_self_contradicting_checkpoint_is_refused() {
     ]);
     assert!(o.status.success(), "{}", text(&o));
     // As if it had stopped after epoch 1.
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&ck)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("checkpoint-"))
-        .collect();
-    files.sort();
+    let files = checkpoint_files(&ck);
     for newer in &files[1..] {
         std::fs::remove_file(newer).unwrap();
     }

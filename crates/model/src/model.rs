@@ -402,7 +402,7 @@ impl Model {
             other => other,
         })?;
         // Every error of the file's layers names the file.
-        let network = saved.instantiate(registry).map_err(|e| {
+        let mut network = saved.instantiate(registry).map_err(|e| {
             let source = match e {
                 LayerError::UnknownKind { kind, known, provider } => {
                     let provider = providers.get(&kind).cloned().or(provider);
@@ -412,7 +412,6 @@ impl Model {
             };
             ModelError::LayerInFile { path: path.to_path_buf(), source }
         })?;
-        let mut network = network;
         strata_layers::check_finite(network.as_mut())
             .map_err(|source| ModelError::LayerInFile { path: path.to_path_buf(), source })?;
         let input_shape = match meta.json::<Vec<Dim>>(keys::INPUT_SHAPE)? {
