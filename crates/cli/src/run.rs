@@ -91,10 +91,11 @@ fn load_parts(a: &TrainArgs, split_rng: &mut StrataRng) -> Result<Parts> {
     let n_classes = ds.n_classes().ok_or("the data has no class labels")?;
     let present = ds.class_counts().unwrap_or_default().iter().filter(|&&c| c > 0).count();
     if present < 2 {
+        // The labels' own file, when they have one (IDX).
+        let labels = a.data.labels.as_ref().map_or(loaded.name.clone(), |l| l.display().to_string());
         return Err(format!(
-            "{}: every row has the same class: a classifier needs at least two (for a real-valued target, use \
-             --task regression)",
-            loaded.name
+            "{labels}: every row has the same class: a classifier needs at least two (for a real-valued target, \
+             use --task regression)"
         )
         .into());
     }

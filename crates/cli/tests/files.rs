@@ -111,6 +111,7 @@ fn bad_input_is_refused_with_a_message_that_names_it() {
     );
     let two_images = write(&tmp, "two-images-idx3-ubyte", &idx_floats(&[0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]));
     let label_nine = write(&tmp, "nine-labels-idx1-ubyte", &idx_labels(&[0, 9]));
+    let same_labels = write(&tmp, "same-labels-idx1-ubyte", &idx_labels(&[3, 3]));
     // With the default seed the second row lands in the test part, where
     // 1e38, scaled by the training part's deviation, makes the outputs inf.
     let far_value = write(&tmp, "far.csv", b"1,2,0\n3,1e38,1\n5,6,0\n7,8,1\n1,1,0\n2,2,1\n");
@@ -156,6 +157,10 @@ fn bad_input_is_refused_with_a_message_that_names_it() {
         (
             "an IDX label above --max-class-index",
             vec!["train", "--data", &two_images, "--labels", &label_nine, "--max-class-index", "5"],
+        ),
+        (
+            "IDX labels of one class (the labels file named)",
+            vec!["train", "--data", &two_images, "--labels", &same_labels],
         ),
         ("--out naming the --data file", vec!["train", "--data", &victim, "--epochs", "1", "--out", &victim]),
         ("a held-out value that makes the outputs inf", vec!["train", "--data", &far_value, "--epochs", "1"]),
