@@ -85,12 +85,7 @@ fn resume(dir: PathBuf, quiet: bool, argv: &[String], registry: &Registry, sessi
     }
     let latest = match &session {
         Some(session) => session.latest_checkpoint(&dir)?,
-        None => Checkpoint::load_latest_valid(&dir)?.map(|(checkpoint, path, skipped)| {
-            for e in skipped {
-                eprintln!("warning: {e}: resuming from the checkpoint before it");
-            }
-            (checkpoint, path)
-        }),
+        None => latest_valid(&dir)?,
     };
     let (checkpoint, path) =
         latest.ok_or_else(|| format!("{}: no checkpoint to resume from (checkpoint-*.strata)", dir.display()))?;
@@ -124,6 +119,17 @@ fn resume(dir: PathBuf, quiet: bool, argv: &[String], registry: &Registry, sessi
     let train_data = checkpoint.metadata.get(TRAIN_DATA).cloned();
     let run = Run { argv: stored, snapshot: Some(checkpoint.snapshot), session, train_data, from: Some(path) };
     crate::run::train(*a, registry, run)
+}
+
+/// The newest checkpoint of `dir` that reads, with its path; each newer
+/// one that does not (damaged on disk) is named in a warning.
+pub(crate) fn latest_valid(dir: &std::path::Path) -> Result<Option<(Checkpoint, PathBuf)>> {
+    Ok(Checkpoint::load_latest_valid(dir)?.map(|(checkpoint, path, skipped)| {
+        for e in skipped {
+            eprintln!("warning: {e}: resuming from the checkpoint before it");
+        }
+        (checkpoint, path)
+    }))
 }
 
 /// How the run a checkpoint belongs to ended, if it did: its last epoch

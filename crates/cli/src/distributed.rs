@@ -55,11 +55,8 @@ mod imp {
             let mut bytes = Vec::new();
             let mut path = dir.to_path_buf();
             if self.is_root()
-                && let Some((checkpoint, p, skipped)) = Checkpoint::load_latest_valid(dir)?
+                && let Some((checkpoint, p)) = crate::checkpoint::latest_valid(dir)?
             {
-                for e in skipped {
-                    eprintln!("warning: {e}: resuming from the checkpoint before it");
-                }
                 bytes = checkpoint.to_bytes()?;
                 path = p;
             }

@@ -139,11 +139,6 @@ pub struct Adam {
 optimizer_common!(Adam, AdamConfig, AdamState, "Adam");
 
 impl Adam {
-    /// The names of the parameters it keeps state for (sorted).
-    pub fn state_names(&self) -> impl Iterator<Item = &str> {
-        self.state.keys().map(String::as_str)
-    }
-
     /// The state kept for `name`, if it has been updated.
     pub fn state(&self, name: &str) -> Option<&AdamState> {
         self.state.get(name)

@@ -70,11 +70,6 @@ pub struct AdamW {
 optimizer_common!(AdamW, AdamWConfig, AdamState, "AdamW");
 
 impl AdamW {
-    /// The names of the parameters it keeps state for (sorted).
-    pub fn state_names(&self) -> impl Iterator<Item = &str> {
-        self.state.keys().map(String::as_str)
-    }
-
     /// The state kept for `name`, if it has been updated.
     pub fn state(&self, name: &str) -> Option<&AdamState> {
         self.state.get(name)

@@ -97,11 +97,6 @@ pub struct RmsProp {
 optimizer_common!(RmsProp, RmsPropConfig, RmsPropState, "RMSprop");
 
 impl RmsProp {
-    /// The names of the parameters it keeps state for (sorted).
-    pub fn state_names(&self) -> impl Iterator<Item = &str> {
-        self.state.keys().map(String::as_str)
-    }
-
     /// The state kept for `name`, if it has been updated.
     pub fn state(&self, name: &str) -> Option<&RmsPropState> {
         self.state.get(name)

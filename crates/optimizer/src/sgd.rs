@@ -82,11 +82,6 @@ pub struct Sgd {
 optimizer_common!(Sgd, SgdConfig, Tensor, "SGD");
 
 impl Sgd {
-    /// The names of the parameters it keeps state for (sorted).
-    pub fn state_names(&self) -> impl Iterator<Item = &str> {
-        self.state.keys().map(String::as_str)
-    }
-
     /// The momentum buffer kept for `name`, if any.
     pub fn momentum_buffer(&self, name: &str) -> Option<&Tensor> {
         self.state.get(name)

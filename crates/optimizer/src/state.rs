@@ -176,6 +176,11 @@ macro_rules! optimizer_common {
                 &self.config
             }
 
+            /// The names of the parameters it keeps state for (sorted).
+            pub fn state_names(&self) -> impl Iterator<Item = &str> {
+                self.state.keys().map(String::as_str)
+            }
+
             /// Forget the state of one parameter; true if there was any.
             pub fn remove_state(&mut self, name: &str) -> bool {
                 self.state.remove(name).is_some()
