@@ -25,10 +25,13 @@ pub struct SavedModel {
 }
 
 impl SavedModel {
-    /// Capture a model (spec and every tensor).
+    /// Capture a model (spec and every tensor). A model no reader would take
+    /// back is refused: a spec nested too deep, a weight that is not finite
+    /// or a negative running variance ([`strata_layers::check_finite`]).
     pub fn capture(model: &mut dyn Layer, metadata: BTreeMap<String, String>) -> strata_layers::Result<SavedModel> {
         let spec = model.spec()?;
         spec.check_depth()?;
+        strata_layers::check_finite(model)?;
         Ok(SavedModel { spec, tensors: state_dict(model), metadata, counters: counters(model) })
     }
 

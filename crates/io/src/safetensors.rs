@@ -211,8 +211,20 @@ pub fn import(model: &mut dyn Layer, bytes: &[u8], path: &Path) -> Result<()> {
         }
     }
     let layer_err = |source| IoError::Layer { path: path.to_path_buf(), source };
+    strata_layers::check_named(model, &tensors).map_err(|e| layer_err(torch_named(e, &names)))?;
     load_state_dict(model, &tensors).map_err(layer_err)?;
     load_counters(model, &new_counters).map_err(layer_err)
+}
+
+/// `e` naming its tensor as the file does (PyTorch's name).
+fn torch_named(e: strata_layers::LayerError, names: &[TorchName]) -> strata_layers::LayerError {
+    match e {
+        strata_layers::LayerError::NegativeVariance { name, index, value } => {
+            let name = names.iter().find(|n| n.strata == name).map_or(name, |n| n.torch.clone());
+            strata_layers::LayerError::NegativeVariance { name, index, value }
+        }
+        other => other,
+    }
 }
 
 /// Read a safetensors file into `model` (see [`import`]).

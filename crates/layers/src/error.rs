@@ -140,6 +140,16 @@ pub enum LayerError {
         /// The value.
         value: f32,
     },
+    /// A tensor read from a file holds a negative running variance.
+    #[error("tensor '{name}' holds {value} at index {index}: a running variance is at least 0")]
+    NegativeVariance {
+        /// Tensor name.
+        name: String,
+        /// The value's index in the tensor.
+        index: usize,
+        /// The value.
+        value: f32,
+    },
     /// A model file holds two counters of one name.
     #[error("model file holds the counter '{name}' twice")]
     DuplicateCounter {

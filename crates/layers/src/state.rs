@@ -55,20 +55,46 @@ pub fn load_counters(model: &mut dyn Layer, values: &[(String, u64)]) -> Result<
     Ok(())
 }
 
-/// The first tensor value of `model` that is not finite, as an error
-/// naming the tensor (parameters and buffers, in visit order).
+/// The first tensor value of `model` that is not finite, or negative in a
+/// running variance, as an error naming the tensor (parameters and buffers,
+/// in visit order): [`LayerError::NonFiniteWeight`],
+/// [`LayerError::NegativeVariance`].
 pub fn check_finite(model: &mut dyn Layer) -> Result<()> {
-    let mut found = None;
+    let mut found = Ok(());
     let mut path = String::new();
     let mut f = |p: strata_tensor::ParamRef<'_>| {
-        if found.is_none()
-            && let Some((index, value)) = strata_tensor::first_failing(p.value.data(), f32::is_finite)
-        {
-            found = Some(LayerError::NonFiniteWeight { name: p.name.to_string(), index, value });
+        if found.is_ok() {
+            found = check_values(p.name, p.value.data(), p.non_negative);
         }
     };
     model.visit_parameters(&mut ParamVisitor::new(&mut path, &mut f));
-    found.map_or(Ok(()), Err)
+    found
+}
+
+/// [`check_finite`] for tensors about to be loaded into `model` with
+/// [`load_state_dict`] (a snapshot's weights): each is checked as the
+/// model's tensor of its name would be, and the model is left unchanged.
+pub fn check_named(model: &mut dyn Layer, tensors: &[(String, Tensor)]) -> Result<()> {
+    let mut variances = std::collections::HashSet::new();
+    let mut path = String::new();
+    let mut f = |p: strata_tensor::ParamRef<'_>| {
+        if p.non_negative {
+            variances.insert(p.name.to_string());
+        }
+    };
+    model.visit_parameters(&mut ParamVisitor::new(&mut path, &mut f));
+    tensors.iter().try_for_each(|(name, t)| check_values(name, t.data(), variances.contains(name)))
+}
+
+/// Finite values, and at least 0 where `non_negative`.
+fn check_values(name: &str, values: &[f32], non_negative: bool) -> Result<()> {
+    if let Some((index, value)) = strata_tensor::first_failing(values, f32::is_finite) {
+        return Err(LayerError::NonFiniteWeight { name: name.to_string(), index, value });
+    }
+    match non_negative.then(|| strata_tensor::first_failing(values, |x| x >= 0.0)).flatten() {
+        Some((index, value)) => Err(LayerError::NegativeVariance { name: name.to_string(), index, value }),
+        None => Ok(()),
+    }
 }
 
 /// Copy tensors into a model by name. Every parameter and buffer of the model

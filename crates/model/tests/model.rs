@@ -275,3 +275,56 @@ fn a_model_whose_file_could_not_be_read_back_is_refused_before_it_is_written() {
     );
     assert!(model().with_class_names(names(["setosa", "versicolor", "virginica"])).is_ok());
 }
+
+#[test]
+fn a_negative_running_variance_is_refused_when_saved_loaded_or_imported() {
+    // `sqrt(-1 + eps)` is NaN: every prediction in inference mode would be NaN.
+    let spec = LayerSpec::from_json(
+        r#"{"kind": "sequential", "config": {"input_shape": [3], "layers": [
+            {"kind": "dense", "config": {"n_inputs": 3, "n_outputs": 2}},
+            {"kind": "batch_norm", "config": {"n_features": 2}}]}}"#,
+    )
+    .unwrap();
+    let negative = |model: &mut Model| {
+        let mut path = String::new();
+        let mut f = |p: strata_tensor::ParamRef<'_>| {
+            if p.name == "batch_norm_1.running_var" {
+                p.value.data_mut()[1] = -1.0;
+            }
+        };
+        model.network_mut().visit_parameters(&mut strata_tensor::ParamVisitor::new(&mut path, &mut f));
+    };
+    let mut model = Model::from_spec(&spec, 1).unwrap();
+    negative(&mut model);
+    let err = model.to_saved().unwrap_err();
+    assert!(matches!(&err, ModelError::Layer(LayerError::NegativeVariance { index: 1, .. })), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        "tensor 'batch_norm_1.running_var' holds -1 at index 1: a running variance is at least 0"
+    );
+    // A file written by other code: refused at load, naming the file.
+    let mut good = Model::from_spec(&spec, 1).unwrap();
+    let mut saved = good.to_saved().unwrap();
+    saved.tensors.iter_mut().find(|(n, _)| n == "batch_norm_1.running_var").unwrap().1.data_mut()[0] = -0.5;
+    let path = temp("negative-variance");
+    std::fs::write(&path, saved.to_bytes().unwrap()).unwrap();
+    let err = Model::load(&path).unwrap_err();
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "{}: tensor 'batch_norm_1.running_var' holds -0.5 at index 0: a running variance is at least 0",
+            path.display()
+        )
+    );
+    // A PyTorch file: refused by PyTorch's name, the model unchanged.
+    let bytes = strata_io::safetensors::export(model.network_mut(), None).unwrap();
+    let before = strata_layers::state_dict(good.network_mut());
+    let err =
+        strata_io::safetensors::import(good.network_mut(), &bytes, std::path::Path::new("bn.safetensors")).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "bn.safetensors: tensor '1.running_var' holds -1 at index 1: a running variance is at least 0"
+    );
+    assert_eq!(strata_layers::state_dict(good.network_mut()), before);
+}

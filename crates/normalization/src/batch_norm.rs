@@ -467,7 +467,7 @@ impl Layer for BatchNorm {
             visitor.param("bias", &mut self.bias, &mut self.grad_bias);
         }
         visitor.buffer("running_mean", &mut self.running_mean);
-        visitor.buffer("running_var", &mut self.running_var);
+        visitor.variance("running_var", &mut self.running_var);
         visitor.counter("num_batches_tracked", &mut self.num_batches_tracked);
     }
 

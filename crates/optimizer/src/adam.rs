@@ -72,7 +72,13 @@ impl ParamState for AdamState {
     }
 
     fn invalid(&self) -> Option<String> {
-        state::finite("exp_avg", &self.exp_avg).or_else(|| state::finite_non_negative("exp_avg_sq", &self.exp_avg_sq))
+        state::finite("exp_avg", &self.exp_avg)
+            .or_else(|| state::finite_non_negative("exp_avg_sq", &self.exp_avg_sq))
+            .or_else(|| {
+                (self.step == 0)
+                    .then(|| state::zero_before_a_step(&[("exp_avg", &self.exp_avg), ("exp_avg_sq", &self.exp_avg_sq)]))
+                    .flatten()
+            })
     }
 }
 

@@ -44,6 +44,15 @@ pub(crate) fn finite_non_negative(what: &str, t: &Tensor) -> Option<String> {
     Some(format!("{what} {x} at index {i}, where a finite number of at least 0 belongs"))
 }
 
+/// The first value that is not zero in state no step has written yet (a
+/// saved `step` of 0 beside moments that are not zero contradict each other).
+pub(crate) fn zero_before_a_step(tensors: &[(&str, &Tensor)]) -> Option<String> {
+    tensors.iter().find_map(|(what, t)| {
+        let (i, x) = strata_tensor::first_failing(t.data(), |x| x == 0.0)?;
+        Some(format!("{what} {x} at index {i} with step 0, where no step has written a value yet"))
+    })
+}
+
 /// Check that `grad` has `param`'s shape.
 pub(crate) fn check_grad(optimizer: &'static str, name: &str, param: &Tensor, grad: &Tensor) -> Result<()> {
     if param.shape() == grad.shape() {

@@ -95,6 +95,15 @@ fn saved_state_no_update_reaches_is_refused_naming_the_parameter_and_value() {
         read(&negative).unwrap_err(),
         "Adam: the saved state of 'w' holds exp_avg_sq -1 at index 1, where a finite number of at least 0 belongs"
     );
+    // A step of 0 beside moments one step wrote: the next update would take
+    // them for a first step's (bias corrections 1 - 0.9 and 1 - 0.999).
+    // exp_avg[0] = (1 - 0.9) · 0.5, computed in f32: 0.050000012.
+    let mut unstepped = adam.clone();
+    unstepped["state"]["w"]["step"] = serde_json::json!(0);
+    assert_eq!(
+        read(&unstepped).unwrap_err(),
+        "Adam: the saved state of 'w' holds exp_avg 0.050000012 at index 0 with step 0, where no step has written a value yet"
+    );
     let rmsprop = step("rmsprop");
     read(&rmsprop).unwrap();
     let mut negative = rmsprop.clone();

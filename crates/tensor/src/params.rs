@@ -14,6 +14,9 @@ pub struct ParamRef<'a> {
     /// The accumulated gradient (same shape), or `None` for a non-trainable
     /// buffer such as a batch-norm running mean.
     pub grad: Option<&'a mut Tensor>,
+    /// Whether every value is at least 0 (a running variance, reported with
+    /// [`ParamVisitor::variance`]): a file holding a negative one is refused.
+    pub non_negative: bool,
 }
 
 /// Walks a model's parameters, building dotted names on a reused buffer (no
@@ -98,16 +101,27 @@ impl<'a> ParamVisitor<'a> {
     pub fn param(&mut self, name: &str, value: &mut Tensor, grad: &mut Tensor) {
         let len = self.path.len();
         self.path.push_str(name);
-        (self.f)(ParamRef { name: self.path, value, grad: Some(grad) });
+        (self.f)(ParamRef { name: self.path, value, grad: Some(grad), non_negative: false });
         self.path.truncate(len);
     }
 
     /// Report a non-trainable buffer (saved with the model, never updated by
     /// an optimizer).
     pub fn buffer(&mut self, name: &str, value: &mut Tensor) {
+        self.buffer_of(name, value, false);
+    }
+
+    /// Report a buffer of running variances: as [`ParamVisitor::buffer`],
+    /// and every value is at least 0 (a model file holding a negative one is
+    /// refused when read, where it would make `sqrt(var + eps)` NaN).
+    pub fn variance(&mut self, name: &str, value: &mut Tensor) {
+        self.buffer_of(name, value, true);
+    }
+
+    fn buffer_of(&mut self, name: &str, value: &mut Tensor, non_negative: bool) {
         let len = self.path.len();
         self.path.push_str(name);
-        (self.f)(ParamRef { name: self.path, value, grad: None });
+        (self.f)(ParamRef { name: self.path, value, grad: None, non_negative });
         self.path.truncate(len);
     }
 

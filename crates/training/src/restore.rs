@@ -15,7 +15,7 @@ use strata_tensor::ParamVisitor;
 pub(crate) fn check_snapshot(model: &mut dyn Layer, snapshot: &Snapshot, epochs: usize) -> Result<()> {
     let state = &snapshot.state;
     check_run(state, epochs)?;
-    check_weights(snapshot)?;
+    check_weights(model, snapshot)?;
     check_counters(state)?;
     let trainable = trainable_names(model);
     if let Some(position) = state.run.as_ref().and_then(|r| r.position.as_ref()) {
@@ -47,14 +47,9 @@ fn check_run(state: &TrainerState, epochs: usize) -> Result<()> {
 }
 
 /// Finite weights (a training that met a non-finite loss stopped before it
-/// wrote one).
-fn check_weights(snapshot: &Snapshot) -> Result<()> {
-    for (name, t) in &snapshot.weights {
-        if let Some((index, value)) = strata_tensor::first_failing(t.data(), f32::is_finite) {
-            return refuse(format!("its tensor '{name}' holds {value} at index {index}"));
-        }
-    }
-    Ok(())
+/// wrote one), running variances at least 0.
+fn check_weights(model: &mut dyn Layer, snapshot: &Snapshot) -> Result<()> {
+    strata_layers::check_named(model, &snapshot.weights).or_else(|e| refuse(format!("its {e}")))
 }
 
 /// The base learning rate, the epoch early stopping restored, the stream.

@@ -102,6 +102,7 @@ impl Snapshot {
     pub fn build_model(&self, registry: &Registry) -> strata_layers::Result<Box<dyn Layer>> {
         let spec = self.spec.as_ref().ok_or_else(|| LayerError::NotSerializable { layer: "snapshot".into() })?;
         let mut model = registry.build(spec, &mut StrataRng::seed_from_u64(0))?;
+        strata_layers::check_named(model.as_mut(), &self.weights)?;
         load_state_dict(model.as_mut(), &self.weights)?;
         load_counters(model.as_mut(), &self.counters)?;
         Ok(model)

@@ -284,7 +284,10 @@ fn a_snapshot_that_contradicts_itself_is_refused_naming_the_contradiction() {
              of the model or not a finite number of at least 0",
             Box::new(|s| position(s).grad_norms.push(("dense_9.weight".into(), 1.0))),
         ),
-        ("its tensor 'dense_1.weight' holds NaN at index 2", Box::new(|s| s.weights[0].1.data_mut()[2] = f32::NAN)),
+        (
+            "its tensor 'dense_1.weight' holds NaN at index 2: a model's weights are finite numbers",
+            Box::new(|s| s.weights[0].1.data_mut()[2] = f32::NAN),
+        ),
         ("its base learning rate is -0.001, not a finite number of at least 0", Box::new(|s| s.state.base_lr = -0.001)),
         (
             "its history names epoch 50 the best, but holds epochs 1 to 2",
