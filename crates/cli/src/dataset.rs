@@ -110,6 +110,7 @@ pub fn csv_options(args: &DataArgs, label_column: LabelColumn, task: Task) -> Re
         max_line_bytes: args.max_line_bytes,
         max_bytes: args.max_data_bytes,
         max_class_index: args.max_class_index,
+        ..CsvOptions::default()
     })
 }
 

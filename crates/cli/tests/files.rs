@@ -448,6 +448,34 @@ fn a_gzipped_idx_file_whose_values_memory_refuses_is_an_error_not_an_abort() {
 }
 
 #[test]
+fn a_gzipped_csv_whose_values_memory_refuses_is_an_error_not_an_abort() {
+    // 100 million cells of "0," (200 MB of text, 200 KB gzipped) become
+    // 400 MB of f32: under an address-space limit of 300 MB the values'
+    // growth fails. Before the check, the process aborted (exit 134).
+    use std::io::Write;
+    let tmp = temp_dir("csv-bomb");
+    let path = tmp.join("bomb.csv.gz");
+    let mut gz = flate2::write::GzEncoder::new(std::fs::File::create(&path).unwrap(), flate2::Compression::fast());
+    let line = "0,".repeat(99) + "1\n";
+    let lines = line.repeat(1000);
+    for _ in 0..1000 {
+        gz.write_all(lines.as_bytes()).unwrap();
+    }
+    gz.finish().unwrap();
+    let data = path.display().to_string();
+    let o = std::process::Command::new("sh")
+        .args(["-c", "ulimit -v 300000 && exec \"$0\" \"$@\"", env!("CARGO_BIN_EXE_strata")])
+        .args(["train", "--data", &data])
+        .output()
+        .unwrap();
+    std::fs::remove_dir_all(&tmp).ok();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let out = text(&o);
+    assert!(out.contains(&format!("error: {data}: line ")), "{out}");
+    assert!(out.contains("values need") && out.contains("bytes, more than this machine can allocate"), "{out}");
+}
+
+#[test]
 fn a_class_name_with_a_line_break_is_refused_where_it_stands() {
     // `predict` prints one class name a line: a quoted name holding a line
     // break would print two lines for one row (150 rows gave 200 lines).

@@ -114,6 +114,11 @@ pub struct CsvOptions {
     /// The largest class index accepted; also at most twice the number of
     /// rows plus 1000, so a stray large number cannot ask for a huge layer.
     pub max_class_index: usize,
+    /// The most values kept (features and targets, as `f32`); by default as
+    /// many as a quarter of this machine's memory holds
+    /// ([`crate::data_budget`]), so a gzip file that inflates to gigabytes of
+    /// short numbers is an error, not a process the memory runs out under.
+    pub max_values: usize,
 }
 
 impl Default for CsvOptions {
@@ -129,6 +134,7 @@ impl Default for CsvOptions {
             max_line_bytes: MAX_LINE_BYTES,
             max_bytes: MAX_DATA_BYTES,
             max_class_index: MAX_CLASS_INDEX,
+            max_values: crate::memory::default_max_values(),
         }
     }
 }
@@ -410,6 +416,7 @@ impl<'a> Parser<'a> {
         if found != n_cols {
             return Err(DataError::Ragged { file: self.source.to_owned(), line, expected: n_cols, found });
         }
+        self.make_room(n_cols, line)?;
         let start = self.features.len();
         let mut target = None;
         for (col, cell) in record.iter().enumerate() {
@@ -456,6 +463,22 @@ impl<'a> Parser<'a> {
         }
         self.rows += 1;
         Ok(())
+    }
+
+    /// Room for one more row of `n_cols` cells, within `max_values`.
+    fn make_room(&mut self, n_cols: usize, line: usize) -> Result<()> {
+        let kept = self.features.len() + self.targets.len();
+        let reason = if kept.saturating_add(n_cols) > self.opts.max_values {
+            crate::memory::beyond(self.opts.max_values, "values")
+        } else {
+            match crate::memory::room(&mut self.features, n_cols, "values")
+                .and_then(|()| crate::memory::room(&mut self.targets, 1, "targets"))
+            {
+                Ok(()) => return Ok(()),
+                Err(reason) => reason,
+            }
+        };
+        Err(DataError::Text { file: self.source.to_owned(), line, reason })
     }
 
     fn push_target(&mut self, cell: &[u8], line: usize, col: usize) -> Result<()> {

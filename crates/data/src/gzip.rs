@@ -19,17 +19,23 @@ pub(crate) fn maybe_gunzip<'a>(bytes: &'a [u8], file: &str) -> Result<Cow<'a, [u
     if !is_gzip(bytes) {
         return Ok(Cow::Borrowed(bytes));
     }
-    let mut out = Vec::new();
-    let limit = crate::csv::MAX_DATA_BYTES;
-    MultiGzDecoder::new(bytes)
-        .take(limit + 1)
-        .read_to_end(&mut out)
-        .map_err(|source| DataError::Gzip { file: file.to_owned(), source })?;
-    if out.len() as u64 > limit {
-        let reason = format!("the data goes on beyond {limit} bytes once decompressed, the most Strata reads");
-        return Err(DataError::Text { file: file.to_owned(), line: 0, reason });
+    let limit = crate::csv::MAX_DATA_BYTES.min(crate::memory::data_budget());
+    let text = |reason| DataError::Text { file: file.to_owned(), line: 0, reason };
+    let (mut out, mut chunk) = (Vec::new(), vec![0u8; 1 << 20]);
+    let mut decoder = MultiGzDecoder::new(bytes);
+    loop {
+        let n = decoder.read(&mut chunk).map_err(|source| DataError::Gzip { file: file.to_owned(), source })?;
+        if n == 0 {
+            return Ok(Cow::Owned(out));
+        }
+        if (out.len() + n) as u64 > limit {
+            return Err(text(format!(
+                "the data goes on beyond {limit} bytes once decompressed, the most Strata reads"
+            )));
+        }
+        crate::memory::room(&mut out, n, "bytes").map_err(text)?;
+        out.extend_from_slice(&chunk[..n]);
     }
-    Ok(Cow::Owned(out))
 }
 
 /// Call `line(number, bytes)` for every line of `reader` (its 1-based number,

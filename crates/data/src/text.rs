@@ -36,8 +36,19 @@ pub fn read_lines_bytes(bytes: &[u8], source: &str) -> Result<Vec<String>> {
 }
 
 fn read_lines_from<R: BufRead>(reader: R, (source, path): (&str, &Path)) -> Result<Vec<String>> {
-    let mut lines = Vec::new();
+    let mut lines: Vec<String> = Vec::new();
+    // A line costs its text and a `String` (24 bytes): a gigabyte of empty
+    // lines would take 12 GB.
+    let (budget, mut used) = (crate::memory::data_budget(), 0u64);
     for_each_line(reader, (source, path), Some(MAX_TEXT_BYTES), |line, bytes| {
+        used += (bytes.len() + std::mem::size_of::<String>()) as u64;
+        let limit =
+            if used > budget { Err(crate::memory::beyond(format!("{budget} bytes"), "of lines")) } else { Ok(()) };
+        limit.and_then(|()| crate::memory::room(&mut lines, 1, "lines")).map_err(|reason| DataError::Text {
+            file: source.into(),
+            line,
+            reason,
+        })?;
         let text = bytes.strip_suffix(b"\n").unwrap_or(bytes);
         let text = text.strip_suffix(b"\r").unwrap_or(text);
         let text = std::str::from_utf8(text).map_err(|e| DataError::Text {

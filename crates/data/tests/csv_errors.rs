@@ -210,6 +210,13 @@ fn limits_stop_long_lines_large_data_and_large_class_indices_before_allocating()
     assert_eq!(err.to_string(), "t.csv: line 2: a line longer than 100 bytes, the longest Strata reads");
     let err = parse("1,2,0\n3,4,1\n5,6,0\n", &CsvOptions { max_bytes: 8, ..Default::default() }).unwrap_err();
     assert!(matches!(err, DataError::Text { .. }), "{err:?}");
+    // Three values a row: the third row would make 9, above 8.
+    let err = parse("1,2,0\n3,4,1\n5,6,0\n", &CsvOptions { max_values: 8, ..Default::default() }).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "t.csv: line 3: the data holds more than 8 values, the most Strata keeps in memory from one file"
+    );
+    assert!(parse("1,2,0\n3,4,1\n5,6,0\n", &CsvOptions { max_values: 9, ..Default::default() }).is_ok());
     // 4 rows: class indices up to 2 * 4 + 1000 = 1008.
     assert!(default_parse("1,0\n1,1\n1,1008\n1,0\n").is_ok());
     let err = default_parse("1,0\n1,1\n1,1009\n1,0\n").unwrap_err();

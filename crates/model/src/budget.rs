@@ -93,18 +93,13 @@ pub fn default_budget() -> u64 {
 /// The default budget of [`check_activations`]: the values a quarter of
 /// this machine's memory holds as layer outputs while training (an output
 /// and its gradient: 8 bytes each); 2^29 when the memory cannot be read.
-/// The memory is read once a process (a read of `/proc/meminfo` costs more
-/// than a batch-1 forward pass).
+/// The memory is read once a process ([`strata_tensor::machine_memory`]).
 pub fn default_activation_budget() -> u64 {
-    static BUDGET: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
-    *BUDGET.get_or_init(|| quarter_of_memory().map_or(1 << 29, |bytes| bytes / 8))
+    quarter_of_memory().map_or(1 << 29, |bytes| bytes / 8)
 }
 
 fn quarter_of_memory() -> Option<u64> {
-    let total_kb = std::fs::read_to_string("/proc/meminfo").ok().and_then(|m| {
-        m.lines().find_map(|l| l.strip_prefix("MemTotal:")?.trim().strip_suffix("kB")?.trim().parse::<u64>().ok())
-    });
-    total_kb.map(|kb| kb.saturating_mul(1024) / 4)
+    strata_tensor::machine_memory().map(|bytes| bytes / 4)
 }
 
 /// Refuse a network whose layers' outputs for one batch of `batch` samples
