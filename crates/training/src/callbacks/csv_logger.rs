@@ -83,7 +83,7 @@ impl Callback for CsvLogger {
         if let Some(w) = self.writer.as_mut() {
             w.write_record(CsvLogger::row(record))?;
             w.flush().map_err(|e| format!("{}: {e}", self.path.display()))?;
-            self.state.rows += 1;
+            self.state.rows = self.state.rows.saturating_add(1);
         }
         Ok(())
     }

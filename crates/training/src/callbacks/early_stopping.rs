@@ -113,13 +113,13 @@ impl Callback for EarlyStopping {
     }
 
     fn on_epoch_end(&mut self, ctx: &mut CallbackContext<'_>, record: &EpochRecord) -> CallbackResult {
-        self.state.seen += 1;
+        self.state.seen = self.state.seen.saturating_add(1);
         let index = self.state.seen - 1;
         let Some(current) = record.monitored(self.monitor) else { return Ok(()) };
         if index < self.start_from_epoch {
             return Ok(());
         }
-        self.state.wait += 1;
+        self.state.wait = self.state.wait.saturating_add(1);
         if self.is_improvement(current, self.state.best) {
             self.state.best = Some(current);
             self.state.best_epoch = record.epoch;

@@ -122,7 +122,7 @@ impl Callback for ReduceLrOnPlateau {
             self.state.best = Some(current);
             self.state.wait = 0;
         } else if self.state.cooldown_counter == 0 {
-            self.state.wait += 1;
+            self.state.wait = self.state.wait.saturating_add(1);
             if self.state.wait >= self.patience {
                 let old = ctx.base_learning_rate();
                 if old > self.min_lr {
