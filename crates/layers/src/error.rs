@@ -140,6 +140,10 @@ pub enum LayerError {
         /// The value.
         value: f32,
     },
+    /// A batch would make the layers' outputs hold more values than the
+    /// budget allows ([`crate::check_activations`]): refused before it runs.
+    #[error("{0}")]
+    TooManyActivations(Box<ActivationExcess>),
     /// A tensor read from a file holds a negative running variance.
     #[error("tensor '{name}' holds {value} at index {index}: a running variance is at least 0")]
     NegativeVariance {
@@ -242,4 +246,29 @@ impl LayerError {
             _ => None,
         }
     }
+}
+
+/// What [`LayerError::TooManyActivations`] found: the largest output of a
+/// batch and the total against the budget.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error(
+    "a batch of {batch} samples would make layer '{layer}' ({kind}) output {} ({values} values), more than \
+     the budget of {budget} values for all the layers' outputs",
+    crate::ShapeDisplay(shape)
+)]
+pub struct ActivationExcess {
+    /// The layer with the largest output, by path (`conv2d_1`).
+    pub layer: String,
+    /// Its kind.
+    pub kind: String,
+    /// Its output's shape for the batch.
+    pub shape: Vec<crate::Dim>,
+    /// Samples in the batch.
+    pub batch: usize,
+    /// Values of that output.
+    pub values: u128,
+    /// Values of every layer's output.
+    pub total: u128,
+    /// The budget.
+    pub budget: u64,
 }

@@ -36,6 +36,7 @@
 #![warn(missing_docs)]
 
 mod activation;
+mod budget;
 mod dense;
 mod dropout;
 mod error;
@@ -51,9 +52,10 @@ mod summary;
 mod zero;
 
 pub use activation::ActivationLayer;
+pub use budget::{check_activations, default_activation_budget};
 pub use dense::{Dense, DenseConfig};
 pub use dropout::{Dropout, DropoutConfig, dropout_mask};
-pub use error::{LayerError, Result};
+pub use error::{ActivationExcess, LayerError, Result};
 pub use flatten::Flatten;
 pub use layer::{
     Layer, Mode, check_features, check_grad, check_input, check_sample_shape, check_token_ids, features_output_shape,

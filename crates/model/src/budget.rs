@@ -3,7 +3,7 @@
 
 use crate::error::{ModelError, Result};
 use serde_json::Value;
-use strata_layers::{Dim, Layer, LayerSpec};
+use strata_layers::LayerSpec;
 
 /// Values (parameters and buffers) a layer of each kind of the workspace
 /// allocates, from its configuration; 0 for kinds without parameters and
@@ -90,77 +90,8 @@ pub fn default_budget() -> u64 {
     quarter_of_memory().map_or(1 << 28, |bytes| bytes / 16)
 }
 
-/// The default budget of [`check_activations`]: the values a quarter of
-/// this machine's memory holds as layer outputs while training (an output
-/// and its gradient: 8 bytes each); 2^29 when the memory cannot be read.
-/// The memory is read once a process ([`strata_tensor::machine_memory`]).
-pub fn default_activation_budget() -> u64 {
-    quarter_of_memory().map_or(1 << 29, |bytes| bytes / 8)
-}
-
 fn quarter_of_memory() -> Option<u64> {
     strata_tensor::machine_memory().map(|bytes| bytes / 4)
-}
-
-/// Refuse a network whose layers' outputs for one batch of `batch` samples
-/// of `sample_shape` would hold more than `budget` values, naming the
-/// largest output, before a batch runs. Few parameters can still ask for
-/// outputs no memory holds (a convolution padded by 20000, say), and a
-/// layer keeps its output while training.
-///
-/// ```
-/// use strata_layers::LayerSpec;
-/// use strata_tensor::StrataRng;
-/// let spec = LayerSpec::from_json(r#"{"kind": "sequential", "config": {"input_shape": [1, 8, 8], "layers": [
-///     {"kind": "conv2d", "config": {"in_channels": 1, "out_channels": 4, "kernel_size": 3, "padding": 20000}}]}}"#)?;
-/// let network = strata_model::registry().build(&spec, &mut StrataRng::seed_from_u64(0))?;
-/// let err = strata_model::check_activations(network.as_ref(), &[1, 8, 8], 64, 1 << 30).unwrap_err();
-/// assert_eq!(
-///     err.to_string(),
-///     "a batch of 64 samples would make layer 'conv2d_1' (conv2d) output [64, 4, 40006, 40006] \
-///      (409722889216 values), more than the budget of 1073741824 values for all the layers' outputs"
-/// );
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-pub fn check_activations(network: &dyn Layer, sample_shape: &[usize], batch: usize, budget: u64) -> Result<()> {
-    let mut outputs = Vec::new();
-    let input: Vec<Dim> = sample_shape.iter().map(|&n| Dim::Fixed(n)).collect();
-    output_values(network, "", &input, &mut outputs);
-    let batch_values = |per_sample: u128| per_sample.saturating_mul(batch as u128);
-    let total = outputs.iter().fold(0u128, |t, o| t.saturating_add(batch_values(o.2)));
-    if total <= u128::from(budget) {
-        return Ok(());
-    }
-    let (layer, kind, per_sample, shape) = outputs.into_iter().max_by_key(|o| o.2).unwrap_or_default();
-    let mut shape: Vec<Dim> = shape;
-    shape.insert(0, Dim::Fixed(batch));
-    Err(ModelError::TooManyActivations { layer, kind, shape, batch, values: batch_values(per_sample), total, budget })
-}
-
-/// The output shape of every leaf layer (path, kind, values a sample,
-/// shape), children chained from their parent's input while their shapes
-/// chain; `None` when `layer` does not take `input`.
-fn output_values(
-    layer: &dyn Layer,
-    path: &str,
-    input: &[Dim],
-    out: &mut Vec<(String, String, u128, Vec<Dim>)>,
-) -> Option<Vec<Dim>> {
-    let shape = layer.output_shape(input).ok()?;
-    let children = layer.children();
-    if children.is_empty() {
-        let values = shape.iter().fold(1u128, |v, d| v.saturating_mul(d.fixed().unwrap_or(1) as u128));
-        out.push((path.to_string(), layer.kind().to_string(), values, shape.clone()));
-    }
-    let mut inner = input.to_vec();
-    for (name, child) in children {
-        let p = if path.is_empty() { name.to_string() } else { format!("{path}.{name}") };
-        match output_values(child, &p, &inner, out) {
-            Some(next) => inner = next,
-            None => break,
-        }
-    }
-    Some(shape)
 }
 
 /// Refuse a spec whose layers would hold more than `budget` values, naming

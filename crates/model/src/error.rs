@@ -49,29 +49,6 @@ pub enum ModelError {
         /// Why.
         reason: String,
     },
-    /// A batch would make the layers' outputs hold more values than the
-    /// budget allows ([`crate::check_activations`]): refused before it runs.
-    #[error(
-        "a batch of {batch} samples would make layer '{layer}' ({kind}) output {} ({values} values), more than \
-         the budget of {budget} values for all the layers' outputs",
-        strata_layers::ShapeDisplay(shape)
-    )]
-    TooManyActivations {
-        /// The layer with the largest output, by path (`conv2d_1`).
-        layer: String,
-        /// Its kind.
-        kind: String,
-        /// Its output's shape for the batch.
-        shape: Vec<strata_layers::Dim>,
-        /// Samples in the batch.
-        batch: usize,
-        /// Values of that output.
-        values: u128,
-        /// Values of every layer's output.
-        total: u128,
-        /// The budget.
-        budget: u64,
-    },
     /// A model's layers would hold more values than the budget allows
     /// ([`crate::check_budget`]): refused before anything is allocated.
     #[error(

@@ -37,7 +37,8 @@ mod error;
 mod model;
 mod registry;
 
-pub use budget::{check_activations, check_budget, default_activation_budget, default_budget, layer_counts};
+pub use budget::{check_budget, default_budget, layer_counts};
 pub use error::{ModelError, Result};
 pub use model::{Model, keys};
 pub use registry::registry;
+pub use strata_layers::{check_activations, default_activation_budget};

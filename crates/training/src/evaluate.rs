@@ -42,7 +42,7 @@ pub(crate) fn evaluate_with(
     features: &mut Tensor,
     targets: &mut Tensor,
 ) -> Result<Metrics> {
-    check_data(model, data, "evaluation")?;
+    check_data(model, data, "evaluation", EVAL_BATCH)?;
     let n = data.len();
     let mut indices: Vec<usize> = Vec::with_capacity(EVAL_BATCH.min(n));
     let (mut loss_sum, mut terms) = (0f64, 0f64);
@@ -66,9 +66,12 @@ pub(crate) fn evaluate_with(
     })
 }
 
-/// A dataset that is not empty, whose samples the model takes, and whose
-/// class labels fit the model's output.
-pub(crate) fn check_data(model: &dyn Layer, data: &dyn Dataset, what: &'static str) -> Result<()> {
+/// A dataset that is not empty, whose samples the model takes, whose
+/// class labels fit the model's output, and whose batches of `batch`
+/// samples make outputs the memory holds
+/// ([`strata_layers::check_activations`]: a batch of 60,000 images through
+/// a convolution would otherwise abort the process where it allocates).
+pub(crate) fn check_data(model: &dyn Layer, data: &dyn Dataset, what: &'static str, batch: usize) -> Result<()> {
     if data.is_empty() {
         return Err(TrainingError::EmptyDataset { what });
     }
@@ -83,7 +86,8 @@ pub(crate) fn check_data(model: &dyn Layer, data: &dyn Dataset, what: &'static s
     {
         return Err(TrainingError::LabelOutOfRange { what, label: n_classes - 1, n_classes: width });
     }
-    Ok(())
+    let budget = strata_layers::default_activation_budget();
+    Ok(strata_layers::check_activations(model, data.feature_shape(), batch.min(data.len()), budget)?)
 }
 
 /// The model's per-sample input shape as far as an error tells it.

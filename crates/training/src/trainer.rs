@@ -239,9 +239,9 @@ impl Trainer {
         validation: Option<&dyn Dataset>,
     ) -> Result<History> {
         self.core.config.validate().map_err(TrainingError::InvalidConfig)?;
-        check_data(model, train, "training")?;
+        check_data(model, train, "training", self.core.config.batch_size)?;
         if let Some(v) = validation {
-            check_data(model, v, "validation")?;
+            check_data(model, v, "validation", crate::evaluate::EVAL_BATCH)?;
         }
         if let Some(position) = self.core.state.run.as_ref().and_then(|r| r.position.as_ref()) {
             let n_batches = train.len().div_ceil(self.core.config.batch_size);

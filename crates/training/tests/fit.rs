@@ -258,3 +258,44 @@ fn a_dataset_claiming_more_samples_than_memory_holds_is_an_error_not_an_abort() 
          more than this machine can allocate"
     );
 }
+
+#[test]
+fn batches_whose_outputs_the_memory_cannot_hold_are_refused_before_training() {
+    // A user's Dataset of 2^40 samples in batches of 2^40: the 2-8-2 MLP's
+    // hidden layer alone would output 8 * 2^40 values (a quarter of any
+    // machine's memory holds far fewer), and its allocation would abort.
+    #[derive(Debug)]
+    struct Claims(Vec<usize>);
+    impl strata_data::Dataset for Claims {
+        fn len(&self) -> usize {
+            1 << 40
+        }
+        fn feature_shape(&self) -> &[usize] {
+            &self.0
+        }
+        fn fill_batch(&self, _: &[usize], _: &mut Tensor, _: &mut Tensor) -> strata_data::Result<()> {
+            Err(strata_data::DataError::Empty { what: "never read".into() })
+        }
+    }
+    let mut m = model(1);
+    let config = FitConfig { epochs: 1, batch_size: 1 << 40, progress: Progress::Silent, ..FitConfig::default() };
+    let err = trainer(config, 0.01).fit(m.as_mut(), &Claims(vec![2]), None).unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            TrainingError::Layer(strata_layers::LayerError::TooManyActivations(e))
+                if e.layer == "dense_1" && e.batch == 1 << 40
+        ),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string().starts_with(
+            "a batch of 1099511627776 samples would make layer 'dense_1' (dense) output [1099511627776, 8] \
+             (8796093022208 values), more than the budget of "
+        ),
+        "{err}"
+    );
+    // The same data evaluated: batches of 512, within the budget; the data's error is then the first.
+    let err = evaluate(m.as_mut(), &Claims(vec![2]), &LossKind::CrossEntropy).unwrap_err();
+    assert_eq!(err.to_string(), "never read holds no data");
+}
