@@ -16,8 +16,17 @@ pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<()> {
 /// over `path`, and the folder synced so the rename itself is durable. If
 /// `write` fails, the temporary file is removed and `path` is untouched.
 /// Temporary files a killed writer left beside `path` are removed first.
+///
+/// A symbolic link is written through: the file it points to is replaced,
+/// the link stays. A character device or a named pipe (`/dev/null`, a FIFO)
+/// is written in place, as `cp` would: renaming over it would replace the
+/// device itself with a regular file (as root, `/dev/null`).
 pub fn atomic_write_with(path: &Path, write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> Result<()> {
-    let (dir, name) = split(path)?;
+    let target = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    if is_device_or_pipe(&target) {
+        return write_in_place(&target, write).map_err(|e| IoError::io(path, e));
+    }
+    let (dir, name) = split(&target)?;
     remove_stale(&dir, &name);
     let tmp = dir.join(format!("{}{}.{}{}", TMP_PREFIX, name, std::process::id(), TMP_SUFFIX));
     let result = (|| {
@@ -26,13 +35,31 @@ pub fn atomic_write_with(path: &Path, write: impl FnOnce(&mut dyn Write) -> std:
         write(&mut out)?;
         let file = out.into_inner().map_err(|e| e.into_error())?;
         file.sync_all()?;
-        std::fs::rename(&tmp, path)?;
+        std::fs::rename(&tmp, &target)?;
         sync_dir(&dir)
     })();
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
     result.map_err(|e| IoError::io(path, e))
+}
+
+/// Whether `path` is a character device or a named pipe.
+#[cfg(unix)]
+fn is_device_or_pipe(path: &Path) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    std::fs::metadata(path).is_ok_and(|m| m.file_type().is_char_device() || m.file_type().is_fifo())
+}
+
+#[cfg(not(unix))]
+fn is_device_or_pipe(_path: &Path) -> bool {
+    false
+}
+
+fn write_in_place(path: &Path, write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> std::io::Result<()> {
+    let mut out = BufWriter::new(std::fs::OpenOptions::new().write(true).open(path)?);
+    write(&mut out)?;
+    out.flush()
 }
 
 const TMP_PREFIX: &str = ".";

@@ -36,6 +36,38 @@ fn the_next_write_removes_what_a_killed_writer_left() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+#[cfg(unix)]
+#[test]
+fn a_symlink_is_written_through_and_a_device_or_pipe_in_place() {
+    use std::os::unix::fs::FileTypeExt;
+    let dir = scratch("special");
+    // A link: the file it points to gets the new bytes, the link stays a link.
+    let real = dir.join("real.strata");
+    atomic_write(&real, b"old").unwrap();
+    let link = dir.join("link.strata");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    atomic_write(&link, b"new").unwrap();
+    assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+    assert_eq!(std::fs::read(&real).unwrap(), b"new");
+    // A named pipe: written in place (a reader takes the bytes), still a pipe.
+    let fifo = dir.join("fifo");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read(fifo).unwrap())
+    };
+    atomic_write(&fifo, b"through the pipe").unwrap();
+    assert_eq!(reader.join().unwrap(), b"through the pipe");
+    assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
+    // /dev/null: still the device afterwards (renaming over it, as root, made it a regular file).
+    let null = std::path::Path::new("/dev/null");
+    if std::fs::metadata(null).is_ok_and(|m| m.file_type().is_char_device()) {
+        atomic_write(null, b"discarded").unwrap();
+        assert!(std::fs::metadata(null).unwrap().file_type().is_char_device());
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 #[test]
 fn a_checkpoint_folder_keeps_the_last_k_and_the_best() {
     let dir = scratch("keep");
