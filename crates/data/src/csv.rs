@@ -373,6 +373,8 @@ struct Parser<'a> {
     /// Cells per row and the target's 0-based column, fixed by the first data row.
     layout: Option<(usize, Option<usize>)>,
     header_seen: bool,
+    /// Cells of the header row, once read.
+    header_cells: Option<usize>,
     features: Vec<f32>,
     /// Per row: the target's text id (classification) or value (regression).
     targets: Vec<f32>,
@@ -391,6 +393,7 @@ impl<'a> Parser<'a> {
             source,
             layout: None,
             header_seen: false,
+            header_cells: None,
             features: Vec::new(),
             targets: Vec::new(),
             texts: HashMap::new(),
@@ -403,6 +406,7 @@ impl<'a> Parser<'a> {
     fn push(&mut self, record: &::csv::ByteRecord, line: usize) -> Result<()> {
         if self.opts.has_header && !self.header_seen {
             self.header_seen = true;
+            self.header_cells = Some(record.len());
             return Ok(());
         }
         if record.len() == 1 && record[0].is_empty() {
@@ -411,7 +415,10 @@ impl<'a> Parser<'a> {
         let found = record.len();
         let (n_cols, label_col) = match self.layout {
             Some(layout) => layout,
-            None => *self.layout.insert((found, self.label_column(found, line)?)),
+            None => {
+                self.check_header_width(found, line)?;
+                *self.layout.insert((found, self.label_column(found, line)?))
+            }
         };
         if found != n_cols {
             return Err(DataError::Ragged { file: self.source.to_owned(), line, expected: n_cols, found });
@@ -463,6 +470,20 @@ impl<'a> Parser<'a> {
         }
         self.rows += 1;
         Ok(())
+    }
+
+    /// The header names as many columns as the first data row holds: one
+    /// name fewer would shift every name, so `--label-column progression`
+    /// would take the column before it, in silence.
+    fn check_header_width(&self, found: usize, line: usize) -> Result<()> {
+        match self.header_cells {
+            Some(names) if names != found => Err(DataError::Text {
+                file: self.source.to_owned(),
+                line,
+                reason: format!("the header names {names} columns, but this first data row holds {found} cells"),
+            }),
+            _ => Ok(()),
+        }
     }
 
     /// Room for one more row of `n_cols` cells, within `max_values`.

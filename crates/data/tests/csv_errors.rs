@@ -49,6 +49,17 @@ fn header_and_delimiter() {
 }
 
 #[test]
+fn a_header_of_another_width_than_the_rows_is_refused() {
+    // One name short: every name after the gap would name the column before it.
+    let opts = CsvOptions { has_header: true, ..Default::default() };
+    let err = parse("a,b,label\n1,2,3,0\n5,6,7,1\n", &opts).unwrap_err();
+    assert_eq!(err.to_string(), "t.csv: line 2: the header names 3 columns, but this first data row holds 4 cells");
+    let err = parse("a,b,c,d,label\n\n1,2,3,0\n", &opts).unwrap_err();
+    assert_eq!(err.to_string(), "t.csv: line 3: the header names 5 columns, but this first data row holds 4 cells");
+    assert!(parse("a,b,c,label\n1,2,3,0\n5,6,7,1\n", &opts).is_ok());
+}
+
+#[test]
 fn ragged_row_names_its_line() {
     let err = default_parse("1,2,0\n3,4,1\n\n5,6\n").unwrap_err();
     // Line 3 is blank (skipped); the short row is line 4.
