@@ -90,7 +90,7 @@ fn delimiter(args: &DataArgs) -> Result<u8, String> {
 
 /// `--missing`; `mean` reads missing values as NaN, filled with the
 /// training part's means once the data is split ([`fill_missing`]).
-fn missing(args: &DataArgs) -> Result<Missing, String> {
+pub(crate) fn missing(args: &DataArgs) -> Result<Missing, String> {
     match args.missing.as_str() {
         "error" => Ok(Missing::Error),
         "drop" => Ok(Missing::Drop),

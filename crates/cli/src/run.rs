@@ -538,6 +538,11 @@ pub fn evaluate(a: EvaluateArgs, registry: &Registry) -> Result<()> {
 }
 
 pub fn predict(a: PredictArgs, registry: &Registry) -> Result<()> {
+    if dataset::missing(&a.data)? == strata::data::Missing::Drop {
+        return Err("--missing drop: predict prints one line for each row of the file, and rows left out would \
+                    shift every line after them (use --missing mean, or mend the rows)"
+            .into());
+    }
     let mut model = Model::load_with(&a.model, registry)?;
     let ds = load_for_model(&model, &a.data, false)?;
     let output = model.output(ds.features())?;

@@ -487,3 +487,19 @@ fn a_class_name_with_a_line_break_is_refused_where_it_stands() {
     assert!(text(&o).contains("a class name holds a control character"), "{}", text(&o));
     assert!(text(&o).contains(&format!("{csv}: line 2, column 3")), "{}", text(&o));
 }
+
+#[test]
+fn predict_refuses_missing_drop_whose_left_out_rows_would_shift_its_lines() {
+    // 4 rows, one with a missing value: `drop` printed 3 lines, with nothing to tell which row was left out.
+    let tmp = temp_dir("predict-drop");
+    let csv = write(&tmp, "x.csv", b"1,2,0\n3,NA,1\n5,6,0\n7,8,1\n");
+    let o = strata(&["predict", "--model", "any.strata", "--data", &csv, "--missing", "drop"]);
+    std::fs::remove_dir_all(&tmp).ok();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert_eq!(o.stdout, b"");
+    assert!(
+        text(&o).contains("error: --missing drop: predict prints one line for each row of the file"),
+        "{}",
+        text(&o)
+    );
+}
