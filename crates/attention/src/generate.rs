@@ -28,7 +28,9 @@ impl Sampling {
 /// `count` new sequences from a causal language model whose output at each
 /// position is the next id's logits: each starts with `start`, and grows by
 /// one sampled id at a time until it draws `end` (not included) or reaches
-/// `sampling.max_len` ids. The sequences grow side by side, as one batch.
+/// `sampling.max_len` ids. The sequences grow side by side, as batches of at
+/// most [`GENERATE_BATCH`] (memory bounded whatever `count`), in order from
+/// one random stream.
 ///
 /// ```
 /// use strata_attention::{Sampling, generate, presets};
@@ -61,29 +63,55 @@ pub fn generate(
             ),
         });
     }
-    let invalid = |reason: String| LayerError::InvalidConfig { layer: "generate".into(), reason };
+    let mut out: Vec<Vec<usize>> = Vec::new();
+    out.try_reserve_exact(count).map_err(|_| invalid(format!("{count} sequences: more than memory holds")))?;
+    let batch = GENERATE_BATCH.min(count.max(1));
+    strata_layers::check_activations(model, &[sampling.max_len], batch, strata_layers::default_activation_budget())?;
     let mut rng = StrataRng::seed_from_u64(sampling.seed);
-    let mut ids: Vec<Vec<usize>> = Vec::new();
-    ids.try_reserve_exact(count).map_err(|_| invalid(format!("{count} sequences: more than memory holds")))?;
-    ids.resize(count, vec![start]);
-    let mut done = vec![false; count];
     let mut probs = Vec::new();
+    while out.len() < count {
+        let n = (count - out.len()).min(GENERATE_BATCH);
+        let ids = grow(model, (start, end), n, sampling, &mut rng, &mut probs)?;
+        out.extend(ids.into_iter().map(|s| s.into_iter().skip(1).take_while(|&i| i != end).collect::<Vec<_>>()));
+    }
+    Ok(out)
+}
+
+/// The most sequences [`generate`] grows side by side.
+pub const GENERATE_BATCH: usize = 256;
+
+fn invalid(reason: String) -> LayerError {
+    LayerError::InvalidConfig { layer: "generate".into(), reason }
+}
+
+/// `n` sequences grown side by side from `start` until each has drawn `end`
+/// or all reach `max_len` ids (with `start`, and the ends drawn).
+fn grow(
+    model: &mut dyn Layer,
+    (start, end): (usize, usize),
+    n: usize,
+    sampling: &Sampling,
+    rng: &mut StrataRng,
+    probs: &mut Vec<f64>,
+) -> Result<Vec<Vec<usize>>> {
+    let mut ids = vec![vec![start]; n];
+    let mut done = vec![false; n];
     while ids.first().is_some_and(|s| s.len() < sampling.max_len) && done.iter().any(|d| !d) {
         let len = ids[0].len();
         let data = ids.iter().flat_map(|s| s.iter().map(|&i| i as f32)).collect();
-        let logits = model.forward(&Tensor::from_vec(&[count, len], data)?, Mode::Eval)?;
+        let logits = model.forward(&Tensor::from_vec(&[n, len], data)?, Mode::Eval)?;
         let vocab = logits.shape().last().copied().unwrap_or(0);
         if len == 1 && (0..vocab).all(|i| sampling.forbidden.contains(&i)) {
             return Err(invalid(format!("every one of the {vocab} ids is forbidden: none can be drawn")));
         }
         for (b, seq) in ids.iter_mut().enumerate() {
             let last = &logits.data()[(b * len + len - 1) * vocab..(b * len + len) * vocab];
-            let next = if done[b] { end } else { draw(last, sampling, &mut probs, &mut rng) };
+            let next = if done[b] { end } else { draw(last, sampling, probs, rng) };
             done[b] |= next == end;
             seq.push(next);
         }
     }
-    Ok(ids.into_iter().map(|s| s.into_iter().skip(1).take_while(|&i| i != end).collect()).collect())
+    Ok(ids)
 }
 
 /// One id from the softmax of `logits / temperature` (the largest at 0).

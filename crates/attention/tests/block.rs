@@ -131,6 +131,11 @@ fn generation_is_fixed_by_its_seed_and_respects_its_limits() {
         err.to_string(),
         "layer 'generate': invalid configuration: every one of the 7 ids is forbidden: none can be drawn"
     );
+    // Batches of GENERATE_BATCH (256) from one random stream: 300 samples
+    // begin with the 256 a call for 256 gives.
+    let many = generate(model.as_mut(), 1, 2, 300, &sampling(4, 1.0)).unwrap();
+    assert_eq!(many.len(), 300);
+    assert_eq!(many[..256], generate(model.as_mut(), 1, 2, 256, &sampling(4, 1.0)).unwrap()[..]);
     // More sequences than memory holds: refused before allocating.
     let err = generate(model.as_mut(), 1, 2, usize::MAX, &sampling(0, 1.0)).unwrap_err();
     assert!(err.to_string().ends_with("sequences: more than memory holds"), "{err}");
