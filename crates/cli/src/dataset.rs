@@ -193,11 +193,16 @@ fn read(args: &DataArgs, label_column: LabelColumn, task: Task) -> Result<Loaded
 }
 
 /// IDX files are named `*-idx3-ubyte[.gz]` and start with two zero bytes, a
-/// type code and a rank (a CSV file never starts with a zero byte).
+/// type code and a rank (a CSV file never starts with a zero byte). Only a
+/// regular file is looked into: the bytes read from a pipe (`/dev/stdin`)
+/// would be gone for the reader after.
 fn looks_like_idx(path: &std::path::Path) -> bool {
     let name = path.file_name().map(|n| n.to_string_lossy().to_lowercase()).unwrap_or_default();
     if name.contains("idx") || name.contains("ubyte") {
         return true;
+    }
+    if !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
+        return false;
     }
     let mut head = [0u8; 4];
     std::fs::File::open(path).and_then(|mut f| std::io::Read::read_exact(&mut f, &mut head)).is_ok()
