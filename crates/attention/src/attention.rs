@@ -173,12 +173,12 @@ impl MultiHeadAttention {
         let w_out = Init::XavierUniform.sample(&[d, d], d, d, rng)?;
         let nb = |n: usize| if config.bias { n } else { 0 };
         Ok(MultiHeadAttention {
-            g_w_in: Tensor::zeros(&[d, 3 * d]),
-            g_w_out: Tensor::zeros(&[d, d]),
-            b_in: Tensor::zeros(&[nb(3 * d)]),
-            b_out: Tensor::zeros(&[nb(d)]),
-            g_b_in: Tensor::zeros(&[nb(3 * d)]),
-            g_b_out: Tensor::zeros(&[nb(d)]),
+            g_w_in: Tensor::try_zeros(&[d, 3 * d])?,
+            g_w_out: Tensor::try_zeros(&[d, d])?,
+            b_in: Tensor::try_zeros(&[nb(3 * d)])?,
+            b_out: Tensor::try_zeros(&[nb(d)])?,
+            g_b_in: Tensor::try_zeros(&[nb(3 * d)])?,
+            g_b_out: Tensor::try_zeros(&[nb(d)])?,
             w_in,
             w_out,
             config,

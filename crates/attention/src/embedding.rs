@@ -90,7 +90,7 @@ impl Embedding {
             weight.data_mut()[p * d..(p + 1) * d].fill(0.0);
         }
         Ok(Embedding {
-            grad_weight: Tensor::zeros(&[v, d]),
+            grad_weight: Tensor::try_zeros(&[v, d])?,
             weight,
             config,
             ids: Vec::new(),

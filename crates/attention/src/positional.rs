@@ -105,7 +105,7 @@ impl PositionalEncoding {
             PositionKind::Learned => Tensor::random_normal(&[l, d], 0.0, 0.02, rng)?,
         };
         Ok(PositionalEncoding {
-            grad_table: Tensor::zeros(table.shape()),
+            grad_table: Tensor::try_zeros(table.shape())?,
             table,
             config,
             seq: 0,

@@ -236,8 +236,8 @@ impl Conv2d {
         Ok(Conv2d {
             grad_weight: Tensor::try_zeros(&shape)?,
             weight,
-            bias: Tensor::zeros(&[n_bias]),
-            grad_bias: Tensor::zeros(&[n_bias]),
+            bias: Tensor::try_zeros(&[n_bias])?,
+            grad_bias: Tensor::try_zeros(&[n_bias])?,
             config,
             input: Tensor::default(),
             trained: None,

@@ -94,10 +94,10 @@ impl Dense {
             config.init.sample(&[config.n_inputs, config.n_outputs], config.n_inputs, config.n_outputs, rng)?;
         let n_bias = if config.bias { config.n_outputs } else { 0 };
         Ok(Dense {
-            grad_weight: Tensor::zeros(weight.shape()),
+            grad_weight: Tensor::try_zeros(weight.shape())?,
             weight,
-            bias: Tensor::zeros(&[n_bias]),
-            grad_bias: Tensor::zeros(&[n_bias]),
+            bias: Tensor::try_zeros(&[n_bias])?,
+            grad_bias: Tensor::try_zeros(&[n_bias])?,
             config,
             input: Tensor::default(),
             has_input: false,

@@ -64,6 +64,12 @@ impl AdamState {
     pub fn zeros(shape: &[usize]) -> Self {
         AdamState { step: 0, exp_avg: Tensor::zeros(shape), exp_avg_sq: Tensor::zeros(shape) }
     }
+
+    /// [`AdamState::zeros`], an allocation the machine refuses being
+    /// [`strata_tensor::TensorError::Alloc`].
+    pub fn try_zeros(shape: &[usize]) -> strata_tensor::Result<Self> {
+        Ok(AdamState { step: 0, exp_avg: Tensor::try_zeros(shape)?, exp_avg_sq: Tensor::try_zeros(shape)? })
+    }
 }
 
 impl ParamState for AdamState {
@@ -155,7 +161,7 @@ impl Optimizer for Adam {
     fn update(&mut self, name: &str, param: &mut Tensor, grad: &Tensor) -> Result<()> {
         let c = &self.config;
         let rule = AdamRule { lr: c.lr, beta1: c.beta1, beta2: c.beta2, eps: c.eps, l2: c.weight_decay, decay: 1.0 };
-        state::update_with_state(NAME, &mut self.state, name, param, grad, AdamState::zeros, |s, p, g| {
+        state::update_with_state(NAME, &mut self.state, name, param, grad, AdamState::try_zeros, |s, p, g| {
             rule.apply(s, p, g)
         })
     }

@@ -81,7 +81,7 @@ impl Optimizer for AdamW {
         let c = &self.config;
         let decay = 1.0 - c.lr * c.weight_decay;
         let rule = AdamRule { lr: c.lr, beta1: c.beta1, beta2: c.beta2, eps: c.eps, l2: 0.0, decay };
-        state::update_with_state(NAME, &mut self.state, name, param, grad, AdamState::zeros, |s, p, g| {
+        state::update_with_state(NAME, &mut self.state, name, param, grad, AdamState::try_zeros, |s, p, g| {
             rule.apply(s, p, g)
         })
     }

@@ -106,9 +106,11 @@ impl RmsProp {
 impl Optimizer for RmsProp {
     fn update(&mut self, name: &str, param: &mut Tensor, grad: &Tensor) -> Result<()> {
         let RmsPropConfig { lr, alpha, eps, momentum, weight_decay: wd } = self.config;
-        let init = |shape: &[usize]| RmsPropState {
-            square_avg: Tensor::zeros(shape),
-            momentum_buffer: (momentum > 0.0).then(|| Tensor::zeros(shape)),
+        let init = |shape: &[usize]| {
+            Ok(RmsPropState {
+                square_avg: Tensor::try_zeros(shape)?,
+                momentum_buffer: if momentum > 0.0 { Some(Tensor::try_zeros(shape)?) } else { None },
+            })
         };
         state::update_with_state(NAME, &mut self.state, name, param, grad, init, |s, ps, gs| {
             if momentum > 0.0 {

@@ -97,7 +97,7 @@ impl Optimizer for Sgd {
             on_halves(s, |s| kernels::sgd(s.ps, s.gs, lr, wd));
             return Ok(());
         }
-        state::update_with_state(NAME, &mut self.state, name, param, grad, Tensor::zeros, |buf, ps, gs| {
+        state::update_with_state(NAME, &mut self.state, name, param, grad, Tensor::try_zeros, |buf, ps, gs| {
             on_halves(Slices { ps, gs, a: buf.data_mut(), b: &mut [] }, |s| {
                 kernels::sgd_momentum(s.ps, s.gs, s.a, lr, wd, momentum, nesterov);
             });

@@ -78,7 +78,7 @@ pub(crate) fn update_with_state<S: ParamState>(
     name: &str,
     param: &mut Tensor,
     grad: &Tensor,
-    init: impl FnOnce(&[usize]) -> S,
+    init: impl FnOnce(&[usize]) -> strata_tensor::Result<S>,
     rule: impl FnOnce(&mut S, &mut [f32], &[f32]),
 ) -> Result<()> {
     check_grad(optimizer, name, param, grad)?;
@@ -94,7 +94,8 @@ pub(crate) fn update_with_state<S: ParamState>(
         rule(state, param.data_mut(), grad.data());
         return Ok(());
     }
-    let mut state = init(param.shape());
+    // Fallibly: a parameter the memory held may leave no room for its state.
+    let mut state = init(param.shape())?;
     rule(&mut state, param.data_mut(), grad.data());
     states.insert(name.to_owned(), state);
     Ok(())
