@@ -166,6 +166,7 @@ pub(crate) fn callback(
     if dir.exists() && !dir.is_dir() {
         return Err(format!("--checkpoint-dir {}: is a file; give a folder (made if missing)", dir.display()).into());
     }
+    check_dir_is_ours(a, run, &dir)?;
     let monitor = if has_validation { Monitor::ValLoss } else { Monitor::Loss };
     let mut cb = ModelCheckpoint::to_dir(dir)?
         .every(every.unwrap_or(Every::Epochs(1)))
@@ -174,6 +175,47 @@ pub(crate) fn callback(
     cb.metadata.insert(TRAIN_ARGS.into(), serde_json::to_string(&run.argv)?);
     cb.metadata.insert(TRAIN_DATA.into(), fingerprint);
     Ok(Some(cb))
+}
+
+/// A new run's checkpoint folder holds no other run's checkpoints (its
+/// rotation would delete them, its `best.strata` replace theirs, and
+/// `--resume` would then continue this run instead), and `--out` is not one
+/// of the folder's checkpoint files.
+fn check_dir_is_ours(a: &TrainArgs, run: &Run, dir: &std::path::Path) -> Result<()> {
+    if run.snapshot.is_none() && dir.is_dir() {
+        let numbered = strata::io::CheckpointDir::open(dir)?.checkpoints()?;
+        let held: Vec<String> = numbered
+            .iter()
+            .map(|(_, p)| p.clone())
+            .chain(Some(dir.join(strata::io::BEST)).filter(|b| b.exists()))
+            .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .collect();
+        if !held.is_empty() {
+            return Err(format!(
+                "--checkpoint-dir {}: holds the checkpoints of an earlier run ({}); resume it with --resume {}, \
+                 or give another folder (or empty this one)",
+                dir.display(),
+                held.join(", "),
+                dir.display()
+            )
+            .into());
+        }
+    }
+    let Some(out) = &a.out else { return Ok(()) };
+    let name = out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let parent = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    let same = |a: &std::path::Path, b: &std::path::Path| {
+        std::fs::canonicalize(a).ok().zip(std::fs::canonicalize(b).ok()).is_some_and(|(a, b)| a == b)
+    };
+    if (name == strata::io::BEST || name.starts_with("checkpoint-")) && same(parent, dir) {
+        return Err(format!(
+            "--out {}: names a checkpoint file of --checkpoint-dir, which the checkpoints would overwrite or \
+             the model replace; give another name",
+            out.display()
+        )
+        .into());
+    }
+    Ok(())
 }
 
 /// A resumed run (`--resume` always names its checkpoint folder) goes on

@@ -318,3 +318,47 @@ fn a_resume_on_changed_data_or_a_self_contradicting_checkpoint_is_refused() {
     assert!(!out.exists(), "nothing written");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn a_new_run_refuses_a_folder_holding_another_runs_checkpoints() {
+    // The second run's rotation deleted the first run's checkpoints, its
+    // best.strata replaced theirs, and --resume then continued the second run.
+    let dir = temp_dir("ck-other-run");
+    let ck = dir.join("ck");
+    let ck_s = ck.display().to_string();
+    let first = ["train", "--data", &data("iris.csv"), "--epochs", "2", "--quiet", "--checkpoint-every", "1"];
+    let o = strata(&[&first[..], &["--checkpoint-dir", &ck_s]].concat());
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let before: Vec<(PathBuf, Vec<u8>)> = checkpoint_files(&ck)
+        .into_iter()
+        .chain([ck.join("best.strata")])
+        .map(|p| (p.clone(), std::fs::read(p).unwrap()))
+        .collect();
+    assert_eq!(before.len(), 3, "two epochs' checkpoints (2 steps each: 108 rows, batches of 64) and the best");
+    let o = strata(&[&first[..], &["--checkpoint-dir", &ck_s, "--seed", "7"]].concat());
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains(&format!(
+            "error: --checkpoint-dir {ck_s}: holds the checkpoints of an earlier run (checkpoint-0000000002.strata, \
+             checkpoint-0000000004.strata, best.strata); resume it with --resume {ck_s}"
+        )),
+        "{}",
+        text(&o)
+    );
+    for (path, bytes) in &before {
+        assert_eq!(&std::fs::read(path).unwrap(), bytes, "{}", path.display());
+    }
+    // --out onto the folder's best checkpoint: refused before training.
+    let empty = dir.join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let out = empty.join("best.strata").display().to_string();
+    let o = strata(&[&first[..], &["--checkpoint-dir", &empty.display().to_string(), "--out", &out]].concat());
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains(&format!("error: --out {out}: names a checkpoint file of --checkpoint-dir")),
+        "{}",
+        text(&o)
+    );
+    assert!(!Path::new(&out).exists());
+    std::fs::remove_dir_all(&dir).ok();
+}
