@@ -340,7 +340,29 @@ pub(crate) fn setup(a: &TrainArgs, registry: &Registry) -> Result<Setup> {
     .map_err(|e| {
         in_file(&format!("{e} (a quarter of this machine's memory): lower --batch-size or the layer's size"))
     })?;
+    check_batch_norm_batch(model.network(), parts.train.feature_shape(), a.batch_size)?;
     Ok(Setup { parts, model, n_features })
+}
+
+/// A batch norm over features (one value a channel per sample) normalises
+/// each feature over the batch: batches of one sample leave it nothing to
+/// normalise, its output is its bias alone and nothing is learned. PyTorch
+/// refuses such a batch in training; Strata takes a last batch of one (as
+/// Keras does) but refuses `--batch-size 1`.
+fn check_batch_norm_batch(network: &dyn strata::layers::Layer, sample: &[usize], batch: usize) -> Result<()> {
+    if batch != 1 {
+        return Ok(());
+    }
+    let outputs = strata::layers::layer_outputs(network, sample);
+    match outputs.into_iter().find(|(_, kind, _, shape)| kind == "batch_norm" && shape.len() == 1) {
+        Some((layer, ..)) => Err(format!(
+            "--batch-size 1: layer '{layer}' (batch_norm) normalises each feature over the batch, and a batch of \
+             one sample leaves it nothing to normalise (its output would be its bias alone, and nothing would be \
+             learned); use --batch-size 2 or more"
+        )
+        .into()),
+        None => Ok(()),
+    }
 }
 
 /// A model must have something to train.

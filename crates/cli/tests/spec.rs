@@ -54,3 +54,19 @@ fn a_batch_norm_spec_trains_saves_and_evaluates_on_digits() {
     assert!(percent(&log, "accuracy: ") >= 90.0, "{log}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_batch_norm_over_features_refuses_batches_of_one_sample() {
+    // Each feature normalised over one sample is 0: the output is the bias
+    // alone, and the run trained nothing (loss ln 3 every epoch) with exit 0.
+    let args = ["train", "--model", &example("mlp-batchnorm.json"), "--data", &data("digits.csv.gz"), "--epochs", "1"];
+    let o = strata(&[&args[..], &["--batch-size", "1"]].concat());
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains(
+            "error: --batch-size 1: layer 'batch_norm_1' (batch_norm) normalises each feature over the batch"
+        ),
+        "{}",
+        text(&o)
+    );
+}

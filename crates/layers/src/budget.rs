@@ -37,9 +37,7 @@ pub fn default_activation_budget() -> u64 {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn check_activations(network: &dyn Layer, sample_shape: &[usize], batch: usize, budget: u64) -> Result<()> {
-    let mut outputs = Vec::new();
-    let input: Vec<Dim> = sample_shape.iter().map(|&n| Dim::Fixed(n)).collect();
-    output_values(network, "", &input, &mut outputs);
+    let outputs = layer_outputs(network, sample_shape);
     let batch_values = |per_sample: u128| per_sample.saturating_mul(batch as u128);
     let total = outputs.iter().fold(0u128, |t, o| t.saturating_add(batch_values(o.2)));
     if total <= u128::from(budget) {
@@ -54,9 +52,30 @@ pub fn check_activations(network: &dyn Layer, sample_shape: &[usize], batch: usi
     Err(LayerError::TooManyActivations(Box::new(ActivationExcess { layer, kind, shape, batch, values, total, budget })))
 }
 
-/// The output shape of every leaf layer (path, kind, values a sample,
-/// shape), children chained from their parent's input while their shapes
-/// chain; `None` when `layer` does not take `input`.
+/// Every leaf layer of `network` (no children) with its output for one
+/// sample of `sample_shape`: its path, its kind, the values of that output
+/// and its shape; children chained from their parent's input while their
+/// shapes chain.
+///
+/// ```
+/// use strata_layers::{ActivationLayer, Dense, DenseConfig, Dim, Layer, Sequential};
+/// use strata_tensor::StrataRng;
+/// let dense = Dense::new(DenseConfig::new(4, 8), &mut StrataRng::seed_from_u64(0))?;
+/// let relu = ActivationLayer::new(strata_activation::ActivationKind::Relu);
+/// let layers: Vec<Box<dyn Layer>> = vec![Box::new(dense), Box::new(relu)];
+/// let net = Sequential::new(&[4], layers)?;
+/// let outputs = strata_layers::layer_outputs(&net, &[4]);
+/// assert_eq!(outputs[1], ("relu_1".to_string(), "relu".to_string(), 8, vec![Dim::Fixed(8)]));
+/// # Ok::<(), strata_layers::LayerError>(())
+/// ```
+pub fn layer_outputs(network: &dyn Layer, sample_shape: &[usize]) -> Vec<(String, String, u128, Vec<Dim>)> {
+    let mut outputs = Vec::new();
+    let input: Vec<Dim> = sample_shape.iter().map(|&n| Dim::Fixed(n)).collect();
+    output_values(network, "", &input, &mut outputs);
+    outputs
+}
+
+/// [`layer_outputs`] below `layer`; `None` when it does not take `input`.
 fn output_values(
     layer: &dyn Layer,
     path: &str,

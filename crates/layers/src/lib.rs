@@ -52,7 +52,7 @@ mod summary;
 mod zero;
 
 pub use activation::ActivationLayer;
-pub use budget::{check_activations, default_activation_budget};
+pub use budget::{check_activations, default_activation_budget, layer_outputs};
 pub use dense::{Dense, DenseConfig};
 pub use dropout::{Dropout, DropoutConfig, dropout_mask};
 pub use error::{ActivationExcess, LayerError, Result};
