@@ -49,6 +49,8 @@ fn read_lines_from<R: BufRead>(reader: R, (source, path): (&str, &Path)) -> Resu
             line,
             reason,
         })?;
+        // A byte-order mark opening the file is no character of the text.
+        let bytes = if line == 1 { bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes) } else { bytes };
         let text = bytes.strip_suffix(b"\n").unwrap_or(bytes);
         let text = text.strip_suffix(b"\r").unwrap_or(text);
         let text = std::str::from_utf8(text).map_err(|e| DataError::Text {

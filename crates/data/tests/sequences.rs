@@ -56,3 +56,12 @@ fn the_bigram_baseline_of_a_huge_vocabulary_counts_only_the_pairs_it_saw() {
     assert_eq!(bigram.probability(2, 1), 1.0 / ((1u64 << 40) - 1) as f64, "unseen: 1 / (0 + vocab - 1)");
     assert_eq!(bigram.probability(1 << 41, 1), 1.0 / ((1u64 << 40) - 1) as f64, "an id out of the vocabulary");
 }
+
+#[test]
+fn text_lines_drop_a_leading_byte_order_mark_and_their_line_ends() {
+    // A BOM became a character of the vocabulary, which `generate` then printed.
+    let lines = strata_data::read_lines_bytes("\u{feff}anna\r\nbob\n\u{feff}cy\n".as_bytes(), "names.txt").unwrap();
+    assert_eq!(lines, ["anna", "bob", "\u{feff}cy"], "only the file's first bytes are a mark");
+    let err = strata_data::read_lines_bytes(b"ok\n\xff\xfe\n", "names.txt").unwrap_err();
+    assert_eq!(err.to_string(), "names.txt: line 2: not UTF-8 text (invalid byte at column 1)");
+}
