@@ -92,6 +92,37 @@ pub fn output(flag: &str, out: &Path, inputs: &[(&str, Option<&Path>)]) -> Resul
     Ok(())
 }
 
+/// `--report DIR`: none of the files it writes is a file the command reads
+/// or `--out` (a data file named `history.csv` in DIR was replaced by the
+/// epochs' table), and `--out` is not DIR itself (the model could not be
+/// written after training into the folder the report made).
+pub fn report_dir(dir: &Path, out: Option<&Path>, inputs: &[(&str, Option<&Path>)]) -> Result<()> {
+    let target = |p: &Path| {
+        p.canonicalize().ok().or_else(|| {
+            let parent = p.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            Some(parent.canonicalize().ok()?.join(p.file_name()?))
+        })
+    };
+    if let Some(out) = out
+        && target(out).is_some()
+        && target(out) == target(dir)
+    {
+        return Err(format!("--out {}: is the --report folder; give the model a file name", out.display()).into());
+    }
+    let out = ("--out", out);
+    for (flag, path) in inputs.iter().chain([&out]) {
+        let Some(path) = path.and_then(target) else { continue };
+        if let Some(file) = strata::report::FILES.iter().find(|f| target(&dir.join(f)) == Some(path.clone())) {
+            return Err(format!(
+                "--report {}: would write {file} over the file that {flag} names; give another folder",
+                dir.display()
+            )
+            .into());
+        }
+    }
+    Ok(())
+}
+
 /// Every feature value is finite: the first that is not is named by row
 /// and column (1-based), with the file.
 pub fn finite_features(ds: &InMemoryDataset, file: &str) -> Result<()> {

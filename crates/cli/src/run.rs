@@ -200,13 +200,13 @@ pub(crate) fn train(mut a: TrainArgs, registry: &Registry, mut run: Run) -> Resu
                     --task regression or --preset charlm"
             .into());
     }
+    let inputs =
+        [("--data", a.data.data.as_deref()), ("--labels", a.data.labels.as_deref()), ("--model", a.model.as_deref())];
     if let Some(out) = &a.out {
-        let inputs = [
-            ("--data", a.data.data.as_deref()),
-            ("--labels", a.data.labels.as_deref()),
-            ("--model", a.model.as_deref()),
-        ];
         crate::checks::output("--out", out, &inputs)?;
+    }
+    if let Some(dir) = &a.report {
+        crate::checks::report_dir(dir, a.out.as_deref(), &inputs)?;
     }
     let dropout_given = a.dropout.is_some();
     a.resolve_defaults();

@@ -526,3 +526,39 @@ fn data_piped_through_stdin_is_read_whole_plain_or_gzipped() {
         assert!(text(&o).contains("data: /dev/stdin (150 samples, 4 features, 3 classes)"), "{}", text(&o));
     }
 }
+
+#[test]
+fn a_report_folder_that_would_overwrite_an_input_or_hold_the_model_is_refused() {
+    // A data file named history.csv in the --report folder was replaced by the epochs' table.
+    let tmp = temp_dir("report-over-data");
+    let data_file = write(&tmp, "history.csv", &std::fs::read(data("iris.csv")).unwrap());
+    let rep = tmp.display().to_string();
+    let o = strata(&["train", "--data", &data_file, "--epochs", "1", "--quiet", "--report", &rep]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains(&format!(
+            "error: --report {rep}: would write history.csv over the file that --data names; give another folder"
+        )),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(std::fs::read(&data_file).unwrap(), std::fs::read(data("iris.csv")).unwrap());
+    // --out naming the report folder (not there yet): refused before training, not after it.
+    let folder = tmp.join("rep").display().to_string();
+    let o = strata(&[
+        "train",
+        "--data",
+        &data("iris.csv"),
+        "--epochs",
+        "1",
+        "--quiet",
+        "--report",
+        &folder,
+        "--out",
+        &folder,
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains(&format!("error: --out {folder}: is the --report folder")), "{}", text(&o));
+    assert!(!tmp.join("rep").exists());
+    std::fs::remove_dir_all(&tmp).ok();
+}
