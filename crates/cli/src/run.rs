@@ -106,14 +106,33 @@ fn load_parts(a: &TrainArgs, split_rng: &mut StrataRng) -> Result<Parts> {
             (tv, Some(te))
         }
         (_, fraction) => {
-            let split = split_three(&ds, 0.0, fraction.unwrap_or(0.2), true, split_rng)?;
+            let f = fraction.unwrap_or(0.2);
+            let split = split_three(&ds, 0.0, f, true, split_rng).map_err(|e| match e {
+                strata::data::DataError::Empty { .. } => format!(
+                    "{}: --test-fraction {f}: {} rows are too few for a test part and a training part; give more \
+                     rows, or --test-fraction 0",
+                    loaded.name,
+                    ds.len()
+                )
+                .into(),
+                other => Box::<dyn Error>::from(other),
+            })?;
             drop(ds);
             (split.train, split.test)
         }
     };
     let (train, val) = match a.val_fraction.unwrap_or(0.0) {
         f if f > 0.0 => {
-            let (t, v) = train_test_split(&train_val, f, true, split_rng)?;
+            let (t, v) = train_test_split(&train_val, f, true, split_rng).map_err(|e| match e {
+                strata::data::DataError::Empty { .. } => format!(
+                    "{}: --val-fraction {f}: the {} rows left for training (after the test part) are too few to \
+                     hold out a validation row of each class; give more rows, or --val-fraction 0",
+                    loaded.name,
+                    train_val.len()
+                )
+                .into(),
+                other => Box::<dyn Error>::from(other),
+            })?;
             (t, Some(v))
         }
         _ => (train_val, None),

@@ -562,3 +562,20 @@ fn a_report_folder_that_would_overwrite_an_input_or_hold_the_model_is_refused() 
     assert!(!tmp.join("rep").exists());
     std::fs::remove_dir_all(&tmp).ok();
 }
+
+#[test]
+fn too_few_rows_for_a_validation_part_name_the_flag_and_the_file() {
+    // It said "the test part of a split of 2 samples holds no data": another part, no flag, no file.
+    let tmp = temp_dir("few-rows");
+    let csv = write(&tmp, "three.csv", b"1,2,0\n3,4,1\n5,6,0\n");
+    let o = strata(&["train", "--data", &csv, "--epochs", "1", "--quiet"]);
+    std::fs::remove_dir_all(&tmp).ok();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains(&format!(
+            "error: {csv}: --val-fraction 0.1: the 2 rows left for training (after the test part) are too few"
+        )),
+        "{}",
+        text(&o)
+    );
+}
