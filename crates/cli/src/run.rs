@@ -520,7 +520,25 @@ fn load_for_model(m: &Model, data: &crate::args::DataArgs, want_labels: bool) ->
     if want_labels && task == Task::Classification && loaded.dataset.n_classes().is_none() {
         return Err("evaluation needs labelled data".into());
     }
-    in_model_classes(m, loaded.dataset, &loaded.name)
+    let ds = in_model_classes(m, loaded.dataset, &loaded.name)?;
+    labels_within_outputs(m, &ds, &loaded.name)?;
+    Ok(ds)
+}
+
+/// Every class index of the file is one of the model's outputs, named by
+/// its data row when not (the trainer's check knows no file).
+fn labels_within_outputs(m: &Model, ds: &InMemoryDataset, file: &str) -> Result<()> {
+    let (Some(labels), Some(n)) = (ds.labels(), m.n_outputs().filter(|&n| n > 1)) else { return Ok(()) };
+    match labels.iter().position(|&l| l >= n) {
+        Some(row) => Err(format!(
+            "{file}: data row {} has class {}, but the model has {n} classes (0 to {})",
+            row + 1,
+            labels[row],
+            n - 1
+        )
+        .into()),
+        None => Ok(()),
+    }
 }
 
 /// A file that names its classes numbers them by the names it holds,

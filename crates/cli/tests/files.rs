@@ -579,3 +579,19 @@ fn too_few_rows_for_a_validation_part_name_the_flag_and_the_file() {
         text(&o)
     );
 }
+
+#[test]
+fn evaluate_names_the_data_row_of_a_class_the_model_lacks() {
+    // It said "the evaluation dataset has label 5, but the model's output has only 3 classes (0..3)": no file, no row.
+    let tmp = temp_dir("eval-class");
+    let model = edited_model(&tmp, "iris.strata", |_| {});
+    let csv = write(&tmp, "five.csv", b"5.1,3.5,1.4,0.2,0\n6.2,2.9,4.3,1.3,1\n6.3,3.3,6.0,2.5,5\n");
+    let o = strata(&["evaluate", "--model", &model, "--data", &csv]);
+    std::fs::remove_dir_all(&tmp).ok();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains(&format!("error: {csv}: data row 3 has class 5, but the model has 3 classes (0 to 2)")),
+        "{}",
+        text(&o)
+    );
+}
