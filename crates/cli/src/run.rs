@@ -347,7 +347,7 @@ pub(crate) fn setup(a: &TrainArgs, registry: &Registry) -> Result<Setup> {
         model = model.with_class_names(names.to_vec())?;
     }
     let parts = parts.reshape_to(model.input_shape())?;
-    check_fits(&model, &parts)?;
+    check_fits(a, &model, &parts)?;
     // Training's batches, and evaluation's of 512.
     let batch = a.batch_size.max(512).min(parts.n_samples).max(1);
     strata::model::check_activations(
@@ -397,10 +397,21 @@ pub(crate) fn check_trainable(network: &mut dyn strata::layers::Layer) -> Result
 }
 
 /// The data's samples fit the model: checked before anything is printed or trained.
-fn check_fits(model: &Model, parts: &Parts) -> Result<()> {
+fn check_fits(a: &TrainArgs, model: &Model, parts: &Parts) -> Result<()> {
     let shape = parts.train.feature_shape();
     match model.network().output_shape(&dims(shape)) {
-        Ok(_) => Ok(()),
+        Ok(out) => match out.last().and_then(|d| d.fixed()) {
+            Some(width) if width < parts.n_classes => {
+                let n = parts.n_classes;
+                let fix = match &a.model {
+                    Some(spec) => format!("give the last layer of {} {n} outputs", spec.display()),
+                    None => format!("end --layers with {n}"),
+                };
+                let values = if width == 1 { "value" } else { "values" };
+                Err(format!("the model outputs {width} {values} a sample, but the data has {n} classes: {fix}").into())
+            }
+            _ => Ok(()),
+        },
         Err(_) => Err(strata::training::TrainingError::InputShape {
             what: "training",
             data: shape.to_vec(),

@@ -595,3 +595,15 @@ fn evaluate_names_the_data_row_of_a_class_the_model_lacks() {
         text(&o)
     );
 }
+
+#[test]
+fn an_output_narrower_than_the_classes_names_the_flag_that_sets_it() {
+    // --layers 4,8,1 said "cross_entropy: label 1 in row 0 is not a class in 0..1" (a batch's row, no flag).
+    let o = strata(&["train", "--data", &data("iris.csv"), "--epochs", "1", "--layers", "4,8,1"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("error: the model outputs 1 value a sample, but the data has 3 classes: end --layers with 3"),
+        "{}",
+        text(&o)
+    );
+}
