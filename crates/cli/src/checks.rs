@@ -31,6 +31,12 @@ pub fn flags(a: &TrainArgs) -> Result<()> {
     if a.batch_size == 0 {
         return Err("--batch-size must be at least 1".into());
     }
+    if let Some(layers) = &a.layers
+        && let Some(i) = layers.iter().position(|&w| w == 0)
+    {
+        let widths: Vec<String> = layers.iter().map(usize::to_string).collect();
+        return Err(format!("--layers {}: width {} is 0; every layer needs at least 1", widths.join(","), i + 1).into());
+    }
     if a.epochs == Some(0) {
         return Err("--epochs must be at least 1".into());
     }

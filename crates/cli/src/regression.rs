@@ -116,8 +116,10 @@ pub fn train(a: TrainArgs, registry: &Registry, mut run: Run) -> Result<()> {
     let val = val.map(|v| scaling.standardised(v)).transpose()?;
     let widths = a.layers.clone().unwrap_or_else(|| vec![n_features, 64, 64, 1]);
     if widths.first() != Some(&n_features) || widths.last() != Some(&1) {
+        let given: Vec<String> = widths.iter().map(usize::to_string).collect();
         return Err(format!(
-            "--layers {widths:?}: a regression on {} takes {n_features} inputs and gives 1 output",
+            "--layers {}: a regression on {} takes {n_features} inputs and gives 1 output",
+            given.join(","),
             loaded.name
         )
         .into());

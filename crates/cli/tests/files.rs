@@ -607,3 +607,11 @@ fn an_output_narrower_than_the_classes_names_the_flag_that_sets_it() {
         text(&o)
     );
 }
+
+#[test]
+fn a_zero_width_in_layers_is_refused_by_the_flag() {
+    // It said "layer 'dense': invalid configuration: needs at least one input and one output, got 4 -> 0".
+    let o = strata(&["train", "--data", &data("iris.csv"), "--epochs", "1", "--layers", "4,0,3"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("error: --layers 4,0,3: width 2 is 0; every layer needs at least 1"), "{}", text(&o));
+}
