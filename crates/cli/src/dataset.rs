@@ -134,7 +134,7 @@ pub fn load_for(args: &DataArgs, label_column: LabelColumn, task: Task) -> Resul
 /// [`load_for`] has checked them).
 pub fn fill_missing<'a>(
     args: &DataArgs,
-    name: &str,
+    (name, part): (&str, &str),
     train: &mut InMemoryDataset,
     others: impl IntoIterator<Item = Option<&'a mut InMemoryDataset>>,
 ) -> Result<(), Box<dyn Error>> {
@@ -142,7 +142,12 @@ pub fn fill_missing<'a>(
         return Ok(()); // `load_for` checked every value already
     }
     let mut others: Vec<&mut InMemoryDataset> = others.into_iter().flatten().collect();
-    let means = strata::data::nan_means(train.features()).map_err(|e| format!("{name}: the training part: {e}"))?;
+    let means = strata::data::nan_means(train.features()).map_err(|e| match e {
+        strata::data::DataError::InvalidArgument { reason, .. } => {
+            format!("{name}: --missing mean: {reason} in {part}")
+        }
+        other => format!("{name}: {part}: {other}"),
+    })?;
     strata::data::fill_nan(train.features_mut(), &means);
     for part in others.iter_mut() {
         strata::data::fill_nan(part.features_mut(), &means);

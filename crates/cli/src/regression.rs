@@ -100,7 +100,7 @@ pub fn train(a: TrainArgs, registry: &Registry, mut run: Run) -> Result<()> {
         &mut split_rng,
     )?;
     let (mut train, mut val, mut test) = (split.train, split.validation, split.test);
-    dataset::fill_missing(&a.data, &loaded.name, &mut train, [val.as_mut(), test.as_mut()])?;
+    dataset::fill_missing(&a.data, (&loaded.name, "the training part"), &mut train, [val.as_mut(), test.as_mut()])?;
     let n_features = train.features().row_len();
     let normalizer = crate::run::normalizer_for(&a.normalize, false, &train)?;
     for part in [Some(&mut train), val.as_mut()].into_iter().flatten() {

@@ -138,7 +138,7 @@ fn load_parts(a: &TrainArgs, split_rng: &mut StrataRng) -> Result<Parts> {
         _ => (train_val, None),
     };
     let (mut train, mut val, mut test) = (train, val, test);
-    dataset::fill_missing(&a.data, &loaded.name, &mut train, [val.as_mut(), test.as_mut()])?;
+    dataset::fill_missing(&a.data, (&loaded.name, "the training part"), &mut train, [val.as_mut(), test.as_mut()])?;
     let normalizer = normalizer_for(&a.normalize, loaded.embedded, &train)?;
     let mut parts = Parts { name: loaded.name, n_samples, n_classes, label_column, train, val, test, normalizer };
     let norm = parts.normalizer.clone();
@@ -518,7 +518,7 @@ fn load_for_model(m: &Model, data: &crate::args::DataArgs, want_labels: bool) ->
     };
     // `--missing mean` here: the means of this file's columns (the training part's are not saved).
     let mut loaded = loaded;
-    dataset::fill_missing(data, &loaded.name.clone(), &mut loaded.dataset, [])?;
+    dataset::fill_missing(data, (&loaded.name.clone(), "the file"), &mut loaded.dataset, [])?;
     let width = loaded.dataset.feature_shape().iter().product::<usize>();
     if let Some(n) = n_inputs.filter(|&n| n != width) {
         return Err(format!(

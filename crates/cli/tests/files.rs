@@ -615,3 +615,21 @@ fn a_zero_width_in_layers_is_refused_by_the_flag() {
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(text(&o).contains("error: --layers 4,0,3: width 2 is 0; every layer needs at least 1"), "{}", text(&o));
 }
+
+#[test]
+fn a_column_with_no_value_under_missing_mean_names_the_flag_and_the_file() {
+    // At predict it said "the training part: nan_means: invalid argument: ...": no training part there.
+    let tmp = temp_dir("mean-empty-column");
+    let model = edited_model(&tmp, "iris.strata", |_| {});
+    let csv = write(&tmp, "x.csv", b"5.1,NA,1.4,0.2,0\n6.2,?,4.3,1.3,1\n");
+    let o = strata(&["predict", "--model", &model, "--data", &csv, "--missing", "mean"]);
+    std::fs::remove_dir_all(&tmp).ok();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains(&format!(
+            "error: {csv}: --missing mean: feature column 2 has no value to take a mean of in the file"
+        )),
+        "{}",
+        text(&o)
+    );
+}
