@@ -540,20 +540,17 @@ impl<'a> Parser<'a> {
             LabelColumn::First => 0,
             LabelColumn::Index(i) => i,
         };
+        let text = |reason: String| Err(DataError::Text { file: self.source.to_owned(), line, reason });
         if col >= n_cols {
-            return Err(DataError::InvalidArgument {
-                op: "read_csv",
-                reason: format!(
-                    "{}:{line}: label column {col} (0-based) does not exist: the row has {n_cols} cells",
-                    self.source
-                ),
-            });
+            return text(format!("label column {col} (0-based) does not exist: the row has {n_cols} cells"));
         }
         if n_cols < 2 {
-            return Err(DataError::InvalidArgument {
-                op: "read_csv",
-                reason: format!("{}:{line}: the row holds a label but no feature", self.source),
-            });
+            let d = self.opts.delimiter;
+            let shown = if d == b'\t' { "a tab".to_string() } else { format!("'{}'", char::from(d)) };
+            return text(format!(
+                "the row is one cell when cut at {shown}: a label and no feature (is the file cut by another \
+                 delimiter? --delimiter)"
+            ));
         }
         Ok(Some(col))
     }

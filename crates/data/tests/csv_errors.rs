@@ -37,7 +37,14 @@ fn label_column_options() {
     assert_eq!(none.n_classes(), None);
     assert_eq!(none.labels(), None);
     let err = parse(text, &CsvOptions { label_column: LabelColumn::Index(3), ..Default::default() }).unwrap_err();
-    assert!(matches!(err, DataError::InvalidArgument { .. }), "{err:?}");
+    assert_eq!(err.to_string(), "t.csv: line 1: label column 3 (0-based) does not exist: the row has 3 cells");
+    // A file cut by another delimiter is one cell a row.
+    let err = parse("1;2;0\n3;4;1\n", &CsvOptions::default()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "t.csv: line 1: the row is one cell when cut at ',': a label and no feature (is the file cut by another \
+         delimiter? --delimiter)"
+    );
 }
 
 #[test]
