@@ -40,6 +40,18 @@ pub fn flags(a: &TrainArgs) -> Result<()> {
     if a.epochs == Some(0) {
         return Err("--epochs must be at least 1".into());
     }
+    if a.keep_last == 0 {
+        return Err("--keep-last must be at least 1 (the newest checkpoint is always kept)".into());
+    }
+    if let (Some(data), Some(labels)) = (&a.data.data, &a.data.labels)
+        && data.canonicalize().ok().is_some_and(|d| labels.canonicalize().ok() == Some(d))
+    {
+        return Err(format!(
+            "--data and --labels name one file ({}): give the images and their labels",
+            data.display()
+        )
+        .into());
+    }
     if a.task == crate::args::TaskArg::Classification && a.loss != "mse" {
         return Err(format!(
             "--loss {}: a classifier trains with cross-entropy; --loss chooses a regression's (--task regression)",

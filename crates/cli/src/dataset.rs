@@ -43,6 +43,17 @@ pub fn label_column(args: &DataArgs) -> Result<LabelColumn, Box<dyn Error>> {
         (Err(_), Some(path)) if args.header => {
             let opts = csv_options(args, LabelColumn::None, Task::Classification)?;
             let names = strata::data::csv_header(path, &opts)?;
+            let columns: Vec<usize> = names.iter().enumerate().filter(|(_, n)| *n == given).map(|(i, _)| i).collect();
+            if let [first, second, ..] = columns[..] {
+                return Err(format!(
+                    "--label-column '{given}': {} names columns {} and {} so; give the column's number (0-based) \
+                     instead",
+                    path.display(),
+                    first + 1,
+                    second + 1
+                )
+                .into());
+            }
             match names.iter().position(|n| n == given) {
                 Some(i) => Ok(LabelColumn::Index(i)),
                 None => Err(format!(

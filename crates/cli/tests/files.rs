@@ -633,3 +633,23 @@ fn a_column_with_no_value_under_missing_mean_names_the_flag_and_the_file() {
         text(&o)
     );
 }
+
+#[test]
+fn flags_that_were_taken_in_silence_are_refused_by_name() {
+    let tmp = temp_dir("silent-flags");
+    // A header naming two columns alike: the first was taken.
+    let csv = write(&tmp, "dup.csv", b"x,y,x\n1,2,0\n3,4,1\n5,6,0\n7,8,1\n");
+    let o = strata(&["train", "--data", &csv, "--header", "--label-column", "x", "--epochs", "1"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains(&format!("error: --label-column 'x': {csv} names columns 1 and 3 so")), "{}", text(&o));
+    // --keep-last 0 kept one checkpoint anyway.
+    let o = strata(&["train", "--data", &data("iris.csv"), "--epochs", "1", "--keep-last", "0"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("error: --keep-last must be at least 1"), "{}", text(&o));
+    // The labels file as --data too: its labels became the only feature.
+    let labels = write(&tmp, "y-idx1-ubyte", &idx_labels(&[0, 1, 0, 1]));
+    let o = strata(&["train", "--data", &labels, "--labels", &labels, "--epochs", "1"]);
+    std::fs::remove_dir_all(&tmp).ok();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains(&format!("error: --data and --labels name one file ({labels})")), "{}", text(&o));
+}
