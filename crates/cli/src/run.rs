@@ -99,6 +99,16 @@ fn load_parts(a: &TrainArgs, split_rng: &mut StrataRng) -> Result<Parts> {
         )
         .into());
     }
+    if present * 2 < n_classes && !a.quiet {
+        // Labels 0 and 999 make a 1000-class model: were they meant as indices?
+        eprintln!(
+            "warning: {}: {} of the {n_classes} classes (0 to {}) have no row: the model gets an output for each; \
+             class labels are indices from 0 (or names)",
+            loaded.name,
+            n_classes - present,
+            n_classes - 1
+        );
+    }
     let n_samples = ds.len();
     let (train_val, test) = match (loaded.embedded, a.test_fraction) {
         (true, None) => {

@@ -653,3 +653,18 @@ fn flags_that_were_taken_in_silence_are_refused_by_name() {
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(text(&o).contains(&format!("error: --data and --labels name one file ({labels})")), "{}", text(&o));
 }
+
+#[test]
+fn class_indices_that_leave_most_classes_empty_are_warned_about() {
+    // Labels 0 and 999 make a 1000-class model (0% test accuracy after 2 epochs, in silence before).
+    let tmp = temp_dir("sparse-classes");
+    let csv = write(&tmp, "sparse.csv", b"1,2,0\n3,4,999\n5,6,0\n7,8,999\n1,2,0\n3,4,999\n");
+    let o = strata(&["train", "--data", &csv, "--epochs", "1"]);
+    std::fs::remove_dir_all(&tmp).ok();
+    assert!(
+        String::from_utf8_lossy(&o.stderr)
+            .contains(&format!("warning: {csv}: 998 of the 1000 classes (0 to 999) have no row")),
+        "{}",
+        text(&o)
+    );
+}
