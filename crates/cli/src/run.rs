@@ -521,8 +521,18 @@ fn load_for_model(m: &Model, data: &crate::args::DataArgs, want_labels: bool) ->
         dataset::load_for(data, column, task)?
     } else {
         // Features only, when the rows are exactly as wide as the model's input.
+        let width = |l: &dataset::Loaded| l.dataset.feature_shape().iter().product::<usize>();
         match dataset::load_for(data, LabelColumn::None, task) {
-            Ok(all) if !want_labels && Some(all.dataset.feature_shape().iter().product::<usize>()) == n_inputs => all,
+            Ok(all) if !want_labels && Some(width(&all)) == n_inputs => all,
+            // Neither all the cells nor all but a label: the width is what is wrong, not a label.
+            Ok(all) if !want_labels => dataset::load_for(data, column, task).map_err(|_| {
+                format!(
+                    "{}: the model takes {} features per row, the file has {} cells per row",
+                    all.name,
+                    n_inputs.map_or_else(|| "other".to_string(), |n| n.to_string()),
+                    width(&all)
+                )
+            })?,
             _ => dataset::load_for(data, column, task)?,
         }
     };

@@ -668,3 +668,19 @@ fn class_indices_that_leave_most_classes_empty_are_warned_about() {
         text(&o)
     );
 }
+
+#[test]
+fn predict_on_rows_too_narrow_names_the_width_not_a_label() {
+    // 3 cells a row for a 4-input model: it said 'label "1.4" is not a non-negative integer'.
+    let tmp = temp_dir("narrow-rows");
+    let model = edited_model(&tmp, "iris.strata", |_| {});
+    let csv = write(&tmp, "three.csv", b"5.1,3.5,1.4\n6.2,2.9,4.3\n");
+    let o = strata(&["predict", "--model", &model, "--data", &csv]);
+    std::fs::remove_dir_all(&tmp).ok();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains(&format!("error: {csv}: the model takes 4 features per row, the file has 3 cells per row")),
+        "{}",
+        text(&o)
+    );
+}
