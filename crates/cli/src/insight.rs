@@ -160,6 +160,16 @@ pub fn doctor(mut a: TrainArgs, registry: &Registry) -> Result<()> {
 /// `strata lr-find`: the sweep, its suggestion, and the plot.
 pub fn lr_find(mut a: LrFindArgs, registry: &Registry) -> Result<()> {
     check_supported(&a.train, "lr-find")?;
+    if !(a.start_lr > 0.0 && a.end_lr > a.start_lr && a.end_lr.is_finite()) {
+        return Err(format!(
+            "--start-lr {} and --end-lr {}: the sweep needs 0 < --start-lr < --end-lr, both finite",
+            a.start_lr, a.end_lr
+        )
+        .into());
+    }
+    if !(10..=100_000).contains(&a.steps) {
+        return Err(format!("--steps must be 10 to 100000, got {}", a.steps).into());
+    }
     if let Some(plot) = &a.plot {
         let t = &a.train;
         let inputs = [

@@ -82,7 +82,12 @@ fn lr_find_suggests_a_rate_for_the_mnist_mlp_and_plots_the_sweep() {
 fn lr_find_refuses_a_range_that_falls() {
     let o = strata(&["lr-find", "--start-lr", "1", "--end-lr", "0.1"]);
     assert!(!o.status.success());
-    assert_eq!(text(&o), "error: lr-find: expected 0 < start < end, got start 1 and end 0.1\n");
+    assert_eq!(
+        text(&o),
+        "error: --start-lr 1 and --end-lr 0.1: the sweep needs 0 < --start-lr < --end-lr, both finite\n"
+    );
+    let o = strata(&["lr-find", "--steps", "1"]);
+    assert_eq!(text(&o), "error: --steps must be 10 to 100000, got 1\n");
 }
 
 #[test]
