@@ -74,7 +74,13 @@ fn load_corpus(a: &TrainArgs) -> Result<Corpus> {
     if !(0.0..1.0).contains(&fraction) {
         return Err(format!("--val-fraction must lie in [0, 1), got {fraction}").into());
     }
-    let n_val = (items.len() as f64 * f64::from(fraction)).round() as usize;
+    if fraction == 0.0 {
+        return Err("--val-fraction 0: --preset charlm validates on held-out items (its figures are set against \
+                    a bigram baseline's on them); give a fraction above 0"
+            .into());
+    }
+    // At least one item held out for a positive fraction, as the splits of rows do.
+    let n_val = ((items.len() as f64 * f64::from(fraction)).round() as usize).max(1);
     if items.len() < 2 || n_val >= items.len() {
         return Err(format!(
             "{name}: {} non-blank lines with --val-fraction {fraction}: a language model needs at least one item to \

@@ -684,3 +684,16 @@ fn predict_on_rows_too_narrow_names_the_width_not_a_label() {
         text(&o)
     );
 }
+
+#[test]
+fn a_language_model_of_few_items_holds_one_out_and_refuses_val_fraction_0() {
+    // 4 items at 0.1 held out round(0.4) = 0 and failed with "the dataset holds no data".
+    let tmp = temp_dir("charlm-few");
+    let names = write(&tmp, "names.txt", b"anna\nbob\ncy\ndan\n");
+    let o = strata(&["train", "--preset", "charlm", "--data", &names, "--epochs", "1", "--quiet"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = strata(&["train", "--preset", "charlm", "--data", &names, "--epochs", "1", "--val-fraction", "0"]);
+    std::fs::remove_dir_all(&tmp).ok();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("error: --val-fraction 0: --preset charlm validates on held-out items"), "{}", text(&o));
+}
