@@ -188,6 +188,13 @@ fn idx_dataset(
             y.shape()
         )));
     }
+    let images_error = |reason: String| DataError::Idx { file: images_name.to_owned(), reason };
+    if x.shape().first() == Some(&0) {
+        return Err(images_error("holds no item (its first dimension is 0)".into()));
+    }
+    if x.rank() > 1 && x.shape()[1..].contains(&0) {
+        return Err(images_error(format!("holds items of shape {:?}: an item of no value", &x.shape()[1..])));
+    }
     if x.rank() == 0 || x.n_rows() != y.n_rows() {
         return Err(labels_error(format!(
             "holds {} labels, but {} holds {} items: one label an item",

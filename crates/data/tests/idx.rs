@@ -116,3 +116,16 @@ fn image_and_label_files_make_a_dataset() {
     let missing = std::path::Path::new("/nonexistent/labels.idx");
     assert!(matches!(load_idx_dataset(&img_path, missing).unwrap_err(), DataError::Io { .. }));
 }
+
+#[test]
+fn images_of_no_item_or_no_pixel_are_refused_naming_the_images_file() {
+    // They said "StandardScaler::fit: the features [6, 0] holds no data" and "the dataset holds no data".
+    let labels = idx(0x08, &[2], &[0, 1]);
+    let none = strata_data::idx_dataset_from_bytes(&idx(0x08, &[0, 2, 2], &[]), "x-idx3", &labels, "y-idx1");
+    assert_eq!(none.unwrap_err().to_string(), "x-idx3: invalid IDX data: holds no item (its first dimension is 0)");
+    let flat = strata_data::idx_dataset_from_bytes(&idx(0x08, &[2, 0, 4], &[]), "x-idx3", &labels, "y-idx1");
+    assert_eq!(
+        flat.unwrap_err().to_string(),
+        "x-idx3: invalid IDX data: holds items of shape [0, 4]: an item of no value"
+    );
+}
