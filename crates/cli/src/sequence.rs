@@ -59,7 +59,8 @@ pub fn attention_map(a: AttentionMapArgs, registry: &Registry) -> Result<()> {
         return Err(format!("{}: the model has no attention layer", a.model.display()).into());
     }
     let (x, what) = input_of(&a, &model)?;
-    model.output(&x)?;
+    // Errors name the input (`row 0 of FILE`), not the model's method.
+    model.output(&x).map_err(|e| format!("{what}: {}", e.to_string().trim_start_matches("output: ")))?;
     let layers = attention_layers(model.network());
     let (name, layer) = layers.get(a.layer.wrapping_sub(1)).ok_or_else(|| {
         format!("--layer {}: the model has {} attention layers, numbered from 1", a.layer, layers.len())
