@@ -104,6 +104,7 @@ fn resume(dir: PathBuf, quiet: bool, argv: &[String], registry: &Registry, sessi
         return Err(format!("{}: metadata {TRAIN_ARGS} is not a train command", path.display()).into());
     };
     a.quiet = quiet || session.as_ref().is_some_and(|s| !s.is_root());
+    crate::checks::flags(&a).map_err(|e| format!("{}: metadata {TRAIN_ARGS}: {e}", path.display()))?;
     a.checkpoint_dir = Some(dir);
     if let Some(done) = complete(&a, &checkpoint.snapshot.state) {
         // PyTorch Lightning's `max_epochs` reached: nothing is trained or written.
