@@ -84,11 +84,16 @@ pub struct Thresholds {
     pub flat_improvement: f32,
     /// Too small: the loss fell by less than this share of its initial value.
     pub min_progress: f32,
-    /// Too large: the final training loss is this many times its best epoch's.
+    /// Too large: the final training loss is this many times its best epoch's ...
     pub divergence: f32,
+    /// ... and above it by at least this share of the baseline (of the initial loss without one).
+    pub divergence_material: f32,
     /// Too large: the final training loss is this share above both the
     /// initial loss and the baseline (0.1 = 10%).
     pub divergence_margin: f32,
+    /// Too large: an epoch's training loss, or the last validation loss, is this many times the
+    /// loss at the start, and the training loss ends no better than the baseline (within the margin).
+    pub spike: f32,
     /// Too large: the share of epochs whose training loss rose (with at least 5 epochs) ...
     pub oscillation_share: f32,
     /// ... each rise by at least this share of the loss.
@@ -112,7 +117,9 @@ impl Default for Thresholds {
             flat_improvement: 0.05,
             min_progress: 0.10,
             divergence: 1.5,
+            divergence_material: 0.1,
             divergence_margin: 0.1,
+            spike: 10.0,
             oscillation_share: 0.4,
             oscillation_amplitude: 0.05,
             gradient_ratio: 100.0,
@@ -184,15 +191,18 @@ pub fn class_prior_loss(counts: &[usize]) -> Option<f32> {
 }
 
 /// Apply every rule. Once the learning rate is judged too large, the rules
-/// about fit and gradients are skipped (their figures then mean nothing).
+/// about fit and gradients are skipped (their figures then mean nothing); so
+/// are they when dead units leave every weight without gradient.
 pub fn diagnose(evidence: &Evidence<'_>, t: &Thresholds) -> Diagnosis {
+    let silent = silent_weights(evidence.history);
     let mut findings: Vec<Finding> = learning_rate_too_large(evidence, t).into_iter().collect();
-    if findings.is_empty() {
+    // A silent network is said once: by the rate's finding when there is one, else by the dead units'.
+    let unit_findings = evidence.observations.map(|o| units(o, t, silent && findings.is_empty())).unwrap_or_default();
+    let dead_and_silent = silent && unit_findings.iter().any(|f| f.verdict == Verdict::DeadUnits);
+    if findings.is_empty() && !dead_and_silent {
         findings.extend(flow_and_fit(evidence, t));
     }
-    if let Some(o) = evidence.observations {
-        findings.extend(units(o, t));
-    }
+    findings.extend(unit_findings);
     Diagnosis { findings }
 }
 
@@ -217,6 +227,30 @@ fn warning(verdict: Verdict, evidence: String, suggestion: &str) -> Finding {
     Finding { verdict, severity: Severity::Warning, evidence, suggestion: suggestion.to_string() }
 }
 
+/// A loss as printed: four decimals, or scientific form from 10 000 up.
+fn figure(v: f32) -> String {
+    if v.abs() >= 1e4 { format!("{v:.3e}") } else { format!("{v:.4}") }
+}
+
+/// A ratio as printed: `156x`, or `5.4e12x` from 10 000 up.
+fn times(ratio: f32) -> String {
+    if ratio >= 1e4 { format!("{ratio:.1e}x") } else { format!("{ratio:.0}x") }
+}
+
+/// The last epoch's weight-gradient norms, input side first.
+fn weight_norms(h: &History) -> Vec<&(String, f32)> {
+    h.last().map(|r| r.grad_norms.iter().filter(|(name, _)| name.ends_with("weight")).collect()).unwrap_or_default()
+}
+
+/// Whether no gradient reached any weight in the last epoch: every weight's
+/// gradient norm is 0 (the units before them are dead).
+fn silent_weights(h: &History) -> bool {
+    let norms = weight_norms(h);
+    !norms.is_empty() && norms.iter().all(|(_, n)| *n == 0.0)
+}
+
+const NO_GRADIENT: &str = "no gradient reaches any weight (every weight's gradient norm is 0 in the last epoch)";
+
 const LOWER_RATE: &str = "lower the learning rate 3-10x (--lr), or find one with `strata lr-find`; gradient \
                           clipping also guards against single large steps";
 
@@ -240,27 +274,97 @@ fn learning_rate_too_large(e: &Evidence<'_>, t: &Thresholds) -> Option<Finding> 
             LOWER_RATE,
         ));
     }
-    let best = losses.iter().copied().fold(f32::INFINITY, f32::min);
     let initial = initial_loss(e)?;
+    let evidence = diverged(e, t, &losses, initial).or_else(|| oscillates(&losses, t))?;
+    let evidence = if silent_weights(e.history) { format!("{evidence}; {NO_GRADIENT}") } else { evidence };
+    Some(warning(Verdict::LearningRateTooLarge, evidence, LOWER_RATE))
+}
+
+/// The epoch (from 1) and value of the loss that `better` prefers to all others.
+fn extreme(losses: &[f32], better: impl Fn(f32, f32) -> bool) -> (usize, f32) {
+    let mut out = (1, losses[0]);
+    for (i, &v) in losses.iter().enumerate() {
+        if better(v, out.1) {
+            out = (i + 1, v);
+        }
+    }
+    out
+}
+
+/// Evidence that the training loss diverged: it rose far above its best
+/// epoch, or ended above where it started, or ended no better than the
+/// baseline after jumping far above its start (or with its validation loss
+/// far above it).
+fn diverged(e: &Evidence<'_>, t: &Thresholds, losses: &[f32], initial: f32) -> Option<String> {
+    let last = *losses.last()?;
+    let (best_epoch, best) = extreme(losses, |a, b| a < b);
+    let (peak_epoch, peak) = extreme(losses, |a, b| a > b);
+    // A rise matters when it is large against what predicting without the inputs costs, not only against the best.
+    let scale = e.baseline_loss.unwrap_or(initial);
+    if last > t.divergence * best && last - best > t.divergence_material * scale {
+        return Some(format!(
+            "the training loss diverged: {} in the last epoch, against {} in epoch {best_epoch} (its best) and {} at \
+             the start",
+            figure(last),
+            figure(best),
+            figure(initial)
+        ));
+    }
+    let peaked =
+        if peak > last { format!("; it peaked at {} in epoch {peak_epoch}", figure(peak)) } else { String::new() };
+    let baseline_words = e
+        .baseline_loss
+        .map_or_else(String::new, |b| format!(" and the {} of predicting without the inputs", figure(b)));
     // Worse than at the start and than predicting without the inputs, by a margin the noise of one batch does not reach.
     let start = initial.max(e.baseline_loss.unwrap_or(initial));
-    if last > t.divergence * best || last > (1.0 + t.divergence_margin) * start {
-        let evidence = format!(
-            "the training loss diverged: {last:.4} in the last epoch, against {initial:.4} at the start and {best:.4} \
-             in the best epoch"
-        );
-        return Some(warning(Verdict::LearningRateTooLarge, evidence, LOWER_RATE));
+    if last > (1.0 + t.divergence_margin) * start {
+        return Some(format!(
+            "the training loss diverged: {} in the last epoch, above the {} at the start{baseline_words}{peaked}",
+            figure(last),
+            figure(initial)
+        ));
     }
+    jumped_and_ended_at_the_baseline(e, t, (initial, start), (peak_epoch, peak), last)
+}
+
+/// A loss that jumped far above its start (in some training epoch, or in the
+/// last validation) and ended no better than the baseline: the cosine
+/// schedule can let a dead network's training loss sink back to the baseline.
+fn jumped_and_ended_at_the_baseline(
+    e: &Evidence<'_>,
+    t: &Thresholds,
+    (initial, start): (f32, f32),
+    (peak_epoch, peak): (usize, f32),
+    last: f32,
+) -> Option<String> {
+    let baseline = e.baseline_loss.filter(|b| *b > 0.0)?;
+    if last < (1.0 - t.divergence_margin) * baseline {
+        return None;
+    }
+    let val = e.history.last()?.validation.map(|v| v.loss).filter(|v| *v > t.spike * start);
+    let val_words = |v: f32| format!("the validation loss ends at {}, {} the baseline", figure(v), times(v / baseline));
+    let ending =
+        format!("ends at {}, no better than the {} of predicting without the inputs", figure(last), figure(baseline));
+    if peak > t.spike * start {
+        let val_part = val.map_or_else(String::new, |v| format!("; {}", val_words(v)));
+        return Some(format!(
+            "the training loss diverged: it jumped from {} at the start to {} in epoch {peak_epoch} and {ending}{val_part}",
+            figure(initial),
+            figure(peak)
+        ));
+    }
+    val.map(|v| format!("{}, while the training loss {ending}", val_words(v)))
+}
+
+fn oscillates(losses: &[f32], t: &Thresholds) -> Option<String> {
     let rises = losses.windows(2).filter(|w| w[1] > w[0] * (1.0 + t.oscillation_amplitude)).count();
     let transitions = losses.len().saturating_sub(1);
-    if losses.len() >= 5 && rises as f32 >= t.oscillation_share * transitions as f32 {
-        let evidence = format!(
+    (losses.len() >= 5 && rises as f32 >= t.oscillation_share * transitions as f32).then(|| {
+        format!(
             "the training loss oscillates: it rose by more than {:.0}% in {rises} of {transitions} epochs",
             100.0 * t.oscillation_amplitude
-        );
-        return Some(warning(Verdict::LearningRateTooLarge, evidence, LOWER_RATE));
-    }
-    None
+        )
+    })
 }
 
 /// The loss before the first update, or failing that the first epoch's.
@@ -382,38 +486,40 @@ fn underfitting(e: &Evidence<'_>, t: &Thresholds) -> Option<Finding> {
     Some(warning(Verdict::Underfitting, evidence, suggestion))
 }
 
-/// The last epoch's weight-gradient norms, input side first.
 fn gradient_flow(h: &History, t: &Thresholds) -> Option<Finding> {
-    let norms: Vec<&(String, f32)> = h.last()?.grad_norms.iter().filter(|(name, _)| name.ends_with("weight")).collect();
+    let norms = weight_norms(h);
     let (first, last) = (norms.first()?, norms.last()?);
-    if norms.len() < 2 {
+    let (f, l) = (first.1, last.1);
+    // A zero or non-finite norm gives no ratio: a network whose weights get no gradient has dead units or
+    // diverged (the rules of those say so), its gradients did not vanish layer by layer.
+    let measurable = |v: f32| v > 0.0 && v.is_finite();
+    if norms.len() < 2 || !measurable(f) || !measurable(l) {
         return None;
     }
-    let (f, l) = (first.1, last.1);
     let describe = |ratio: f32| {
         format!(
-            "the gradient of the first layer's weights ({}: {f:.2e}) is {ratio:.0}x {} the last layer's ({}: {l:.2e})",
+            "the gradient of the first layer's weights ({}: {f:.2e}) is {} {} the last layer's ({}: {l:.2e})",
             first.0,
+            times(ratio),
             if l >= f { "smaller than" } else { "larger than" },
             last.0
         )
     };
     if l >= t.gradient_ratio * f {
-        let ratio = if f > 0.0 { l / f } else { f32::INFINITY };
         let suggestion = "residual connections, ReLU or GELU instead of sigmoid or tanh, normalisation layers, \
                           or He/Xavier initialisation";
-        return Some(warning(Verdict::VanishingGradients, describe(ratio), suggestion));
+        return Some(warning(Verdict::VanishingGradients, describe(l / f), suggestion));
     }
     if f >= t.gradient_ratio * l {
-        let ratio = if l > 0.0 { f / l } else { f32::INFINITY };
         let suggestion =
             "gradient clipping, a smaller learning rate, normalisation layers, or a smaller initialisation";
-        return Some(warning(Verdict::ExplodingGradients, describe(ratio), suggestion));
+        return Some(warning(Verdict::ExplodingGradients, describe(f / l), suggestion));
     }
     None
 }
 
-fn units(o: &Observations, t: &Thresholds) -> Vec<Finding> {
+/// Dead and saturated units on the last probe; `silent`: no weight got a gradient in the last epoch.
+fn units(o: &Observations, t: &Thresholds, silent: bool) -> Vec<Finding> {
     let Some(stats) = o.activations.last() else { return Vec::new() };
     let mut out = Vec::new();
     let dead: Vec<String> = stats
@@ -422,7 +528,8 @@ fn units(o: &Observations, t: &Thresholds) -> Vec<Finding> {
         .map(|(s, d)| format!("{}: {:.0}% of its {} units", s.layer, 100.0 * d, s.units))
         .collect();
     if !dead.is_empty() {
-        let evidence = format!("units never active on the probe batch: {}", dead.join("; "));
+        let silent_words = if silent { format!("; {NO_GRADIENT}") } else { String::new() };
+        let evidence = format!("units never active on the probe batch: {}{silent_words}", dead.join("; "));
         let suggestion = "a smaller learning rate, LeakyReLU or GELU, He initialisation, or check for a large \
                           negative bias";
         out.push(warning(Verdict::DeadUnits, evidence, suggestion));
