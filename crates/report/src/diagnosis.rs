@@ -4,7 +4,7 @@
 
 use crate::observe::Observations;
 use serde::{Deserialize, Serialize};
-use strata_training::History;
+use strata_training::{EpochRecord, History};
 
 /// What a finding says is wrong.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -14,6 +14,10 @@ pub enum Verdict {
     LearningRateTooLarge,
     /// The loss barely moved from its value at initialisation.
     LearningRateTooSmall,
+    /// The training loss ends above the loss of predicting without the inputs.
+    WorseThanBaseline,
+    /// Training stopped while the training loss was still falling clearly.
+    StillImproving,
     /// The model fits its training data much better than unseen data.
     Overfitting,
     /// The model does not fit even its training data, and has stopped improving.
@@ -34,6 +38,8 @@ impl Verdict {
         match self {
             Verdict::LearningRateTooLarge => "learning rate too large",
             Verdict::LearningRateTooSmall => "learning rate too small",
+            Verdict::WorseThanBaseline => "worse than predicting without the inputs",
+            Verdict::StillImproving => "still improving when training stopped",
             Verdict::Overfitting => "overfitting",
             Verdict::Underfitting => "underfitting",
             Verdict::VanishingGradients => "vanishing gradients",
@@ -80,8 +86,14 @@ pub struct Thresholds {
     pub underfit_accuracy: f32,
     /// Underfitting (regression): the training loss is at least this share of the baseline.
     pub underfit_regression_share: f32,
-    /// "Flat": the training loss improves by less than this per epoch over the last third of the epochs.
+    /// Underfitting, when the validation loss is at or below the training loss (dropout raises the
+    /// training figures): the validation loss is at least this share of the baseline too.
+    pub underfit_validation_share: f32,
+    /// "Flat": the training loss improves by less than this per epoch over the last third of the epochs;
+    /// a high loss improving by at least this much is still improving.
     pub flat_improvement: f32,
+    /// "Decayed": the last epoch's learning rate is below this share of the run's peak rate.
+    pub decayed_rate: f32,
     /// Too small: the loss fell by less than this share of its initial value.
     pub min_progress: f32,
     /// Too large: the final training loss is this many times its best epoch's ...
@@ -89,11 +101,14 @@ pub struct Thresholds {
     /// ... and above it by at least this share of the baseline (of the initial loss without one).
     pub divergence_material: f32,
     /// Too large: the final training loss is this share above both the
-    /// initial loss and the baseline (0.1 = 10%).
+    /// initial loss and the baseline (0.1 = 10%). Worse than the baseline:
+    /// the final training loss is this share above the baseline.
     pub divergence_margin: f32,
     /// Too large: an epoch's training loss, or the last validation loss, is this many times the
     /// loss at the start, and the training loss ends no better than the baseline (within the margin).
     pub spike: f32,
+    /// Worse than the baseline: the loss at the start is "far above" the baseline at this many times it.
+    pub initial_excess: f32,
     /// Too large: the share of epochs whose training loss rose (with at least 5 epochs) ...
     pub oscillation_share: f32,
     /// ... each rise by at least this share of the loss.
@@ -114,12 +129,15 @@ impl Default for Thresholds {
             underfit_loss_share: 0.05,
             underfit_accuracy: 0.97,
             underfit_regression_share: 0.8,
+            underfit_validation_share: 0.2,
             flat_improvement: 0.05,
+            decayed_rate: 0.01,
             min_progress: 0.10,
             divergence: 1.5,
             divergence_material: 0.1,
             divergence_margin: 0.1,
             spike: 10.0,
+            initial_excess: 2.0,
             oscillation_share: 0.4,
             oscillation_amplitude: 0.05,
             gradient_ratio: 100.0,
@@ -206,10 +224,15 @@ pub fn diagnose(evidence: &Evidence<'_>, t: &Thresholds) -> Diagnosis {
     Diagnosis { findings }
 }
 
-/// Gradient flow first: vanishing gradients also keep the loss from moving
-/// and spoil the fit, and explain both better than the learning rate. Then a
-/// rate too small; then over- or underfitting.
+/// A loss above the baseline first: the fit rules assume a model that beats
+/// predicting without its inputs. Then gradient flow: vanishing gradients
+/// also keep the loss from moving and spoil the fit, and explain both better
+/// than the learning rate. Then a rate too small; then over- or underfitting,
+/// or a loss still falling when training stopped.
 fn flow_and_fit(e: &Evidence<'_>, t: &Thresholds) -> Vec<Finding> {
+    if let Some(worse) = worse_than_baseline(e, t) {
+        return vec![worse];
+    }
     if let Some(flow) = gradient_flow(e.history, t) {
         return vec![flow];
     }
@@ -218,7 +241,7 @@ fn flow_and_fit(e: &Evidence<'_>, t: &Thresholds) -> Vec<Finding> {
     }
     let mut out: Vec<Finding> = overfitting(e.history, t).into_iter().collect();
     if !out.iter().any(|f| f.severity == Severity::Warning) {
-        out.extend(underfitting(e, t));
+        out.extend(still_improving(e, t).or_else(|| underfitting(e, t)));
     }
     out
 }
@@ -372,6 +395,39 @@ fn initial_loss(e: &Evidence<'_>) -> Option<f32> {
     e.observations.and_then(|o| o.initial_loss).or_else(|| e.history.epochs.first().map(|r| r.train_loss))
 }
 
+/// The loss at the start, when it is far above the baseline (unscaled inputs, a large initialisation).
+fn initial_far_above(e: &Evidence<'_>, t: &Thresholds) -> Option<(f32, f32)> {
+    let baseline = e.baseline_loss.filter(|b| *b > 0.0)?;
+    initial_loss(e).filter(|i| *i >= t.initial_excess * baseline).map(|i| (i, baseline))
+}
+
+const SCALE_INPUTS: &str = "scale the inputs (--normalize standard) and run `strata doctor` (it checks the feature \
+                            scales and the loss at initialisation)";
+
+fn worse_than_baseline(e: &Evidence<'_>, t: &Thresholds) -> Option<Finding> {
+    let baseline = e.baseline_loss.filter(|b| *b > 0.0)?;
+    let last = e.history.last()?.train_loss;
+    if last <= (1.0 + t.divergence_margin) * baseline {
+        return None;
+    }
+    let mut evidence = format!(
+        "the training loss ends at {}, {:.1}x the {} of predicting without the inputs",
+        figure(last),
+        last / baseline,
+        figure(baseline)
+    );
+    if let Some((initial, _)) = initial_far_above(e, t) {
+        evidence.push_str(&format!(
+            "; the loss at the start was {} ({} the baseline): the inputs are likely not scaled, or the \
+             initialisation is too large",
+            figure(initial),
+            times(initial / baseline)
+        ));
+    }
+    let suggestion = format!("{SCALE_INPUTS}; then a learning rate found with `strata lr-find`");
+    Some(warning(Verdict::WorseThanBaseline, evidence, &suggestion))
+}
+
 fn learning_rate_too_small(e: &Evidence<'_>, t: &Thresholds) -> Option<Finding> {
     // One epoch's loss is its batches' mean, the first batches' included:
     // it says little of where the loss went, so one epoch is no evidence.
@@ -448,6 +504,11 @@ fn rising_validation_loss(h: &History, t: &Thresholds, suggestion: &str) -> Opti
     })
 }
 
+/// The epochs the recent improvement spans: the last third (at least one).
+fn recent_span(n: usize) -> usize {
+    (n / 3).max(1)
+}
+
 /// The mean relative fall of the training loss per epoch over the last
 /// third of the epochs (at least the last two).
 fn recent_improvement(h: &History) -> Option<f32> {
@@ -455,9 +516,68 @@ fn recent_improvement(h: &History) -> Option<f32> {
     if n < 2 {
         return None;
     }
-    let span = (n / 3).max(1);
+    let span = recent_span(n);
     let (from, to) = (h.epochs[n - 1 - span].train_loss, h.epochs[n - 1].train_loss);
     Some((from - to) / from / span as f32)
+}
+
+/// Whether the training figures are high: a loss that is a large share of
+/// the baseline, with an accuracy short of a fit (the share it is, then).
+fn training_fit_is_high(last: &EpochRecord, baseline: f32, t: &Thresholds) -> Option<f32> {
+    let share = last.train_loss / baseline;
+    let high = match last.train_accuracy {
+        Some(acc) => share >= t.underfit_loss_share && acc < t.underfit_accuracy,
+        None => share >= t.underfit_regression_share,
+    };
+    high.then_some(share)
+}
+
+/// Dropout raises the training loss (the figures are measured with it
+/// active): a validation loss at or below the training loss and low against
+/// the baseline says the model fits.
+fn validation_fits(last: &EpochRecord, baseline: f32, t: &Thresholds) -> bool {
+    last.validation.is_some_and(|v| v.loss <= last.train_loss && v.loss < t.underfit_validation_share * baseline)
+}
+
+fn accuracy_words(last: &EpochRecord) -> String {
+    last.train_accuracy.map_or_else(String::new, |a| format!(", training accuracy {:.1}%", 100.0 * a))
+}
+
+fn still_improving(e: &Evidence<'_>, t: &Thresholds) -> Option<Finding> {
+    let h = e.history;
+    let last = h.last()?;
+    let baseline = e.baseline_loss.filter(|b| *b > 0.0)?;
+    let improvement = recent_improvement(h)?;
+    let share = training_fit_is_high(last, baseline, t)?;
+    // A callback stopped it (early stopping), or the validation loss rose in the last epoch: more epochs would not help.
+    let n = h.epochs.len();
+    let val_rose = matches!((h.epochs[n - 2].validation, last.validation), (Some(a), Some(b)) if b.loss > a.loss);
+    if improvement < t.flat_improvement || h.stopped_early() || val_rose {
+        return None;
+    }
+    let span = recent_span(n);
+    let when =
+        if span == 1 { "in the last epoch".to_string() } else { format!("per epoch over the last {span} epochs") };
+    let evidence = format!(
+        "the training loss was still falling {:.0}% {when} ({} to {}), ending at {:.0}% of the {} of predicting \
+         without the inputs{}",
+        100.0 * improvement,
+        figure(h.epochs[n - 1 - span].train_loss),
+        figure(last.train_loss),
+        100.0 * share,
+        figure(baseline),
+        accuracy_words(last)
+    );
+    let suggestion = "more epochs or a higher learning rate (find one with `strata lr-find`)";
+    Some(warning(Verdict::StillImproving, evidence, suggestion))
+}
+
+/// The last epoch's learning rate and the run's peak, when a schedule had
+/// brought the rate to about 0.
+fn decayed_rate(h: &History, t: &Thresholds) -> Option<(f32, f32)> {
+    let peak = h.epochs.iter().map(|r| r.learning_rate).fold(0.0, f32::max);
+    let last = h.last()?.learning_rate;
+    (peak > 0.0 && last < t.decayed_rate * peak).then_some((last, peak))
 }
 
 fn underfitting(e: &Evidence<'_>, t: &Thresholds) -> Option<Finding> {
@@ -465,25 +585,32 @@ fn underfitting(e: &Evidence<'_>, t: &Thresholds) -> Option<Finding> {
     let last = h.last()?;
     let baseline = e.baseline_loss.filter(|b| *b > 0.0)?;
     let improvement = recent_improvement(h)?;
-    let share = last.train_loss / baseline;
-    let high = match last.train_accuracy {
-        Some(acc) => share >= t.underfit_loss_share && acc < t.underfit_accuracy,
-        None => share >= t.underfit_regression_share,
-    };
-    if !high || improvement >= t.flat_improvement {
+    let share = training_fit_is_high(last, baseline, t)?;
+    if improvement >= t.flat_improvement || validation_fits(last, baseline, t) {
         return None;
     }
-    let accuracy = last.train_accuracy.map_or_else(String::new, |a| format!(", training accuracy {:.1}%", 100.0 * a));
+    let decayed = decayed_rate(h, t).map_or_else(String::new, |(last, peak)| {
+        format!(
+            "; the schedule had brought the learning rate to {last:.1e} (from {peak:.1e}), which flattens the curve \
+             by itself"
+        )
+    });
     let evidence = format!(
         "the training loss levelled off high: {:.4} in the last epoch, {:.0}% of the {baseline:.4} of predicting \
-         without the inputs{accuracy}, improving {:.1}% per epoch over the last epochs",
+         without the inputs{}, improving {:.1}% per epoch over the last epochs{decayed}",
         last.train_loss,
         100.0 * share,
+        accuracy_words(last),
         100.0 * improvement
     );
-    let suggestion = "a larger model (wider or more layers), more epochs or a schedule, less regularisation \
-                      (dropout, weight decay); if the labels are noisy, this may be the data's limit";
-    Some(warning(Verdict::Underfitting, evidence, suggestion))
+    let fixes = "more epochs (or a schedule that keeps the rate up longer) and a learning rate tuned with `strata \
+                 lr-find`; then a larger model (wider or more layers) or less regularisation (dropout, weight \
+                 decay); if the labels are noisy, this may be the data's limit";
+    let suggestion = match initial_far_above(e, t) {
+        Some(_) => format!("{SCALE_INPUTS}; {fixes}"),
+        None => fixes.to_string(),
+    };
+    Some(warning(Verdict::Underfitting, evidence, &suggestion))
 }
 
 fn gradient_flow(h: &History, t: &Thresholds) -> Option<Finding> {

@@ -4,7 +4,7 @@
 //! misled it. The thresholds are those of `Thresholds::default()`.
 
 use strata_report::{ActivationStats, Diagnosis, Evidence, Finding, Observations, Thresholds, Verdict, diagnose};
-use strata_training::{EpochRecord, History, Metrics};
+use strata_training::{EpochRecord, History, Metrics, StopRecord};
 
 /// `ln 10` (2.3026): the loss of predicting the class frequencies of ten balanced classes (MNIST, the digits).
 const LN_10: f32 = std::f32::consts::LN_10;
@@ -175,6 +175,103 @@ fn a_rise_large_against_the_baseline_is_still_divergence() {
 }
 
 #[test]
+fn training_figures_lowered_by_dropout_are_not_underfitting_when_validation_fits() {
+    // `strata train --data digits.csv --normalize none` (dropout 0.3), epochs 32-40: training 93.3%, validation
+    // loss 0.1398 (6% of the baseline) below the training loss; test 98.05%.
+    let train = [0.1556, 0.1942, 0.1735, 0.1761, 0.1964, 0.1726, 0.1925, 0.1797, 0.1877];
+    let accuracy = [94.66, 93.50, 94.12, 94.82, 93.97, 93.97, 93.27, 94.28, 93.35];
+    let val = [0.1404, 0.1424, 0.1429, 0.1408, 0.1398, 0.1399, 0.1398, 0.1398, 0.1398];
+    let h = history(&Curves { train: &train, accuracy: &accuracy, val: &val, ..Curves::default() });
+    let d = judge(&h, None, LN_10); // the digits: 2.3025
+    assert!(d.findings.is_empty(), "{d}");
+}
+
+#[test]
+fn a_small_model_whose_validation_loss_is_high_too_still_underfits() {
+    // `strata train --layers 784,2,10 --epochs 20` (dropout 0.3), epochs 12-20: the validation loss is below
+    // the training loss but 75% of the baseline.
+    let train = [1.8616, 1.8820, 1.8719, 1.8494, 1.8840, 1.8603, 1.8545, 1.8582, 1.8658];
+    let accuracy = [29.86, 28.17, 28.97, 29.19, 27.75, 28.58, 29.36, 29.44, 28.67];
+    let val = [1.7420, 1.7369, 1.7265, 1.7224, 1.7222, 1.7195, 1.7192, 1.7186, 1.7186];
+    let h = history(&Curves { train: &train, accuracy: &accuracy, val: &val, ..Curves::default() });
+    let d = judge(&h, Some(&observed(LN_10, vec![])), LN_10);
+    assert_eq!(d.warnings(), vec![Verdict::Underfitting], "{d}");
+}
+
+#[test]
+fn a_loss_ending_above_the_baseline_after_a_huge_start_says_to_scale_the_inputs() {
+    // `strata train --normalize none --epochs 5` (MNIST pixels 0-255); the first batch's loss was 238.
+    let train = [100.5672, 16.0567, 8.7108, 6.4310, 5.5114];
+    let accuracy = [30.06, 62.64, 71.33, 74.89, 77.22];
+    let val = [6.3744, 3.3674, 2.4187, 2.1969, 2.1011];
+    let lr = [1e-3, 8.58e-4, 5.07e-4, 1.51e-4, 4.75e-8];
+    let h = history(&Curves { train: &train, accuracy: &accuracy, val: &val, lr: &lr, ..Curves::default() });
+    let d = judge(&h, Some(&observed(238.0, vec![])), LN_10);
+    assert_eq!(d.warnings(), vec![Verdict::WorseThanBaseline], "{d}");
+    let f = &d.findings[0];
+    // 5.5114 / 2.3026 = 2.39; 238 / 2.3026 = 103.4.
+    assert_eq!(
+        f.evidence,
+        "the training loss ends at 5.5114, 2.4x the 2.3026 of predicting without the inputs; the loss at the start \
+         was 238.0000 (103x the baseline): the inputs are likely not scaled, or the initialisation is too large"
+    );
+    assert!(f.suggestion.starts_with("scale the inputs (--normalize standard) and run `strata doctor`"), "{d}");
+}
+
+#[test]
+fn a_regression_ending_far_above_the_variance_is_not_underfitting() {
+    // `strata train --data diabetes.csv --header --task regression --normalize none`, epochs 37-40 (baseline 1.0).
+    let h = history(&Curves {
+        train: &[15.2427, 15.2369, 15.2326, 15.2317],
+        val: &[11.0630, 11.0634, 11.0626, 11.0626],
+        ..Curves::default()
+    });
+    let d = judge(&h, None, 1.0);
+    assert_eq!(d.warnings(), vec![Verdict::WorseThanBaseline], "{d}");
+    assert!(d.findings[0].evidence.starts_with("the training loss ends at 15.2317, 15.2x the 1.0000"), "{d}");
+}
+
+/// `strata train --lr 1e-4 --epochs 5`: 62% training accuracy, test 76.9% (the default run: 94.2%).
+fn stopped_while_falling() -> History {
+    let train = [2.3647, 1.9774, 1.6299, 1.4435, 1.3631];
+    let accuracy = [12.56, 33.36, 52.11, 58.17, 61.97];
+    let val = [2.0709, 1.6243, 1.3070, 1.1843, 1.1654];
+    let lr = [1e-4, 8.58e-5, 5.07e-5, 1.51e-5, 4.75e-9];
+    history(&Curves { train: &train, accuracy: &accuracy, val: &val, lr: &lr, ..Curves::default() })
+}
+
+#[test]
+fn a_loss_still_falling_when_training_stopped_is_said() {
+    let d = judge(&stopped_while_falling(), Some(&observed(LN_10, vec![])), LN_10);
+    assert_eq!(d.warnings(), vec![Verdict::StillImproving], "{d}");
+    let f = &d.findings[0];
+    // (1.4435 - 1.3631) / 1.4435 = 5.6%; 1.3631 / 2.3026 = 59%.
+    assert_eq!(
+        f.evidence,
+        "the training loss was still falling 6% in the last epoch (1.4435 to 1.3631), ending at 59% of the 2.3026 \
+         of predicting without the inputs, training accuracy 62.0%"
+    );
+    assert!(f.suggestion.starts_with("more epochs or a higher learning rate"), "{d}");
+    // `strata train --epochs 2`: 1.8167 then 0.6735 (79.3%).
+    let h = history(&Curves {
+        train: &[1.8167, 0.6735],
+        accuracy: &[39.78, 79.28],
+        val: &[0.6530, 0.3963],
+        ..Curves::default()
+    });
+    assert_eq!(judge(&h, Some(&observed(LN_10, vec![])), LN_10).warnings(), vec![Verdict::StillImproving]);
+}
+
+#[test]
+fn a_loss_still_falling_is_not_said_when_a_callback_stopped_training() {
+    let mut h = stopped_while_falling();
+    h.stopped =
+        Some(StopRecord { epoch: 5, batch: None, callback: "early_stopping".into(), reason: "patience".into() });
+    let d = judge(&h, Some(&observed(LN_10, vec![])), LN_10);
+    assert!(!d.has(Verdict::StillImproving), "{d}");
+}
+
+#[test]
 fn healthy_runs_raise_no_alarm() {
     // `strata train --preset cnn` (15 epochs, constant rate, test 95.3%).
     let cnn = [
@@ -191,6 +288,39 @@ fn healthy_runs_raise_no_alarm() {
         let d = judge(&h, Some(&observed(LN_10, vec![relu("relu_1", 8, 0.0)])), LN_10);
         assert!(d.findings.is_empty(), "{d}");
     }
+}
+
+#[test]
+fn underfitting_suggests_more_epochs_and_lr_find_before_a_larger_model() {
+    // `strata train --lr 2e-5 --epochs 20`: the cosine schedule ends at 4.2e-11.
+    let train = [
+        2.4499, 2.3616, 2.2433, 2.1446, 2.0442, 1.9717, 1.8920, 1.8189, 1.7496, 1.7044, 1.6610, 1.6268, 1.6025, 1.5782,
+        1.5477, 1.5444, 1.5280, 1.5386, 1.5243, 1.5234,
+    ];
+    let accuracy = [
+        9.94, 13.69, 17.33, 22.75, 28.75, 32.81, 38.19, 43.14, 45.89, 47.97, 48.94, 51.42, 52.56, 53.69, 54.97, 54.83,
+        55.92, 54.97, 55.97, 55.58,
+    ];
+    let val = [
+        2.3135, 2.1895, 2.0810, 1.9835, 1.8899, 1.8030, 1.7217, 1.6471, 1.5815, 1.5237, 1.4761, 1.4371, 1.4062, 1.3828,
+        1.3658, 1.3543, 1.3473, 1.3436, 1.3422, 1.3420,
+    ];
+    let lr = [
+        2.00e-5, 1.99e-5, 1.95e-5, 1.88e-5, 1.79e-5, 1.68e-5, 1.55e-5, 1.40e-5, 1.25e-5, 1.09e-5, 9.20e-6, 7.57e-6,
+        6.01e-6, 4.55e-6, 3.25e-6, 2.13e-6, 1.22e-6, 5.51e-7, 1.41e-7, 4.21e-11,
+    ];
+    let h = history(&Curves { train: &train, accuracy: &accuracy, val: &val, lr: &lr, ..Curves::default() });
+    let d = judge(&h, Some(&observed(LN_10, vec![])), LN_10);
+    assert_eq!(d.warnings(), vec![Verdict::Underfitting], "{d}");
+    let f = &d.findings[0];
+    assert!(
+        f.evidence.ends_with(
+            "; the schedule had brought the learning rate to 4.2e-11 (from 2.0e-5), which flattens the curve by itself"
+        ),
+        "{d}"
+    );
+    let at = |words: &str| f.suggestion.find(words).unwrap_or_else(|| panic!("{words:?} in {}", f.suggestion));
+    assert!(f.suggestion.starts_with("more epochs") && at("strata lr-find") < at("a larger model"), "{d}");
 }
 
 #[test]
