@@ -239,7 +239,7 @@ fn flow_and_fit(e: &Evidence<'_>, t: &Thresholds) -> Vec<Finding> {
     if let Some(slow) = learning_rate_too_small(e, t) {
         return vec![slow];
     }
-    let mut out: Vec<Finding> = overfitting(e.history, t).into_iter().collect();
+    let mut out: Vec<Finding> = overfitting(e, t).into_iter().collect();
     if !out.iter().any(|f| f.severity == Severity::Warning) {
         out.extend(still_improving(e, t).or_else(|| underfitting(e, t)));
     }
@@ -454,23 +454,52 @@ fn learning_rate_too_small(e: &Evidence<'_>, t: &Thresholds) -> Option<Finding> 
     Some(warning(Verdict::LearningRateTooSmall, evidence, suggestion))
 }
 
-fn overfitting(h: &History, t: &Thresholds) -> Option<Finding> {
+fn overfitting(e: &Evidence<'_>, t: &Thresholds) -> Option<Finding> {
+    let h = e.history;
     let last = h.last()?;
     let suggestion = "more training data, dropout (--dropout), weight decay (--optimizer adamw), a smaller model, \
                       or early stopping (--patience)";
-    if let Some(finding) = rising_validation_loss(h, t, suggestion) {
-        return Some(finding);
-    }
-    let (train, val) = (last.train_accuracy?, last.validation?.accuracy?);
-    (train - val >= t.accuracy_gap).then(|| {
-        let evidence = format!(
-            "training accuracy {:.1}% against validation accuracy {:.1}% in the last epoch: a gap of {:.1} points",
-            100.0 * train,
-            100.0 * val,
-            100.0 * (train - val)
-        );
-        warning(Verdict::Overfitting, evidence, suggestion)
+    let finding = rising_validation_loss(h, t, suggestion).or_else(|| {
+        let (train, val) = (last.train_accuracy?, last.validation?.accuracy?);
+        (train - val >= t.accuracy_gap).then(|| {
+            let evidence = format!(
+                "training accuracy {:.1}% against validation accuracy {:.1}% in the last epoch: a gap of {:.1} points",
+                100.0 * train,
+                100.0 * val,
+                100.0 * (train - val)
+            );
+            warning(Verdict::Overfitting, evidence, suggestion)
+        })
+    })?;
+    Some(match validation_never_below_baseline(e) {
+        Some(baseline) => memorised(finding, baseline),
+        None => finding,
     })
+}
+
+/// The baseline, when no epoch's validation loss went below it: what the model learned does not carry over
+/// to unseen rows at all.
+fn validation_never_below_baseline(e: &Evidence<'_>) -> Option<f32> {
+    let baseline = e.baseline_loss.filter(|b| *b > 0.0)?;
+    let val: Vec<f32> = e.history.epochs.iter().filter_map(|r| r.validation.map(|v| v.loss)).collect();
+    let min = val.iter().copied().fold(f32::INFINITY, f32::min);
+    (!val.is_empty() && min >= baseline).then_some(baseline)
+}
+
+/// An overfitting finding of a model that memorised labels its inputs do not predict (shuffled labels).
+fn memorised(finding: Finding, baseline: f32) -> Finding {
+    let evidence = format!(
+        "{}; the validation loss was never below the {} of predicting without the inputs: nothing learned carries \
+         over, as when the labels do not match the inputs",
+        finding.evidence,
+        figure(baseline)
+    );
+    let suggestion = format!(
+        "check that the labels match the inputs (`strata doctor` compares the loss with and without the inputs); \
+         then {}",
+        finding.suggestion
+    );
+    Finding { evidence, suggestion, ..finding }
 }
 
 fn rising_validation_loss(h: &History, t: &Thresholds, suggestion: &str) -> Option<Finding> {

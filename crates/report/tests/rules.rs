@@ -350,3 +350,18 @@ fn a_diverged_loss_that_ends_at_its_lowest_shows_its_peak() {
          predicting without the inputs; it peaked at 2.976e4 in epoch 1"
     );
 }
+
+#[test]
+fn memorised_labels_that_the_inputs_do_not_predict_are_said() {
+    // The shape of the audit's probe `shuffled` (MNIST labels shuffled): the training loss falls to memorisation
+    // while the validation loss never goes below ln 10 and rises.
+    let train = [2.31, 2.25, 2.0, 1.5, 0.9, 0.4, 0.15, 0.05];
+    let accuracy = [10.0, 14.0, 25.0, 45.0, 70.0, 88.0, 97.0, 99.5];
+    let val = [2.32, 2.33, 2.40, 2.60, 2.90, 3.30, 3.70, 4.00];
+    let h = history(&Curves { train: &train, accuracy: &accuracy, val: &val, ..Curves::default() });
+    let d = judge(&h, Some(&observed(LN_10, vec![])), LN_10);
+    assert_eq!(d.warnings(), vec![Verdict::Overfitting], "{d}");
+    let f = &d.findings[0];
+    assert!(f.evidence.ends_with("; the validation loss was never below the 2.3026 of predicting without the inputs: nothing learned carries over, as when the labels do not match the inputs"), "{d}");
+    assert!(f.suggestion.starts_with("check that the labels match the inputs (`strata doctor`"), "{d}");
+}
