@@ -16,7 +16,8 @@ fn train_with_report_writes_every_file() {
     let report = dir.join("report");
     let o = strata(&["train", "--epochs", "3", "--report", report.to_str().unwrap()]);
     assert!(o.status.success(), "{}", text(&o));
-    assert!(text(&o).contains("diagnosis: "), "{}", text(&o));
+    // Three epochs end while the loss still falls 32% an epoch: the diagnosis says so ("diagnosis, warning: ...").
+    assert!(text(&o).lines().any(|l| l.starts_with("diagnosis")), "{}", text(&o));
     for name in strata::report::FILES {
         assert!(report.join(name).is_file(), "{name} missing");
     }

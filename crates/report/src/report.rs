@@ -182,9 +182,16 @@ fn diagnosis_markdown(d: &Diagnosis) -> String {
     let mut s = String::new();
     for f in &d.findings {
         let label = if f.severity == Severity::Warning { "Warning" } else { "Note" };
-        let _ = writeln!(s, "- **{label}: {}.** {}. *Try:* {}.", f.verdict.title(), f.evidence, f.suggestion);
+        let (evidence, suggestion) = (capitalised(&f.evidence), capitalised(&f.suggestion));
+        let _ = writeln!(s, "- **{label}: {}.** {evidence}. *Try:* {suggestion}.", f.verdict.title());
     }
     s
+}
+
+/// A sentence's first letter in capitals (the findings' words start in lower case, to follow a colon).
+fn capitalised(sentence: &str) -> String {
+    let mut chars = sentence.chars();
+    chars.next().map_or_else(String::new, |c| c.to_uppercase().chain(chars).collect())
 }
 
 fn epoch_table(h: &History) -> String {

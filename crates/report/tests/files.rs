@@ -7,7 +7,7 @@ use std::path::Path;
 use strata_activation::ActivationKind;
 use strata_layers::Layer;
 use strata_loss::LossKind;
-use strata_report::{Confusion, FILES, Report, TestFigures, plot};
+use strata_report::{Confusion, Diagnosis, FILES, Finding, Report, Severity, TestFigures, Verdict, plot};
 use strata_training::evaluate;
 
 /// Width and height of a PNG file, decoded by the `png` crate.
@@ -74,4 +74,20 @@ fn the_report_text_of_a_seeded_run() {
     let text: String =
         report.markdown().lines().filter(|l| !l.starts_with("Speed:")).map(|l| format!("{l}\n")).collect();
     insta::assert_snapshot!("report_md", text);
+}
+
+#[test]
+fn a_finding_in_report_md_reads_as_sentences() {
+    let finding = Finding {
+        verdict: Verdict::VanishingGradients,
+        severity: Severity::Warning,
+        evidence: "the gradient of the first layer's weights is small".into(),
+        suggestion: "residual connections".into(),
+    };
+    let report = Report { diagnosis: Diagnosis { findings: vec![finding] }, ..Report::default() };
+    let md = report.markdown();
+    assert!(
+        md.contains("- **Warning: vanishing gradients.** The gradient of the first layer's weights is small. *Try:* Residual connections.\n"),
+        "{md}"
+    );
 }

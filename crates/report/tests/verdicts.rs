@@ -88,7 +88,8 @@ fn a_large_negative_bias_kills_relu_units() {
     let mut model = mlp(&[784, 256, 128, 10], ActivationKind::Relu, 0.0, 0);
     set(model.as_mut(), "dense_1.bias", -10.0);
     let r = run(model.as_mut(), &part, &val, ("adam", 1e-3), (2, 64), None);
-    assert!(r.diagnosis.warnings().contains(&Verdict::DeadUnits), "{}", r.diagnosis);
+    // Dead units alone: no weight gets a gradient, which is neither vanishing gradients nor a slow rate.
+    assert_eq!(r.diagnosis.warnings(), vec![Verdict::DeadUnits], "{}", r.diagnosis);
     let stats = r.observations.activations.last().expect("probed");
     // Pre-activations near N(0, 1) minus 10 are never positive: every unit of the first layer is dead.
     assert_eq!((stats[0].layer.as_str(), stats[0].dead_share), ("relu_1", Some(1.0)));
