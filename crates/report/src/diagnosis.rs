@@ -407,7 +407,10 @@ const SCALE_INPUTS: &str = "scale the inputs (--normalize standard) and run `str
 fn worse_than_baseline(e: &Evidence<'_>, t: &Thresholds) -> Option<Finding> {
     let baseline = e.baseline_loss.filter(|b| *b > 0.0)?;
     let last = e.history.last()?.train_loss;
-    if last <= (1.0 + t.divergence_margin) * baseline {
+    // Above the baseline by a margin; or above it at all and above where the run started by that margin (more
+    // than the noise of an epoch's mean against the first batch's loss): nothing was learned.
+    let rose_above = initial_loss(e).filter(|&i| last > baseline && last > (1.0 + t.divergence_margin) * i);
+    if last <= (1.0 + t.divergence_margin) * baseline && rose_above.is_none() {
         return None;
     }
     let mut evidence = format!(
@@ -416,6 +419,9 @@ fn worse_than_baseline(e: &Evidence<'_>, t: &Thresholds) -> Option<Finding> {
         last / baseline,
         figure(baseline)
     );
+    if let Some(initial) = rose_above {
+        evidence.push_str(&format!(", and above the {} it started at", figure(initial)));
+    }
     if let Some((initial, _)) = initial_far_above(e, t) {
         evidence.push_str(&format!(
             "; the loss at the start was {} ({} the baseline): the inputs are likely not scaled, or the \
@@ -439,7 +445,10 @@ fn learning_rate_too_small(e: &Evidence<'_>, t: &Thresholds) -> Option<Finding> 
     let progress = (initial - last) / initial;
     // A model that starts far below the baseline was trained before (fine-tuning): slow progress is expected.
     let fresh = e.baseline_loss.is_none_or(|b| initial >= 0.5 * b);
-    if initial.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) || progress >= t.min_progress || !fresh {
+    // A loss that rose by more than the noise of an epoch's mean did not "barely move": a rate too small keeps
+    // it where it was, it does not raise it.
+    let rose = progress < -t.divergence_margin;
+    if initial.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) || progress >= t.min_progress || !fresh || rose {
         return None;
     }
     let lr = e.history.epochs.iter().map(|r| r.learning_rate).fold(0.0, f32::max);

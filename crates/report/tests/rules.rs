@@ -365,3 +365,24 @@ fn memorised_labels_that_the_inputs_do_not_predict_are_said() {
     assert!(f.evidence.ends_with("; the validation loss was never below the 2.3026 of predicting without the inputs: nothing learned carries over, as when the labels do not match the inputs"), "{d}");
     assert!(f.suggestion.starts_with("check that the labels match the inputs (`strata doctor`"), "{d}");
 }
+
+#[test]
+fn a_loss_that_rose_did_not_barely_move() {
+    // `strata train --data iris.csv --model spec_bn.json --epochs 3 --batch-size 2` (a batch norm over pairs):
+    // 1.0762 at the start, 1.2043 after 3 epochs. It was "learning rate too small: the training loss barely
+    // moved ... (-11.9% lower)"; a rate too small keeps the loss where it was, it does not raise it.
+    let train = [1.3596, 1.3394, 1.2043];
+    let accuracy = [24.07, 18.52, 29.63];
+    let val = [1.7153, 1.4106, 1.5722];
+    let h = history(&Curves { train: &train, accuracy: &accuracy, val: &val, ..Curves::default() });
+    let ln_3 = 3f32.ln(); // 1.0986: three balanced classes
+    let d = judge(&h, Some(&observed(1.0762, vec![])), ln_3);
+    assert_eq!(d.warnings(), vec![Verdict::WorseThanBaseline], "{d}");
+    assert!(
+        finding(&d, Verdict::WorseThanBaseline).evidence.starts_with(
+            "the training loss ends at 1.2043, 1.1x the 1.0986 of predicting without the inputs, and above the \
+             1.0762 it started at"
+        ),
+        "{d}"
+    );
+}
