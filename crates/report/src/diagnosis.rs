@@ -581,12 +581,20 @@ fn accuracy_words(last: &EpochRecord) -> String {
     last.train_accuracy.map_or_else(String::new, |a| format!(", training accuracy {:.1}%", 100.0 * a))
 }
 
+/// What the fit rules read: the last epoch, the baseline, the recent
+/// improvement per epoch, and the training loss's share of the baseline
+/// when it is high (`None` when any is missing or the fit is not high).
+fn high_fit<'a>(e: &Evidence<'a>, t: &Thresholds) -> Option<(&'a EpochRecord, f32, f32, f32)> {
+    let last = e.history.last()?;
+    let baseline = e.baseline_loss.filter(|b| *b > 0.0)?;
+    let improvement = recent_improvement(e.history)?;
+    let share = training_fit_is_high(last, baseline, t)?;
+    Some((last, baseline, improvement, share))
+}
+
 fn still_improving(e: &Evidence<'_>, t: &Thresholds) -> Option<Finding> {
     let h = e.history;
-    let last = h.last()?;
-    let baseline = e.baseline_loss.filter(|b| *b > 0.0)?;
-    let improvement = recent_improvement(h)?;
-    let share = training_fit_is_high(last, baseline, t)?;
+    let (last, baseline, improvement, share) = high_fit(e, t)?;
     // A callback stopped it (early stopping), or the validation loss rose in the last epoch: more epochs would not help.
     let n = h.epochs.len();
     let val_rose = matches!((h.epochs[n - 2].validation, last.validation), (Some(a), Some(b)) if b.loss > a.loss);
@@ -620,10 +628,7 @@ fn decayed_rate(h: &History, t: &Thresholds) -> Option<(f32, f32)> {
 
 fn underfitting(e: &Evidence<'_>, t: &Thresholds) -> Option<Finding> {
     let h = e.history;
-    let last = h.last()?;
-    let baseline = e.baseline_loss.filter(|b| *b > 0.0)?;
-    let improvement = recent_improvement(h)?;
-    let share = training_fit_is_high(last, baseline, t)?;
+    let (last, baseline, improvement, share) = high_fit(e, t)?;
     if improvement >= t.flat_improvement || validation_fits(last, baseline, t) {
         return None;
     }

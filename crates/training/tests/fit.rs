@@ -236,22 +236,9 @@ fn evaluation_needs_no_optimizer() {
 fn a_dataset_claiming_more_samples_than_memory_holds_is_an_error_not_an_abort() {
     // A user's Dataset whose len() is 2^61: the epoch's order of sample
     // indices alone would need 2^64 bytes.
-    #[derive(Debug)]
-    struct Claims(Vec<usize>);
-    impl strata_data::Dataset for Claims {
-        fn len(&self) -> usize {
-            1 << 61
-        }
-        fn feature_shape(&self) -> &[usize] {
-            &self.0
-        }
-        fn fill_batch(&self, _: &[usize], _: &mut Tensor, _: &mut Tensor) -> strata_data::Result<()> {
-            Err(strata_data::DataError::Empty { what: "never read".into() })
-        }
-    }
     let mut m = model(1);
     let config = FitConfig { epochs: 1, batch_size: 4, progress: Progress::Silent, ..FitConfig::default() };
-    let err = trainer(config, 0.01).fit(m.as_mut(), &Claims(vec![2]), None).unwrap_err();
+    let err = trainer(config, 0.01).fit(m.as_mut(), &Claims(1 << 61, vec![2]), None).unwrap_err();
     assert_eq!(
         err.to_string(),
         "fit: the epoch's order of samples: a tensor of shape [2305843009213693952] needs 18446744073709551615 bytes, \
@@ -264,22 +251,9 @@ fn batches_whose_outputs_the_memory_cannot_hold_are_refused_before_training() {
     // A user's Dataset of 2^40 samples in batches of 2^40: the 2-8-2 MLP's
     // hidden layer alone would output 8 * 2^40 values (a quarter of any
     // machine's memory holds far fewer), and its allocation would abort.
-    #[derive(Debug)]
-    struct Claims(Vec<usize>);
-    impl strata_data::Dataset for Claims {
-        fn len(&self) -> usize {
-            1 << 40
-        }
-        fn feature_shape(&self) -> &[usize] {
-            &self.0
-        }
-        fn fill_batch(&self, _: &[usize], _: &mut Tensor, _: &mut Tensor) -> strata_data::Result<()> {
-            Err(strata_data::DataError::Empty { what: "never read".into() })
-        }
-    }
     let mut m = model(1);
     let config = FitConfig { epochs: 1, batch_size: 1 << 40, progress: Progress::Silent, ..FitConfig::default() };
-    let err = trainer(config, 0.01).fit(m.as_mut(), &Claims(vec![2]), None).unwrap_err();
+    let err = trainer(config, 0.01).fit(m.as_mut(), &Claims(1 << 40, vec![2]), None).unwrap_err();
     assert!(
         matches!(
             &err,
@@ -296,6 +270,22 @@ fn batches_whose_outputs_the_memory_cannot_hold_are_refused_before_training() {
         "{err}"
     );
     // The same data evaluated: batches of 512, within the budget; the data's error is then the first.
-    let err = evaluate(m.as_mut(), &Claims(vec![2]), &LossKind::CrossEntropy).unwrap_err();
+    let err = evaluate(m.as_mut(), &Claims(1 << 40, vec![2]), &LossKind::CrossEntropy).unwrap_err();
     assert_eq!(err.to_string(), "never read holds no data");
+}
+
+/// A user's Dataset that claims `.0` samples of shape `.1` and reads none.
+#[derive(Debug)]
+struct Claims(usize, Vec<usize>);
+
+impl strata_data::Dataset for Claims {
+    fn len(&self) -> usize {
+        self.0
+    }
+    fn feature_shape(&self) -> &[usize] {
+        &self.1
+    }
+    fn fill_batch(&self, _: &[usize], _: &mut Tensor, _: &mut Tensor) -> strata_data::Result<()> {
+        Err(strata_data::DataError::Empty { what: "never read".into() })
+    }
 }
