@@ -552,7 +552,9 @@ fn load_for_model(m: &Model, data: &crate::args::DataArgs, want_labels: bool) ->
         return Err("evaluation needs labelled data".into());
     }
     let ds = in_model_classes(m, loaded.dataset, &loaded.name)?;
-    labels_within_outputs(m, &ds, &loaded.name)?;
+    if want_labels {
+        labels_within_outputs(m, &ds, &loaded.name)?;
+    }
     Ok(ds)
 }
 
