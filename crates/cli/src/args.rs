@@ -45,7 +45,7 @@ pub struct DataArgs {
     #[arg(long, value_name = "FILE")]
     pub labels: Option<PathBuf>,
     /// Column of the class label (or regression target): `last`, `first`, a 0-based index, or with --header the column's name.
-    #[arg(long, default_value = "last", value_name = "COLUMN")]
+    #[arg(long, allow_negative_numbers = true, default_value = "last", value_name = "COLUMN")]
     pub label_column: String,
     /// The CSV file starts with a header row.
     #[arg(long)]
@@ -104,10 +104,10 @@ pub struct TrainArgs {
     #[arg(long, allow_negative_numbers = true)]
     pub dropout: Option<f32>,
     /// Passes over the training data [default: 40 for the MLP, 15 for the CNN, 20 for the transformer and charlm].
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub epochs: Option<usize>,
     /// Samples per mini-batch.
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 64)]
     pub batch_size: usize,
     /// Base learning rate [default: 1e-3; 2e-3 for charlm].
     #[arg(long, allow_negative_numbers = true)]
@@ -119,7 +119,7 @@ pub struct TrainArgs {
     #[arg(long)]
     pub schedule: Option<String>,
     /// Seed of initialisation, splitting, shuffling and dropout.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 0)]
     pub seed: u64,
     /// Fraction of the training part held out for validation; early stopping watches its loss [default: 0.1 for the MLP, 0 for the CNN and the transformer; charlm: the last 10% of lines].
     #[arg(long, allow_negative_numbers = true)]
@@ -128,7 +128,7 @@ pub struct TrainArgs {
     #[arg(long, allow_negative_numbers = true)]
     pub test_fraction: Option<f32>,
     /// Stop after this many epochs without a better validation loss, restoring the best weights (0 disables).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 0)]
     pub patience: usize,
     /// Feature scaling fitted on the training part: auto, standard, minmax, none (auto: /255 for the embedded pixels, standard otherwise).
     #[arg(long, default_value = "auto")]
@@ -152,7 +152,7 @@ pub struct TrainArgs {
     #[arg(long, value_name = "DIR")]
     pub checkpoint_dir: Option<PathBuf>,
     /// Periodic checkpoints to keep, newest first (the best one, `best.strata`, is kept besides).
-    #[arg(long, default_value_t = 3, value_name = "K")]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 3, value_name = "K")]
     pub keep_last: usize,
     /// Continue the run whose checkpoints are in DIR from the newest, with the arguments it was started with (give no other flag but --quiet, or --distributed under mpirun): the final weights are those the run would have reached uninterrupted, bit for bit.
     #[arg(long, value_name = "DIR")]
@@ -174,7 +174,7 @@ pub struct LrFindArgs {
     #[command(flatten)]
     pub train: TrainArgs,
     /// Steps of the sweep, one batch each.
-    #[arg(long, default_value_t = 200)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 200)]
     pub steps: usize,
     /// The first learning rate of the sweep.
     #[arg(long, default_value_t = 1e-7)]
@@ -302,13 +302,13 @@ pub struct GenerateArgs {
     #[arg(long, value_name = "MODEL")]
     pub model: PathBuf,
     /// How many items to print.
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 20)]
     pub count: usize,
     /// Sampling temperature: below 1 more typical, above 1 more surprising, 0 always the most likely character.
     #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
     pub temperature: f32,
     /// Seed of the draws: the same seed prints the same items.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 0)]
     pub seed: u64,
 }
 
@@ -324,13 +324,13 @@ pub struct AttentionMapArgs {
     #[arg(long, value_name = "FILE")]
     pub data: Option<PathBuf>,
     /// For an image model: the 0-based row of the data file.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 0)]
     pub row: usize,
     /// Which attention layer, 1-based in forward order.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 1)]
     pub layer: usize,
     /// Which head, 1-based; 0 draws the mean over the heads.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 0)]
     pub head: usize,
     /// The PNG file to write.
     #[arg(long, value_name = "FILE.png")]

@@ -514,7 +514,14 @@ fn load_for_model(m: &Model, data: &crate::args::DataArgs, want_labels: bool) ->
     let column = if data.label_column != "last" {
         dataset::label_column(data)?
     } else {
-        dataset::parse_label_column(crate::model::label_column(m))?
+        let stored = crate::model::label_column(m);
+        dataset::parse_label_column(stored).map_err(|_| {
+            format!(
+                "the model's metadata {} is '{stored}', not last, first, none or a 0-based column index (a damaged \
+                 or edited model file; --label-column overrides it)",
+                crate::model::LABEL_COLUMN
+            )
+        })?
     };
     let task = if crate::model::is_regression(m) { Task::Regression } else { Task::Classification };
     let loaded = if data.labels.is_some() || data.data.is_none() {

@@ -697,3 +697,31 @@ fn a_language_model_of_few_items_holds_one_out_and_refuses_val_fraction_0() {
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(text(&o).contains("error: --val-fraction 0: --preset charlm validates on held-out items"), "{}", text(&o));
 }
+
+#[test]
+fn a_negative_count_is_named_as_the_flags_value() {
+    // clap took "-1" for a flag of its own: "unexpected argument '-1' found".
+    for (flag, name) in
+        [("--epochs", "--epochs <EPOCHS>"), ("--seed", "--seed <SEED>"), ("--batch-size", "--batch-size <BATCH_SIZE>")]
+    {
+        let o = strata(&["train", "--data", &data("iris.csv"), flag, "-1"]);
+        assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+        assert!(text(&o).contains(&format!("error: invalid value '-1' for '{name}'")), "{}", text(&o));
+    }
+}
+
+#[test]
+fn a_bad_label_column_stored_in_a_model_names_the_metadata_not_the_flag() {
+    let tmp = temp_dir("stored-label-column");
+    let model = edited_model(&tmp, "labelcol.strata", |m| {
+        m.metadata.insert("strata.cli.label_column".into(), "seventh".into());
+    });
+    let o = strata(&["predict", "--model", &model, "--data", &data("iris.csv")]);
+    std::fs::remove_dir_all(&tmp).ok();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("error: the model's metadata strata.cli.label_column is 'seventh', not last, first, none"),
+        "{}",
+        text(&o)
+    );
+}
