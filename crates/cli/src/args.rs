@@ -110,7 +110,7 @@ pub struct TrainArgs {
     #[arg(long, allow_negative_numbers = true, default_value_t = 64)]
     pub batch_size: usize,
     /// Base learning rate [default: 1e-3; 2e-3 for charlm].
-    #[arg(long, allow_negative_numbers = true)]
+    #[arg(long, value_parser = finite_f32, allow_negative_numbers = true)]
     pub lr: Option<f32>,
     /// Optimizer: adam, adamw, sgd, rmsprop.
     #[arg(long, default_value = "adam")]
@@ -177,10 +177,10 @@ pub struct LrFindArgs {
     #[arg(long, allow_negative_numbers = true, default_value_t = 200)]
     pub steps: usize,
     /// The first learning rate of the sweep.
-    #[arg(long, default_value_t = 1e-7)]
+    #[arg(long, value_parser = finite_f32, default_value_t = 1e-7)]
     pub start_lr: f32,
     /// The last learning rate of the sweep.
-    #[arg(long, default_value_t = 10.0)]
+    #[arg(long, value_parser = finite_f32, default_value_t = 10.0)]
     pub end_lr: f32,
     /// Write the loss-against-rate plot here.
     #[arg(long, value_name = "FILE.png")]
@@ -305,7 +305,7 @@ pub struct GenerateArgs {
     #[arg(long, allow_negative_numbers = true, default_value_t = 20)]
     pub count: usize,
     /// Sampling temperature: below 1 more typical, above 1 more surprising, 0 always the most likely character.
-    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
+    #[arg(long, value_parser = finite_f32, default_value_t = 1.0, allow_negative_numbers = true)]
     pub temperature: f32,
     /// Seed of the draws: the same seed prints the same items.
     #[arg(long, allow_negative_numbers = true, default_value_t = 0)]
@@ -345,4 +345,17 @@ pub struct ExportFiltersArgs {
     /// The PNG file to write.
     #[arg(long, value_name = "FILE.png")]
     pub out: PathBuf,
+}
+
+/// A number an `f32` holds: `1e40` would become infinity, and a check after
+/// parsing could only name `inf`, not what was typed.
+fn finite_f32(s: &str) -> Result<f32, String> {
+    let v: f32 = s.trim().parse().map_err(|e| format!("{e}"))?;
+    if v.is_finite() {
+        Ok(v)
+    } else if v.is_nan() {
+        Err("not a number".into())
+    } else {
+        Err(format!("{s} is not a finite number (an f32 holds at most about 3.4e38)"))
+    }
 }

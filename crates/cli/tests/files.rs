@@ -725,3 +725,15 @@ fn a_bad_label_column_stored_in_a_model_names_the_metadata_not_the_flag() {
         text(&o)
     );
 }
+
+#[test]
+fn a_rate_beyond_f32_is_named_as_typed() {
+    // It said "--lr must be a positive number, got inf" for --lr 1e40.
+    let o = strata(&["train", "--data", &data("iris.csv"), "--lr", "1e40"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("error: invalid value '1e40' for '--lr <LR>': 1e40 is not a finite number"),
+        "{}",
+        text(&o)
+    );
+}
