@@ -449,7 +449,7 @@ fn a_gzipped_idx_file_whose_values_memory_refuses_is_an_error_not_an_abort() {
 
 #[test]
 fn a_gzipped_csv_whose_values_memory_refuses_is_an_error_not_an_abort() {
-    // 100 million cells of "0," (200 MB of text, 200 KB gzipped) become
+    // 100 million cells of "0," (200 MB of text, about 2.3 MB gzipped) become
     // 400 MB of f32: under an address-space limit of 300 MB the values'
     // growth fails. Before the check, the process aborted (exit 134).
     use std::io::Write;
