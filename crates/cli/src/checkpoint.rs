@@ -204,11 +204,10 @@ fn check_dir_is_ours(a: &TrainArgs, run: &Run, dir: &std::path::Path) -> Result<
     }
     let Some(out) = &a.out else { return Ok(()) };
     let name = out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let parent = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
-    let same = |a: &std::path::Path, b: &std::path::Path| {
-        std::fs::canonicalize(a).ok().zip(std::fs::canonicalize(b).ok()).is_some_and(|(a, b)| a == b)
-    };
-    if (name == strata::io::BEST || name.starts_with("checkpoint-")) && same(parent, dir) {
+    let in_dir = crate::checks::resolved(out)
+        .zip(crate::checks::resolved(dir))
+        .is_some_and(|(out, dir)| out.parent() == Some(dir.as_path()));
+    if (name == strata::io::BEST || strata::io::checkpoint_step(&name).is_some()) && in_dir {
         return Err(format!(
             "--out {}: names a checkpoint file of --checkpoint-dir, which the checkpoints would overwrite or \
              the model replace; give another name",

@@ -110,17 +110,21 @@ pub fn output(flag: &str, out: &Path, inputs: &[(&str, Option<&Path>)]) -> Resul
     Ok(())
 }
 
+/// Where `p` is or would be: the canonical path, or for a file not there
+/// yet its folder's canonical path and its name (`None` when neither is).
+pub fn resolved(p: &Path) -> Option<std::path::PathBuf> {
+    p.canonicalize().ok().or_else(|| {
+        let parent = p.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        Some(parent.canonicalize().ok()?.join(p.file_name()?))
+    })
+}
+
 /// `--report DIR`: none of the files it writes is a file the command reads
 /// or `--out` (a data file named `history.csv` in DIR was replaced by the
 /// epochs' table), and `--out` is not DIR itself (the model could not be
 /// written after training into the folder the report made).
 pub fn report_dir(dir: &Path, out: Option<&Path>, inputs: &[(&str, Option<&Path>)]) -> Result<()> {
-    let target = |p: &Path| {
-        p.canonicalize().ok().or_else(|| {
-            let parent = p.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-            Some(parent.canonicalize().ok()?.join(p.file_name()?))
-        })
-    };
+    let target = resolved;
     if let Some(out) = out
         && target(out).is_some()
         && target(out) == target(dir)

@@ -30,6 +30,12 @@ const SUFFIX: &str = ".strata";
 /// The best checkpoint's file name.
 pub const BEST: &str = "best.strata";
 
+/// The step of a numbered checkpoint's file name (`checkpoint-0000000120.strata`
+/// is 120), `None` for any other name.
+pub fn checkpoint_step(file_name: &str) -> Option<u64> {
+    file_name.strip_prefix(PREFIX)?.strip_suffix(SUFFIX)?.parse().ok()
+}
+
 impl CheckpointDir {
     /// The folder `dir` (created if missing), keeping the last `keep_last`
     /// numbered checkpoints (at least one).
@@ -82,14 +88,8 @@ impl CheckpointDir {
     /// The numbered checkpoints, oldest first.
     pub fn checkpoints(&self) -> Result<Vec<(u64, PathBuf)>> {
         let entries = std::fs::read_dir(&self.dir).map_err(|e| IoError::io(&self.dir, e))?;
-        let mut found: Vec<(u64, PathBuf)> = entries
-            .flatten()
-            .filter_map(|e| {
-                let name = e.file_name();
-                let step = name.to_str()?.strip_prefix(PREFIX)?.strip_suffix(SUFFIX)?.parse().ok()?;
-                Some((step, e.path()))
-            })
-            .collect();
+        let mut found: Vec<(u64, PathBuf)> =
+            entries.flatten().filter_map(|e| Some((checkpoint_step(e.file_name().to_str()?)?, e.path()))).collect();
         found.sort();
         Ok(found)
     }

@@ -38,7 +38,7 @@ pub mod safetensors;
 
 pub use atomic::{atomic_write, atomic_write_with};
 pub use container::{FORMAT_VERSION, FileKind, Header};
-pub use dir::{BEST, CheckpointDir};
+pub use dir::{BEST, CheckpointDir, checkpoint_step};
 pub use error::{FormatProblem, IoError, Result};
 pub use image::png_rgb;
 pub use model::SavedModel;
