@@ -9,6 +9,7 @@
 use rayon::prelude::*;
 
 mod choice;
+pub mod denormal;
 mod far;
 mod hot;
 mod pair;

@@ -495,7 +495,12 @@ pub(crate) fn on_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
 }
 
 /// Run `f` on one of rayon's worker threads (see [`on_pool`]), without
-/// keeping the others awake.
+/// keeping the others awake. The pool's workers flush denormals first
+/// ([`par::denormal`]): every thread of the step computes in one mode.
 fn in_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    let f = || {
+        par::denormal::apply_to_pool();
+        f()
+    };
     if rayon::current_thread_index().is_some() { f() } else { rayon::scope(|_| f()) }
 }

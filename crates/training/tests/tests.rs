@@ -3,5 +3,6 @@
 
 mod callbacks;
 mod common;
+mod denormal;
 mod fit;
 mod state;
