@@ -3,14 +3,16 @@
 //! denormals-are-zero (DAZ: such an input counts as 0), set on every worker
 //! of the rayon pool a training call runs on ([`apply_to_pool`]).
 //!
-//! Intel cores take a microcode assist, about a hundred cycles, for each
-//! operation that reads or writes a denormal; AMD's Zen cores do not. In a
-//! long training run Adam's first moments decay by `beta1` at every step a
-//! weight sees no gradient, and reach the denormal range after about 800
-//! such steps. On an Intel Xeon (Emerald Rapids) W2's batch-64 epoch took
-//! 54-73 ms with the denormals kept and 42-46 ms with them flushed
-//! (docs/performance.md, eighteenth session). TensorFlow's executor flushes
-//! them too; PyTorch keeps them unless `torch.set_flush_denormal(True)`.
+//! Intel cores take a microcode assist for each operation that reads or
+//! writes a denormal (AMD's Zen cores far cheaper ones, if any: Adam was
+//! 11.7% of W2's profile on a Zen 5, 38% on an Intel Xeon). In a long
+//! training run Adam's first moments decay by `beta1` at every step a weight
+//! sees no gradient, and reach the denormal range after about 800 such
+//! steps. On an Intel Xeon (Emerald Rapids) W2's batch-64 epoch took a
+//! median 51.8 ms with them flushed against 67.25 kept, over 8 alternated
+//! rounds (docs/performance.md, eighteenth session). TensorFlow's executor
+//! flushes them too; PyTorch keeps them unless
+//! `torch.set_flush_denormal(True)`.
 //!
 //! The mode is the same on every worker, so results stay bit-identical on
 //! any number of threads, and the same on every x86-64 CPU. Only the pool's
