@@ -124,17 +124,16 @@ pub fn resolved(p: &Path) -> Option<std::path::PathBuf> {
 /// epochs' table), and `--out` is not DIR itself (the model could not be
 /// written after training into the folder the report made).
 pub fn report_dir(dir: &Path, out: Option<&Path>, inputs: &[(&str, Option<&Path>)]) -> Result<()> {
-    let target = resolved;
     if let Some(out) = out
-        && target(out).is_some()
-        && target(out) == target(dir)
+        && let Some(resolved_out) = resolved(out)
+        && Some(resolved_out) == resolved(dir)
     {
         return Err(format!("--out {}: is the --report folder; give the model a file name", out.display()).into());
     }
     let out = ("--out", out);
     for (flag, path) in inputs.iter().chain([&out]) {
-        let Some(path) = path.and_then(target) else { continue };
-        if let Some(file) = strata::report::FILES.iter().find(|f| target(&dir.join(f)) == Some(path.clone())) {
+        let Some(path) = path.and_then(resolved) else { continue };
+        if let Some(file) = strata::report::FILES.iter().find(|f| resolved(&dir.join(f)).as_ref() == Some(&path)) {
             return Err(format!(
                 "--report {}: would write {file} over the file that {flag} names; give another folder",
                 dir.display()
