@@ -69,12 +69,15 @@ pub fn generate(
     strata_layers::check_activations(model, &[sampling.max_len], batch, strata_layers::default_activation_budget())?;
     let mut rng = StrataRng::seed_from_u64(sampling.seed);
     let mut probs = Vec::new();
-    while out.len() < count {
-        let n = (count - out.len()).min(GENERATE_BATCH);
-        let ids = grow(model, (start, end), n, sampling, &mut rng, &mut probs)?;
-        out.extend(ids.into_iter().map(|s| s.into_iter().skip(1).take_while(|&i| i != end).collect::<Vec<_>>()));
-    }
-    Ok(out)
+    // Denormals flushed as in training; the caller's thread keeps its mode.
+    strata_tensor::par::denormal::scoped(|| {
+        while out.len() < count {
+            let n = (count - out.len()).min(GENERATE_BATCH);
+            let ids = grow(model, (start, end), n, sampling, &mut rng, &mut probs)?;
+            out.extend(ids.into_iter().map(|s| s.into_iter().skip(1).take_while(|&i| i != end).collect::<Vec<_>>()));
+        }
+        Ok(out)
+    })
 }
 
 /// The most sequences [`generate`] grows side by side.

@@ -261,7 +261,15 @@ impl Model {
         self.output_for(features, "output")
     }
 
+    /// The outputs of [`Model::output`], denormals flushed as in training
+    /// (`strata_tensor::par::denormal::scoped`): the caller's thread gets its
+    /// own mode back.
     fn output_for(&mut self, features: &Tensor, operation: &'static str) -> Result<Tensor> {
+        strata_tensor::par::denormal::scoped(|| self.forward_all(features, operation))
+    }
+
+    /// Preprocessing, the activation check and the forward pass, in batches.
+    fn forward_all(&mut self, features: &Tensor, operation: &'static str) -> Result<Tensor> {
         let mut x = features.clone();
         self.preprocess(&mut x, operation)?;
         let n = x.n_rows();

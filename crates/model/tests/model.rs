@@ -328,3 +328,38 @@ fn a_negative_running_variance_is_refused_when_saved_loaded_or_imported() {
     );
     assert_eq!(strata_layers::state_dict(good.network_mut()), before);
 }
+
+/// A model of one dense neuron (1 input, 1 output) with a denormal weight,
+/// half the smallest normal `f32` (about 5.9e-39), and bias 0.
+fn denormal_neuron() -> Model {
+    let spec = LayerSpec::from_json(
+        r#"{"kind": "sequential", "config": {"input_shape": [1], "layers": [
+            {"kind": "dense", "config": {"n_inputs": 1, "n_outputs": 1}}]}}"#,
+    )
+    .unwrap();
+    let mut model = Model::from_spec(&spec, 0).unwrap();
+    let mut path = String::new();
+    let mut set = |p: strata_tensor::ParamRef<'_>| {
+        let value = if p.name.ends_with("weight") { f32::MIN_POSITIVE / 2.0 } else { 0.0 };
+        p.value.data_mut().fill(value);
+    };
+    model.network_mut().visit_parameters(&mut strata_tensor::ParamVisitor::new(&mut path, &mut set));
+    model
+}
+
+#[test]
+fn inference_flushes_denormals_as_training_does_and_gives_the_caller_its_mode_back() {
+    use std::hint::black_box;
+    use strata_tensor::par::denormal::{flush_denormals, flushing_here};
+    assert!(flush_denormals(), "the default (STRATA_DENORMALS is not set by the test runner)");
+    let mut model = denormal_neuron();
+    let one = Tensor::from_vec(&[1, 1], vec![1.0]).unwrap();
+    // Flushed, the weight reads as 0 (denormals-are-zero): the output is the
+    // bias, 0. Kept, it would be the weight itself, 5.9e-39, as this test's
+    // own thread computes it below.
+    assert_eq!(model.output(&one).unwrap().data(), &[0.0]);
+    assert!(!flushing_here(), "the caller's thread has its own mode back");
+    let kept = black_box(f32::MIN_POSITIVE) * black_box(0.5);
+    assert!(kept > 0.0 && !kept.is_normal(), "this thread keeps denormals: {kept:e}");
+    assert_eq!(black_box(f32::MIN_POSITIVE / 2.0) * black_box(1.0), kept);
+}

@@ -3,7 +3,10 @@
 #![allow(clippy::unwrap_used)]
 
 use std::hint::black_box;
-use strata_tensor::par::denormal::{apply_to_pool, flush_denormals, flushing_here, set_flush_denormals};
+use strata_tensor::par::denormal::{apply_to_pool, flush_denormals, flushing_here, scoped, set_flush_denormals};
+
+/// The tests of this process change one process-wide setting: one at a time.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// The smallest normal `f32` halved: a denormal (about 5.9e-39) without
 /// flush-to-zero, 0 with it.
@@ -19,6 +22,7 @@ fn on_workers(pool: &rayon::ThreadPool) -> Vec<(f32, bool)> {
 
 #[test]
 fn a_pools_workers_flush_denormals_once_applied_and_the_callers_thread_keeps_its_mode() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
     let kept = f32::MIN_POSITIVE / 2.0;
     assert!(kept > 0.0 && !kept.is_normal(), "the probe value is a denormal");
@@ -43,5 +47,29 @@ fn a_pools_workers_flush_denormals_once_applied_and_the_callers_thread_keeps_its
     set_flush_denormals(Some(true));
     pool.install(apply_to_pool);
     assert_eq!(on_workers(&pool), vec![(0.0, true); 2]);
+    set_flush_denormals(None);
+}
+
+#[test]
+fn scoped_flushes_on_the_callers_thread_and_the_global_pool_and_gives_the_thread_its_mode_back() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let kept = f32::MIN_POSITIVE / 2.0;
+    let global = || rayon::broadcast(|_| (halved_min(), flushing_here()));
+    let workers = rayon::current_num_threads();
+
+    set_flush_denormals(None);
+    let inside = scoped(|| (halved_min(), flushing_here(), global()));
+    assert_eq!(inside, (0.0, true, vec![(0.0, true); workers]), "this thread and the global pool flush");
+    assert_eq!((halved_min(), flushing_here()), (kept, false), "the thread has its own mode back");
+
+    // A panic inside gives the mode back too.
+    let unwound = std::panic::catch_unwind(|| scoped(|| panic!("inside")));
+    assert!(unwound.is_err());
+    assert_eq!((halved_min(), flushing_here()), (kept, false));
+
+    // Kept on request: the global pool's workers keep denormals again.
+    set_flush_denormals(Some(false));
+    let inside = scoped(|| (halved_min(), flushing_here(), global()));
+    assert_eq!(inside, (kept, false, vec![(kept, false); workers]));
     set_flush_denormals(None);
 }

@@ -24,6 +24,7 @@
 
 use super::setting::{AUTO, Setting};
 use std::cell::Cell;
+use std::sync::atomic::{AtomicU8, Ordering};
 
 /// `AUTO` (flush), or fixed by [`set_flush_denormals`] or
 /// `STRATA_DENORMALS=keep|flush`.
@@ -50,6 +51,7 @@ pub fn set_flush_denormals(on: Option<bool>) {
         Some(false) => KEEP,
         Some(true) => FLUSH,
     });
+    GLOBAL_APPLIED.store(0, Ordering::Release);
 }
 
 /// Whether training flushes denormals: yes unless `STRATA_DENORMALS=keep`
@@ -74,6 +76,79 @@ pub fn apply_to_pool() {
         set_here(wanted == FLUSH);
         APPLIED.with(|a| a.set(wanted));
     });
+    // The pool may be the global one: its workers' mode is known no more.
+    GLOBAL_APPLIED.store(0, Ordering::Release);
+}
+
+/// Runs `f` with the mode of [`flush_denormals`] on the calling thread and
+/// gives the thread its own mode back afterwards (when `f` unwinds too):
+/// for inference, which computes on the caller's thread (a batch-1 forward
+/// pass cannot afford a hand-off to a worker). The pool that `f`'s parallel
+/// pieces run on gets the mode first, as [`apply_to_pool`] gives it: the
+/// calling thread's pool, or rayon's global pool from outside any pool, so
+/// that a product split between this thread and the workers computes both
+/// halves in one mode. Costs two reads and at most two writes of MXCSR.
+pub fn scoped<R>(f: impl FnOnce() -> R) -> R {
+    if rayon::current_thread_index().is_some() {
+        apply_to_pool();
+    } else {
+        apply_to_global_pool();
+    }
+    let _restore = Restore::set(flush_denormals());
+    f()
+}
+
+/// The mode last set on the global pool's workers from outside any pool, as
+/// [`APPLIED`] is for a worker's own pool: 0 when unknown (none set yet, or
+/// the setting or some pool's workers changed since).
+static GLOBAL_APPLIED: AtomicU8 = AtomicU8::new(0);
+
+/// [`apply_to_pool`] for rayon's global pool, called from outside any pool:
+/// once for each mode change (an atomic read after that).
+fn apply_to_global_pool() {
+    let wanted = if flush_denormals() { FLUSH } else { KEEP };
+    if GLOBAL_APPLIED.load(Ordering::Acquire) == wanted {
+        return;
+    }
+    rayon::broadcast(|_| {
+        set_here(wanted == FLUSH);
+        APPLIED.with(|a| a.set(wanted));
+    });
+    GLOBAL_APPLIED.store(wanted, Ordering::Release);
+}
+
+/// A thread's MXCSR as it was before [`Restore::set`], written back on drop.
+struct Restore {
+    #[cfg(target_arch = "x86_64")]
+    before: u32,
+}
+
+impl Restore {
+    fn set(flush: bool) -> Self {
+        #[cfg(target_arch = "x86_64")]
+        {
+            let before = mxcsr();
+            let wanted = if flush { before | FTZ_DAZ } else { before & !FTZ_DAZ };
+            if wanted != before {
+                set_mxcsr(wanted);
+            }
+            Restore { before }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            let _ = flush;
+            Restore {}
+        }
+    }
+}
+
+impl Drop for Restore {
+    fn drop(&mut self) {
+        #[cfg(target_arch = "x86_64")]
+        if mxcsr() != self.before {
+            set_mxcsr(self.before);
+        }
+    }
 }
 
 /// Whether this thread flushes denormals now (MXCSR's FTZ and DAZ bits both
