@@ -30,6 +30,9 @@ criterion runs) and prints, per workload, both medians, the ratio
 
 options:
   --quick            a short run (criterion --quick, one W6 run): a smoke test
+  --profile NAME     build with cargo's profile NAME instead of bench (and release for W6): CI's
+                     smoke run takes test, whose artifacts the tests built already; its figures
+                     (overflow checks on) are not comparable with the bench profile's
   --only ID          one workload: W1-1024, W1-mlp, W1-batched, W1-batched-loop, W2-b64, W2-b256, W2-sgd, W2-rmsprop, W2-adam, W3, W4, W4-h4, W5, W5-predict, IO-encode, IO-save, IO-load, W6
                      (or a prefix: W1; W4 selects W4 and W4-h4, W5 W5 and W5-predict)
   --save NAME        save the criterion results as baseline NAME
@@ -83,6 +86,7 @@ struct Options {
     peers: bool,
     compare: Option<String>,
     rounds: Option<usize>,
+    profile: Option<String>,
 }
 
 /// One row of the table.
@@ -107,6 +111,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
             "--baseline" => o.baseline = Some(value("--baseline")?),
             "--json" => o.json = Some(PathBuf::from(value("--json")?)),
             "--compare" => o.compare = Some(value("--compare")?),
+            "--profile" => o.profile = Some(value("--profile")?),
             "--rounds" => o.rounds = Some(value("--rounds")?.parse().map_err(|_| "--rounds takes a number")?),
             "--threshold" => {
                 o.threshold = value("--threshold")?.parse().map_err(|_| "--threshold takes a number of percent")?
@@ -124,6 +129,9 @@ fn parse(args: &[String]) -> Result<Options, String> {
 fn check_compare_options(o: &Options) -> Result<(), String> {
     if o.rounds == Some(0) {
         return Err("--rounds must be at least 1".into());
+    }
+    if o.profile.is_some() && (o.compare.is_some() || o.peers) {
+        return Err("--profile goes with a plain run: --compare and --peers measure in the bench profile".into());
     }
     if o.compare.is_none() {
         return match (o.rounds, o.peers) {
@@ -173,10 +181,19 @@ pub fn run(args: &[String]) -> Result<(), String> {
     }
 
     let ids: Vec<&str> = WORKLOADS.iter().map(|w| w.0).filter(|id| is_selected(o.only.as_deref(), id)).collect();
-    let placement_log = root.join("target/criterion/placement.log");
+    // Another profile's results go to a folder of their own: its figures are
+    // no baseline for the bench profile's, nor the other way round.
+    let home = match &o.profile {
+        Some(profile) => root.join(format!("target/criterion-{profile}")),
+        None => root.join("target/criterion"),
+    };
+    let placement_log = home.join("placement.log");
     if !ids.is_empty() {
-        let mut cargo_args: Vec<String> =
-            ["bench", "--workspace", "--benches", "--quiet", "--"].map(String::from).to_vec();
+        let mut cargo_args: Vec<String> = ["bench", "--workspace", "--benches", "--quiet"].map(String::from).to_vec();
+        if let Some(profile) = &o.profile {
+            cargo_args.extend(["--profile".into(), profile.clone()]);
+        }
+        cargo_args.push("--".into());
         if o.quick {
             cargo_args.push("--quick".into());
         }
@@ -194,24 +211,29 @@ pub fn run(args: &[String]) -> Result<(), String> {
         }
         let refs: Vec<&str> = cargo_args.iter().map(String::as_str).collect();
         // Written by `strata_testkit::bench::log_placement` (W2-W4).
+        std::fs::create_dir_all(&home).map_err(|e| format!("{}: {e}", home.display()))?;
         let _ = std::fs::remove_file(&placement_log);
         let log = placement_log.to_string_lossy();
         crate::run_cmd_env(
             "cargo",
             &refs,
-            &[("RAYON_NUM_THREADS", threads.as_str()), ("STRATA_BENCH_PLACEMENT_LOG", log.as_ref())],
+            &[
+                ("RAYON_NUM_THREADS", threads.as_str()),
+                ("STRATA_BENCH_PLACEMENT_LOG", log.as_ref()),
+                ("CRITERION_HOME", &home.to_string_lossy()),
+            ],
         )?;
     }
 
     let mut rows = Vec::new();
     for &(id, dir, unit) in WORKLOADS.iter().filter(|w| is_selected(o.only.as_deref(), w.0)) {
-        rows.push(criterion_row(&root, id, dir, unit, o.baseline.as_deref()));
+        rows.push(criterion_row(&home, id, dir, unit, o.baseline.as_deref()));
     }
     if is_selected(o.only.as_deref(), "W6-wall")
         || is_selected(o.only.as_deref(), "W6-rss")
         || o.only.as_deref() == Some("W6")
     {
-        rows.extend(w6(&root, if o.quick { 1 } else { 5 }, &threads)?);
+        rows.extend(w6(&root, if o.quick { 1 } else { 5 }, &threads, o.profile.as_deref())?);
     }
 
     note_fma_share(&mut rows);
@@ -249,6 +271,16 @@ fn note_placement(rows: &mut [Row], log: &str) {
     }
 }
 
+/// The folder of the target directory cargo builds a profile into: dev and
+/// test build into debug/, bench into release/, a custom profile into its name.
+fn profile_folder(profile: &str) -> &str {
+    match profile {
+        "dev" | "test" => "debug",
+        "bench" => "release",
+        other => other,
+    }
+}
+
 /// Median time per iteration (ns) and throughput elements of a criterion result.
 pub fn read_estimate(dir: &Path) -> Option<(f64, Option<f64>)> {
     let estimates = std::fs::read_to_string(dir.join("estimates.json")).ok()?;
@@ -277,8 +309,8 @@ pub fn figure(unit: &str, ns: f64, elements: Option<f64>) -> f64 {
     }
 }
 
-fn criterion_row(root: &Path, id: &str, dir: &str, unit: &'static str, baseline: Option<&str>) -> Row {
-    let base = root.join("target/criterion").join(dir);
+fn criterion_row(home: &Path, id: &str, dir: &str, unit: &'static str, baseline: Option<&str>) -> Row {
+    let base = home.join(dir);
     let Some((ns, elements)) = read_estimate(&base.join("new")) else {
         return Row { id: id.into(), value: None, unit, change: None, note: "no result".into() };
     };
@@ -327,9 +359,10 @@ pub const W6_ARGS: [&str; 14] = [
 /// W6: the whole process, `strata train` on the embedded MNIST sample with
 /// the W2 settings (MLP 784-256-128-10, batch 64, Adam 1e-3, 10 epochs),
 /// wall seconds including start-up, and the peak RSS the process reports.
-fn w6(root: &Path, runs: usize, threads: &str) -> Result<Vec<Row>, String> {
-    run_cmd("cargo", &["build", "--release", "--quiet", "-p", "strata-cli"])?;
-    let exe = crate::compare::target_dir(root).join("release/strata");
+fn w6(root: &Path, runs: usize, threads: &str, profile: Option<&str>) -> Result<Vec<Row>, String> {
+    let profile = profile.unwrap_or("release");
+    run_cmd("cargo", &["build", "--profile", profile, "--quiet", "-p", "strata-cli"])?;
+    let exe = crate::compare::target_dir(root).join(profile_folder(profile)).join("strata");
     let (mut walls, mut rss) = (Vec::new(), Vec::new());
     for _ in 0..runs {
         let run = w6_once(&exe, threads)?;
@@ -496,6 +529,18 @@ mod tests {
         );
         let o = options(&["--peers", "--rounds", "2", "--only", "W2", "--json", "r.json"]).expect("valid options");
         assert_eq!((o.peers, o.rounds, o.only.as_deref()), (true, Some(2), Some("W2")));
+    }
+
+    #[test]
+    fn a_profile_goes_with_a_plain_run_and_w6_finds_the_binary_in_its_folder() {
+        let o = options(&["--quick", "--profile", "test"]).expect("valid options");
+        assert_eq!(o.profile.as_deref(), Some("test"));
+        let refused = "--profile goes with a plain run: --compare and --peers measure in the bench profile";
+        assert_eq!(options(&["--peers", "--profile", "test"]).err().as_deref(), Some(refused));
+        assert_eq!(options(&["--compare", "main", "--profile", "test"]).err().as_deref(), Some(refused));
+        assert!(options(&["--profile"]).err().unwrap_or_default().starts_with("--profile needs a value"));
+        let folders = ["test", "dev", "release", "bench", "fast"].map(profile_folder);
+        assert_eq!(folders, ["debug", "debug", "release", "release", "fast"]);
     }
 
     #[test]

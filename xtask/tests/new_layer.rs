@@ -181,7 +181,21 @@ fn the_generated_crate_builds_and_its_conformance_test_fails_until_backward_is_w
         r#"{"kind": "sequential", "config": {"input_shape": [4], "layers": [{"kind": "xtask_probe", "config": {"n_features": 4}}]}}"#,
     )
     .unwrap();
-    let args = ["run", "-q", "-p", "strata-xtask_probe", "--features", "cli", "--bin", "strata-xtask_probe", "--"];
+    // In the test profile, whose artifacts the builds above made: the dev
+    // profile would compile every dependency once more (4-5 minutes of CI).
+    let args = [
+        "run",
+        "-q",
+        "--profile",
+        "test",
+        "-p",
+        "strata-xtask_probe",
+        "--features",
+        "cli",
+        "--bin",
+        "strata-xtask_probe",
+        "--",
+    ];
     let run = cargo(&mirror, &[&args[..], &["summary", "--model", &spec.display().to_string()]].concat());
     assert!(run.status.success(), "{}", text(&run));
     assert!(text(&run).contains("xtask_probe_1 (xtask_probe)"), "{}", text(&run));
