@@ -18,7 +18,9 @@
 //! any number of threads, and the same on every x86-64 CPU. Only the pool's
 //! workers are set: a program's own thread keeps its mode (a training call
 //! from outside the pool runs on a worker). The workers keep the mode after
-//! the call: other work a program runs on the same pool later flushes too. `STRATA_DENORMALS=keep` (or
+//! the call: other work a program runs on the same pool later flushes too.
+//! Inference runs in [`scoped`], which sets the mode on the calling thread
+//! for the call only. `STRATA_DENORMALS=keep` (or
 //! [`set_flush_denormals`]`(Some(false))`) keeps IEEE denormals. On other
 //! architectures nothing is set.
 
