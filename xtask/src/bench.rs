@@ -133,6 +133,12 @@ fn check_compare_options(o: &Options) -> Result<(), String> {
     if o.profile.is_some() && (o.compare.is_some() || o.peers) {
         return Err("--profile goes with a plain run: --compare and --peers measure in the bench profile".into());
     }
+    // The name becomes a folder of target/ (criterion-NAME): cargo's profile names only.
+    if let Some(p) = &o.profile
+        && (p.is_empty() || !p.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+    {
+        return Err(format!("--profile {p:?}: a cargo profile name (letters, digits, '-' and '_')"));
+    }
     if o.compare.is_none() {
         return match (o.rounds, o.peers) {
             (Some(_), false) => Err("--rounds goes with --compare REV or --peers".into()),
@@ -539,6 +545,10 @@ mod tests {
         assert_eq!(options(&["--peers", "--profile", "test"]).err().as_deref(), Some(refused));
         assert_eq!(options(&["--compare", "main", "--profile", "test"]).err().as_deref(), Some(refused));
         assert!(options(&["--profile"]).err().unwrap_or_default().starts_with("--profile needs a value"));
+        assert_eq!(
+            options(&["--profile", "../x"]).err().as_deref(),
+            Some(r#"--profile "../x": a cargo profile name (letters, digits, '-' and '_')"#)
+        );
         let folders = ["test", "dev", "release", "bench", "fast"].map(profile_folder);
         assert_eq!(folders, ["debug", "debug", "release", "release", "fast"]);
     }

@@ -70,16 +70,27 @@ pub fn apply_to_pool() {
     if rayon::current_thread_index().is_none() {
         return;
     }
-    let wanted = if flush_denormals() { FLUSH } else { KEEP };
+    let wanted = wanted();
     if APPLIED.with(Cell::get) == wanted {
         return;
     }
-    rayon::broadcast(|_| {
-        set_here(wanted == FLUSH);
-        APPLIED.with(|a| a.set(wanted));
-    });
+    set_on_workers(wanted);
     // The pool may be the global one: its workers' mode is known no more.
     GLOBAL_APPLIED.store(0, Ordering::Release);
+}
+
+/// `FLUSH` or `KEEP`, as [`flush_denormals`] says.
+fn wanted() -> u8 {
+    if flush_denormals() { FLUSH } else { KEEP }
+}
+
+/// Sets `mode` (`FLUSH` or `KEEP`) on every worker of the calling thread's
+/// pool, or of the global pool from outside any pool (rayon's broadcast).
+fn set_on_workers(mode: u8) {
+    rayon::broadcast(|_| {
+        set_here(mode == FLUSH);
+        APPLIED.with(|a| a.set(mode));
+    });
 }
 
 /// Runs `f` with the mode of [`flush_denormals`] on the calling thread and
@@ -108,14 +119,11 @@ static GLOBAL_APPLIED: AtomicU8 = AtomicU8::new(0);
 /// [`apply_to_pool`] for rayon's global pool, called from outside any pool:
 /// once for each mode change (an atomic read after that).
 fn apply_to_global_pool() {
-    let wanted = if flush_denormals() { FLUSH } else { KEEP };
+    let wanted = wanted();
     if GLOBAL_APPLIED.load(Ordering::Acquire) == wanted {
         return;
     }
-    rayon::broadcast(|_| {
-        set_here(wanted == FLUSH);
-        APPLIED.with(|a| a.set(wanted));
-    });
+    set_on_workers(wanted);
     GLOBAL_APPLIED.store(wanted, Ordering::Release);
 }
 
