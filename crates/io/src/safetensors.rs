@@ -93,13 +93,16 @@ pub(crate) fn strata_prefix(layer: &dyn Layer, prefix: &str, child: &str) -> Str
     if layer.kind() == "residual" { prefix.to_string() } else { format!("{prefix}{child}.") }
 }
 
-/// A tensor in PyTorch's layout: the transpose of a 2-d one when `transposed`.
-fn relayout(t: &Tensor, transposed: bool) -> Result<Tensor> {
+/// Tensor `name` in PyTorch's layout: the transpose of a 2-d one when
+/// `transposed`.
+fn relayout(name: &str, t: &Tensor, transposed: bool) -> Result<Tensor> {
     if !transposed {
         return Ok(t.clone());
     }
+    let unsupported =
+        |reason| IoError::Unsupported { operation: "safetensors", reason: format!("tensor {name}: {reason}") };
     let &[rows, cols] = t.shape() else {
-        return Err(IoError::Unsupported { operation: "safetensors", reason: format!("{:?} is not 2-d", t.shape()) });
+        return Err(unsupported(format!("shape {:?} is not 2-d, so it has no transpose", t.shape())));
     };
     let mut out = vec![0.0; rows * cols];
     for (r, row) in t.data().chunks_exact(cols.max(1)).enumerate() {
@@ -107,8 +110,7 @@ fn relayout(t: &Tensor, transposed: bool) -> Result<Tensor> {
             out[c * rows + r] = x;
         }
     }
-    Tensor::from_vec(&[cols, rows], out)
-        .map_err(|e| IoError::Unsupported { operation: "safetensors", reason: e.to_string() })
+    Tensor::from_vec(&[cols, rows], out).map_err(|e| unsupported(e.to_string()))
 }
 
 /// `model`'s weights as a safetensors file in PyTorch's names and layouts
@@ -120,7 +122,7 @@ pub fn export(model: &mut dyn Layer, metadata: Option<HashMap<String, String>>) 
     let mut owned: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = Vec::with_capacity(names.len());
     for n in &names {
         if let Some(t) = tensors.get(&n.strata) {
-            let t = relayout(t, n.transposed)?;
+            let t = relayout(&n.torch, t, n.transposed)?;
             let bytes = t.data().iter().flat_map(|x| x.to_le_bytes()).collect();
             owned.push((n.torch.clone(), Dtype::F32, t.shape().to_vec(), bytes));
         } else if let Some(&c) = counts.get(&n.strata) {
@@ -130,9 +132,14 @@ pub fn export(model: &mut dyn Layer, metadata: Option<HashMap<String, String>>) 
     }
     let views = owned
         .iter()
-        .map(|(name, dtype, shape, bytes)| Ok((name.as_str(), TensorView::new(*dtype, shape.clone(), bytes)?)))
-        .collect::<std::result::Result<Vec<_>, safetensors::SafeTensorError>>()
-        .map_err(|e| IoError::Unsupported { operation: "safetensors export", reason: e.to_string() })?;
+        .map(|(name, dtype, shape, bytes)| {
+            let view = TensorView::new(*dtype, shape.clone(), bytes).map_err(|e| IoError::Unsupported {
+                operation: "safetensors export",
+                reason: format!("tensor {name}: {e}"),
+            })?;
+            Ok((name.as_str(), view))
+        })
+        .collect::<Result<Vec<_>>>()?;
     safetensors::serialize(views, metadata)
         .map_err(|e| IoError::Unsupported { operation: "safetensors export", reason: e.to_string() })
 }
@@ -200,8 +207,9 @@ pub fn import(model: &mut dyn Layer, bytes: &[u8], path: &Path) -> Result<()> {
                 let source = strata_layers::LayerError::NonFiniteWeight { name: n.torch.clone(), index, value };
                 return Err(IoError::Layer { path: path.to_path_buf(), source });
             }
-            let t = Tensor::from_vec(&torch_shape, values).map_err(|e| bad(FormatProblem::Payload(e.to_string())))?;
-            tensors.push((n.strata.clone(), relayout(&t, n.transposed)?));
+            let t = Tensor::from_vec(&torch_shape, values)
+                .map_err(|e| bad(FormatProblem::Payload(format!("{}: {e}", n.torch))))?;
+            tensors.push((n.strata.clone(), relayout(&n.torch, &t, n.transposed)?));
         } else {
             let count =
                 to_count(&view).map_err(|reason| bad(FormatProblem::Payload(format!("{}: {reason}", n.torch))))?;
@@ -266,4 +274,17 @@ pub fn metadata(bytes: &[u8]) -> std::collections::BTreeMap<String, String> {
         .and_then(|(_, m)| m.metadata().clone())
         .map(|m| m.into_iter().collect())
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tensor_that_cannot_be_transposed_is_named() {
+        let err = relayout("0.weight", &Tensor::zeros(&[2, 3, 4]), true).unwrap_err();
+        assert_eq!(err.to_string(), "safetensors: tensor 0.weight: shape [2, 3, 4] is not 2-d, so it has no transpose");
+        // Not transposed: passed through as it is, whatever its rank.
+        assert_eq!(relayout("0.weight", &Tensor::zeros(&[2, 3, 4]), false).unwrap().shape(), &[2, 3, 4]);
+    }
 }
