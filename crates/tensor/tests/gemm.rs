@@ -96,23 +96,25 @@ fn check_batch_one(
     }
 }
 
-/// `alpha * sum + beta * c` (just `alpha * sum` for `beta = 0`), where `sum`
-/// adds `a[p] * B[p, j]` over `ps` in order, one multiply and one add each.
+/// `alpha * sum`, where `sum` adds `a[p] * B[p, j]` over `ps` in order: one
+/// fused multiply-add each on the AVX2 and AVX-512 paths, one multiply and
+/// one add each on the baseline (where a fused one would be a software call).
 fn in_order(alpha: f32, a: &[f32], b: &[f32], n: usize, j: usize, ps: std::ops::Range<usize>) -> f32 {
+    let fused = strata_tensor::simd_path() != strata_tensor::SimdPath::Baseline;
     let mut sum = 0f32;
     for p in ps {
-        sum += a[p] * b[p * n + j];
+        sum = if fused { a[p].mul_add(b[p * n + j], sum) } else { sum + a[p] * b[p * n + j] };
     }
     alpha * sum
 }
 
 /// A batch-1 product less than 128 deep sums each output's terms in the
-/// order of `p`, one multiply and one add each, whatever block of outputs it
-/// falls in: so it equals that loop in `f32` bit for bit. The widths cover
+/// order of `p` ([`in_order`]), whatever block of outputs it falls in: so it
+/// equals that loop in `f32` bit for bit. The widths cover
 /// every block (256, 128, 64, 32, 16) and every tail below 16, whose last
 /// rows are read through the zero-padded copy.
 #[test]
-fn batch_one_products_equal_the_in_order_f32_loop_bit_for_bit_at_every_width() {
+fn batch_one_products_equal_the_in_order_loop_bit_for_bit_at_every_width() {
     let widths = (1..=70).chain([127, 128, 129, 255, 256, 257, 256 + 128 + 64 + 32 + 16 + 15]);
     check_batch_one(7, &[1, 3, 17], widths, |alpha, a, b, n, j, beta, c| {
         let scaled = in_order(alpha, a, b, n, j, 0..a.len());
