@@ -277,6 +277,7 @@ pub fn metadata(bytes: &[u8]) -> std::collections::BTreeMap<String, String> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
