@@ -133,7 +133,7 @@ pub fn train(a: TrainArgs, registry: &Registry) -> Result<()> {
         OptimizerConfig::from_name(&a.optimizer, a.lr.unwrap_or(1e-3))?,
     )?;
     if !a.quiet {
-        print_setup(&a, &corpus, &mut model, bigram);
+        print_setup(&a, &corpus, &mut model, bigram)?;
     }
     let fit_started = Instant::now();
     let history = trainer.fit(model.network_mut(), &train, Some(&val as &dyn Dataset))?;
@@ -141,21 +141,21 @@ pub fn train(a: TrainArgs, registry: &Registry) -> Result<()> {
     // The last epoch's validation loss: the mean cross-entropy of the
     // validation targets, padding left out.
     let nats = history.last().and_then(|r| r.validation.as_ref()).map_or(f32::NAN, |v| v.loss);
-    println!("validation: {nats:.4} nats per character; add-one bigram baseline {bigram:.4} (each item's end counted)");
+    outln!("validation: {nats:.4} nats per character; add-one bigram baseline {bigram:.4} (each item's end counted)");
     if !a.quiet {
         print_samples(&mut model, &corpus.vocab, corpus.max_len, a.seed)?;
-        println!("trained in {fit_seconds:.1} s; total {:.1} s", started.elapsed().as_secs_f64());
+        outln!("trained in {fit_seconds:.1} s; total {:.1} s", started.elapsed().as_secs_f64());
     }
     if let Some(out) = &a.out {
         model.save(out)?;
-        println!("saved the model to {}", out.display());
+        outln!("saved the model to {}", out.display());
     }
     Ok(())
 }
 
-fn print_setup(a: &TrainArgs, corpus: &Corpus, model: &mut Model, bigram: f64) {
+fn print_setup(a: &TrainArgs, corpus: &Corpus, model: &mut Model, bigram: f64) -> Result<()> {
     let chars = |items: &[Vec<usize>]| items.iter().map(|s| s.len() - 1).sum::<usize>();
-    println!(
+    outln!(
         "data: {} ({} items{}, {} characters + padding and boundary = {} ids, the longest {} characters): train {} \
          items, validation the last {} ({} characters to predict, each end included)",
         corpus.name,
@@ -168,17 +168,18 @@ fn print_setup(a: &TrainArgs, corpus: &Corpus, model: &mut Model, bigram: f64) {
         corpus.val.len(),
         chars(&corpus.val),
     );
-    println!("add-one bigram baseline on the validation part: {bigram:.4} nats per character");
-    print!("{}", model.summary());
+    outln!("add-one bigram baseline on the validation part: {bigram:.4} nats per character");
+    out!("{}", model.summary());
     let line = crate::run::optimizer_line(a, "cosine", crate::args::CHARLM_EPOCHS);
-    println!("{line}; val_loss is nats per character");
+    outln!("{line}; val_loss is nats per character");
+    Ok(())
 }
 
 fn print_samples(model: &mut Model, vocab: &CharVocab, max_len: usize, seed: u64) -> Result<()> {
     let sampling = Sampling { seed, forbidden: vec![CharVocab::PAD], ..Sampling::new(max_len) };
     let items = sample_items(model.network_mut(), CharVocab::BOUNDARY, CharVocab::BOUNDARY, 8, &sampling)?;
     let text: Vec<String> = items.iter().map(|s| vocab.decode(s)).collect();
-    println!("samples: {}", text.join(", "));
+    outln!("samples: {}", text.join(", "));
     Ok(())
 }
 
@@ -221,7 +222,7 @@ pub fn generate(a: GenerateArgs, registry: &Registry) -> Result<()> {
         out.push_str(&vocab.decode(&item));
         out.push('\n');
     }
-    print!("{out}");
+    out!("{out}");
     Ok(())
 }
 

@@ -110,12 +110,12 @@ fn resume(dir: PathBuf, quiet: bool, argv: &[String], registry: &Registry, sessi
         // PyTorch Lightning's `max_epochs` reached: nothing is trained or written.
         let saved =
             a.out.as_ref().map(|out| format!(" (its model was saved to {})", out.display())).unwrap_or_default();
-        println!("{}: {done}: nothing to resume{saved}", path.display());
+        outln!("{}: {done}: nothing to resume{saved}", path.display());
         return Ok(());
     }
     if !a.quiet {
         let s = &checkpoint.snapshot.state;
-        println!("resuming from {} (epoch {} done, step {})", path.display(), s.epoch, s.step);
+        outln!("resuming from {} (epoch {} done, step {})", path.display(), s.epoch, s.step);
     }
     let train_data = checkpoint.metadata.get(TRAIN_DATA).cloned();
     let run = Run { argv: stored, snapshot: Some(checkpoint.snapshot), session, train_data, from: Some(path) };

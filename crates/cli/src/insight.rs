@@ -57,7 +57,7 @@ pub(crate) fn diagnose_and_report(after: After<'_>, model: &mut Model, test: Tes
         Evidence { history: after.history, observations: Some(&observations), baseline_loss: after.baseline };
     let diagnosis = diagnose(&evidence, &Thresholds::default());
     if !after.args.quiet {
-        print!("{diagnosis}");
+        out!("{diagnosis}");
     }
     let Some(dir) = &after.args.report else { return Ok(()) };
     let (test, confusion) = test(model)?;
@@ -75,7 +75,7 @@ pub(crate) fn diagnose_and_report(after: After<'_>, model: &mut Model, test: Tes
         samples_per_second: (epochs_seconds > 0.0).then(|| samples / epochs_seconds),
     };
     report.write(dir)?;
-    println!("wrote the report to {}", dir.display());
+    outln!("wrote the report to {}", dir.display());
     Ok(())
 }
 
@@ -136,6 +136,24 @@ fn check_supported(a: &TrainArgs, command: &str) -> Result<()> {
     if a.task == TaskArg::Regression || a.preset == crate::args::Preset::Charlm && a.model.is_none() {
         return Err(format!("{command} checks classifiers (--task classification, not --preset charlm) for now").into());
     }
+    // The flags of `train` that these commands would silently ignore.
+    let ignored = [
+        ("--out", a.out.is_some()),
+        ("--report", a.report.is_some()),
+        ("--checkpoint-every", a.checkpoint_every.is_some()),
+        ("--checkpoint-dir", a.checkpoint_dir.is_some()),
+        ("--resume", a.resume.is_some()),
+        ("--distributed", a.distributed),
+        ("--epochs", a.epochs.is_some()),
+        ("--patience", a.patience > 0),
+    ];
+    if let Some((flag, _)) = ignored.iter().find(|(_, given)| *given) {
+        return Err(format!(
+            "{command} does not take {flag}, a flag of strata train: it saves no model, checkpoint or report and \
+             trains for no epochs"
+        )
+        .into());
+    }
     crate::checks::flags(a)
 }
 
@@ -149,7 +167,7 @@ pub fn doctor(mut a: TrainArgs, registry: &Registry) -> Result<()> {
     let network = setup.model.network_mut();
     let checklist =
         strata::report::doctor(network, &parts.train, parts.test.as_ref(), LossKind::CrossEntropy, &config)?;
-    print!("{checklist}");
+    out!("{checklist}");
     let failed = checklist.checks.iter().filter(|c| c.status == strata::report::Status::Fail).count();
     if failed > 0 {
         return Err(format!("doctor: {failed} of {} checks failed", checklist.checks.len()).into());
@@ -194,20 +212,20 @@ pub fn lr_find(mut a: LrFindArgs, registry: &Registry) -> Result<()> {
     let train: &dyn Dataset = &setup.parts.train;
     let sweep = strata::report::lr_find(setup.model.network_mut(), train, LossKind::CrossEntropy, &config)?;
     let (first, last) = (sweep.rates.first().copied().unwrap_or(0.0), sweep.rates.last().copied().unwrap_or(0.0));
-    println!("swept {} steps of {} from learning rate {first:.1e} to {last:.1e}", sweep.rates.len(), t.optimizer);
+    outln!("swept {} steps of {} from learning rate {first:.1e} to {last:.1e}", sweep.rates.len(), t.optimizer);
     if let Some(why) = &sweep.stopped {
-        println!("stopped early: {why}");
+        outln!("stopped early: {why}");
     }
     let e = |v: Option<f32>| v.map_or_else(|| "-".to_string(), |v| format!("{v:.1e}"));
-    println!("lowest loss at 10x: {}; steepest fall: {}", e(sweep.minimum), e(sweep.steepest));
+    outln!("lowest loss at 10x: {}; steepest fall: {}", e(sweep.minimum), e(sweep.steepest));
     if let Some(plot) = &a.plot {
         write_plot(plot, &sweep)?;
-        println!("wrote the plot to {}", plot.display());
+        outln!("wrote the plot to {}", plot.display());
     }
     let Some(lr) = sweep.suggestion else {
         return Err("lr-find: the sweep was too short to suggest a rate (more --steps, or a lower --start-lr)".into());
     };
-    println!("suggested learning rate: {lr:.1e} (fastai's valley: two thirds down the longest fall of the loss)");
+    outln!("suggested learning rate: {lr:.1e} (fastai's valley: two thirds down the longest fall of the loss)");
     Ok(())
 }
 

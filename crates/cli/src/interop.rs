@@ -25,12 +25,12 @@ pub fn export(a: ExportArgs, registry: &Registry) -> Result<()> {
             let bytes = strata::io::safetensors::export(model.network_mut(), Some(meta))?;
             strata::io::atomic_write(&a.out, &bytes)?;
             let n = strata::io::safetensors::torch_names(model.network_mut()).len();
-            println!("wrote {n} tensors in PyTorch's names and layouts to {}", a.out.display());
+            outln!("wrote {n} tensors in PyTorch's names and layouts to {}", a.out.display());
         }
         ExportFormat::Onnx => {
             let bytes = model.to_onnx()?;
             strata::io::atomic_write(&a.out, &bytes)?;
-            println!("wrote the ONNX graph (opset {}) to {}", strata::io::onnx::OPSET, a.out.display());
+            outln!("wrote the ONNX graph (opset {}) to {}", strata::io::onnx::OPSET, a.out.display());
         }
     }
     Ok(())
@@ -47,6 +47,6 @@ pub fn import(a: ImportArgs, registry: &Registry) -> Result<()> {
     let saved = SavedModel::capture(network.as_mut(), metadata)?;
     let mut model = Model::from_saved(saved, registry, &a.weights)?.with_providers_from(registry);
     model.save(&a.out)?;
-    println!("imported {} into {}", a.weights.display(), a.out.display());
+    outln!("imported {} into {}", a.weights.display(), a.out.display());
     Ok(())
 }

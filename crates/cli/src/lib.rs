@@ -27,6 +27,24 @@
 //! [`strata::model::Model`], which user code loads and predicts with exactly
 //! as `strata predict` does.
 
+/// `print!` to standard output that returns from the enclosing function
+/// with a [`StdoutError`] when the write fails (a full disk, a closed pipe)
+/// instead of panicking as `print!` does.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        write!(std::io::stdout().lock(), $($arg)*).map_err(crate::StdoutError)?
+    }};
+}
+
+/// [`out!`] with a newline, as `println!`.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*).map_err(crate::StdoutError)?
+    }};
+}
+
 mod args;
 mod charlm;
 mod checkpoint;
@@ -56,6 +74,12 @@ pub fn main_with(registry: Registry) -> ExitCode {
     }
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // The reader of a pipe went away (`strata generate ... | head -1`):
+        // stop quietly with the status of a process that SIGPIPE ended, as
+        // the coreutils do.
+        Err(e) if e.downcast_ref::<StdoutError>().is_some_and(|s| s.0.kind() == std::io::ErrorKind::BrokenPipe) => {
+            ExitCode::from(141)
+        }
         Err(e) => {
             let message = e.to_string();
             eprintln!("error: {message}");
@@ -72,6 +96,18 @@ pub fn main_with(registry: Registry) -> ExitCode {
         }
     }
 }
+
+/// Standard output could not be written (`out!`, `outln!`).
+#[derive(Debug)]
+pub(crate) struct StdoutError(std::io::Error);
+
+impl std::fmt::Display for StdoutError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "cannot write to standard output: {}", self.0)
+    }
+}
+
+impl std::error::Error for StdoutError {}
 
 /// Run the command on `args` (the first being the program name) with
 /// `registry`. `--help` and `--version` print and return `Ok`; a usage error

@@ -142,7 +142,7 @@ pub fn train(a: TrainArgs, registry: &Registry, mut run: Run) -> Result<()> {
     let observations = crate::insight::observe(&mut trainer, val.as_ref().unwrap_or(&train))?;
     run.restore(&mut trainer, model.network_mut(), |_| true)?;
     if !a.quiet {
-        println!(
+        outln!(
             "data: {} ({} samples, {n_features} features, a real-valued target): train {}, validation {}, test {}",
             loaded.name,
             loaded.dataset.len(),
@@ -150,8 +150,8 @@ pub fn train(a: TrainArgs, registry: &Registry, mut run: Run) -> Result<()> {
             val.as_ref().map_or(0, InMemoryDataset::len),
             test.as_ref().map_or(0, InMemoryDataset::len),
         );
-        print!("{}", model.summary());
-        println!("{}, loss {}", crate::run::optimizer_line(&a, "constant", 1), loss.name());
+        out!("{}", model.summary());
+        outln!("{}, loss {}", crate::run::optimizer_line(&a, "constant", 1), loss.name());
     }
     let fitted = trainer.fit(model.network_mut(), &train, val.as_ref().map(|v| v as &dyn Dataset));
     let after = crate::insight::After {
@@ -167,12 +167,12 @@ pub fn train(a: TrainArgs, registry: &Registry, mut run: Run) -> Result<()> {
     match &test {
         Some(test) => {
             let (rmse, mae, r2) = evaluate(&mut model, &scaling, test)?;
-            println!("test RMSE {rmse:.4}, MAE {mae:.4}, R² {r2:.4} ({} rows)", test.len());
+            outln!("test RMSE {rmse:.4}, MAE {mae:.4}, R² {r2:.4} ({} rows)", test.len());
         }
-        None => println!("no test part (--test-fraction 0)"),
+        None => outln!("no test part (--test-fraction 0)"),
     }
     if !a.quiet {
-        println!("total {:.2} s", started.elapsed().as_secs_f64());
+        outln!("total {:.2} s", started.elapsed().as_secs_f64());
     }
     if let Some(out) = &a.out {
         let column = dataset::label_column_name(label_column);
@@ -181,7 +181,7 @@ pub fn train(a: TrainArgs, registry: &Registry, mut run: Run) -> Result<()> {
             .with_metadata(crate::model::TASK, "regression")
             .with_metadata(TARGET_SCALING, serde_json::to_string(&scaling)?);
         model.save(out)?;
-        println!("saved the model to {}", out.display());
+        outln!("saved the model to {}", out.display());
     }
     Ok(())
 }

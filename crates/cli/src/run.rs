@@ -258,7 +258,7 @@ pub(crate) fn train(mut a: TrainArgs, registry: &Registry, mut run: Run) -> Resu
     let Setup { parts, mut model, n_features } = setup(&a, registry)?;
     let (mut trainer, observations) = prepare_trainer(&a, &mut run, &parts, &mut model, is_root)?;
     if !a.quiet {
-        print_setup(&a, &parts, n_features, &mut model);
+        print_setup(&a, &parts, n_features, &mut model)?;
     }
     let fit_started = Instant::now();
     let fitted = fit(&run, &mut trainer, &mut model, &parts, a.quiet, a.batch_size);
@@ -280,7 +280,7 @@ pub(crate) fn train(mut a: TrainArgs, registry: &Registry, mut run: Run) -> Resu
         let column = dataset::label_column_name(parts.label_column);
         model = model.with_metadata(crate::model::LABEL_COLUMN, column);
         model.save(out)?;
-        println!("saved the model to {}", out.display());
+        outln!("saved the model to {}", out.display());
     }
     // The trained model is kept; the run still fails on a figure it cannot give.
     broken_test.map_or(Ok(()), |e| Err(e.into()))
@@ -319,7 +319,7 @@ fn fit(
     match &run.session {
         Some(session) => {
             if !quiet {
-                println!("{}", session.describe(batch));
+                outln!("{}", session.describe(batch));
             }
             session.fit(trainer, model.network_mut(), &parts.train, validation)
         }
@@ -431,8 +431,8 @@ fn check_fits(a: &TrainArgs, model: &Model, parts: &Parts) -> Result<()> {
     }
 }
 
-fn print_setup(a: &TrainArgs, parts: &Parts, n_features: usize, model: &mut Model) {
-    println!(
+fn print_setup(a: &TrainArgs, parts: &Parts, n_features: usize, model: &mut Model) -> Result<()> {
+    outln!(
         "data: {} ({} samples, {} features, {} classes): train {}, validation {}, test {}",
         parts.name,
         parts.n_samples,
@@ -442,8 +442,9 @@ fn print_setup(a: &TrainArgs, parts: &Parts, n_features: usize, model: &mut Mode
         parts.val.as_ref().map_or(0, InMemoryDataset::len),
         parts.test.as_ref().map_or(0, InMemoryDataset::len),
     );
-    print!("{}", model.summary());
-    println!("{}", optimizer_line(a, "constant", 1));
+    out!("{}", model.summary());
+    outln!("{}", optimizer_line(a, "constant", 1));
+    Ok(())
 }
 
 /// `optimizer adam lr 0.001, schedule cosine, batch 64, epochs 40, seed 0`,
@@ -471,14 +472,14 @@ fn report(
     let fit_seconds = fit_started.elapsed().as_secs_f64();
     let mut broken_test = None;
     if let Some(best) = history.best_epoch {
-        println!("early stopping: restored the weights of epoch {best}");
+        outln!("early stopping: restored the weights of epoch {best}");
     }
     match &parts.test {
         Some(test) => {
             let m = strata::training::evaluate(model.network_mut(), test, &LossKind::CrossEntropy)?;
             let correct = m.accuracy.map_or(0, |acc| (acc * m.n_samples as f32).round() as usize);
             if m.loss.is_finite() {
-                println!("test accuracy: {} ({correct}/{}), test loss {:.4}", pct(m.accuracy), m.n_samples, m.loss);
+                outln!("test accuracy: {} ({correct}/{}), test loss {:.4}", pct(m.accuracy), m.n_samples, m.loss);
             } else {
                 let largest = test.features().data().iter().fold(0.0f32, |a, x| a.max(x.abs()));
                 broken_test = Some(format!(
@@ -489,11 +490,11 @@ fn report(
                 ));
             }
         }
-        None => println!("no test part (--test-fraction 0)"),
+        None => outln!("no test part (--test-fraction 0)"),
     }
     if !a.quiet {
         let n_epochs = history.epochs.len().max(1);
-        println!(
+        outln!(
             "trained {} epochs in {:.2} s ({:.3} s per epoch); total {:.2} s{}",
             history.epochs.len(),
             fit_seconds,
@@ -616,10 +617,10 @@ pub fn evaluate(a: EvaluateArgs, registry: &Registry) -> Result<()> {
     let ds = load_for_model(&model, &a.data, true)?;
     if let Some(scaling) = crate::regression::scaling_of(&model)? {
         let (rmse, mae, r2) = crate::regression::evaluate(&mut model, &scaling, &ds)?;
-        println!("samples: {}", ds.len());
-        println!("RMSE: {rmse:.4}");
-        println!("MAE: {mae:.4}");
-        println!("R²: {r2:.4}");
+        outln!("samples: {}", ds.len());
+        outln!("RMSE: {rmse:.4}");
+        outln!("MAE: {mae:.4}");
+        outln!("R²: {r2:.4}");
         return Ok(());
     }
     let mut ds = ds;
@@ -630,9 +631,9 @@ pub fn evaluate(a: EvaluateArgs, registry: &Registry) -> Result<()> {
         let output = model.network_mut().forward(ds.features(), strata::layers::Mode::Eval)?;
         crate::checks::finite_outputs(output, "evaluate")?;
     }
-    println!("samples: {}", metrics.n_samples);
-    println!("accuracy: {}", pct(metrics.accuracy));
-    println!("loss: {:.4}", metrics.loss);
+    outln!("samples: {}", metrics.n_samples);
+    outln!("accuracy: {}", pct(metrics.accuracy));
+    outln!("loss: {:.4}", metrics.loss);
     Ok(())
 }
 
@@ -660,7 +661,7 @@ pub fn predict(a: PredictArgs, registry: &Registry) -> Result<()> {
             }
         }
     }
-    print!("{out}");
+    out!("{out}");
     Ok(())
 }
 
@@ -671,7 +672,7 @@ pub fn summary_cmd(a: SummaryArgs, registry: &Registry) -> Result<()> {
         std::fs::File::open(&a.model).and_then(|mut f| std::io::Read::read_exact(&mut f, &mut head)).is_ok()
             && &head == b"STRATA";
     if is_strata {
-        print!("{}", Model::load_with(&a.model, registry)?.summary());
+        out!("{}", Model::load_with(&a.model, registry)?.summary());
         return Ok(());
     }
     // Otherwise a model spec (JSON).
@@ -684,7 +685,7 @@ pub fn summary_cmd(a: SummaryArgs, registry: &Registry) -> Result<()> {
         .get("input_shape")
         .and_then(|v| serde_json::from_value(v.clone()).ok())
         .unwrap_or_else(|| dims(&[]));
-    print!("{}", strata::layers::summary(network.as_mut(), &shape)?);
+    out!("{}", strata::layers::summary(network.as_mut(), &shape)?);
     Ok(())
 }
 
@@ -715,7 +716,7 @@ pub fn export_filters(a: ExportFiltersArgs) -> Result<()> {
         })?;
     strata::conv::filters_png(weight, &a.out).map_err(|e| format!("{}: {e}", a.out.display()))?;
     let s = weight.shape();
-    println!(
+    outln!(
         "wrote the {} kernels {}x{} of {name} ({} filters x {} channels) to {}",
         s[0] * s[1],
         s[2],

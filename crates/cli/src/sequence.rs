@@ -70,7 +70,7 @@ pub fn attention_map(a: AttentionMapArgs, registry: &Registry) -> Result<()> {
     let s = weights.shape()[2];
     heatmap_png(&map, s, s, &a.out).map_err(|e| format!("{}: {e}", a.out.display()))?;
     let head = if a.head == 0 { "the mean of its heads".to_string() } else { format!("head {}", a.head) };
-    println!(
+    outln!(
         "wrote the attention of {name} ({head}) for {what} to {}: {s} x {s} tokens, row i how much token i takes \
          from each token, white 0 to dark blue 1",
         a.out.display()

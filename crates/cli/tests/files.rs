@@ -737,3 +737,38 @@ fn a_rate_beyond_f32_is_named_as_typed() {
         text(&o)
     );
 }
+
+/// `summary` of the bundled example spec, with standard output as given.
+fn summary_to(stdout: std::process::Stdio) -> std::process::Child {
+    let spec = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/examples/mlp-batchnorm.json");
+    std::process::Command::new(env!("CARGO_BIN_EXE_strata"))
+        .args(["summary", "--model", &spec.display().to_string()])
+        .stdout(stdout)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Standard output that cannot be written (a full disk: Linux's `/dev/full`)
+/// is an error naming it, with exit code 1, not a panic (exit code 101).
+#[cfg(target_os = "linux")]
+#[test]
+fn a_full_standard_output_is_an_error_not_a_panic() {
+    let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+    let out = summary_to(full.into()).wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.trim_end(), "error: cannot write to standard output: No space left on device (os error 28)");
+}
+
+/// A reader that went away (`strata ... | head -1`) ends the command quietly
+/// with SIGPIPE's status, 141, as the coreutils end: no message, no panic.
+#[test]
+fn a_closed_pipe_ends_the_command_quietly_with_status_141() {
+    let mut child = summary_to(std::process::Stdio::piped());
+    // The only read end of the pipe is closed before the command writes.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(141), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+}

@@ -138,3 +138,27 @@ fn a_regression_report_has_curves_and_test_errors_but_no_confusion_matrix() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The flags of `train` that doctor and lr-find would not use are refused by
+/// name, not ignored with exit code 0 (a user expecting a model or a report).
+#[test]
+fn doctor_and_lr_find_refuse_the_flags_of_train_they_do_not_use() {
+    for (command, flag, value) in [
+        ("doctor", "--out", Some("m.strata")),
+        ("lr-find", "--report", Some("rep")),
+        ("lr-find", "--checkpoint-dir", Some("ck")),
+        ("doctor", "--epochs", Some("7")),
+        ("doctor", "--distributed", None),
+    ] {
+        let data = data("iris.csv");
+        let mut args = vec![command, "--data", &data, flag];
+        args.extend(value);
+        let o = strata(&args);
+        assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+        let want = format!(
+            "error: {command} does not take {flag}, a flag of strata train: it saves no model, checkpoint or report \
+             and trains for no epochs"
+        );
+        assert_eq!(text(&o).trim_end(), want, "{command} {flag}");
+    }
+}

@@ -63,7 +63,13 @@ impl Reporter {
         let line = epoch_line(r, self.epochs);
         match (&self.bar, self.mode) {
             (Some(bar), _) => bar.println(line),
-            (None, Progress::Log) => println!("{line}"),
+            // A log line that cannot be written (a closed pipe, a full
+            // disk) does not stop training: the program's own output
+            // reports the failure, where `println!` would panic here.
+            (None, Progress::Log) => {
+                use std::io::Write as _;
+                let _ = writeln!(std::io::stdout().lock(), "{line}");
+            }
             _ => {}
         }
     }
