@@ -32,8 +32,8 @@ pub enum ReportError {
         /// The `csv` crate's reason.
         message: String,
     },
-    /// A file could not be written.
-    #[error("{}: {source}", path.display())]
+    /// A file could not be written (the message of `source` names it).
+    #[error("{source}")]
     Write {
         /// The file.
         path: PathBuf,

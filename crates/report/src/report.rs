@@ -55,30 +55,48 @@ pub const FILES: [&str; 7] =
 
 impl Report {
     /// Write the report's files into `dir` (created if needed). Returns the
-    /// paths written.
+    /// paths written. Every file is rendered before the first is written,
+    /// and `report.md`, which shows the figures, is written last; should a
+    /// write fail, the files this call wrote are removed again (and `dir`,
+    /// when this call created it), so no report refers to a missing figure.
     pub fn write(&self, dir: &Path) -> Result<Vec<PathBuf>> {
+        let files = self.render()?;
+        let existed = dir.exists();
         std::fs::create_dir_all(dir).map_err(|source| ReportError::Folder { path: dir.to_path_buf(), source })?;
         let mut written = Vec::new();
-        let mut put = |name: &str, bytes: &[u8]| -> Result<()> {
+        for (name, bytes) in &files {
             let path = dir.join(name);
-            strata_io::atomic_write(&path, bytes)
-                .map_err(|source| ReportError::Write { path: path.clone(), source: Box::new(source) })?;
+            if let Err(source) = strata_io::atomic_write(&path, bytes) {
+                for done in &written {
+                    let _ = std::fs::remove_file(done);
+                }
+                if !existed {
+                    let _ = std::fs::remove_dir(dir);
+                }
+                return Err(ReportError::Write { path, source: Box::new(source) });
+            }
             written.push(path);
-            Ok(())
-        };
-        put("report.md", self.markdown().as_bytes())?;
-        put("history.csv", self.history_csv()?.as_bytes())?;
-        let h = &self.history;
-        put("curves.svg", plot::svg("curves.svg", plot::FIGURE_SIZE, |a| plot::draw_curves(a, h))?.as_bytes())?;
-        put("curves.png", &plot::png("curves.png", plot::FIGURE_SIZE, |a| plot::draw_curves(a, h))?)?;
-        let o = self.observations.as_ref();
-        put("gradients.png", &plot::png("gradients.png", plot::FIGURE_SIZE, |a| plot::draw_gradients(a, h, o))?)?;
-        if let Some(c) = &self.confusion {
-            let side = (200 + 60 * c.classes.len() as u32).clamp(480, 1400);
-            put("confusion.png", &plot::png("confusion.png", (side, side), |a| plot::draw_confusion(a, c))?)?;
-            put("confusion.txt", c.to_text().as_bytes())?;
         }
         Ok(written)
+    }
+
+    /// The report's files, `report.md` last.
+    fn render(&self) -> Result<Vec<(&'static str, Vec<u8>)>> {
+        let h = &self.history;
+        let o = self.observations.as_ref();
+        let mut files = vec![
+            ("history.csv", self.history_csv()?.into_bytes()),
+            ("curves.svg", plot::svg("curves.svg", plot::FIGURE_SIZE, |a| plot::draw_curves(a, h))?.into_bytes()),
+            ("curves.png", plot::png("curves.png", plot::FIGURE_SIZE, |a| plot::draw_curves(a, h))?),
+            ("gradients.png", plot::png("gradients.png", plot::FIGURE_SIZE, |a| plot::draw_gradients(a, h, o))?),
+        ];
+        if let Some(c) = &self.confusion {
+            let side = (200 + 60 * c.classes.len() as u32).clamp(480, 1400);
+            files.push(("confusion.png", plot::png("confusion.png", (side, side), |a| plot::draw_confusion(a, c))?));
+            files.push(("confusion.txt", c.to_text().into_bytes()));
+        }
+        files.push(("report.md", self.markdown().into_bytes()));
+        Ok(files)
     }
 
     /// `report.md`.

@@ -91,3 +91,20 @@ fn a_finding_in_report_md_reads_as_sentences() {
         "{md}"
     );
 }
+
+/// A write that fails half-way (here a folder stands where `curves.png` goes)
+/// removes the files the call had written: no `report.md` that shows missing
+/// figures, no partial folder. The error names the file once.
+#[test]
+fn a_report_whose_write_fails_leaves_none_of_its_files() {
+    let report = report_of_a_seeded_run();
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("report-blocked");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("curves.png")).expect("a folder in the way");
+    let err = report.write(&dir).expect_err("a folder cannot be replaced by a file");
+    let message = err.to_string();
+    assert!(matches!(err, strata_report::ReportError::Write { .. }), "{message}");
+    assert_eq!(message.matches("curves.png").count(), 1, "{message}");
+    let left: Vec<_> = std::fs::read_dir(&dir).expect("dir").map(|e| e.expect("entry").file_name()).collect();
+    assert_eq!(left, ["curves.png"], "only the folder that was in the way is left");
+}
