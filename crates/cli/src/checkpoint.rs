@@ -106,7 +106,8 @@ fn resume(dir: PathBuf, quiet: bool, argv: &[String], registry: &Registry, sessi
     a.quiet = quiet || session.as_ref().is_some_and(|s| !s.is_root());
     crate::checks::flags(&a).map_err(|e| format!("{}: metadata {TRAIN_ARGS}: {e}", path.display()))?;
     a.checkpoint_dir = Some(dir);
-    if let Some(done) = complete(&a, &checkpoint.snapshot.state) {
+    let done = complete(&a, &checkpoint.snapshot.state).map_err(|e| format!("{}: {e}", path.display()))?;
+    if let Some(done) = done {
         // PyTorch Lightning's `max_epochs` reached: nothing is trained or written.
         let saved =
             a.out.as_ref().map(|out| format!(" (its model was saved to {})", out.display())).unwrap_or_default();
@@ -136,16 +137,21 @@ pub(crate) fn latest_valid(dir: &std::path::Path) -> Result<Option<(Checkpoint, 
 /// How the run a checkpoint belongs to ended, if it did: its last epoch
 /// done, or a callback stopped it. A resumed run finishes its own epochs;
 /// it does not train more of them.
-fn complete(a: &TrainArgs, state: &strata::training::TrainerState) -> Option<String> {
+/// A checkpoint that says more epochs are done than its run has is refused:
+/// no such file comes from `strata train`.
+fn complete(a: &TrainArgs, state: &strata::training::TrainerState) -> Result<Option<String>> {
     let mut resolved = a.clone();
     resolved.resolve_defaults();
     let epochs = resolved.epochs.unwrap_or(0);
+    if state.epoch > epochs {
+        return Err(format!("its state says {} epochs are done, but its run has {epochs}", state.epoch).into());
+    }
     if let Some(stop) = &state.history.stopped {
-        return Some(format!("the run was stopped in epoch {} ({})", stop.epoch, stop.reason));
+        return Ok(Some(format!("the run was stopped in epoch {} ({})", stop.epoch, stop.reason)));
     }
     let in_epoch = state.run.as_ref().is_some_and(|r| r.position.is_some());
-    (state.epoch >= epochs && !in_epoch)
-        .then(|| format!("the run is complete ({} of {epochs} epochs done)", state.epoch))
+    Ok((state.epoch == epochs && !in_epoch)
+        .then(|| format!("the run is complete ({} of {epochs} epochs done)", state.epoch)))
 }
 
 /// The checkpoint callback the arguments ask for, if any; its checkpoints

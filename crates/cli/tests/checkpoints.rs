@@ -316,6 +316,18 @@ fn a_resume_on_changed_data_or_a_self_contradicting_checkpoint_is_refused() {
         text(&o)
     );
     assert!(!out.exists(), "nothing written");
+    // More epochs done than its run has: refused, not "the run is complete" with exit code 0.
+    let mut checkpoint = strata::training::Checkpoint::load(&files[0]).unwrap();
+    checkpoint.snapshot.state.history.best_epoch = None;
+    checkpoint.snapshot.state.epoch = 1000;
+    checkpoint.save(&files[0]).unwrap();
+    let o = strata(&["train", "--resume", &ck_s]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert_eq!(
+        text(&o).trim_end(),
+        format!("error: {}: its state says 1000 epochs are done, but its run has 3", files[0].display())
+    );
+    assert!(!out.exists(), "nothing written");
     std::fs::remove_dir_all(&dir).ok();
 }
 
