@@ -205,10 +205,17 @@ pub struct Conv2d {
     input_gradient: bool,
 }
 
+/// The largest padding along an axis: far more than any image needs, and
+/// small enough that the padded size of any input is computed without
+/// overflow (a padding of `usize::MAX / 2` was reported as a shape the
+/// layer expects of `[1, 1, 1]`).
+const MAX_PADDING: usize = 1 << 32;
+
 impl Conv2d {
     /// A layer with weights drawn by `config.init` from `rng` and a zero bias.
     ///
-    /// Zero channels, a zero kernel size, stride or dilation are a
+    /// Zero channels, a zero kernel size, stride or dilation, a padding past
+    /// 2^32 or a dilated kernel whose span overflows are a
     /// [`LayerError::InvalidConfig`].
     pub fn new(config: Conv2dConfig, rng: &mut StrataRng) -> Result<Conv2d> {
         let invalid = |reason: String| Err(LayerError::InvalidConfig { layer: "conv2d".into(), reason });
@@ -223,6 +230,18 @@ impl Conv2d {
             if v.contains(&0) {
                 return invalid(format!("{name} must be at least 1 along both axes, got {v:?}"));
             }
+        }
+        if config.padding.iter().any(|&p| p > MAX_PADDING) {
+            return invalid(format!("padding must be at most {MAX_PADDING} along both axes, got {:?}", config.padding));
+        }
+        let spans = (0..2).all(|i| {
+            config.dilation[i].checked_mul(config.kernel_size[i] - 1).and_then(|s| s.checked_add(1)).is_some()
+        });
+        if !spans {
+            return invalid(format!(
+                "kernel_size {:?} with dilation {:?} spans more positions than a size can hold",
+                config.kernel_size, config.dilation
+            ));
         }
         let [kh, kw] = config.kernel_size;
         let area = kh.checked_mul(kw);

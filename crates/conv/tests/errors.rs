@@ -193,13 +193,16 @@ fn backward_errors() {
 
 #[test]
 fn absurd_sizes_are_errors_not_panics() {
-    // Padding so large that the output would not fit in memory.
-    let mut c = conv(Conv2dConfig::new(1, 1, 1).with_padding(usize::MAX / 4)).unwrap();
-    assert!(c.forward(&random(&[1, 1, 2, 2], 0), Mode::Eval).is_err());
-    assert!(c.output_shape(&dims(&[1, 2, 2])).is_err());
-    let c = conv(Conv2dConfig::new(1, 1, 2).with_dilation(usize::MAX));
-    assert!(c.unwrap().output_shape(&dims(&[1, 9, 9])).is_err());
+    // Padding or a dilated kernel too large for any input: refused when built.
+    assert!(conv(Conv2dConfig::new(1, 1, 1).with_padding(usize::MAX / 4)).is_err());
+    assert!(conv(Conv2dConfig::new(1, 1, 2).with_dilation(usize::MAX)).is_err());
     assert!(conv(Conv2dConfig::new(1, 1, usize::MAX)).is_err());
+    // The largest padding allowed, whose output no memory holds: an error at forward.
+    let mut c = conv(Conv2dConfig::new(1, 1, 1).with_padding(1 << 32)).unwrap();
+    assert!(c.forward(&random(&[1, 1, 2, 2], 0), Mode::Eval).is_err());
+    // A dilated kernel that spans more than the input: an error at output_shape.
+    let c = conv(Conv2dConfig::new(1, 1, 2).with_dilation(1 << 40));
+    assert!(c.unwrap().output_shape(&dims(&[1, 9, 9])).is_err());
 }
 
 /// Padding that makes an output no machine holds (2^24 x 2^24 positions,
@@ -209,4 +212,33 @@ fn an_output_beyond_memory_is_an_error() {
     let mut layer = conv(Conv2dConfig { padding: [1 << 23, 1 << 23], ..Conv2dConfig::new(1, 1, 1) }).unwrap();
     let err = layer.forward(&Tensor::zeros(&[1, 1, 1, 1]), Mode::Train).unwrap_err();
     assert!(err.to_string().contains("more than this machine can allocate"), "{err}");
+}
+
+/// A padding past 2^32 or a dilated kernel whose span overflows is refused
+/// at construction, by name (a padding of 2^63 - 1 used to pass and then be
+/// reported as a shape mismatch against an expected input of [1, 1, 1]).
+#[test]
+fn a_padding_or_a_span_too_large_for_any_input_is_refused_at_construction() {
+    let mut config = Conv2dConfig::new(1, 2, 3);
+    config.padding = [1, 9_223_372_036_854_775_807];
+    let err = conv(config).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "layer 'conv2d': invalid configuration: padding must be at most 4294967296 along both axes, got [1, \
+         9223372036854775807]"
+    );
+    let mut config = Conv2dConfig::new(1, 2, 3);
+    config.padding = [1 << 32, 0];
+    assert!(conv(config).is_ok(), "2^32 itself is allowed");
+    let mut config = Conv2dConfig::new(1, 2, 3);
+    config.dilation = [usize::MAX, 1];
+    let err = conv(config).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "layer 'conv2d': invalid configuration: kernel_size [3, 3] with dilation [{}, 1] spans more positions \
+             than a size can hold",
+            usize::MAX
+        )
+    );
 }
