@@ -204,7 +204,16 @@ impl Registry {
                     fn default_slope() -> f32 {
                         0.01
                     }
-                    ActivationKind::LeakyRelu { slope: spec.config::<Slope>()?.slope }
+                    let slope = spec.config::<Slope>()?.slope;
+                    if !slope.is_finite() {
+                        // Refused when built, as `LeakyRelu::new` refuses it:
+                        // not first in a forward pass.
+                        return Err(LayerError::InvalidConfig {
+                            layer: "leaky_relu".into(),
+                            reason: format!("slope must be a finite number, got {slope}"),
+                        });
+                    }
+                    ActivationKind::LeakyRelu { slope }
                 }
                 other => {
                     spec.no_config()?;

@@ -22,3 +22,13 @@ fn a_kind_without_options_refuses_any_and_takes_none_or_an_empty_config() {
     let err = build(r#"{"kind": "leaky_relu", "config": {"alpha": 0.2}}"#).unwrap_err();
     assert_eq!(err, "model spec: layer 'leaky_relu': unknown field 'alpha' (its fields: 'slope')");
 }
+
+/// A slope beyond `f32` (1e39 reads as infinity) is refused when the spec is
+/// built, naming the layer: `strata summary` took it and `train` refused it
+/// only in the first forward pass, naming neither the file nor the layer.
+#[test]
+fn a_leaky_relu_slope_that_is_not_finite_is_refused_when_built() {
+    let err = build(r#"{"kind": "leaky_relu", "config": {"slope": 1e39}}"#).unwrap_err();
+    assert_eq!(err, "layer 'leaky_relu': invalid configuration: slope must be a finite number, got inf");
+    build(r#"{"kind": "leaky_relu", "config": {"slope": -3e38}}"#).unwrap();
+}
