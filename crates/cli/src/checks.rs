@@ -78,6 +78,9 @@ pub fn out_path(flag: &str, out: &Path) -> Result<()> {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
+    if dir.exists() && !dir.is_dir() {
+        return Err(format!("{flag} {}: {} is a file, not a folder", out.display(), dir.display()).into());
+    }
     if !dir.is_dir() {
         return Err(format!("{flag} {}: the folder {} does not exist", out.display(), dir.display()).into());
     }

@@ -772,3 +772,15 @@ fn a_closed_pipe_ends_the_command_quietly_with_status_141() {
     assert_eq!(out.status.code(), Some(141), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(String::from_utf8_lossy(&out.stderr), "");
 }
+
+/// `--out FILE/x`, where FILE is a file: named a file, not a missing folder.
+#[test]
+fn an_out_path_under_a_file_names_the_file() {
+    let tmp = temp_dir("out-under-file");
+    let file = write(&tmp, "small.strata", b"not a folder");
+    let out = format!("{file}/x.strata");
+    let o = strata(&["train", "--data", &data("iris.csv"), "--out", &out]);
+    std::fs::remove_dir_all(&tmp).ok();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert_eq!(text(&o), format!("error: --out {out}: {file} is a file, not a folder\n"));
+}

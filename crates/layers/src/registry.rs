@@ -94,6 +94,9 @@ impl LayerSpec {
 
     /// Parse a spec from JSON text (a model spec file).
     pub fn from_json(text: &str) -> Result<LayerSpec> {
+        // A UTF-8 byte order mark, as some Windows editors write, is skipped
+        // (RFC 8259 allows a parser to ignore it).
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         serde_json::from_str(text)
             .map_err(|e| LayerError::Spec(format!("line {}, column {}: {e}", e.line(), e.column())))
     }

@@ -32,3 +32,10 @@ fn a_leaky_relu_slope_that_is_not_finite_is_refused_when_built() {
     assert_eq!(err, "layer 'leaky_relu': invalid configuration: slope must be a finite number, got inf");
     build(r#"{"kind": "leaky_relu", "config": {"slope": -3e38}}"#).unwrap();
 }
+
+/// A spec saved with a UTF-8 byte order mark (some Windows editors write one)
+/// reads as without it: it was "line 1, column 1: expected value".
+#[test]
+fn a_spec_that_starts_with_a_byte_order_mark_reads() {
+    build("\u{feff}{\"kind\": \"relu\"}").unwrap();
+}
