@@ -53,6 +53,9 @@ impl Run {
 pub fn train(a: TrainArgs, registry: &Registry, argv: Vec<String>) -> Result<()> {
     let session = if a.distributed { Some(Session::start()?) } else { None };
     let argv: Vec<String> = argv.into_iter().filter(|a| a != "--distributed").collect();
+    // A folder this run creates for its checkpoints and leaves empty (it
+    // failed before the first) is removed with the failure.
+    let new_folder = a.checkpoint_dir.clone().filter(|d| a.resume.is_none() && !d.exists());
     let result = match a.resume.clone() {
         Some(dir) => resume(dir, a.quiet, &argv, registry, session.clone()),
         None => crate::run::train(
@@ -61,6 +64,9 @@ pub fn train(a: TrainArgs, registry: &Registry, argv: Vec<String>) -> Result<()>
             Run { argv, snapshot: None, session: session.clone(), train_data: None, from: None },
         ),
     };
+    if let (Err(_), Some(dir)) = (&result, new_folder) {
+        let _ = std::fs::remove_dir(dir);
+    }
     match (result, session) {
         (Err(e), Some(session)) => session.fail(e),
         (result, _) => result,

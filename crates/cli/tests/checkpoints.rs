@@ -374,3 +374,23 @@ fn a_new_run_refuses_a_folder_holding_another_runs_checkpoints() {
     assert!(!Path::new(&out).exists());
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// A run that fails before its first checkpoint (here the loss diverges in the
+/// first epoch) leaves no empty checkpoint folder behind; a folder that was
+/// there before stays.
+#[test]
+fn a_run_that_fails_before_its_first_checkpoint_leaves_no_folder() {
+    let dir = temp_dir("no-empty-ck");
+    let ck = dir.join("ck");
+    let ck_s = ck.display().to_string();
+    let args = ["train", "--data", &data("iris.csv"), "--lr", "1e30", "--epochs", "2", "-q", "--checkpoint-dir", &ck_s];
+    let o = strata(&args);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("the loss is not finite"), "{}", text(&o));
+    assert!(!ck.exists(), "the folder it created is gone");
+    std::fs::create_dir(&ck).unwrap();
+    let o = strata(&args);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(ck.is_dir(), "a folder that was there stays");
+    std::fs::remove_dir_all(&dir).ok();
+}
