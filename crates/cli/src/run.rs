@@ -680,12 +680,14 @@ pub fn summary_cmd(a: SummaryArgs, registry: &Registry) -> Result<()> {
         .map_err(|e| format!("{}: neither a Strata model file nor a model spec (JSON): {e}", a.model.display()))?;
     let spec = LayerSpec::from_json(&text).map_err(|e| format!("{}: {e}", a.model.display()))?;
     let mut network = build_spec_file(&a.model, &spec, registry)?;
+    let file = a.model.display();
     let shape: Vec<Dim> = spec
         .config
         .get("input_shape")
         .and_then(|v| serde_json::from_value(v.clone()).ok())
-        .unwrap_or_else(|| dims(&[]));
-    out!("{}", strata::layers::summary(network.as_mut(), &shape)?);
+        .ok_or_else(|| format!("{file}: no input_shape at the top level (a sequential's config holds it)"))?;
+    let summary = strata::layers::summary(network.as_mut(), &shape).map_err(|e| format!("{file}: {e}"))?;
+    out!("{summary}");
     Ok(())
 }
 

@@ -784,3 +784,15 @@ fn an_out_path_under_a_file_names_the_file() {
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert_eq!(text(&o), format!("error: --out {out}: {file} is a file, not a folder\n"));
 }
+
+/// `summary` of a spec whose top level has no `input_shape` says so, naming
+/// the file (it said "layer 'dense': expected input of shape [4], got []").
+#[test]
+fn a_spec_without_an_input_shape_is_named_at_summary() {
+    let tmp = temp_dir("no-input-shape");
+    let spec = write(&tmp, "dense.json", br#"{"kind": "dense", "config": {"n_inputs": 4, "n_outputs": 3}}"#);
+    let o = strata(&["summary", "--model", &spec]);
+    std::fs::remove_dir_all(&tmp).ok();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert_eq!(text(&o), format!("error: {spec}: no input_shape at the top level (a sequential's config holds it)\n"));
+}
