@@ -205,17 +205,17 @@ pub struct Conv2d {
     input_gradient: bool,
 }
 
-/// The largest padding along an axis: far more than any image needs, and
-/// small enough that the padded size of any input is computed without
-/// overflow (a padding of `usize::MAX / 2` was reported as a shape the
-/// layer expects of `[1, 1, 1]`).
-const MAX_PADDING: usize = 1 << 32;
+/// The largest padding along an axis (`u32::MAX` where `usize` is wider):
+/// far more than any image needs, and small enough that the padded size of
+/// an input is computed without overflow on 64-bit targets (a padding of
+/// `usize::MAX / 2` was reported as a shape the layer expects of `[1, 1, 1]`).
+const MAX_PADDING: usize = u32::MAX as usize;
 
 impl Conv2d {
     /// A layer with weights drawn by `config.init` from `rng` and a zero bias.
     ///
     /// Zero channels, a zero kernel size, stride or dilation, a padding past
-    /// 2^32 or a dilated kernel whose span overflows are a
+    /// `u32::MAX` or a dilated kernel whose span overflows are a
     /// [`LayerError::InvalidConfig`].
     pub fn new(config: Conv2dConfig, rng: &mut StrataRng) -> Result<Conv2d> {
         let invalid = |reason: String| Err(LayerError::InvalidConfig { layer: "conv2d".into(), reason });

@@ -198,7 +198,7 @@ fn absurd_sizes_are_errors_not_panics() {
     assert!(conv(Conv2dConfig::new(1, 1, 2).with_dilation(usize::MAX)).is_err());
     assert!(conv(Conv2dConfig::new(1, 1, usize::MAX)).is_err());
     // The largest padding allowed, whose output no memory holds: an error at forward.
-    let mut c = conv(Conv2dConfig::new(1, 1, 1).with_padding(1 << 32)).unwrap();
+    let mut c = conv(Conv2dConfig::new(1, 1, 1).with_padding(u32::MAX as usize)).unwrap();
     assert!(c.forward(&random(&[1, 1, 2, 2], 0), Mode::Eval).is_err());
     // A dilated kernel that spans more than the input: an error at output_shape.
     let c = conv(Conv2dConfig::new(1, 1, 2).with_dilation(1 << 40));
@@ -214,7 +214,7 @@ fn an_output_beyond_memory_is_an_error() {
     assert!(err.to_string().contains("more than this machine can allocate"), "{err}");
 }
 
-/// A padding past 2^32 or a dilated kernel whose span overflows is refused
+/// A padding past `u32::MAX` or a dilated kernel whose span overflows is refused
 /// at construction, by name (a padding of 2^63 - 1 used to pass and then be
 /// reported as a shape mismatch against an expected input of [1, 1, 1]).
 #[test]
@@ -224,12 +224,12 @@ fn a_padding_or_a_span_too_large_for_any_input_is_refused_at_construction() {
     let err = conv(config).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "layer 'conv2d': invalid configuration: padding must be at most 4294967296 along both axes, got [1, \
+        "layer 'conv2d': invalid configuration: padding must be at most 4294967295 along both axes, got [1, \
          9223372036854775807]"
     );
     let mut config = Conv2dConfig::new(1, 2, 3);
-    config.padding = [1 << 32, 0];
-    assert!(conv(config).is_ok(), "2^32 itself is allowed");
+    config.padding = [u32::MAX as usize, 0];
+    assert!(conv(config).is_ok(), "u32::MAX itself is allowed");
     let mut config = Conv2dConfig::new(1, 2, 3);
     config.dilation = [usize::MAX, 1];
     let err = conv(config).unwrap_err();
