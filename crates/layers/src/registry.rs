@@ -208,9 +208,9 @@ impl Registry {
                         0.01
                     }
                     let slope = spec.config::<Slope>()?.slope;
-                    if !slope.is_finite() {
-                        // Refused when built, as `LeakyRelu::new` refuses it:
-                        // not first in a forward pass.
+                    // `LeakyRelu::new`'s rule, applied when the spec is
+                    // built rather than first in a forward pass.
+                    if strata_activation::LeakyRelu::new(slope).is_err() {
                         return Err(LayerError::InvalidConfig {
                             layer: "leaky_relu".into(),
                             reason: format!("slope must be a finite number, got {slope}"),
