@@ -176,6 +176,8 @@ pub(crate) fn identify(bytes: &[u8]) -> Option<&'static str> {
         "a safetensors file (use `strata import`)"
     } else if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{') {
         "a JSON file (a model spec?)"
+    } else if is_onnx(bytes) {
+        "an ONNX model (Strata writes ONNX but does not read it; give the weights as a safetensors file)"
     } else if starts(&FileKind::Model.magic()) {
         "a Strata model file"
     } else if starts(&FileKind::Checkpoint.magic()) {
@@ -185,4 +187,12 @@ pub(crate) fn identify(bytes: &[u8]) -> Option<&'static str> {
     } else {
         return None;
     })
+}
+
+/// Whether `bytes` open as an ONNX `ModelProto` does when serialized in field
+/// order (as PyTorch's exporter and Strata's write it): field 1, `ir_version`,
+/// a one-byte varint, then the tag of one of the fields 2 to 8
+/// (`producer_name` ... `opset_import`).
+fn is_onnx(bytes: &[u8]) -> bool {
+    matches!(bytes, [0x08, 1..=0x7f, 0x12 | 0x1a | 0x22 | 0x28 | 0x32 | 0x3a | 0x42, ..])
 }

@@ -88,8 +88,10 @@ fn a_newer_version_another_kind_and_other_formats_are_named() {
 
     let mut safetensors = 2u64.to_le_bytes().to_vec();
     safetensors.extend_from_slice(b"{}");
-    let cases: [(&[u8], &str); 5] = [
+    let cases: [(&[u8], &str); 6] = [
         (&safetensors, "a safetensors file (use `strata import`)"),
+        // The first bytes of a model `torch.onnx.export` wrote: ir_version 8, producer_name "pytorch".
+        (b"\x08\x08\x12\x07pytorch\x1a\x052.1.0", "an ONNX model (Strata writes ONNX but does not read it"),
         (b"PK\x03\x04rest", "a zip archive"),
         (b"  {\"kind\": \"dense\"}", "a JSON file (a model spec?)"),
         (b"", "an empty file"),

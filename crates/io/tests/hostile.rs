@@ -54,11 +54,9 @@ fn mutated_model_files_give_typed_errors_or_models_never_panics() {
     assert!(loaded < 20, "{loaded} mutants loaded");
 }
 
-#[test]
-fn a_json_document_with_a_tensor_beyond_the_blob_is_refused_before_allocating() {
-    // A valid checksum over a document that claims a 1e12-value tensor.
-    let json = br#"{"spec":{"kind":"dense","config":{"n_inputs":1,"n_outputs":1}},"tensors":[["weight",{"shape":[1000000,1000000],"at":0}]]}"#;
-    let blob = [0u8; 8];
+/// A version-2 model file of `json` and `blob` with a valid checksum, as a
+/// hand edit that recomputed it would leave.
+fn checksummed_model(json: &[u8], blob: &[u8]) -> Vec<u8> {
     let mut bytes = b"STRATA\0M".to_vec();
     bytes.extend_from_slice(&2u32.to_le_bytes());
     bytes.extend_from_slice(&[0u8; 16]);
@@ -67,15 +65,40 @@ fn a_json_document_with_a_tensor_beyond_the_blob_is_refused_before_allocating() 
     let mut crc = crc32fast::Hasher::new();
     crc.update(&bytes);
     crc.update(json);
-    crc.update(&blob);
+    crc.update(blob);
     bytes.extend_from_slice(&crc.finalize().to_le_bytes());
     bytes.extend_from_slice(json);
-    bytes.extend_from_slice(&blob);
+    bytes.extend_from_slice(blob);
+    bytes
+}
+
+#[test]
+fn a_json_document_with_a_tensor_beyond_the_blob_is_refused_before_allocating() {
+    // A valid checksum over a document that claims a 1e12-value tensor.
+    let json = br#"{"spec":{"kind":"dense","config":{"n_inputs":1,"n_outputs":1}},"tensors":[["weight",{"shape":[1000000,1000000],"at":0}]]}"#;
+    let bytes = checksummed_model(json, &[0u8; 8]);
     let err = SavedModel::from_bytes(&bytes, Path::new("huge.strata")).unwrap_err();
     assert!(
         err.to_string().contains("a tensor of 1000000000000 values at byte 0 runs past the end of the 8-byte blob"),
         "{err}"
     );
+}
+
+/// A tensor whose offset is not a multiple of 4 bytes (Strata writes none)
+/// would read each value from the bytes of two: refused, not loaded as
+/// weights no one saved.
+#[test]
+fn a_tensor_at_an_offset_that_is_not_a_multiple_of_4_is_refused() {
+    let json = |at: u32| {
+        format!(
+            r#"{{"spec":{{"kind":"dense","config":{{"n_inputs":1,"n_outputs":1}}}},"tensors":[["weight",{{"shape":[1,1],"at":{at}}}],["bias",{{"shape":[1],"at":8}}]]}}"#
+        )
+    };
+    let blob = [1.5f32, 0.0, 2.5].iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>();
+    let saved = SavedModel::from_bytes(&checksummed_model(json(0).as_bytes(), &blob), Path::new("m.strata")).unwrap();
+    assert_eq!(saved.tensors[0].1.data(), [1.5], "the aligned file reads");
+    let err = SavedModel::from_bytes(&checksummed_model(json(2).as_bytes(), &blob), Path::new("m.strata")).unwrap_err();
+    assert!(err.to_string().contains("a tensor at byte 2 of the blob is not at a multiple of 4 bytes"), "{err}");
 }
 
 #[test]

@@ -97,13 +97,75 @@ impl LayerSpec {
         // A UTF-8 byte order mark, as some Windows editors write, is skipped
         // (RFC 8259 allows a parser to ignore it).
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-        serde_json::from_str(text)
-            .map_err(|e| LayerError::Spec(format!("line {}, column {}: {e}", e.line(), e.column())))
+        let at = |e: serde_json::Error| {
+            // serde_json's message ends with the place, which goes first here.
+            let place = format!(" at line {} column {}", e.line(), e.column());
+            let message = e.to_string();
+            let problem = message.strip_suffix(&place).unwrap_or(&message);
+            LayerError::Spec(format!("line {}, column {}: {problem}", e.line(), e.column()))
+        };
+        // A key given twice in one object (`"n_outputs": 3, ..., "n_outputs": 10`)
+        // is refused: JSON readers keep the last one, silently.
+        serde_json::from_str::<UniqueKeys>(text).map_err(at)?;
+        serde_json::from_str(text).map_err(at)
     }
 
     /// The spec as pretty JSON.
     pub fn to_json(&self) -> Result<String> {
         serde_json::to_string_pretty(self).map_err(|e| LayerError::Spec(e.to_string()))
+    }
+}
+
+/// Any JSON value whose objects each name a key once; deserializing it is
+/// the check (serde_json places the error at the second occurrence).
+struct UniqueKeys;
+
+impl<'de> Deserialize<'de> for UniqueKeys {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        d.deserialize_any(UniqueKeysVisitor)
+    }
+}
+
+struct UniqueKeysVisitor;
+
+impl<'de> serde::de::Visitor<'de> for UniqueKeysVisitor {
+    type Value = UniqueKeys;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, _: bool) -> std::result::Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+    fn visit_i64<E>(self, _: i64) -> std::result::Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+    fn visit_u64<E>(self, _: u64) -> std::result::Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+    fn visit_f64<E>(self, _: f64) -> std::result::Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+    fn visit_str<E>(self, _: &str) -> std::result::Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+    fn visit_unit<E>(self) -> std::result::Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<UniqueKeys, A::Error> {
+        while seq.next_element::<UniqueKeys>()?.is_some() {}
+        Ok(UniqueKeys)
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> std::result::Result<UniqueKeys, A::Error> {
+        let mut seen = std::collections::HashSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if seen.contains(&key) {
+                return Err(serde::de::Error::custom(format_args!("the key \"{key}\" is given twice in one object")));
+            }
+            map.next_value::<UniqueKeys>()?;
+            seen.insert(key);
+        }
+        Ok(UniqueKeys)
     }
 }
 

@@ -39,3 +39,20 @@ fn a_leaky_relu_slope_that_is_not_finite_is_refused_when_built() {
 fn a_spec_that_starts_with_a_byte_order_mark_reads() {
     build("\u{feff}{\"kind\": \"relu\"}").unwrap();
 }
+
+/// A key given twice in one object of a spec is refused where it repeats:
+/// JSON readers (serde_json's `Value`, Python's `json`) keep the last one,
+/// so `"n_outputs": 3, "n_outputs": 10` built a 10-output layer silently.
+#[test]
+fn a_key_given_twice_in_one_object_is_refused_with_its_place() {
+    let nested = "{\"kind\": \"sequential\", \"config\": {\"layers\": [\n  {\"kind\": \"dense\", \"config\": \
+                  {\"n_inputs\": 4, \"n_outputs\": 3, \"n_outputs\": 10}}]}}";
+    let err = LayerSpec::from_json(nested).unwrap_err().to_string();
+    // Column 73: the closing quote of the second "n_outputs".
+    assert_eq!(err, "model spec: line 2, column 73: the key \"n_outputs\" is given twice in one object");
+    let err = LayerSpec::from_json(r#"{"kind": "relu", "kind": "tanh"}"#).unwrap_err().to_string();
+    assert!(err.contains("the key \"kind\" is given twice"), "{err}");
+    // The same key in two objects is fine.
+    build(r#"{"kind": "sequential", "config": {"input_shape": [2], "layers": [{"kind": "relu"}, {"kind": "tanh"}]}}"#)
+        .unwrap();
+}

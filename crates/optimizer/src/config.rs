@@ -203,6 +203,16 @@ impl AnyOptimizer {
         }
     }
 
+    /// The shape of `name`'s state where it is not `shape`, the parameter's.
+    pub fn state_mismatch(&self, name: &str, shape: &[usize]) -> Option<Vec<usize>> {
+        match self {
+            AnyOptimizer::Sgd(o) => o.state_mismatch(name, shape),
+            AnyOptimizer::Adam(o) => o.state_mismatch(name, shape),
+            AnyOptimizer::AdamW(o) => o.state_mismatch(name, shape),
+            AnyOptimizer::RmsProp(o) => o.state_mismatch(name, shape),
+        }
+    }
+
     /// Whether its first step gives every parameter state (moments, a
     /// momentum buffer): all but SGD without momentum.
     pub fn keeps_state(&self) -> bool {

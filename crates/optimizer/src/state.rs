@@ -191,6 +191,13 @@ macro_rules! optimizer_common {
                 self.state.keys().map(String::as_str)
             }
 
+            /// The shape of the first tensor of `name`'s state that differs
+            /// from `shape`, the parameter's (a state read from a file is
+            /// checked with it before its first step).
+            pub fn state_mismatch(&self, name: &str, shape: &[usize]) -> Option<Vec<usize>> {
+                self.state.get(name).and_then(|s| $crate::state::ParamState::mismatch(s, shape)).map(<[usize]>::to_vec)
+            }
+
             /// Forget the state of one parameter; true if there was any.
             pub fn remove_state(&mut self, name: &str) -> bool {
                 self.state.remove(name).is_some()

@@ -61,6 +61,11 @@ pub(crate) fn take(at: u64, n: usize) -> Result<Vec<f32>, String> {
         let r = r.borrow();
         let (bytes, base) = r.as_ref().ok_or("a tensor refers to a binary blob, but none is being read")?;
         let blob = &bytes[(*base).min(bytes.len())..];
+        // Strata writes each tensor at a multiple of 4 bytes; another offset
+        // (a hand-edited file) would read values shifted across their bytes.
+        if !at.is_multiple_of(4) {
+            return Err(format!("a tensor at byte {at} of the blob is not at a multiple of 4 bytes, as each value"));
+        }
         let start = usize::try_from(at).ok().filter(|&s| s <= blob.len());
         let range = start.and_then(|s| Some(s..s.checked_add(n.checked_mul(4)?)?)).filter(|r| r.end <= blob.len());
         let range = range.ok_or_else(|| {

@@ -6,7 +6,7 @@
 
 use crate::error::{Result, TrainingError};
 use crate::state::{EpochPosition, Snapshot, TrainerState};
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use strata_layers::Layer;
 use strata_optimizer::AnyOptimizer;
 use strata_tensor::ParamVisitor;
@@ -68,7 +68,7 @@ fn check_counters(state: &TrainerState) -> Result<()> {
 }
 
 /// The figures of the epoch in progress.
-fn check_position(p: &EpochPosition, trainable: &BTreeSet<String>) -> Result<()> {
+fn check_position(p: &EpochPosition, trainable: &Trainable) -> Result<()> {
     if let Some((correct, counted)) = p.correct.filter(|(c, n)| c > n) {
         return refuse(format!("its epoch in progress counts {correct} right predictions of {counted}"));
     }
@@ -76,7 +76,8 @@ fn check_position(p: &EpochPosition, trainable: &BTreeSet<String>) -> Result<()>
     if let Some((what, v)) = sums.iter().find(|(_, v)| !v.is_finite() || *v < 0.0) {
         return refuse(format!("its epoch in progress has a {what} of {v}, not a finite number of at least 0"));
     }
-    if let Some((name, v)) = p.grad_norms.iter().find(|(n, v)| !trainable.contains(n) || !v.is_finite() || *v < 0.0) {
+    if let Some((name, v)) = p.grad_norms.iter().find(|(n, v)| !trainable.contains_key(n) || !v.is_finite() || *v < 0.0)
+    {
         return refuse(format!(
             "its epoch in progress sums a gradient norm of {v} for '{name}', which is not a trainable parameter of \
              the model or not a finite number of at least 0"
@@ -88,30 +89,41 @@ fn check_position(p: &EpochPosition, trainable: &BTreeSet<String>) -> Result<()>
 /// The optimizer's state is for the model's parameters, and for all of them
 /// once a step was taken (a missing one would restart its moments in
 /// silence, and the run would no longer be the one that was saved).
-fn check_optimizer(optimizer: &AnyOptimizer, steps: usize, trainable: &BTreeSet<String>) -> Result<()> {
+fn check_optimizer(optimizer: &AnyOptimizer, steps: usize, trainable: &Trainable) -> Result<()> {
     let held = optimizer.state_names();
-    if let Some(unknown) = held.iter().find(|n| !trainable.contains(**n)) {
+    if let Some(unknown) = held.iter().find(|n| !trainable.contains_key(**n)) {
         return refuse(format!("its optimizer holds state for '{unknown}', which is not a parameter of the model"));
     }
-    if steps > 0 && optimizer.keeps_state() {
-        let held: BTreeSet<&str> = held.into_iter().collect();
-        if let Some(missing) = trainable.iter().find(|n| !held.contains(n.as_str())) {
+    for (name, shape) in trainable {
+        if let Some(state) = optimizer.state_mismatch(name, shape) {
             return refuse(format!(
-                "its optimizer ({}) has no state for '{missing}' after {steps} steps",
+                "its optimizer ({}) holds state of shape {state:?} for '{name}', a parameter of shape {shape:?}",
                 optimizer.name()
             ));
         }
     }
+    if steps > 0
+        && optimizer.keeps_state()
+        && let Some(missing) = trainable.keys().find(|n| !held.contains(&n.as_str()))
+    {
+        return refuse(format!(
+            "its optimizer ({}) has no state for '{missing}' after {steps} steps",
+            optimizer.name()
+        ));
+    }
     Ok(())
 }
 
-/// The names of the model's trainable parameters.
-fn trainable_names(model: &mut dyn Layer) -> BTreeSet<String> {
-    let mut names = BTreeSet::new();
+/// The model's trainable parameters: name and shape.
+type Trainable = BTreeMap<String, Vec<usize>>;
+
+/// The names and shapes of the model's trainable parameters.
+fn trainable_names(model: &mut dyn Layer) -> Trainable {
+    let mut names = Trainable::new();
     let mut path = String::new();
     let mut f = |p: strata_tensor::ParamRef<'_>| {
         if p.grad.is_some() {
-            names.insert(p.name.to_string());
+            names.insert(p.name.to_string(), p.value.shape().to_vec());
         }
     };
     model.visit_parameters(&mut ParamVisitor::new(&mut path, &mut f));

@@ -311,6 +311,16 @@ fn a_snapshot_that_contradicts_itself_is_refused_naming_the_contradiction() {
             }),
         ),
         (
+            // The shapes of the 2-8-2 network's first layer (common.rs).
+            "its optimizer (adam) holds state of shape [2, 8] for 'dense_1.bias', a parameter of shape [8]",
+            Box::new(move |s| {
+                optimizer_state(s, &|m| {
+                    let weight = m["dense_1.weight"].clone();
+                    m.insert("dense_1.bias".into(), weight);
+                })
+            }),
+        ),
+        (
             "its optimizer (adam) has no state for 'dense_1.bias' after 18 steps",
             Box::new(move |s| {
                 optimizer_state(s, &|m| {
