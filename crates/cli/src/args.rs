@@ -38,7 +38,7 @@ pub enum Command {
 /// Where the data comes from and how to read it.
 #[derive(Debug, Clone, Args)]
 pub struct DataArgs {
-    /// CSV, gzipped CSV, or IDX images file (default: the embedded MNIST 5k sample); for --preset charlm a text file of one item a line, plain or gzipped (default: the embedded surnames).
+    /// CSV, gzipped CSV, or IDX images file (default: the embedded MNIST 5k sample); for --preset charlm (and to evaluate its model) a text file of one item a line, plain or gzipped (default: the embedded surnames).
     #[arg(long, value_name = "FILE")]
     pub data: Option<PathBuf>,
     /// IDX labels file, for IDX image data.
@@ -323,9 +323,9 @@ pub struct AttentionMapArgs {
     /// For an image model: the data file holding the image (default: the embedded MNIST 5k sample).
     #[arg(long, value_name = "FILE")]
     pub data: Option<PathBuf>,
-    /// For an image model: the 0-based row of the data file.
-    #[arg(long, allow_negative_numbers = true, default_value_t = 0)]
-    pub row: usize,
+    /// For an image model: the 0-based row of the data file [default: 0].
+    #[arg(long, allow_negative_numbers = true)]
+    pub row: Option<usize>,
     /// Which attention layer, 1-based in forward order.
     #[arg(long, allow_negative_numbers = true, default_value_t = 1)]
     pub layer: usize,

@@ -1,8 +1,9 @@
 //! `strata train --preset charlm` and `strata generate`: a character-level
 //! language model of a text file of one item a line.
 
-use crate::args::{GenerateArgs, TrainArgs};
+use crate::args::{DataArgs, GenerateArgs, TrainArgs};
 use std::error::Error;
+use std::path::Path;
 use std::time::Instant;
 use strata::attention::{Sampling, generate as sample_items, presets};
 use strata::data::{BigramBaseline, CharVocab, Dataset, next_id_dataset, read_lines, read_lines_bytes};
@@ -50,6 +51,7 @@ struct Corpus {
 /// `val_fraction` of them, and encode both parts with the characters of the
 /// whole file.
 fn load_corpus(a: &TrainArgs) -> Result<Corpus> {
+    text_only(&a.data, "--preset charlm")?;
     let (name, lines) = match &a.data.data {
         Some(path) => (path.display().to_string(), read_lines(path)?),
         None => ("embedded surnames".to_string(), read_lines_bytes(EMBEDDED_SURNAMES, "embedded surnames.txt.gz")?),
@@ -96,6 +98,66 @@ fn load_corpus(a: &TrainArgs) -> Result<Corpus> {
     let mut train = encoded;
     let val = train.split_off(n_train);
     Ok(Corpus { name, vocab, train, val, max_len, blank })
+}
+
+/// Refuse the flags of a table (`--header`, `--labels`, ...) where a text
+/// file of one item a line is read: they would be ignored in silence.
+fn text_only(d: &DataArgs, reader: &str) -> Result<()> {
+    let table = DataArgs::default();
+    let given = [
+        ("--labels", d.labels.is_some()),
+        ("--label-column", d.label_column != table.label_column),
+        ("--header", d.header),
+        ("--delimiter", d.delimiter.is_some()),
+        ("--missing", d.missing != table.missing),
+        ("--max-line-bytes", d.max_line_bytes != table.max_line_bytes),
+        ("--max-data-bytes", d.max_data_bytes != table.max_data_bytes),
+        ("--max-class-index", d.max_class_index != table.max_class_index),
+    ];
+    match given.iter().find(|(_, given)| *given) {
+        Some((flag, _)) => {
+            Err(format!("{flag} is for tables of rows; {reader} reads a text file of one item a line").into())
+        }
+        None => Ok(()),
+    }
+}
+
+/// `strata evaluate` of a language model on a text file of one item a line:
+/// the mean cross-entropy of its characters in nats (each item's end counted,
+/// as `train --preset charlm` reports its validation part), its perplexity,
+/// and how often the most likely next character is the right one.
+pub fn evaluate(model: &mut Model, path: &Path, data: &DataArgs) -> Result<()> {
+    let (vocab, max_len) = language_model_of(model, path)?;
+    text_only(data, "evaluating a language model")?;
+    let file =
+        data.data.as_deref().ok_or("a language model is evaluated on a text file of one item a line: --data FILE")?;
+    let name = file.display().to_string();
+    let mut items = Vec::new();
+    for (i, line) in read_lines(file)?.iter().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let n = line.chars().count();
+        if n + 1 > max_len {
+            let most = max_len - 1;
+            return Err(format!(
+                "{name}: line {}: an item of {n} characters; the language model reads items of at most {most}",
+                i + 1
+            )
+            .into());
+        }
+        items.extend(vocab.encode_lines(std::slice::from_ref(line), &name, i + 1)?);
+    }
+    if items.is_empty() {
+        return Err(format!("{name}: no item to evaluate (the file has no non-blank line)").into());
+    }
+    let ds = next_id_dataset(&items, vocab.len())?;
+    let loss = CrossEntropy::new().with_ignore_index(CharVocab::PAD);
+    let metrics = strata::training::evaluate(model.network_mut(), &ds, &loss)?;
+    outln!("items: {}", items.len());
+    outln!("loss: {:.4} nats per character (each item's end counted)", metrics.loss);
+    outln!("perplexity: {:.4}", metrics.loss.exp());
+    if let Some(accuracy) = metrics.accuracy {
+        outln!("next-character accuracy: {:.2}%", 100.0 * accuracy);
+    }
+    Ok(())
 }
 
 fn fit_config(a: &TrainArgs, n_train: usize) -> Result<FitConfig> {
@@ -184,7 +246,7 @@ fn print_samples(model: &mut Model, vocab: &CharVocab, max_len: usize, seed: u64
 }
 
 /// The vocabulary and input length a language model file records.
-fn language_model_of(model: &Model, path: &std::path::Path) -> Result<(CharVocab, usize)> {
+fn language_model_of(model: &Model, path: &Path) -> Result<(CharVocab, usize)> {
     let not_lm =
         || format!("{}: not a language model (train one with `strata train --preset charlm --out`)", path.display());
     let chars = model.metadata().get(VOCAB_KEY).ok_or_else(not_lm)?;
@@ -197,6 +259,10 @@ fn language_model_of(model: &Model, path: &std::path::Path) -> Result<(CharVocab
     }
     if max_len < 2 {
         return Err(invalid(MAX_LEN_KEY, format!("{max_len}: a model reads at least one character and its end")).into());
+    }
+    // The network must take inputs that long (a positional table as long).
+    if let Err(e) = model.network().output_shape(&[strata::layers::Dim::Fixed(max_len)]) {
+        return Err(invalid(MAX_LEN_KEY, format!("{max_len}: the network refuses inputs that long: {e}")).into());
     }
     Ok((vocab, max_len))
 }
@@ -228,7 +294,7 @@ pub fn generate(a: GenerateArgs, registry: &Registry) -> Result<()> {
 
 /// For the attention map: a text's ids as the model reads them (the start
 /// token first), and the labels of the map's rows and columns.
-pub fn encode_text(model: &Model, path: &std::path::Path, text: &str) -> Result<(Vec<usize>, Vec<String>)> {
+pub fn encode_text(model: &Model, path: &Path, text: &str) -> Result<(Vec<usize>, Vec<String>)> {
     let (vocab, max_len) = language_model_of(model, path)?;
     let ids = vocab.encode(text).map_err(|at| {
         let c = text.chars().nth(at).unwrap_or_default();

@@ -134,7 +134,7 @@ fn resume(dir: PathBuf, quiet: bool, argv: &[String], registry: &Registry, sessi
 pub(crate) fn latest_valid(dir: &std::path::Path) -> Result<Option<(Checkpoint, PathBuf)>> {
     Ok(Checkpoint::load_latest_valid(dir)?.map(|(checkpoint, path, skipped)| {
         for e in skipped {
-            eprintln!("warning: {e}: resuming from the checkpoint before it");
+            errln!("warning: {e}: resuming from the checkpoint before it");
         }
         (checkpoint, path)
     }))

@@ -83,7 +83,7 @@ mod imp {
                 trainer.add_gradient_hook(
                     move |_: &mut dyn Layer, info: &StepInfo| -> std::result::Result<(), BoxError> {
                         if mine && info.step == step {
-                            eprintln!("rank {rank}: exiting before step {step} ({EXIT_AT})");
+                            errln!("rank {rank}: exiting before step {step} ({EXIT_AT})");
                             std::process::exit(3);
                         }
                         Ok(())
@@ -102,7 +102,7 @@ mod imp {
             if self.comm.size() == 1 {
                 return Err(error);
             }
-            eprintln!("error: rank {} of {}: {error}", self.comm.rank(), self.comm.size());
+            errln!("error: rank {} of {}: {error}", self.comm.rank(), self.comm.size());
             self.comm.abort(1)
         }
     }

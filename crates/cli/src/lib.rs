@@ -45,6 +45,15 @@ macro_rules! outln {
     }};
 }
 
+/// `eprintln!` that ignores a failed write (`2> /dev/full`) instead of
+/// panicking: a warning that cannot be shown must not stop the run.
+macro_rules! errln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+
 mod args;
 mod charlm;
 mod checkpoint;
@@ -70,7 +79,7 @@ pub fn main_with(registry: Registry) -> ExitCode {
     if std::env::var_os("STRATA_REPORT_PEAK_RSS").is_some()
         && let Some(kb) = peak_rss_kb()
     {
-        eprintln!("peak RSS: {kb} kB");
+        errln!("peak RSS: {kb} kB");
     }
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -80,20 +89,32 @@ pub fn main_with(registry: Registry) -> ExitCode {
         Err(e) if e.downcast_ref::<StdoutError>().is_some_and(|s| s.0.kind() == std::io::ErrorKind::BrokenPipe) => {
             ExitCode::from(141)
         }
+        // clap printed its message already.
+        Err(e) if e.is::<UsageError>() => {
+            ExitCode::from(e.downcast_ref::<UsageError>().and_then(|u| u8::try_from(u.0).ok()).unwrap_or(2))
+        }
         Err(e) => {
-            let message = e.to_string();
-            eprintln!("error: {message}");
-            // Causes the message does not already spell out.
-            let mut source = std::error::Error::source(e.as_ref());
-            while let Some(s) = source {
-                let cause = s.to_string();
-                if !message.contains(&cause) {
-                    eprintln!("  caused by: {cause}");
-                }
-                source = s.source();
-            }
+            report_error(e.as_ref());
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Print `e` and the causes its message does not already spell out to
+/// standard error. A standard error that cannot be written (`2> /dev/full`)
+/// leaves only the exit code to tell, rather than a panic as `eprintln!`'s.
+fn report_error(e: &dyn std::error::Error) {
+    use std::io::Write as _;
+    let mut stderr = std::io::stderr().lock();
+    let message = e.to_string();
+    let _ = writeln!(stderr, "error: {message}");
+    let mut source = e.source();
+    while let Some(s) = source {
+        let cause = s.to_string();
+        if !message.contains(&cause) {
+            let _ = writeln!(stderr, "  caused by: {cause}");
+        }
+        source = s.source();
     }
 }
 
@@ -111,13 +132,16 @@ impl std::error::Error for StdoutError {}
 
 /// Run the command on `args` (the first being the program name) with
 /// `registry`. `--help` and `--version` print and return `Ok`; a usage error
-/// prints clap's message and exits with clap's code.
+/// prints clap's message and returns a [`UsageError`] with clap's code.
 pub fn run_args(
     args: impl IntoIterator<Item = impl Into<OsString> + Clone>,
     registry: &Registry,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
-    let cli = args::Cli::parse_from(&args);
+    let cli = match args::Cli::try_parse_from(&args) {
+        Ok(cli) => cli,
+        Err(e) => return clap_outcome(&e),
+    };
     match cli.command {
         args::Command::Train(a) => {
             let train_args = args.iter().skip_while(|a| *a != "train").skip(1);
@@ -135,6 +159,34 @@ pub fn run_args(
         args::Command::AttentionMap(a) => sequence::attention_map(a, registry),
     }
 }
+
+/// What clap's refusal of the arguments (or its `--help` and `--version`,
+/// which clap reports as errors too) comes to: its text printed, then `Ok`
+/// for help and version, a [`UsageError`] with clap's exit code for a usage
+/// error. A failed write (`--help > /dev/full`) is an error, not the silent
+/// success clap's own `exit` makes of it.
+fn clap_outcome(e: &clap::Error) -> Result<(), Box<dyn std::error::Error>> {
+    let refused = || -> Box<dyn std::error::Error> { Box::new(UsageError(e.exit_code())) };
+    match e.print() {
+        Err(_) if e.use_stderr() => Err(refused()),
+        Err(io) => Err(Box::new(StdoutError(io))),
+        Ok(()) if e.use_stderr() => Err(refused()),
+        Ok(()) => Ok(()),
+    }
+}
+
+/// The arguments were refused; clap already said why on standard error.
+/// [`main_with`] exits with `.0`, clap's exit code (2).
+#[derive(Debug)]
+pub struct UsageError(pub i32);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the arguments were refused (exit code {})", self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
 
 /// The process's peak resident set size (Linux `VmHWM`), in kB.
 pub fn peak_rss_kb() -> Option<u64> {

@@ -101,7 +101,7 @@ fn load_parts(a: &TrainArgs, split_rng: &mut StrataRng) -> Result<Parts> {
     }
     if present * 2 < n_classes && !a.quiet {
         // Labels 0 and 999 make a 1000-class model: were they meant as indices?
-        eprintln!(
+        errln!(
             "warning: {}: {} of the {n_classes} classes (0 to {}) have no row: the model gets an output for each; \
              class labels are indices from 0 (or names)",
             loaded.name,
@@ -614,6 +614,9 @@ fn in_model_classes(m: &Model, ds: InMemoryDataset, file: &str) -> Result<InMemo
 
 pub fn evaluate(a: EvaluateArgs, registry: &Registry) -> Result<()> {
     let mut model = Model::load_with(&a.model, registry)?;
+    if model.metadata().contains_key(crate::charlm::VOCAB_KEY) {
+        return crate::charlm::evaluate(&mut model, &a.model, &a.data);
+    }
     let ds = load_for_model(&model, &a.data, true)?;
     if let Some(scaling) = crate::regression::scaling_of(&model)? {
         let (rmse, mae, r2) = crate::regression::evaluate(&mut model, &scaling, &ds)?;
@@ -644,6 +647,14 @@ pub fn predict(a: PredictArgs, registry: &Registry) -> Result<()> {
             .into());
     }
     let mut model = Model::load_with(&a.model, registry)?;
+    if model.metadata().contains_key(crate::charlm::VOCAB_KEY) {
+        return Err(format!(
+            "{}: a language model: `strata generate` samples new items from it, `strata evaluate --data TEXT` \
+             scores a text file; predict reads rows of features",
+            a.model.display()
+        )
+        .into());
+    }
     let ds = load_for_model(&model, &a.data, false)?;
     let output = model.output(ds.features())?;
     crate::checks::finite_outputs(&output, "predict")?;

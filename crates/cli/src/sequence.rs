@@ -14,6 +14,14 @@ type Result<T> = std::result::Result<T, Box<dyn Error>>;
 /// otherwise.
 fn input_of(a: &AttentionMapArgs, model: &Model) -> Result<(Tensor, String)> {
     if model.metadata().contains_key(crate::charlm::VOCAB_KEY) {
+        if a.data.is_some() || a.row.is_some() {
+            let flag = if a.data.is_some() { "--data" } else { "--row" };
+            return Err(format!(
+                "{}: {flag} is for image models; a language model draws the attention of --text",
+                a.model.display()
+            )
+            .into());
+        }
         let text = a.text.as_deref().ok_or("a language model needs --text, the text whose attention to draw")?;
         let (ids, _) = crate::charlm::encode_text(model, &a.model, text)?;
         let n = ids.len();
@@ -29,11 +37,12 @@ fn input_of(a: &AttentionMapArgs, model: &Model) -> Result<(Tensor, String)> {
     let data = DataArgs { data: a.data.clone(), ..DataArgs::default() };
     let loaded = crate::dataset::load(&data, LabelColumn::Last)?;
     let n = loaded.dataset.len();
-    if a.row >= n {
-        return Err(format!("--row {} is past the last row of {} ({} rows)", a.row, loaded.name, n).into());
+    let row = a.row.unwrap_or(0);
+    if row >= n {
+        return Err(format!("--row {row} is past the last row of {} ({n} rows)", loaded.name).into());
     }
-    let x = loaded.dataset.features().slice_rows(a.row, a.row + 1)?;
-    Ok((x, format!("row {} of {}", a.row, loaded.name)))
+    let x = loaded.dataset.features().slice_rows(row, row + 1)?;
+    Ok((x, format!("row {row} of {}", loaded.name)))
 }
 
 /// The map of one head, or the mean over the heads: `[s, s]`.

@@ -109,6 +109,20 @@ fn bad_input_is_refused_with_a_message_that_names_it() {
         br#"{"kind": "sequential", "config": {"input_shape": [4], "layers": [
             {"kind": "dense", "config": {"n_inputs": 4, "n_outputs": 3, "bais": false}}]}}"#,
     );
+    let twice_spec = write(
+        &tmp,
+        "twice.json",
+        br#"{"kind": "sequential", "config": {"input_shape": [4], "layers": [
+            {"kind": "dense", "config": {"n_inputs": 4, "n_outputs": 3, "n_outputs": 5}}]}}"#,
+    );
+    // The first bytes of a model `torch.onnx.export` wrote: ir_version 8, producer_name "pytorch".
+    let onnx = write(&tmp, "model.onnx", b"\x08\x08\x12\x07pytorch\x1a\x052.1.0");
+    let small_spec = write(
+        &tmp,
+        "small.json",
+        br#"{"kind": "sequential", "config": {"input_shape": [4], "layers": [
+            {"kind": "dense", "config": {"n_inputs": 4, "n_outputs": 3}}]}}"#,
+    );
     let two_images = write(&tmp, "two-images-idx3-ubyte", &idx_floats(&[0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]));
     let label_nine = write(&tmp, "nine-labels-idx1-ubyte", &idx_labels(&[0, 9]));
     let same_labels = write(&tmp, "same-labels-idx1-ubyte", &idx_labels(&[3, 3]));
@@ -151,6 +165,12 @@ fn bad_input_is_refused_with_a_message_that_names_it() {
         ),
         ("an input shape whose values overflow", vec!["summary", "--model", &wrapping_spec]),
         ("a misspelt field of a layer's config", vec!["train", "--data", &iris, "--model", &typo_spec]),
+        ("a key given twice in a layer's config", vec!["train", "--data", &iris, "--model", &twice_spec]),
+        (
+            "an ONNX file given as weights to import",
+            vec!["import", "--weights", &onnx, "--model", &small_spec, "--out", &out_x],
+        ),
+        ("an ONNX file given as a model", vec!["evaluate", "--model", &onnx, "--data", &iris]),
         ("a regression loss for a classifier", vec!["train", "--data", &iris, "--loss", "huber"]),
         ("--checkpoint-dir naming a file", vec!["train", "--data", &iris, "--checkpoint-dir", &iris]),
         ("--resume naming a file", vec!["train", "--resume", &iris]),
@@ -759,6 +779,37 @@ fn a_full_standard_output_is_an_error_not_a_panic() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert_eq!(stderr.trim_end(), "error: cannot write to standard output: No space left on device (os error 28)");
+}
+
+/// `--help` and `--version` into a full standard output fail the same way
+/// (clap's own exit reported success, exit code 0, and nothing written); a
+/// usage error still exits with clap's code 2, and a standard error that
+/// cannot be written leaves the exit code, not a panic.
+#[cfg(target_os = "linux")]
+#[test]
+fn help_into_a_full_standard_output_is_an_error_and_usage_errors_keep_code_2() {
+    let full = || std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+    for args in [&["--help"][..], &["train", "--help"], &["--version"]] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_strata"))
+            .args(args)
+            .stdout(full())
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert_eq!(stderr.trim_end(), "error: cannot write to standard output: No space left on device (os error 28)");
+    }
+    let o = strata(&["train", "--no-such-flag"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).starts_with("error: unexpected argument '--no-such-flag' found"), "{}", text(&o));
+    let o = strata(&["--version"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).starts_with("strata "), "{}", text(&o));
+    for args in [&["train", "--no-such-flag"][..], &["evaluate", "--model", "/no/such/file"]] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_strata")).args(args).stderr(full()).output().unwrap();
+        assert_eq!(out.status.code(), Some(if args[1] == "--no-such-flag" { 2 } else { 1 }), "{args:?}");
+    }
 }
 
 /// A reader that went away (`strata ... | head -1`) ends the command quietly

@@ -39,6 +39,20 @@ fn generation_is_fixed_by_its_seed_and_attention_maps_follow_the_input() {
     let names = data("names/first_names.txt");
     let out = strata(&["train", "--preset", "charlm", "--data", &names, "--epochs", "2", "--out", &model, "-q"]);
     assert!(out.status.success(), "{}", text(&out));
+    let (validation, _) = nats(&text(&out));
+    // `evaluate` on the items train held out (the last 10%, as train splits
+    // them) gives train's validation figure: the same loss over the same characters.
+    let items: Vec<String> =
+        std::fs::read_to_string(&names).unwrap().lines().filter(|l| !l.trim().is_empty()).map(String::from).collect();
+    let n_val = (items.len() as f64 * 0.1).round() as usize;
+    let held_out = dir.join("held-out.txt");
+    std::fs::write(&held_out, items[items.len() - n_val..].join("\n")).unwrap();
+    let out = strata(&["evaluate", "--model", &model, "--data", &held_out.display().to_string()]);
+    assert!(out.status.success(), "{}", text(&out));
+    let log = text(&out);
+    assert!(log.starts_with(&format!("items: {n_val}\nloss: ")), "{log}");
+    let loss: f64 = log.split("loss: ").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap();
+    assert!((loss - validation).abs() <= 2e-4, "evaluate {loss}, train's validation {validation}");
     let generate = |seed: &str, temperature: &str| {
         let out =
             strata(&["generate", "--model", &model, "--count", "20", "--seed", seed, "--temperature", temperature]);
@@ -86,6 +100,7 @@ fn generation_is_fixed_by_its_seed_and_attention_maps_follow_the_input() {
     };
     let short = edited("short.strata", "strata.charlm.vocab", "ab");
     let zero = edited("zero.strata", "strata.charlm.max_len", "0");
+    let long = edited("long.strata", "strata.charlm.max_len", "1000");
     for (file, args, expected) in [
         (
             &short,
@@ -96,6 +111,11 @@ fn generation_is_fixed_by_its_seed_and_attention_maps_follow_the_input() {
             &zero,
             vec!["attention-map", "--model", &zero, "--text", "ab", "--out", &png_s],
             "model metadata 'strata.charlm.max_len' is invalid: 0: a model reads at least one character and its end",
+        ),
+        (
+            &long,
+            vec!["generate", "--model", &long],
+            "model metadata 'strata.charlm.max_len' is invalid: 1000: the network refuses inputs that long: ",
         ),
     ] {
         let out = strata(&args);

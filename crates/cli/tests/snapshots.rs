@@ -145,6 +145,13 @@ fn error_messages_one_per_class_of_bad_input() {
             "an attention head that does not exist",
             vec!["attention-map", "--model", &lm, "--text", "ada", "--head", "5", "--out", &png],
         ),
+        ("a table's flag with the language model preset", vec!["train", "--preset", "charlm", "--header"]),
+        ("predict with a language model", vec!["predict", "--model", &lm, "--data", &iris]),
+        ("evaluating a language model on a table", vec!["evaluate", "--model", &lm, "--data", &iris]),
+        (
+            "an image file for the attention map of a language model",
+            vec!["attention-map", "--model", &lm, "--text", "ada", "--data", &iris, "--out", &png],
+        ),
     ];
     let mut text = String::new();
     for (class, args) in cases {

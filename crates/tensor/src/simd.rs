@@ -158,7 +158,12 @@ fn decide() -> (SimdPath, bool) {
         Ok("avx2") => Some(SimdPath::Avx2),
         Ok("baseline") => Some(SimdPath::Baseline),
         Ok(other) => {
-            eprintln!("strata: warning: STRATA_SIMD={other:?} is not auto, avx512, avx2 or baseline; ignored");
+            use std::io::Write as _;
+            // A standard error that cannot be written loses the warning, not the run.
+            let _ = writeln!(
+                std::io::stderr(),
+                "strata: warning: STRATA_SIMD={other:?} is not auto, avx512, avx2 or baseline; ignored"
+            );
             None
         }
     };

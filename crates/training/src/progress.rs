@@ -106,7 +106,10 @@ pub(crate) fn warn_if_unoptimized(mode: Progress) {
         return;
     }
     ONCE.call_once(|| {
-        eprintln!(
+        use std::io::Write as _;
+        // A standard error that cannot be written loses the warning, not the run.
+        let _ = writeln!(
+            std::io::stderr(),
             "strata: warning: Strata was compiled without optimisations (a debug build), so training runs about \
              {UNOPTIMIZED_SLOWDOWN} slower than in release. Build with --release, or add to your Cargo.toml:\n  \
              [profile.dev.package.\"*\"]\n  opt-level = 3"
