@@ -15,6 +15,7 @@ use strata_tensor::ParamVisitor;
 pub(crate) fn check_snapshot(model: &mut dyn Layer, snapshot: &Snapshot, epochs: usize) -> Result<()> {
     let state = &snapshot.state;
     check_run(state, epochs)?;
+    check_history(state)?;
     check_weights(model, snapshot)?;
     check_counters(state)?;
     let trainable = trainable_names(model);
@@ -46,6 +47,26 @@ fn check_run(state: &TrainerState, epochs: usize) -> Result<()> {
     Ok(())
 }
 
+/// The history holds a record for each epoch trained, numbered one after the
+/// other up to the trainer's epoch count (it may start later: a window of a
+/// long run, never a gap or an emptied list): a report, early stopping and
+/// `History::best_epoch` read it.
+fn check_history(state: &TrainerState) -> Result<()> {
+    let records = &state.history.epochs;
+    if let Some(pair) = records.windows(2).find(|w| w[0].epoch.checked_add(1) != Some(w[1].epoch)) {
+        return refuse(format!("its history records epoch {} after epoch {}", pair[1].epoch, pair[0].epoch));
+    }
+    match records.last() {
+        None if state.epoch > 0 => {
+            refuse(format!("its history holds no epoch, but it counts {} epochs trained", state.epoch))
+        }
+        Some(last) if last.epoch != state.epoch => {
+            refuse(format!("its history ends at epoch {}, but it counts {} epochs trained", last.epoch, state.epoch))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Finite weights (a training that met a non-finite loss stopped before it
 /// wrote one), running variances at least 0.
 fn check_weights(model: &mut dyn Layer, snapshot: &Snapshot) -> Result<()> {
@@ -57,9 +78,13 @@ fn check_counters(state: &TrainerState) -> Result<()> {
     if !(state.base_lr.is_finite() && state.base_lr >= 0.0) {
         return refuse(format!("its base learning rate is {}, not a finite number of at least 0", state.base_lr));
     }
-    let epochs = state.history.epochs.len();
-    if let Some(best) = state.history.best_epoch.filter(|&b| b == 0 || b > epochs) {
-        return refuse(format!("its history names epoch {best} the best, but holds epochs 1 to {epochs}"));
+    let records = &state.history.epochs;
+    if let Some(best) = state.history.best_epoch.filter(|&b| !records.iter().any(|r| r.epoch == b)) {
+        let held = match (records.first(), records.last()) {
+            (Some(first), Some(last)) => format!("holds epochs {} to {}", first.epoch, last.epoch),
+            _ => "holds no epoch".to_string(),
+        };
+        return refuse(format!("its history names epoch {best} the best, but {held}"));
     }
     if state.rng.is_degenerate() {
         return refuse("its random stream's state is all zeros, from which the generator gives only zeros".into());

@@ -239,6 +239,12 @@ fn a_snapshot_with_impossible_counters_is_refused_or_harmless() {
     let mut worn = snapshot.clone();
     worn.state.epoch = usize::MAX - 1;
     worn.state.step = usize::MAX;
+    // Its history (epochs 1 to 5) renumbered to end there, as the restore's check asks.
+    let renumbered = |epoch: usize| usize::MAX - 1 - (5 - epoch);
+    for record in &mut worn.state.history.epochs {
+        record.epoch = renumbered(record.epoch);
+    }
+    worn.state.history.best_epoch = worn.state.history.best_epoch.map(renumbered);
     let (mut b, mut tb) = (model_with_dropout(42, 0.2), trainer());
     tb.restore(b.as_mut(), &worn).unwrap();
     let history = tb.fit(b.as_mut(), &train, Some(&train)).unwrap();
@@ -293,6 +299,14 @@ fn a_snapshot_that_contradicts_itself_is_refused_naming_the_contradiction() {
             "its history names epoch 50 the best, but holds epochs 1 to 2",
             Box::new(|s| s.state.history.best_epoch = Some(50)),
         ),
+        ("its history holds no epoch, but it counts 2 epochs trained", Box::new(|s| s.state.history.epochs.clear())),
+        (
+            "its history ends at epoch 1, but it counts 2 epochs trained",
+            Box::new(|s| {
+                s.state.history.epochs.pop();
+            }),
+        ),
+        ("its history records epoch 1 after epoch 1", Box::new(|s| s.state.history.epochs[1].epoch = 1)),
         (
             "its random stream's state is all zeros, from which the generator gives only zeros",
             Box::new(|s| {
