@@ -199,3 +199,38 @@ pub fn finite_outputs(output: &Tensor, operation: &str) -> Result<()> {
         None => Ok(()),
     }
 }
+
+/// The vocabulary of the network's first layer when that layer reads token
+/// ids (an embedding: `vocab_size` ids, integers from 0), found by
+/// descending into the first child of each composite.
+pub fn token_vocab(network: &dyn strata::layers::Layer) -> Option<usize> {
+    let mut layer = network;
+    while let Some((_, first)) = layer.children().first().copied() {
+        layer = first;
+    }
+    if layer.kind() != "embedding" {
+        return None;
+    }
+    layer.spec().ok()?.config.get("vocab_size")?.as_u64().and_then(|v| usize::try_from(v).ok())
+}
+
+/// Every feature of `ds` is a token id of the first layer's vocabulary,
+/// named by its sample and feature when not: the embedding's own error
+/// named a position in a batch, and no file.
+pub fn token_ids(network: &dyn strata::layers::Layer, ds: &InMemoryDataset, file: &str) -> Result<()> {
+    let Some(vocab) = token_vocab(network) else { return Ok(()) };
+    let w = ds.features().row_len().max(1);
+    let is_id = |x: f32| x >= 0.0 && x.fract() == 0.0 && (x as usize) < vocab;
+    match ds.features().data().iter().position(|&x| !is_id(x)) {
+        Some(i) => Err(format!(
+            "{file}: sample {}, feature {} is {}: the model's first layer (an embedding) reads token ids, integers \
+             from 0 to {}",
+            i / w + 1,
+            i % w + 1,
+            ds.features().data()[i],
+            vocab.saturating_sub(1)
+        )
+        .into()),
+        None => Ok(()),
+    }
+}

@@ -358,6 +358,7 @@ pub(crate) fn setup(a: &TrainArgs, registry: &Registry) -> Result<Setup> {
     }
     let parts = parts.reshape_to(model.input_shape())?;
     check_fits(a, &model, &parts)?;
+    check_token_ids(a, &model, &parts)?;
     // Training's batches, and evaluation's of 512.
     let batch = a.batch_size.max(512).min(parts.n_samples).max(1);
     strata::model::check_activations(
@@ -407,6 +408,30 @@ pub(crate) fn check_trainable(network: &mut dyn strata::layers::Layer) -> Result
 }
 
 /// The data's samples fit the model: checked before anything is printed or trained.
+/// A model whose first layer reads token ids takes them as they are: no
+/// scaling (`--normalize none`), and every part's features are ids of its
+/// vocabulary.
+fn check_token_ids(a: &TrainArgs, model: &Model, parts: &Parts) -> Result<()> {
+    if crate::checks::token_vocab(model.network()).is_none() {
+        return Ok(());
+    }
+    if !matches!(parts.normalizer, Normalizer::None) {
+        return Err(format!(
+            "--normalize {}: the model's first layer (an embedding) reads token ids, which scaling would turn into \
+             fractions; give --normalize none",
+            a.normalize
+        )
+        .into());
+    }
+    let named = [("training", Some(&parts.train)), ("validation", parts.val.as_ref()), ("test", parts.test.as_ref())];
+    for (what, part) in named {
+        if let Some(part) = part {
+            crate::checks::token_ids(model.network(), part, &format!("{} ({what} part)", parts.name))?;
+        }
+    }
+    Ok(())
+}
+
 fn check_fits(a: &TrainArgs, model: &Model, parts: &Parts) -> Result<()> {
     let shape = parts.train.feature_shape();
     match model.network().output_shape(&dims(shape)) {
@@ -559,6 +584,7 @@ fn load_for_model(m: &Model, data: &crate::args::DataArgs, want_labels: bool) ->
     if want_labels && task == Task::Classification && loaded.dataset.n_classes().is_none() {
         return Err("evaluation needs labelled data".into());
     }
+    crate::checks::token_ids(m.network(), &loaded.dataset, &loaded.name)?;
     let ds = in_model_classes(m, loaded.dataset, &loaded.name)?;
     if want_labels {
         labels_within_outputs(m, &ds, &loaded.name)?;

@@ -123,6 +123,31 @@ fn bad_input_is_refused_with_a_message_that_names_it() {
         br#"{"kind": "sequential", "config": {"input_shape": [4], "layers": [
             {"kind": "dense", "config": {"n_inputs": 4, "n_outputs": 3}}]}}"#,
     );
+    let embedding_spec = write(
+        &tmp,
+        "embedding.json",
+        br#"{"kind": "sequential", "config": {"input_shape": [2], "layers": [
+            {"kind": "embedding", "config": {"vocab_size": 4, "d_model": 3}}, {"kind": "flatten"},
+            {"kind": "dense", "config": {"n_inputs": 6, "n_outputs": 2}}]}}"#,
+    );
+    let tokens = write(&tmp, "tokens.csv", b"0,1,0\n2,3,1\n1,1,0\n3,2,1\n0,0,0\n3,3,1\n1,0,0\n2,2,1\n0,2,0\n3,1,1\n");
+    let halves = write(&tmp, "halves.csv", b"0,1,0\n2,3,1\n1,1.5,0\n3,2,1\n0,0,0\n3,3,1\n1,0,0\n2,2,1\n0,2,0\n3,1,1\n");
+    let token_model = tmp.join("tokens.strata").display().to_string();
+    let o = strata(&[
+        "train",
+        "--model",
+        &embedding_spec,
+        "--data",
+        &tokens,
+        "--normalize",
+        "none",
+        "--epochs",
+        "1",
+        "-q",
+        "--out",
+        &token_model,
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
     let two_images = write(&tmp, "two-images-idx3-ubyte", &idx_floats(&[0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]));
     let label_nine = write(&tmp, "nine-labels-idx1-ubyte", &idx_labels(&[0, 9]));
     let same_labels = write(&tmp, "same-labels-idx1-ubyte", &idx_labels(&[3, 3]));
@@ -166,6 +191,12 @@ fn bad_input_is_refused_with_a_message_that_names_it() {
         ("an input shape whose values overflow", vec!["summary", "--model", &wrapping_spec]),
         ("a misspelt field of a layer's config", vec!["train", "--data", &iris, "--model", &typo_spec]),
         ("a key given twice in a layer's config", vec!["train", "--data", &iris, "--model", &twice_spec]),
+        ("token ids scaled by --normalize auto", vec!["train", "--data", &tokens, "--model", &embedding_spec]),
+        (
+            "a fraction given to an embedding, at train",
+            vec!["train", "--data", &halves, "--model", &embedding_spec, "--normalize", "none", "--val-fraction", "0"],
+        ),
+        ("a fraction given to an embedding, at evaluate", vec!["evaluate", "--model", &token_model, "--data", &halves]),
         (
             "an ONNX file given as weights to import",
             vec!["import", "--weights", &onnx, "--model", &small_spec, "--out", &out_x],
