@@ -201,16 +201,26 @@ impl Trainer {
             };
             parsed.push((i, value.clone()));
         }
-        let before = state_dict(model);
+        let (before, counters_before) = (state_dict(model), counters(model));
         load_state_dict(model, &snapshot.weights)?;
         if let Err(e) = load_counters(model, &snapshot.counters) {
             load_state_dict(model, &before)?;
             return Err(e.into());
         }
-        for (i, value) in parsed {
-            let cb = &mut self.callbacks[i];
-            cb.load_state(value)
-                .map_err(|source| TrainingError::Callback { callback: self.names[i].clone(), source })?;
+        // A callback state that does not load puts back what changed: the
+        // model's tensors and counters, and the callbacks loaded before it.
+        let states_before: Vec<Option<serde_json::Value>> = self.callbacks.iter().map(|cb| cb.state()).collect();
+        for (done, &(i, ref value)) in parsed.iter().enumerate() {
+            if let Err(source) = self.callbacks[i].load_state(value.clone()) {
+                for &(j, _) in &parsed[..done] {
+                    if let Some(state) = states_before[j].clone() {
+                        let _ = self.callbacks[j].load_state(state);
+                    }
+                }
+                load_state_dict(model, &before)?;
+                load_counters(model, &counters_before)?;
+                return Err(TrainingError::Callback { callback: self.names[i].clone(), source });
+            }
         }
         self.core.optimizer = snapshot.optimizer.clone();
         self.core.state = snapshot.state.clone();

@@ -349,3 +349,56 @@ fn a_snapshot_that_contradicts_itself_is_refused_naming_the_contradiction() {
         assert_eq!(restore(&s).unwrap_err(), format!("{prefix}{expected}"));
     }
 }
+
+/// Early stopping's saved state that contradicts itself or the model is
+/// refused: at restore when the state alone tells (non-finite best
+/// weights, a wait longer than the epochs seen), leaving the model
+/// and the other callbacks as they were; at the start of `fit` when only
+/// the model tells (best weights of another shape), before any epoch, not
+/// when they are put back after the last one.
+#[test]
+fn early_stopping_state_that_contradicts_itself_or_the_model_is_refused_before_training() {
+    let train = blobs(45, 35);
+    let taker = SnapshotAt { at: (3, 4), ..SnapshotAt::default() };
+    let mut a = model_with_dropout(44, 0.2);
+    let mut ta = trainer();
+    ta.add_callback(taker.clone()).unwrap();
+    ta.fit(a.as_mut(), &train, Some(&train)).unwrap();
+    let good = taker.taken.lock().unwrap().take().unwrap();
+    let edited = |edit: &dyn Fn(&mut serde_json::Value)| {
+        let mut s = good.clone();
+        edit(s.callbacks.get_mut("early_stopping").unwrap());
+        s
+    };
+    for (expected, edit) in [
+        (
+            // 0x7fc00000: the bits of a NaN, as a checkpoint's tensor holds them.
+            "its best weights hold NaN in 'dense_1.weight' at index 0",
+            &(|v: &mut serde_json::Value| v["best_weights"][0][1]["bits"][0] = serde_json::json!(0x7fc0_0000u32))
+                as &dyn Fn(&mut serde_json::Value),
+        ),
+        ("it has waited 9 epochs of the 2 it has seen", &|v| v["wait"] = serde_json::json!(9)),
+    ] {
+        let s = edited(edit);
+        let mut model = model_with_dropout(44, 0.2);
+        let before = bits(model.as_mut());
+        let mut t = trainer();
+        t.add_callback(SnapshotAt::default()).unwrap();
+        let err = t.restore(model.as_mut(), &s).unwrap_err().to_string();
+        assert!(err.ends_with(expected), "{err}");
+        assert_eq!(bits(model.as_mut()), before, "a refused snapshot changed the model");
+    }
+    // Best weights of another shape: refused when the resumed fit begins.
+    let s = edited(&|v| {
+        let weights = v["best_weights"].as_array_mut().unwrap();
+        weights[1][1] = weights[0][1].clone();
+    });
+    let mut model = model_with_dropout(44, 0.2);
+    let mut t = trainer();
+    t.add_callback(SnapshotAt::default()).unwrap();
+    t.restore(model.as_mut(), &s).unwrap();
+    let restored = bits(model.as_mut());
+    let err = t.fit(model.as_mut(), &train, Some(&train)).unwrap_err().to_string();
+    assert!(err.contains("its best weights hold 'dense_1.bias' of shape [2, 8], the model's is [8]"), "{err}");
+    assert_eq!(bits(model.as_mut()), restored, "no epoch ran");
+}

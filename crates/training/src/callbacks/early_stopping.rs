@@ -108,6 +108,8 @@ impl Callback for EarlyStopping {
         super::require_validation(self.monitor, ctx, "monitors")?;
         if !ctx.resuming() {
             self.state = State::default();
+        } else if let Some(weights) = &self.state.best_weights {
+            check_best_weights(ctx.model(), weights)?;
         }
         Ok(())
     }
@@ -156,7 +158,42 @@ impl Callback for EarlyStopping {
     }
 
     fn load_state(&mut self, state: serde_json::Value) -> CallbackResult {
-        self.state = from_state(state)?;
+        let state: State = from_state(state)?;
+        if state.wait > state.seen {
+            return Err(format!("it has waited {} epochs of the {} it has seen", state.wait, state.seen).into());
+        }
+        if let Some((name, t)) =
+            state.best_weights.iter().flatten().find(|(_, t)| !t.data().iter().all(|x| x.is_finite()))
+        {
+            let (index, value) = strata_tensor::first_failing(t.data(), f32::is_finite).unwrap_or((0, f32::NAN));
+            return Err(format!("its best weights hold {value} in '{name}' at index {index}").into());
+        }
+        self.state = state;
         Ok(())
     }
+}
+
+/// The saved best weights are the model's tensors, by name and shape: else
+/// restoring them at the end of the resumed run would fail after all its
+/// epochs.
+fn check_best_weights(model: &mut dyn strata_layers::Layer, weights: &[(String, Tensor)]) -> CallbackResult {
+    let model_tensors = state_dict(model);
+    let shape_of = |name: &str| model_tensors.iter().find(|(n, _)| n == name).map(|(_, t)| t.shape());
+    for (name, t) in weights {
+        match shape_of(name) {
+            None => return Err(format!("its best weights hold '{name}', which is not a tensor of the model").into()),
+            Some(shape) if shape != t.shape() => {
+                return Err(format!(
+                    "its best weights hold '{name}' of shape {:?}, the model's is {shape:?}",
+                    t.shape()
+                )
+                .into());
+            }
+            Some(_) => {}
+        }
+    }
+    if let Some((missing, _)) = model_tensors.iter().find(|(n, _)| !weights.iter().any(|(w, _)| w == n)) {
+        return Err(format!("its best weights lack the model's tensor '{missing}'").into());
+    }
+    Ok(())
 }
