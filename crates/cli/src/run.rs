@@ -407,7 +407,6 @@ pub(crate) fn check_trainable(network: &mut dyn strata::layers::Layer) -> Result
     Ok(())
 }
 
-/// The data's samples fit the model: checked before anything is printed or trained.
 /// A model whose first layer reads token ids takes them as they are: no
 /// scaling (`--normalize none`), and every part's features are ids of its
 /// vocabulary.
@@ -432,6 +431,7 @@ fn check_token_ids(a: &TrainArgs, model: &Model, parts: &Parts) -> Result<()> {
     Ok(())
 }
 
+/// The data's samples fit the model: checked before anything is printed or trained.
 fn check_fits(a: &TrainArgs, model: &Model, parts: &Parts) -> Result<()> {
     let shape = parts.train.feature_shape();
     match model.network().output_shape(&dims(shape)) {

@@ -162,10 +162,10 @@ impl Callback for EarlyStopping {
         if state.wait > state.seen {
             return Err(format!("it has waited {} epochs of the {} it has seen", state.wait, state.seen).into());
         }
-        if let Some((name, t)) =
-            state.best_weights.iter().flatten().find(|(_, t)| !t.data().iter().all(|x| x.is_finite()))
-        {
-            let (index, value) = strata_tensor::first_failing(t.data(), f32::is_finite).unwrap_or((0, f32::NAN));
+        let non_finite = |(name, t): &(String, Tensor)| {
+            strata_tensor::first_failing(t.data(), f32::is_finite).map(|(index, value)| (name.clone(), index, value))
+        };
+        if let Some((name, index, value)) = state.best_weights.iter().flatten().find_map(non_finite) {
             return Err(format!("its best weights hold {value} in '{name}' at index {index}").into());
         }
         self.state = state;
