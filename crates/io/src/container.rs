@@ -154,6 +154,7 @@ pub fn decode<T: DeserializeOwned>(bytes: Vec<u8>, kind: FileKind, path: &Path) 
     }
     let json_end = HEADER_LEN + json_len as usize;
     let json = bytes[HEADER_LEN..json_end].to_vec();
+    strata_layers::unique_keys(&json).map_err(|e| bad(FormatProblem::Payload(e.to_string())))?;
     let (value, _) = strata_tensor::blob::read_blob(bytes, json_end, || serde_json::from_slice::<T>(&json));
     value.map_err(|e| bad(FormatProblem::Payload(e.to_string())))
 }

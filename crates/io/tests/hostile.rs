@@ -101,6 +101,16 @@ fn a_tensor_at_an_offset_that_is_not_a_multiple_of_4_is_refused() {
     assert!(err.to_string().contains("a tensor at byte 2 of the blob is not at a multiple of 4 bytes"), "{err}");
 }
 
+/// A key given twice in the document (a hand edit that added a second
+/// "tensors" list, say) is refused: the last one was taken in silence.
+#[test]
+fn a_document_that_gives_a_key_twice_is_refused() {
+    let json = br#"{"spec":{"kind":"dense","config":{"n_inputs":1,"n_outputs":1}},"tensors":[["weight",{"shape":[1,1],"at":0}],["bias",{"shape":[1],"at":4}]],"tensors":[]}"#;
+    let blob = [1.5f32, 0.0].iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>();
+    let err = SavedModel::from_bytes(&checksummed_model(json, &blob), Path::new("m.strata")).unwrap_err();
+    assert!(err.to_string().contains("the key \"tensors\" is given twice in one object at line 1"), "{err}");
+}
+
 #[test]
 fn mutated_safetensors_files_give_typed_errors_or_weights_never_panics() {
     let mut model = crate::mlp(8);

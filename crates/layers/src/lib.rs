@@ -61,7 +61,7 @@ pub use layer::{
     Layer, Mode, check_features, check_grad, check_input, check_sample_shape, check_token_ids, features_output_shape,
     token_id,
 };
-pub use registry::{LayerBuilder, LayerSpec, MAX_SPEC_DEPTH, Registry};
+pub use registry::{LayerBuilder, LayerSpec, MAX_SPEC_DEPTH, Registry, unique_keys};
 pub use reshape::{Reshape, ReshapeConfig};
 pub use residual::Residual;
 pub use sequential::{Sequential, SequentialConfig};

@@ -106,7 +106,7 @@ impl LayerSpec {
         };
         // A key given twice in one object (`"n_outputs": 3, ..., "n_outputs": 10`)
         // is refused: JSON readers keep the last one, silently.
-        serde_json::from_str::<UniqueKeys>(text).map_err(at)?;
+        unique_keys(text.as_bytes()).map_err(at)?;
         serde_json::from_str(text).map_err(at)
     }
 
@@ -116,8 +116,16 @@ impl LayerSpec {
     }
 }
 
+/// Check that each object of the JSON document `json` names a key once
+/// (the error is placed at the second occurrence): JSON readers keep the
+/// last value of a repeated key in silence. Model spec files and the
+/// documents of model files and checkpoints are checked with it.
+pub fn unique_keys(json: &[u8]) -> std::result::Result<(), serde_json::Error> {
+    serde_json::from_slice::<UniqueKeys>(json).map(|_| ())
+}
+
 /// Any JSON value whose objects each name a key once; deserializing it is
-/// the check (serde_json places the error at the second occurrence).
+/// the check.
 struct UniqueKeys;
 
 impl<'de> Deserialize<'de> for UniqueKeys {
