@@ -220,8 +220,7 @@ pub fn token_vocab(network: &dyn strata::layers::Layer) -> Option<usize> {
 pub fn token_ids(network: &dyn strata::layers::Layer, ds: &InMemoryDataset, file: &str) -> Result<()> {
     let Some(vocab) = token_vocab(network) else { return Ok(()) };
     let w = ds.features().row_len().max(1);
-    let is_id = |x: f32| x >= 0.0 && x.fract() == 0.0 && (x as usize) < vocab;
-    match ds.features().data().iter().position(|&x| !is_id(x)) {
+    match ds.features().data().iter().position(|&x| strata::layers::token_id(x, vocab).is_none()) {
         Some(i) => Err(format!(
             "{file}: sample {}, feature {} is {}: the model's first layer (an embedding) reads token ids, integers \
              from 0 to {}",

@@ -66,6 +66,6 @@ pub use reshape::{Reshape, ReshapeConfig};
 pub use residual::Residual;
 pub use sequential::{Sequential, SequentialConfig};
 pub use shape::{Dim, ShapeDisplay, dims, fixed_shape, shape_accepts};
-pub use state::{check_finite, check_named, counters, load_counters, load_state_dict, state_dict};
+pub use state::{check_finite, check_named, check_state_dict, counters, load_counters, load_state_dict, state_dict};
 pub use summary::summary;
 pub use zero::DeferredZero;

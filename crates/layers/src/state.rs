@@ -98,8 +98,27 @@ fn check_values(name: &str, values: &[f32], non_negative: bool) -> Result<()> {
 }
 
 /// Copy tensors into a model by name. Every parameter and buffer of the model
-/// must be present with its shape, and every tensor must be used.
+/// must be present with its shape, and every tensor must be used
+/// ([`check_state_dict`]); the model is written only once all of them fit.
 pub fn load_state_dict(model: &mut dyn Layer, tensors: &[(String, Tensor)]) -> Result<()> {
+    let by_name = check_state_dict(model, tensors)?;
+    let mut path = String::new();
+    let mut f = |p: strata_tensor::ParamRef<'_>| {
+        if let Some(t) = by_name.get(p.name) {
+            p.value.copy_from(t);
+        }
+    };
+    model.visit_parameters(&mut ParamVisitor::new(&mut path, &mut f));
+    Ok(())
+}
+
+/// What [`load_state_dict`] checks, without writing the model: no name
+/// twice, every parameter and buffer present with its shape, every tensor
+/// used. Returns the tensors by name.
+pub fn check_state_dict<'t>(
+    model: &mut dyn Layer,
+    tensors: &'t [(String, Tensor)],
+) -> Result<HashMap<&'t str, &'t Tensor>> {
     let mut by_name: HashMap<&str, &Tensor> = HashMap::with_capacity(tensors.len());
     for (n, t) in tensors {
         if by_name.insert(n.as_str(), t).is_some() {
@@ -107,12 +126,14 @@ pub fn load_state_dict(model: &mut dyn Layer, tensors: &[(String, Tensor)]) -> R
         }
     }
     let mut first_err = None;
+    let mut unused: std::collections::HashSet<&str> = by_name.keys().copied().collect();
     let mut path = String::new();
     let mut f = |p: strata_tensor::ParamRef<'_>| {
         if first_err.is_some() {
             return;
         }
-        match by_name.remove(p.name) {
+        unused.remove(p.name);
+        match by_name.get(p.name) {
             None => first_err = Some(LayerError::MissingWeight { name: p.name.to_string() }),
             Some(t) if t.shape() != p.value.shape() => {
                 first_err = Some(LayerError::WeightShape {
@@ -121,15 +142,38 @@ pub fn load_state_dict(model: &mut dyn Layer, tensors: &[(String, Tensor)]) -> R
                     actual: t.shape().to_vec(),
                 })
             }
-            Some(t) => p.value.copy_from(t),
+            Some(_) => {}
         }
     };
     model.visit_parameters(&mut ParamVisitor::new(&mut path, &mut f));
     if let Some(e) = first_err {
         return Err(e);
     }
-    if let Some(name) = by_name.keys().min() {
+    if let Some(name) = unused.iter().min() {
         return Err(LayerError::UnexpectedWeight { name: name.to_string() });
     }
-    Ok(())
+    Ok(by_name)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::dense::{Dense, DenseConfig};
+
+    /// A tensor that does not fit (here the second, the bias) leaves the
+    /// model as it was: the first, which fits, was copied in before the
+    /// check reached the second.
+    #[test]
+    fn a_load_that_does_not_fit_writes_nothing() {
+        let mut rng = strata_tensor::StrataRng::seed_from_u64(1);
+        let mut dense = Dense::new(DenseConfig::new(2, 3), &mut rng).unwrap();
+        let before = state_dict(&mut dense);
+        let weight = before.iter().find(|(n, _)| n == "weight").unwrap().1.shape().to_vec();
+        let tensors =
+            vec![("weight".to_string(), Tensor::full(&weight, 7.0)), ("bias".to_string(), Tensor::zeros(&[4]))];
+        let err = load_state_dict(&mut dense, &tensors).unwrap_err();
+        assert!(matches!(err, LayerError::WeightShape { ref name, .. } if name == "bias"), "{err}");
+        assert_eq!(state_dict(&mut dense), before);
+    }
 }

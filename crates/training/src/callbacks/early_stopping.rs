@@ -173,27 +173,21 @@ impl Callback for EarlyStopping {
     }
 }
 
-/// The saved best weights are the model's tensors, by name and shape: else
-/// restoring them at the end of the resumed run would fail after all its
-/// epochs.
+/// The saved best weights are the model's tensors, by name and shape
+/// ([`strata_layers::check_state_dict`]): else restoring them at the end of
+/// the resumed run would fail after all its epochs.
 fn check_best_weights(model: &mut dyn strata_layers::Layer, weights: &[(String, Tensor)]) -> CallbackResult {
-    let model_tensors = state_dict(model);
-    let shape_of = |name: &str| model_tensors.iter().find(|(n, _)| n == name).map(|(_, t)| t.shape());
-    for (name, t) in weights {
-        match shape_of(name) {
-            None => return Err(format!("its best weights hold '{name}', which is not a tensor of the model").into()),
-            Some(shape) if shape != t.shape() => {
-                return Err(format!(
-                    "its best weights hold '{name}' of shape {:?}, the model's is {shape:?}",
-                    t.shape()
-                )
-                .into());
-            }
-            Some(_) => {}
+    use strata_layers::LayerError;
+    let Err(e) = strata_layers::check_state_dict(model, weights) else { return Ok(()) };
+    Err(match e {
+        LayerError::WeightShape { name, expected, actual } => {
+            format!("its best weights hold '{name}' of shape {actual:?}, the model's is {expected:?}")
         }
+        LayerError::MissingWeight { name } => format!("its best weights lack the model's tensor '{name}'"),
+        LayerError::UnexpectedWeight { name } => {
+            format!("its best weights hold '{name}', which is not a tensor of the model")
+        }
+        other => format!("its best weights do not fit the model: {other}"),
     }
-    if let Some((missing, _)) = model_tensors.iter().find(|(n, _)| !weights.iter().any(|(w, _)| w == n)) {
-        return Err(format!("its best weights lack the model's tensor '{missing}'").into());
-    }
-    Ok(())
+    .into())
 }
