@@ -93,25 +93,38 @@ fn batched(c: &mut Criterion) {
     group.finish();
 }
 
-/// Independent FMA chains: 384 accumulators (24 of the 32 AVX-512 registers; the
-/// machines of this project all have AVX-512),
-/// more than the FMA units' latency times their count keeps busy, so the
-/// figure is the core's FMA throughput, not its latency.
-const CHAINS: usize = 384;
+/// Independent FMA chains, more than the FMA units' latency times their
+/// count keeps busy, so the figure is the core's FMA throughput, not its
+/// latency: 384 accumulators in 24 of the 32 AVX-512 registers, or 96 in 12
+/// of the 16 AVX2 registers (384 there spilled to the stack: Zen 3 read 66
+/// GFLOP/s, a third of its limit, in the twenty-third session).
+const WIDE: usize = 384;
+const NARROW: usize = 96;
 const ROUNDS: usize = 1 << 18;
 
+#[inline(always)]
+fn chains<const N: usize>(seed: f32, x: f32, y: f32) -> f32 {
+    let mut acc = [seed; N];
+    for (i, a) in acc.iter_mut().enumerate() {
+        *a += i as f32 * 1e-3;
+    }
+    for _ in 0..ROUNDS {
+        for a in acc.iter_mut() {
+            *a = a.mul_add(x, y);
+        }
+    }
+    acc.iter().sum()
+}
+
 strata::tensor::simd_kernel! {
-    fn fma_chains(seed: f32, x: f32, y: f32) -> f32 {
-        let mut acc = [seed; CHAINS];
-        for (i, a) in acc.iter_mut().enumerate() {
-            *a += i as f32 * 1e-3;
-        }
-        for _ in 0..ROUNDS {
-            for a in acc.iter_mut() {
-                *a = a.mul_add(x, y);
-            }
-        }
-        acc.iter().sum()
+    fn fma_chains_wide(seed: f32, x: f32, y: f32) -> f32 {
+        chains::<WIDE>(seed, x, y)
+    }
+}
+
+strata::tensor::simd_kernel! {
+    fn fma_chains_narrow(seed: f32, x: f32, y: f32) -> f32 {
+        chains::<NARROW>(seed, x, y)
     }
 }
 
@@ -120,11 +133,14 @@ strata::tensor::simd_kernel! {
 /// best SIMD path. The GEMM rows are read as a share of it.
 fn fma_limit(c: &mut Criterion) {
     let threads = rayon::current_num_threads();
+    let wide = strata::tensor::simd_path() == strata::tensor::SimdPath::Avx512;
+    let (n_chains, kernel): (usize, fn(f32, f32, f32) -> f32) =
+        if wide { (WIDE, fma_chains_wide) } else { (NARROW, fma_chains_narrow) };
     let mut group = c.benchmark_group("W1");
-    group.throughput(Throughput::Elements((2 * CHAINS * ROUNDS * threads) as u64));
+    group.throughput(Throughput::Elements((2 * n_chains * ROUNDS * threads) as u64));
     group.bench_function(BenchmarkId::from_parameter("fma-limit"), |bench| {
         bench.iter(|| {
-            let sums: Vec<f32> = rayon::broadcast(|ctx| fma_chains(black_box(ctx.index() as f32), 0.999, 1e-3));
+            let sums: Vec<f32> = rayon::broadcast(|ctx| kernel(black_box(ctx.index() as f32), 0.999, 1e-3));
             black_box(sums);
         })
     });
