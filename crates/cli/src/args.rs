@@ -98,7 +98,7 @@ pub struct TrainArgs {
     #[arg(long, value_enum, default_value = "mlp", conflicts_with = "model")]
     pub preset: Preset,
     /// Hidden-layer activation: relu, leaky_relu, gelu, tanh, sigmoid.
-    #[arg(long, default_value = "relu")]
+    #[arg(long, default_value = ACTIVATION)]
     pub activation: String,
     /// Dropout rate after each hidden layer (MLP) or inside each block (transformer, charlm), 0 disables it [default: 0.3 for the MLP, 0.1 for the transformers, 0 for the CNN].
     #[arg(long, allow_negative_numbers = true)]
@@ -127,11 +127,11 @@ pub struct TrainArgs {
     /// Fraction held out for testing (default: 0.2 for a --data file; the embedded sample uses its standard split, the last 1000 rows).
     #[arg(long, allow_negative_numbers = true)]
     pub test_fraction: Option<f32>,
-    /// Stop after this many epochs without a better validation loss, restoring the best weights (0 disables).
+    /// Stop after this many epochs without a better validation loss (the training loss when there is no validation part), restoring the best weights (0 disables).
     #[arg(long, allow_negative_numbers = true, default_value_t = 0)]
     pub patience: usize,
     /// Feature scaling fitted on the training part: auto, standard, minmax, none (auto: /255 for the embedded pixels, standard otherwise).
-    #[arg(long, default_value = "auto")]
+    #[arg(long, default_value = NORMALIZE)]
     pub normalize: String,
     /// Save the trained model (architecture, weights, preprocessing) here.
     #[arg(long, value_name = "MODEL")]
@@ -152,7 +152,7 @@ pub struct TrainArgs {
     #[arg(long, value_name = "DIR")]
     pub checkpoint_dir: Option<PathBuf>,
     /// Periodic checkpoints to keep, newest first (the best one, `best.strata`, is kept besides).
-    #[arg(long, allow_negative_numbers = true, default_value_t = 3, value_name = "K")]
+    #[arg(long, allow_negative_numbers = true, default_value_t = KEEP_LAST, value_name = "K")]
     pub keep_last: usize,
     /// Continue the run whose checkpoints are in DIR from the newest, with the arguments it was started with (give no other flag but --quiet, or --distributed under mpirun): the final weights are those the run would have reached uninterrupted, bit for bit.
     #[arg(long, value_name = "DIR")]
@@ -292,6 +292,12 @@ pub enum Preset {
     /// A character-level causal language model: embedding 64, learned positions, 2 decoder blocks (4 heads, feed-forward 256), next-character logits.
     Charlm,
 }
+
+/// The defaults of `--activation`, `--normalize` and `--keep-last`: a value
+/// other than these was given (`checks::architecture_flags`).
+pub const ACTIVATION: &str = "relu";
+pub const NORMALIZE: &str = "auto";
+pub const KEEP_LAST: usize = 3;
 
 /// Epochs of the charlm preset: what fits in 5 minutes of training on 2 cores for the surnames.
 pub const CHARLM_EPOCHS: usize = 20;

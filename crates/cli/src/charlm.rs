@@ -12,7 +12,7 @@ use strata::loss::CrossEntropy;
 use strata::model::Model;
 use strata::optimizer::OptimizerConfig;
 use strata::tensor::StrataRng;
-use strata::training::{FitConfig, Progress, Trainer};
+use strata::training::{EarlyStopping, FitConfig, Monitor, Progress, Trainer};
 
 type Result<T> = std::result::Result<T, Box<dyn Error>>;
 
@@ -179,6 +179,7 @@ pub fn train(a: TrainArgs, registry: &Registry) -> Result<()> {
     let (d_model, heads, d_ff, blocks) = SHAPE;
     let dropout = a.dropout.unwrap_or(0.1);
     let spec = presets::language_model(corpus.vocab.len(), corpus.max_len, d_model, heads, d_ff, blocks, dropout)?;
+    strata::model::check_budget(&spec, a.max_parameters.unwrap_or_else(strata::model::default_budget))?;
     let mut root = StrataRng::seed_from_u64(a.seed);
     let network = registry.build(&spec, &mut root.fork())?;
     let mut model = Model::new(network)?
@@ -194,15 +195,27 @@ pub fn train(a: TrainArgs, registry: &Registry) -> Result<()> {
         loss,
         OptimizerConfig::from_name(&a.optimizer, a.lr.unwrap_or(1e-3))?,
     )?;
+    if a.patience > 0 {
+        let stopping = EarlyStopping::new(a.patience).with_monitor(Monitor::ValLoss).restore_best_weights(true);
+        trainer.add_callback(stopping)?;
+    }
     if !a.quiet {
         print_setup(&a, &corpus, &mut model, bigram)?;
     }
     let fit_started = Instant::now();
     let history = trainer.fit(model.network_mut(), &train, Some(&val as &dyn Dataset))?;
     let fit_seconds = fit_started.elapsed().as_secs_f64();
-    // The last epoch's validation loss: the mean cross-entropy of the
-    // validation targets, padding left out.
-    let nats = history.last().and_then(|r| r.validation.as_ref()).map_or(f32::NAN, |v| v.loss);
+    // The validation loss of the weights the model holds (the last epoch's,
+    // or the best one's that early stopping restored): the mean
+    // cross-entropy of the validation targets, padding left out.
+    let held = match history.best_epoch {
+        Some(best) => history.epochs.iter().find(|r| r.epoch == best),
+        None => history.last(),
+    };
+    let nats = held.and_then(|r| r.validation.as_ref()).map_or(f32::NAN, |v| v.loss);
+    if let Some(best) = history.best_epoch {
+        outln!("early stopping: restored the weights of epoch {best}");
+    }
     outln!("validation: {nats:.4} nats per character; add-one bigram baseline {bigram:.4} (each item's end counted)");
     if !a.quiet {
         print_samples(&mut model, &corpus.vocab, corpus.max_len, a.seed)?;

@@ -68,6 +68,55 @@ pub fn flags(a: &TrainArgs) -> Result<()> {
     Ok(())
 }
 
+/// The flags of `train` that the chosen architecture would not read, refused
+/// instead of ignored: `--preset cnn --layers 784,10` trained the fixed CNN.
+/// Called on the command line as given, before the preset's defaults fill
+/// it in; a resumed run is not checked again (its flags were accepted when
+/// it started).
+pub fn architecture_flags(a: &TrainArgs) -> Result<()> {
+    use crate::args::{ACTIVATION, KEEP_LAST, NORMALIZE, Preset, TaskArg};
+    if a.keep_last != KEEP_LAST && a.checkpoint_every.is_none() && a.checkpoint_dir.is_none() {
+        return Err(format!(
+            "--keep-last {} keeps periodic checkpoints: give it with --checkpoint-every or --checkpoint-dir",
+            a.keep_last
+        )
+        .into());
+    }
+    let lm = "a language model";
+    let given = [
+        ("--layers", a.layers.is_some(), "it sets the widths of an MLP (--preset mlp, --task regression)".to_string()),
+        (
+            "--activation",
+            a.activation != ACTIVATION,
+            "it sets the hidden activation of an MLP (--preset mlp, --task regression)".into(),
+        ),
+        (
+            "--dropout",
+            a.dropout.is_some(),
+            "it sets the dropout of --preset mlp, transformer, charlm and --task regression".into(),
+        ),
+        ("--report", a.report.is_some(), format!("the report of {lm} is not written yet")),
+        ("--test-fraction", a.test_fraction.is_some(), format!("{lm} holds out no test part, only --val-fraction")),
+        ("--normalize", a.normalize != NORMALIZE, format!("it scales numeric features; {lm} reads characters")),
+    ];
+    let everything: &[&str] = &["--layers", "--activation", "--dropout", "--report", "--test-fraction", "--normalize"];
+    let tables: &[&str] = &["--report", "--test-fraction", "--normalize"];
+    let (name, reads): (&str, &[&str]) = match (&a.model, a.preset) {
+        _ if a.task == TaskArg::Regression => ("--task regression", everything),
+        (None, Preset::Mlp) => ("--preset mlp", everything),
+        (Some(_), _) => ("a --model spec, which holds its own layers, activations and dropout", tables),
+        (None, Preset::Cnn) => ("--preset cnn", tables),
+        (None, Preset::Transformer) => {
+            ("--preset transformer", &["--dropout", "--report", "--test-fraction", "--normalize"])
+        }
+        (None, Preset::Charlm) => ("--preset charlm", &["--dropout"]),
+    };
+    match given.iter().find(|(flag, on, _)| *on && !reads.contains(flag)) {
+        Some((flag, _, why)) => Err(format!("{flag} is not read by {name}: {why}").into()),
+        None => Ok(()),
+    }
+}
+
 /// `--out`: a file in a folder that exists and can be written to, checked
 /// before training starts rather than after it has finished.
 pub fn out_path(flag: &str, out: &Path) -> Result<()> {

@@ -142,6 +142,7 @@ fn check_supported(a: &TrainArgs, command: &str) -> Result<()> {
         ("--report", a.report.is_some()),
         ("--checkpoint-every", a.checkpoint_every.is_some()),
         ("--checkpoint-dir", a.checkpoint_dir.is_some()),
+        ("--keep-last", a.keep_last != crate::args::KEEP_LAST),
         ("--resume", a.resume.is_some()),
         ("--distributed", a.distributed),
         ("--epochs", a.epochs.is_some()),
@@ -154,7 +155,8 @@ fn check_supported(a: &TrainArgs, command: &str) -> Result<()> {
         )
         .into());
     }
-    crate::checks::flags(a)
+    crate::checks::flags(a)?;
+    crate::checks::architecture_flags(a)
 }
 
 /// `strata doctor`: the checklist, and a failure exit code when a check failed.

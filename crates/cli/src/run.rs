@@ -215,6 +215,13 @@ pub(crate) fn make_trainer(a: &TrainArgs, loss: LossKind, n_train: usize, has_va
     let mut trainer = Trainer::new(config, loss, OptimizerConfig::from_name(&a.optimizer, a.lr.unwrap_or(1e-3))?)?;
     if a.patience > 0 {
         let monitor = if has_validation { Monitor::ValLoss } else { Monitor::Loss };
+        if !has_validation && !a.quiet {
+            errln!(
+                "warning: --patience {} without a validation part (--val-fraction 0) watches the training loss, \
+                 which does not show overfitting",
+                a.patience
+            );
+        }
         trainer.add_callback(EarlyStopping::new(a.patience).with_monitor(monitor).restore_best_weights(true))?;
     }
     Ok(trainer)
@@ -222,6 +229,9 @@ pub(crate) fn make_trainer(a: &TrainArgs, loss: LossKind, n_train: usize, has_va
 
 pub(crate) fn train(mut a: TrainArgs, registry: &Registry, mut run: Run) -> Result<()> {
     crate::checks::flags(&a)?;
+    if run.snapshot.is_none() {
+        crate::checks::architecture_flags(&a)?;
+    }
     let is_root = run.session.as_ref().is_none_or(|s| s.is_root());
     a.quiet |= !is_root;
     if run.session.is_some() && (a.task == crate::args::TaskArg::Regression || a.preset == Preset::Charlm) {

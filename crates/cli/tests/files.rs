@@ -706,6 +706,21 @@ fn flags_that_were_taken_in_silence_are_refused_by_name() {
 }
 
 #[test]
+fn patience_without_a_validation_part_says_what_it_watches() {
+    // Early stopping falls back to the training loss (Monitor::Loss); the
+    // run says so instead of leaving the user to think overfitting is watched.
+    let args = ["train", "--data", &data("iris.csv"), "--epochs", "1", "--patience", "2"];
+    let o = strata(&[&args[..], &["--val-fraction", "0"]].concat());
+    assert!(o.status.success(), "{}", text(&o));
+    let warning = "warning: --patience 2 without a validation part (--val-fraction 0) watches the training loss";
+    assert!(String::from_utf8_lossy(&o.stderr).contains(warning), "{}", text(&o));
+    // With a validation part it watches that, and says nothing.
+    let o = strata(&args);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(!text(&o).contains("warning: --patience"), "{}", text(&o));
+}
+
+#[test]
 fn class_indices_that_leave_most_classes_empty_are_warned_about() {
     // Labels 0 and 999 make a 1000-class model (0% test accuracy after 2 epochs, in silence before).
     let tmp = temp_dir("sparse-classes");

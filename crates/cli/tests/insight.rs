@@ -149,6 +149,7 @@ fn doctor_and_lr_find_refuse_the_flags_of_train_they_do_not_use() {
         ("lr-find", "--checkpoint-dir", Some("ck")),
         ("doctor", "--epochs", Some("7")),
         ("doctor", "--distributed", None),
+        ("lr-find", "--keep-last", Some("5")),
     ] {
         let data = data("iris.csv");
         let mut args = vec![command, "--data", &data, flag];
@@ -161,4 +162,9 @@ fn doctor_and_lr_find_refuse_the_flags_of_train_they_do_not_use() {
         );
         assert_eq!(text(&o).trim_end(), want, "{command} {flag}");
     }
+    // A flag of another architecture than the one checked.
+    let o = strata(&["doctor", "--preset", "cnn", "--activation", "tanh"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let want = "error: --activation is not read by --preset cnn: it sets the hidden activation of an MLP";
+    assert!(text(&o).starts_with(want), "{}", text(&o));
 }
