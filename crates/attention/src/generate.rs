@@ -54,6 +54,36 @@ pub fn generate(
     count: usize,
     sampling: &Sampling,
 ) -> Result<Vec<Vec<usize>>> {
+    generate_from(model, &[start], end, count, sampling)
+}
+
+/// [`generate`] from a prompt: each of the `count` sequences starts with
+/// the ids of `prompt` (the start id first, as the model was trained to
+/// read) and grows from there; each returned sequence is what was drawn
+/// after the prompt, up to `end` (not included): empty when the prompt
+/// fills `sampling.max_len`. Refused when the prompt is empty or longer.
+///
+/// ```
+/// use strata_attention::{Sampling, generate_from, presets};
+/// use strata_layers::Registry;
+/// use strata_tensor::StrataRng;
+/// let mut registry = Registry::with_builtins();
+/// strata_normalization::register(&mut registry)?;
+/// strata_attention::register(&mut registry)?;
+/// let spec = presets::language_model(6, 8, 16, 2, 32, 1, 0.0)?;
+/// let mut model = registry.build(&spec, &mut StrataRng::seed_from_u64(0))?;
+/// let sampling = Sampling { seed: 3, forbidden: vec![0, 1], ..Sampling::new(8) };
+/// let after = generate_from(model.as_mut(), &[1, 4, 5], 2, 4, &sampling)?;
+/// assert!(after.iter().all(|s| s.len() <= 5)); // 8 ids at most, 3 of them the prompt's
+/// # Ok::<(), strata_layers::LayerError>(())
+/// ```
+pub fn generate_from(
+    model: &mut dyn Layer,
+    prompt: &[usize],
+    end: usize,
+    count: usize,
+    sampling: &Sampling,
+) -> Result<Vec<Vec<usize>>> {
     if !(sampling.temperature >= 0.0 && sampling.temperature.is_finite()) || sampling.max_len < 1 {
         return Err(LayerError::InvalidConfig {
             layer: "generate".into(),
@@ -62,6 +92,10 @@ pub fn generate(
                 sampling.temperature, sampling.max_len
             ),
         });
+    }
+    if prompt.is_empty() || prompt.len() > sampling.max_len {
+        let n = prompt.len();
+        return Err(invalid(format!("a prompt of {n} ids: from 1 (the start id) to max_len ({})", sampling.max_len)));
     }
     let mut out: Vec<Vec<usize>> = Vec::new();
     out.try_reserve_exact(count).map_err(|_| invalid(format!("{count} sequences: more than memory holds")))?;
@@ -73,8 +107,9 @@ pub fn generate(
     strata_tensor::par::denormal::scoped(|| {
         while out.len() < count {
             let n = (count - out.len()).min(GENERATE_BATCH);
-            let ids = grow(model, (start, end), n, sampling, &mut rng, &mut probs)?;
-            out.extend(ids.into_iter().map(|s| s.into_iter().skip(1).take_while(|&i| i != end).collect::<Vec<_>>()));
+            let ids = grow(model, (prompt, end), n, sampling, &mut rng, &mut probs)?;
+            let drawn = |s: Vec<usize>| s.into_iter().skip(prompt.len()).take_while(|&i| i != end).collect();
+            out.extend(ids.into_iter().map(drawn));
         }
         Ok(out)
     })
@@ -87,24 +122,24 @@ fn invalid(reason: String) -> LayerError {
     LayerError::InvalidConfig { layer: "generate".into(), reason }
 }
 
-/// `n` sequences grown side by side from `start` until each has drawn `end`
-/// or all reach `max_len` ids (with `start`, and the ends drawn).
+/// `n` sequences grown side by side from `prompt` until each has drawn `end`
+/// or all reach `max_len` ids (with the prompt, and the ends drawn).
 fn grow(
     model: &mut dyn Layer,
-    (start, end): (usize, usize),
+    (prompt, end): (&[usize], usize),
     n: usize,
     sampling: &Sampling,
     rng: &mut StrataRng,
     probs: &mut Vec<f64>,
 ) -> Result<Vec<Vec<usize>>> {
-    let mut ids = vec![vec![start]; n];
+    let mut ids = vec![prompt.to_vec(); n];
     let mut done = vec![false; n];
     while ids.first().is_some_and(|s| s.len() < sampling.max_len) && done.iter().any(|d| !d) {
         let len = ids[0].len();
         let data = ids.iter().flat_map(|s| s.iter().map(|&i| i as f32)).collect();
         let logits = model.forward(&Tensor::from_vec(&[n, len], data)?, Mode::Eval)?;
         let vocab = logits.shape().last().copied().unwrap_or(0);
-        if len == 1 && (0..vocab).all(|i| sampling.forbidden.contains(&i)) {
+        if len == prompt.len() && (0..vocab).all(|i| sampling.forbidden.contains(&i)) {
             return Err(invalid(format!("every one of the {vocab} ids is forbidden: none can be drawn")));
         }
         for (b, seq) in ids.iter_mut().enumerate() {

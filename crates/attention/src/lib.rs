@@ -49,7 +49,7 @@ mod shape;
 pub use attention::{MULTI_HEAD_ATTENTION, MultiHeadAttention, MultiHeadAttentionConfig, attention_layers};
 pub use block::{TRANSFORMER_DECODER_BLOCK, TRANSFORMER_ENCODER_BLOCK, TransformerBlock, TransformerBlockConfig};
 pub use embedding::{EMBEDDING, Embedding, EmbeddingConfig};
-pub use generate::{GENERATE_BATCH, Sampling, generate};
+pub use generate::{GENERATE_BATCH, Sampling, generate, generate_from};
 pub use heatmap::{MAX_MAP_SIDE, heatmap_png};
 pub use pooling::{PoolMode, SEQUENCE_POOL, SequencePool, SequencePoolConfig};
 pub use positional::{POSITIONAL_ENCODING, PositionKind, PositionalEncoding, PositionalEncodingConfig};

@@ -3,7 +3,7 @@
 use crate::common::{registry, set_tensor, tensor};
 use strata_attention::{
     PoolMode, Sampling, SequencePool, SequencePoolConfig, TransformerBlock, TransformerBlockConfig, generate,
-    heatmap_png, presets,
+    generate_from, heatmap_png, presets,
 };
 use strata_io::SavedModel;
 use strata_layers::{Layer, LayerError, Mode, state_dict};
@@ -139,6 +139,29 @@ fn generation_is_fixed_by_its_seed_and_respects_its_limits() {
     // More sequences than memory holds: refused before allocating.
     let err = generate(model.as_mut(), 1, 2, usize::MAX, &sampling(0, 1.0)).unwrap_err();
     assert!(err.to_string().ends_with("sequences: more than memory holds"), "{err}");
+}
+
+#[test]
+fn generation_from_a_prompt_draws_after_it() {
+    let spec = presets::language_model(7, 10, 16, 2, 32, 1, 0.0).unwrap();
+    let mut model = registry().build(&spec, &mut StrataRng::seed_from_u64(1)).unwrap();
+    let sampling = |seed| Sampling { seed, forbidden: vec![0, 1], ..Sampling::new(10) };
+    // The start id alone is `generate`.
+    let plain = generate(model.as_mut(), 1, 2, 8, &sampling(4)).unwrap();
+    assert_eq!(plain, generate_from(model.as_mut(), &[1], 2, 8, &sampling(4)).unwrap());
+    // After a prompt of 3 ids, at most 10 - 3 are drawn; the prompt changes what is drawn.
+    let after = generate_from(model.as_mut(), &[1, 5, 6], 2, 32, &sampling(4)).unwrap();
+    assert!(after.iter().all(|s| s.len() <= 7 && s.iter().all(|&id| (3..7).contains(&id))), "{after:?}");
+    let other = generate_from(model.as_mut(), &[1, 3, 3], 2, 32, &sampling(4)).unwrap();
+    assert_ne!(after, other, "32 samples after two different prompts");
+    // A prompt that fills max_len leaves nothing to draw; an empty or longer one is refused.
+    let full = generate_from(model.as_mut(), &[1; 10], 2, 2, &sampling(4)).unwrap();
+    assert_eq!(full, vec![Vec::<usize>::new(); 2]);
+    for prompt in [&[][..], &[1; 11][..]] {
+        let err = generate_from(model.as_mut(), prompt, 2, 2, &sampling(4)).unwrap_err();
+        let want = format!("a prompt of {} ids: from 1 (the start id) to max_len (10)", prompt.len());
+        assert_eq!(err.to_string(), format!("layer 'generate': invalid configuration: {want}"));
+    }
 }
 
 #[test]

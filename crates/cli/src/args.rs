@@ -316,6 +316,9 @@ pub struct GenerateArgs {
     /// Seed of the draws: the same seed prints the same items.
     #[arg(long, allow_negative_numbers = true, default_value_t = 0)]
     pub seed: u64,
+    /// The start of every item: each printed item is this text and what the model draws after it.
+    #[arg(long, value_name = "TEXT")]
+    pub prompt: Option<String>,
 }
 
 #[derive(Debug, Args)]

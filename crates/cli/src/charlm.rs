@@ -5,7 +5,7 @@ use crate::args::{DataArgs, GenerateArgs, TrainArgs};
 use std::error::Error;
 use std::path::Path;
 use std::time::Instant;
-use strata::attention::{Sampling, generate as sample_items, presets};
+use strata::attention::{Sampling, generate as sample_items, generate_from, presets};
 use strata::data::{BigramBaseline, CharVocab, Dataset, next_id_dataset, read_lines, read_lines_bytes};
 use strata::layers::Registry;
 use strata::loss::CrossEntropy;
@@ -295,9 +295,12 @@ pub fn generate(a: GenerateArgs, registry: &Registry) -> Result<()> {
         forbidden: vec![CharVocab::PAD],
         ..Sampling::new(max_len)
     };
-    let items = sample_items(model.network_mut(), CharVocab::BOUNDARY, CharVocab::BOUNDARY, a.count, &sampling)?;
+    let prompt = a.prompt.as_deref().unwrap_or_default();
+    let ids = prompt_ids(&vocab, max_len, prompt)?;
+    let items = generate_from(model.network_mut(), &ids, CharVocab::BOUNDARY, a.count, &sampling)?;
     let mut out = String::new();
     for item in items {
+        out.push_str(prompt);
         out.push_str(&vocab.decode(&item));
         out.push('\n');
     }
@@ -305,14 +308,35 @@ pub fn generate(a: GenerateArgs, registry: &Registry) -> Result<()> {
     Ok(())
 }
 
+/// `--prompt`: its ids as the model reads them, the start token first,
+/// with room left to draw at least one character.
+fn prompt_ids(vocab: &CharVocab, max_len: usize, prompt: &str) -> Result<Vec<usize>> {
+    let ids = text_ids(vocab, "--prompt", prompt)?;
+    if ids.len() + 2 > max_len {
+        let most = max_len.saturating_sub(2);
+        return Err(format!(
+            "--prompt: {} characters leave no room to draw; the model takes a prompt of at most {most}",
+            ids.len()
+        )
+        .into());
+    }
+    Ok([CharVocab::BOUNDARY].into_iter().chain(ids).collect())
+}
+
+/// The ids of `text`, or an error naming `flag` and the first character the
+/// vocabulary does not hold.
+fn text_ids(vocab: &CharVocab, flag: &str, text: &str) -> Result<Vec<usize>> {
+    Ok(vocab.encode(text).map_err(|at| {
+        let c = text.chars().nth(at).unwrap_or_default();
+        format!("{flag}: character {} ({c:?}) is not in the model's vocabulary", at + 1)
+    })?)
+}
+
 /// For the attention map: a text's ids as the model reads them (the start
 /// token first), and the labels of the map's rows and columns.
 pub fn encode_text(model: &Model, path: &Path, text: &str) -> Result<(Vec<usize>, Vec<String>)> {
     let (vocab, max_len) = language_model_of(model, path)?;
-    let ids = vocab.encode(text).map_err(|at| {
-        let c = text.chars().nth(at).unwrap_or_default();
-        format!("--text: character {} ({c:?}) is not in the model's vocabulary", at + 1)
-    })?;
+    let ids = text_ids(&vocab, "--text", text)?;
     if ids.len() + 1 > max_len {
         return Err(format!("--text: {} characters; the model reads at most {}", ids.len(), max_len - 1).into());
     }

@@ -70,6 +70,27 @@ fn generation_is_fixed_by_its_seed_and_attention_maps_follow_the_input() {
     // Temperature 0: every sample is the most likely name.
     let greedy = generate("3", "0");
     assert!(greedy.lines().all(|l| l == greedy.lines().next().unwrap()), "{greedy}");
+    // A prompt starts every item; what follows it is drawn.
+    let prompted = |prompt: &str| strata(&["generate", "--model", &model, "--count", "20", "--prompt", prompt]);
+    let out = prompted("ma");
+    assert!(out.status.success(), "{}", text(&out));
+    let items = String::from_utf8(out.stdout).unwrap();
+    assert!(items.lines().all(|l| l.starts_with("ma") && l.len() <= longest), "{items}");
+    assert!(items.lines().any(|l| l != items.lines().next().unwrap()), "20 draws after 'ma' alike: {items}");
+    for (prompt, expected) in [
+        ("Ma", "error: --prompt: character 1 ('M') is not in the model's vocabulary\n".to_string()),
+        (
+            &"a".repeat(longest),
+            format!(
+                "error: --prompt: {longest} characters leave no room to draw; the model takes a prompt of at most {}\n",
+                longest - 1
+            ),
+        ),
+    ] {
+        let out = prompted(prompt);
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+        assert_eq!(text(&out), expected);
+    }
 
     let png = dir.join("map.png");
     let png_s = png.display().to_string();
