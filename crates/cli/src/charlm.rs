@@ -179,7 +179,7 @@ pub fn train(a: TrainArgs, registry: &Registry) -> Result<()> {
     let (d_model, heads, d_ff, blocks) = SHAPE;
     let dropout = a.dropout.unwrap_or(0.1);
     let spec = presets::language_model(corpus.vocab.len(), corpus.max_len, d_model, heads, d_ff, blocks, dropout)?;
-    strata::model::check_budget(&spec, a.max_parameters.unwrap_or_else(strata::model::default_budget))?;
+    crate::checks::parameter_budget(&a, &spec)?;
     let mut root = StrataRng::seed_from_u64(a.seed);
     let network = registry.build(&spec, &mut root.fork())?;
     let mut model = Model::new(network)?
@@ -208,14 +208,8 @@ pub fn train(a: TrainArgs, registry: &Registry) -> Result<()> {
     // The validation loss of the weights the model holds (the last epoch's,
     // or the best one's that early stopping restored): the mean
     // cross-entropy of the validation targets, padding left out.
-    let held = match history.best_epoch {
-        Some(best) => history.epochs.iter().find(|r| r.epoch == best),
-        None => history.last(),
-    };
-    let nats = held.and_then(|r| r.validation.as_ref()).map_or(f32::NAN, |v| v.loss);
-    if let Some(best) = history.best_epoch {
-        outln!("early stopping: restored the weights of epoch {best}");
-    }
+    let nats = history.held().and_then(|r| r.validation.as_ref()).map_or(f32::NAN, |v| v.loss);
+    crate::run::say_restored(&history)?;
     outln!("validation: {nats:.4} nats per character; add-one bigram baseline {bigram:.4} (each item's end counted)");
     if !a.quiet {
         print_samples(&mut model, &corpus.vocab, corpus.max_len, a.seed)?;

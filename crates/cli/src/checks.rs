@@ -68,6 +68,14 @@ pub fn flags(a: &TrainArgs) -> Result<()> {
     Ok(())
 }
 
+/// The model `spec` holds at most `--max-parameters` (default: what a
+/// quarter of the machine's memory holds for training), checked before it
+/// is built.
+pub fn parameter_budget(a: &TrainArgs, spec: &strata::layers::LayerSpec) -> std::result::Result<(), String> {
+    let budget = a.max_parameters.unwrap_or_else(strata::model::default_budget);
+    strata::model::check_budget(spec, budget).map_err(|e| format!("{e} (--max-parameters raises the budget)"))
+}
+
 /// The flags of `train` that the chosen architecture would not read, refused
 /// instead of ignored: `--preset cnn --layers 784,10` trained the fixed CNN.
 /// Called on the command line as given, before the preset's defaults fill
@@ -82,22 +90,21 @@ pub fn architecture_flags(a: &TrainArgs) -> Result<()> {
         )
         .into());
     }
-    let lm = "a language model";
     let given = [
-        ("--layers", a.layers.is_some(), "it sets the widths of an MLP (--preset mlp, --task regression)".to_string()),
+        ("--layers", a.layers.is_some(), "it sets the widths of an MLP (--preset mlp, --task regression)"),
         (
             "--activation",
             a.activation != ACTIVATION,
-            "it sets the hidden activation of an MLP (--preset mlp, --task regression)".into(),
+            "it sets the hidden activation of an MLP (--preset mlp, --task regression)",
         ),
         (
             "--dropout",
             a.dropout.is_some(),
-            "it sets the dropout of --preset mlp, transformer, charlm and --task regression".into(),
+            "it sets the dropout of --preset mlp, transformer, charlm and --task regression",
         ),
-        ("--report", a.report.is_some(), format!("the report of {lm} is not written yet")),
-        ("--test-fraction", a.test_fraction.is_some(), format!("{lm} holds out no test part, only --val-fraction")),
-        ("--normalize", a.normalize != NORMALIZE, format!("it scales numeric features; {lm} reads characters")),
+        ("--report", a.report.is_some(), "the report of a language model is not written yet"),
+        ("--test-fraction", a.test_fraction.is_some(), "a language model holds out no test part, only --val-fraction"),
+        ("--normalize", a.normalize != NORMALIZE, "it scales numeric features; a language model reads characters"),
     ];
     let everything: &[&str] = &["--layers", "--activation", "--dropout", "--report", "--test-fraction", "--normalize"];
     let tables: &[&str] = &["--report", "--test-fraction", "--normalize"];

@@ -126,7 +126,7 @@ pub fn train(a: TrainArgs, registry: &Registry, mut run: Run) -> Result<()> {
     }
     let activation: ActivationKind = a.activation.parse()?;
     let spec = strata::training::presets::mlp(&widths, activation, a.dropout.unwrap_or(0.0))?;
-    strata::model::check_budget(&spec, a.max_parameters.unwrap_or_else(strata::model::default_budget))?;
+    crate::checks::parameter_budget(&a, &spec)?;
     let mut network = registry.build(&spec, &mut init_rng)?;
     crate::run::check_trainable(network.as_mut())?;
     let mut model = Model::new(network)?.with_providers_from(registry).with_preprocessing(normalizer.clone());

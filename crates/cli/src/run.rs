@@ -357,9 +357,7 @@ pub(crate) fn setup(a: &TrainArgs, registry: &Registry) -> Result<Setup> {
         Some(path) => format!("{}: {e}", path.display()),
         None => e.to_string(),
     };
-    let budget = a.max_parameters.unwrap_or_else(strata::model::default_budget);
-    strata::model::check_budget(&spec, budget)
-        .map_err(|e| in_file(&format!("{e} (--max-parameters raises the budget)")))?;
+    crate::checks::parameter_budget(a, &spec).map_err(|e| in_file(&e))?;
     let mut network = registry.build(&spec, &mut init_rng).map_err(|e| in_file(&e))?;
     check_trainable(network.as_mut()).map_err(|e| in_file(&e))?;
     let mut model = Model::new(network)?.with_providers_from(registry).with_preprocessing(parts.normalizer.clone());
@@ -496,6 +494,14 @@ pub(crate) fn optimizer_line(a: &TrainArgs, schedule: &str, epochs: usize) -> St
     )
 }
 
+/// The epoch whose weights early stopping restored, when it did.
+pub(crate) fn say_restored(history: &History) -> Result<()> {
+    if let Some(best) = history.best_epoch {
+        outln!("early stopping: restored the weights of epoch {best}");
+    }
+    Ok(())
+}
+
 /// Early stopping, the test accuracy, and the time taken.
 fn report(
     history: &History,
@@ -506,9 +512,7 @@ fn report(
 ) -> Result<Option<String>> {
     let fit_seconds = fit_started.elapsed().as_secs_f64();
     let mut broken_test = None;
-    if let Some(best) = history.best_epoch {
-        outln!("early stopping: restored the weights of epoch {best}");
-    }
+    say_restored(history)?;
     match &parts.test {
         Some(test) => {
             let m = strata::training::evaluate(model.network_mut(), test, &LossKind::CrossEntropy)?;

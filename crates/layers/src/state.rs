@@ -125,34 +125,37 @@ pub fn check_state_dict<'t>(
             return Err(LayerError::DuplicateWeight { name: n.clone() });
         }
     }
+    // Each tensor the model has moves from `by_name` to `used`: what stays
+    // behind is unused.
+    let mut used: HashMap<&str, &Tensor> = HashMap::with_capacity(tensors.len());
     let mut first_err = None;
-    let mut unused: std::collections::HashSet<&str> = by_name.keys().copied().collect();
     let mut path = String::new();
     let mut f = |p: strata_tensor::ParamRef<'_>| {
         if first_err.is_some() {
             return;
         }
-        unused.remove(p.name);
-        match by_name.get(p.name) {
+        match by_name.remove_entry(p.name) {
             None => first_err = Some(LayerError::MissingWeight { name: p.name.to_string() }),
-            Some(t) if t.shape() != p.value.shape() => {
+            Some((_, t)) if t.shape() != p.value.shape() => {
                 first_err = Some(LayerError::WeightShape {
                     name: p.name.to_string(),
                     expected: p.value.shape().to_vec(),
                     actual: t.shape().to_vec(),
                 })
             }
-            Some(_) => {}
+            Some((name, t)) => {
+                used.insert(name, t);
+            }
         }
     };
     model.visit_parameters(&mut ParamVisitor::new(&mut path, &mut f));
     if let Some(e) = first_err {
         return Err(e);
     }
-    if let Some(name) = unused.iter().min() {
+    if let Some(name) = by_name.keys().min() {
         return Err(LayerError::UnexpectedWeight { name: name.to_string() });
     }
-    Ok(by_name)
+    Ok(used)
 }
 
 #[cfg(test)]

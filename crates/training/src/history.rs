@@ -138,6 +138,15 @@ impl History {
         self.epochs.last()
     }
 
+    /// The record of the epoch whose weights the model holds: the one a
+    /// callback restored ([`History::best_epoch`]), else the last.
+    pub fn held(&self) -> Option<&EpochRecord> {
+        match self.best_epoch {
+            Some(best) => self.epochs.iter().find(|r| r.epoch == best),
+            None => self.last(),
+        }
+    }
+
     /// Whether a callback ended training before the epochs asked for.
     pub fn stopped_early(&self) -> bool {
         self.stopped.is_some()
