@@ -278,6 +278,9 @@ pub fn generate(a: GenerateArgs, registry: &Registry) -> Result<()> {
     if !(a.temperature >= 0.0 && a.temperature.is_finite()) {
         return Err(format!("--temperature must be a finite number >= 0, got {}", a.temperature).into());
     }
+    if a.count == 0 {
+        return Err("--count must be at least 1".into());
+    }
     if a.count > MAX_COUNT {
         return Err(format!("--count must be at most {MAX_COUNT}, got {}", a.count).into());
     }

@@ -164,6 +164,7 @@ pub fn train(a: TrainArgs, registry: &Registry, mut run: Run) -> Result<()> {
     };
     crate::insight::diagnose_and_report(after, &mut model, regression_test(&scaling, test.as_ref()))?;
     fitted?;
+    crate::run::say_restored(&trainer.state().history)?;
     match &test {
         Some(test) => {
             let (rmse, mae, r2) = evaluate(&mut model, &scaling, test)?;
