@@ -547,11 +547,11 @@ mod tests {
     fn the_fma_limit_is_read_from_the_fastest_sample() {
         // Three samples of 2, 4 and 6 iterations: 300, 250 and 400 ns each; the median would be 300.
         let dir = std::env::temp_dir().join(format!("strata-xtask-fastest-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::create_dir_all(&dir).expect("a temporary folder");
         let sample = r#"{"sampling_mode":"Linear","iters":[2.0,4.0,6.0],"times":[600.0,1000.0,2400.0]}"#;
-        std::fs::write(dir.join("sample.json"), sample).unwrap();
+        std::fs::write(dir.join("sample.json"), sample).expect("written");
         assert_eq!(read_fastest(&dir), Some(250.0));
-        std::fs::write(dir.join("sample.json"), r#"{"iters":[2.0],"times":[]}"#).unwrap();
+        std::fs::write(dir.join("sample.json"), r#"{"iters":[2.0],"times":[]}"#).expect("written");
         assert_eq!(read_fastest(&dir), None, "no sample");
         std::fs::remove_dir_all(&dir).ok();
     }

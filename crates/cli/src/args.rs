@@ -157,7 +157,7 @@ pub struct TrainArgs {
     /// Continue the run whose checkpoints are in DIR from the newest, with the arguments it was started with (give no other flag but --quiet, or --distributed under mpirun): the final weights are those the run would have reached uninterrupted, bit for bit.
     #[arg(long, value_name = "DIR")]
     pub resume: Option<PathBuf>,
-    /// Write a training report into DIR: report.md (summary, hyperparameters, epochs, test metrics, speed, diagnosis), history.csv, curves.svg/png, gradients.png, confusion.png/txt.
+    /// Write a training report into DIR: report.md (summary, hyperparameters, epochs, test metrics, speed, diagnosis), history.csv, curves.svg/png, gradients.png, confusion.png/txt (a classifier's); --preset charlm holds out no test part.
     #[arg(long, value_name = "DIR")]
     pub report: Option<PathBuf>,
     /// Data-parallel training over MPI, run under `mpirun -np N`: --batch-size is the global batch, split between the ranks, so N ranks train what one process would; rank 0 alone prints and writes files (a build with the `distributed` feature; docs/distributed.md).

@@ -199,12 +199,24 @@ pub fn train(a: TrainArgs, registry: &Registry) -> Result<()> {
         let stopping = EarlyStopping::new(a.patience).with_monitor(Monitor::ValLoss).restore_best_weights(true);
         trainer.add_callback(stopping)?;
     }
+    let observations = crate::insight::observe(&mut trainer, &val)?;
     if !a.quiet {
         print_setup(&a, &corpus, &mut model, bigram)?;
     }
     let fit_started = Instant::now();
-    let history = trainer.fit(model.network_mut(), &train, Some(&val as &dyn Dataset))?;
+    let fitted = trainer.fit(model.network_mut(), &train, Some(&val as &dyn Dataset));
     let fit_seconds = fit_started.elapsed().as_secs_f64();
+    let after = crate::insight::After {
+        args: &a,
+        name: &corpus.name,
+        n_train: train.len(),
+        history: &trainer.state().history,
+        observations: &observations,
+        baseline: unigram_nats(&corpus.train, corpus.vocab.len()),
+    };
+    // A language model holds out no test part: its report's results are the validation epochs.
+    crate::insight::diagnose_and_report(after, &mut model, Box::new(|_| Ok((None, None))))?;
+    let history = fitted?;
     // The validation loss of the weights the model holds (the last epoch's,
     // or the best one's that early stopping restored): the mean
     // cross-entropy of the validation targets, padding left out.
@@ -220,6 +232,19 @@ pub fn train(a: TrainArgs, registry: &Registry) -> Result<()> {
         outln!("saved the model to {}", out.display());
     }
     Ok(())
+}
+
+/// The loss of predicting without the inputs, the baseline of the diagnosis:
+/// the entropy of the training part's next-id frequencies (each item's end
+/// counted, as in the model's loss), in nats per character.
+fn unigram_nats(items: &[Vec<usize>], vocab: usize) -> Option<f32> {
+    let mut counts = vec![0usize; vocab];
+    for &id in items.iter().flat_map(|s| s.iter().skip(1)) {
+        if let Some(c) = counts.get_mut(id) {
+            *c += 1;
+        }
+    }
+    strata::report::class_prior_loss(&counts)
 }
 
 fn print_setup(a: &TrainArgs, corpus: &Corpus, model: &mut Model, bigram: f64) -> Result<()> {
@@ -340,4 +365,18 @@ pub fn encode_text(model: &Model, path: &Path, text: &str) -> Result<(Vec<usize>
     let mut labels = vec!["<start>".to_string()];
     labels.extend(text.chars().map(String::from));
     Ok(([CharVocab::BOUNDARY].into_iter().chain(ids).collect(), labels))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unigram_nats;
+
+    #[test]
+    fn the_baseline_is_the_entropy_of_the_next_ids() {
+        // Targets 2 3 1 and 2 1 (each item's first id is only an input): ids 1 and 2 twice, 3 once.
+        // -(2 * 0.4 ln 0.4 + 0.2 ln 0.2) = 1.05492 (by hand).
+        let nats = unigram_nats(&[vec![1, 2, 3, 1], vec![1, 2, 1]], 4).expect("targets");
+        assert!((nats - 1.05492).abs() < 1e-5, "{nats}");
+        assert_eq!(unigram_nats(&[vec![1]], 4), None, "no target");
+    }
 }

@@ -102,20 +102,17 @@ pub fn architecture_flags(a: &TrainArgs) -> Result<()> {
             a.dropout.is_some(),
             "it sets the dropout of --preset mlp, transformer, charlm and --task regression",
         ),
-        ("--report", a.report.is_some(), "the report of a language model is not written yet"),
         ("--test-fraction", a.test_fraction.is_some(), "a language model holds out no test part, only --val-fraction"),
         ("--normalize", a.normalize != NORMALIZE, "it scales numeric features; a language model reads characters"),
     ];
-    let everything: &[&str] = &["--layers", "--activation", "--dropout", "--report", "--test-fraction", "--normalize"];
-    let tables: &[&str] = &["--report", "--test-fraction", "--normalize"];
+    let everything: &[&str] = &["--layers", "--activation", "--dropout", "--test-fraction", "--normalize"];
+    let tables: &[&str] = &["--test-fraction", "--normalize"];
     let (name, reads): (&str, &[&str]) = match (&a.model, a.preset) {
         _ if a.task == TaskArg::Regression => ("--task regression", everything),
         (None, Preset::Mlp) => ("--preset mlp", everything),
         (Some(_), _) => ("a --model spec, which holds its own layers, activations and dropout", tables),
         (None, Preset::Cnn) => ("--preset cnn", tables),
-        (None, Preset::Transformer) => {
-            ("--preset transformer", &["--dropout", "--report", "--test-fraction", "--normalize"])
-        }
+        (None, Preset::Transformer) => ("--preset transformer", &["--dropout", "--test-fraction", "--normalize"]),
         (None, Preset::Charlm) => ("--preset charlm", &["--dropout"]),
     };
     match given.iter().find(|(flag, on, _)| *on && !reads.contains(flag)) {

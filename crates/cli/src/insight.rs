@@ -55,7 +55,10 @@ pub(crate) fn diagnose_and_report(after: After<'_>, model: &mut Model, test: Tes
     }
     let evidence =
         Evidence { history: after.history, observations: Some(&observations), baseline_loss: after.baseline };
-    let diagnosis = diagnose(&evidence, &Thresholds::default());
+    let mut diagnosis = diagnose(&evidence, &Thresholds::default());
+    if !helpers_check(after.args) {
+        diagnosis = diagnosis.without_helper_commands();
+    }
     if !after.args.quiet {
         out!("{diagnosis}");
     }
@@ -110,8 +113,11 @@ fn hyperparameters(a: &TrainArgs) -> Vec<(String, String)> {
         (None, Some(widths)) => format!("mlp {}", widths.iter().map(usize::to_string).collect::<Vec<_>>().join("-")),
         (None, None) => format!("preset {:?}", a.preset).to_lowercase(),
     };
+    // The language model reads characters through its fixed blocks: no hidden activation or feature scaling.
+    let charlm = language_model(a);
+    let task = if charlm { "character-level language model".into() } else { format!("{:?}", a.task).to_lowercase() };
     [
-        ("task", format!("{:?}", a.task).to_lowercase()),
+        ("task", task),
         ("architecture", architecture),
         ("activation", a.activation.clone()),
         ("optimizer", a.optimizer.clone()),
@@ -127,13 +133,25 @@ fn hyperparameters(a: &TrainArgs) -> Vec<(String, String)> {
         ("seed", a.seed.to_string()),
     ]
     .into_iter()
+    .filter(|(k, _)| !(charlm && matches!(*k, "activation" | "feature scaling")))
     .map(|(k, v)| (k.to_string(), v))
     .collect()
 }
 
+/// Whether the run trains the character-level language model preset.
+fn language_model(a: &TrainArgs) -> bool {
+    a.preset == crate::args::Preset::Charlm && a.model.is_none()
+}
+
+/// Whether `strata doctor` and `strata lr-find` check the run's model: a
+/// classifier's, not a regression's or the language model's.
+fn helpers_check(a: &TrainArgs) -> bool {
+    a.task != TaskArg::Regression && !language_model(a)
+}
+
 /// Doctor and lr-find check classifiers of the MLP, CNN and transformer presets or a spec.
 fn check_supported(a: &TrainArgs, command: &str) -> Result<()> {
-    if a.task == TaskArg::Regression || a.preset == crate::args::Preset::Charlm && a.model.is_none() {
+    if !helpers_check(a) {
         return Err(format!("{command} checks classifiers (--task classification, not --preset charlm) for now").into());
     }
     // The flags of `train` that these commands would silently ignore.

@@ -98,7 +98,6 @@ fn error_messages_one_per_class_of_bad_input() {
     );
     let iris = data("iris.csv");
     let png = tmp.join("f.png").display().to_string();
-    let report = tmp.join("report").display().to_string();
     let cases: Vec<(&str, Vec<&str>)> = vec![
         ("a ragged CSV row", vec!["train", "--data", &ragged, "--epochs", "1"]),
         ("a cell that is not a number", vec!["train", "--data", &not_a_number, "--epochs", "1"]),
@@ -149,7 +148,6 @@ fn error_messages_one_per_class_of_bad_input() {
         ),
         ("a table's flag with the language model preset", vec!["train", "--preset", "charlm", "--header"]),
         ("a flag the preset does not read", vec!["train", "--preset", "cnn", "--layers", "784,10"]),
-        ("a report of the language model preset", vec!["train", "--preset", "charlm", "--report", &report]),
         ("a spec with the dropout flag", vec!["train", "--model", &misfit, "--dropout", "0.2"]),
         ("checkpoints to keep without checkpoints", vec!["train", "--keep-last", "5"]),
         ("predict with a language model", vec!["predict", "--model", &lm, "--data", &iris]),

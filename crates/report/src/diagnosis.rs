@@ -178,6 +178,20 @@ impl Diagnosis {
     pub fn has(&self, verdict: Verdict) -> bool {
         self.findings.iter().any(|f| f.verdict == verdict)
     }
+
+    /// The same findings with suggestions that do not send the user to
+    /// `strata lr-find` or `strata doctor`: for a run those commands do not
+    /// check (they check classifiers: not a regression or the language model).
+    pub fn without_helper_commands(mut self) -> Self {
+        for finding in &mut self.findings {
+            finding.suggestion = without_helper_clauses(&finding.suggestion);
+        }
+        self
+    }
+}
+
+fn without_helper_clauses(suggestion: &str) -> String {
+    HELPER_CLAUSES.iter().fold(suggestion.to_string(), |s, (clause, instead)| s.replace(clause, instead))
 }
 
 impl std::fmt::Display for Diagnosis {
@@ -401,6 +415,28 @@ fn initial_far_above(e: &Evidence<'_>, t: &Thresholds) -> Option<(f32, f32)> {
     initial_loss(e).filter(|i| *i >= t.initial_excess * baseline).map(|i| (i, baseline))
 }
 
+const RAISE_RATE: &str = "raise the learning rate 10-100x (--lr), or find one with `strata lr-find`; if it does \
+                          not help, check that the inputs carry the signal (`strata doctor`)";
+
+const MORE_EPOCHS: &str = "more epochs or a higher learning rate (find one with `strata lr-find`)";
+
+const THEN_RATE: &str = "; then a learning rate found with `strata lr-find`";
+
+const CHECK_LABELS: &str =
+    "check that the labels match the inputs (`strata doctor` compares the loss with and without the inputs)";
+
+/// The clauses of the suggestions above that send the user to a helper
+/// command, and what stands in their place where it does not apply
+/// ([`Diagnosis::without_helper_commands`]).
+const HELPER_CLAUSES: &[(&str, &str)] = &[
+    (", or find one with `strata lr-find`", ""),
+    (" (find one with `strata lr-find`)", ""),
+    ("; then a learning rate found with `strata lr-find`", ""),
+    (" and run `strata doctor` (it checks the feature scales and the loss at initialisation)", ""),
+    (" (`strata doctor`)", ""),
+    (" (`strata doctor` compares the loss with and without the inputs)", ""),
+];
+
 const SCALE_INPUTS: &str = "scale the inputs (--normalize standard) and run `strata doctor` (it checks the feature \
                             scales and the loss at initialisation)";
 
@@ -430,8 +466,7 @@ fn worse_than_baseline(e: &Evidence<'_>, t: &Thresholds) -> Option<Finding> {
             times(initial / baseline)
         ));
     }
-    let suggestion = format!("{SCALE_INPUTS}; then a learning rate found with `strata lr-find`");
-    Some(warning(Verdict::WorseThanBaseline, evidence, &suggestion))
+    Some(warning(Verdict::WorseThanBaseline, evidence, &format!("{SCALE_INPUTS}{THEN_RATE}")))
 }
 
 fn learning_rate_too_small(e: &Evidence<'_>, t: &Thresholds) -> Option<Finding> {
@@ -458,9 +493,7 @@ fn learning_rate_too_small(e: &Evidence<'_>, t: &Thresholds) -> Option<Finding> 
         e.history.epochs.len(),
         100.0 * progress
     );
-    let suggestion = "raise the learning rate 10-100x (--lr), or find one with `strata lr-find`; if it does not \
-                      help, check that the inputs carry the signal (`strata doctor`)";
-    Some(warning(Verdict::LearningRateTooSmall, evidence, suggestion))
+    Some(warning(Verdict::LearningRateTooSmall, evidence, RAISE_RATE))
 }
 
 fn overfitting(e: &Evidence<'_>, t: &Thresholds) -> Option<Finding> {
@@ -503,11 +536,7 @@ fn memorised(finding: Finding, baseline: f32) -> Finding {
         finding.evidence,
         figure(baseline)
     );
-    let suggestion = format!(
-        "check that the labels match the inputs (`strata doctor` compares the loss with and without the inputs); \
-         then {}",
-        finding.suggestion
-    );
+    let suggestion = format!("{CHECK_LABELS}; then {}", finding.suggestion);
     Finding { evidence, suggestion, ..finding }
 }
 
@@ -614,8 +643,7 @@ fn still_improving(e: &Evidence<'_>, t: &Thresholds) -> Option<Finding> {
         figure(baseline),
         accuracy_words(last)
     );
-    let suggestion = "more epochs or a higher learning rate (find one with `strata lr-find`)";
-    Some(warning(Verdict::StillImproving, evidence, suggestion))
+    Some(warning(Verdict::StillImproving, evidence, MORE_EPOCHS))
 }
 
 /// The last epoch's learning rate and the run's peak, when a schedule had
@@ -716,4 +744,30 @@ fn units(o: &Observations, t: &Thresholds, silent: bool) -> Vec<Finding> {
         out.push(warning(Verdict::SaturatedUnits, evidence, suggestion));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_suggestion_has_a_form_without_helper_commands() {
+        let suggestions = [
+            LOWER_RATE.to_string(),
+            RAISE_RATE.to_string(),
+            MORE_EPOCHS.to_string(),
+            format!("{SCALE_INPUTS}{THEN_RATE}"),
+            format!("{CHECK_LABELS}; then {MORE_EPOCHS}"),
+        ];
+        for s in &suggestions {
+            assert!(s.contains("`strata "), "names a command: {s}");
+            let plain = without_helper_clauses(s);
+            assert!(!plain.contains("strata ") && !plain.contains("()"), "{plain}");
+        }
+        assert_eq!(without_helper_clauses(MORE_EPOCHS), "more epochs or a higher learning rate");
+        assert_eq!(
+            without_helper_clauses(RAISE_RATE),
+            "raise the learning rate 10-100x (--lr); if it does not help, check that the inputs carry the signal"
+        );
+    }
 }
