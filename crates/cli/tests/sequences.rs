@@ -148,11 +148,12 @@ fn generation_is_fixed_by_its_seed_and_attention_maps_follow_the_input() {
 
 #[test]
 fn the_language_model_stops_early_with_patience_and_keeps_its_best_epoch() {
-    // Adam at 0.05, constant: the validation loss rose at epoch 3 when this
-    // was written (2.4567, 2.3772, 2.4052, on an AMD EPYC); the test reads the
-    // epochs it prints rather than those figures.
+    // Adam at 0.05, constant: the validation loss rose at epoch 3 on an AMD
+    // EPYC Zen 3 (2.4567, 2.3772, 2.4052), at epoch 6 on a Zen 5 (2.4813 ...
+    // 2.3357, 2.3365) and at epoch 4 in the portable kernels; the test reads
+    // the epochs it prints rather than those figures.
     let names = data("names/first_names.txt");
-    let args = ["train", "--preset", "charlm", "--data", &names, "--epochs", "4", "--patience", "1"];
+    let args = ["train", "--preset", "charlm", "--data", &names, "--epochs", "12", "--patience", "1"];
     let out = strata(&[&args[..], &["--lr", "0.05", "--schedule", "constant", "--seed", "0"]].concat());
     assert!(out.status.success(), "{}", text(&out));
     let log = text(&out);
@@ -165,7 +166,7 @@ fn the_language_model_stops_early_with_patience_and_keeps_its_best_epoch() {
     // the best before it, and the weights of the best epoch are restored.
     let worse = (1..val.len()).find(|&e| val[e] >= val[..e].iter().copied().fold(f64::INFINITY, f64::min));
     assert_eq!(worse, Some(val.len() - 1), "epochs ran past the first one that did not improve: {val:?}\n{log}");
-    assert!(val.len() < 4, "no epoch failed to improve, so nothing stopped early: {val:?}");
+    assert!(val.len() < 12, "no epoch failed to improve, so nothing stopped early: {val:?}");
     let best = (0..val.len()).min_by(|&a, &b| val[a].total_cmp(&val[b])).unwrap();
     assert!(log.contains(&format!("early stopping: restored the weights of epoch {}\n", best + 1)), "{log}");
     let (held, _) = nats(&log);

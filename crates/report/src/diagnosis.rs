@@ -420,6 +420,11 @@ const RAISE_RATE: &str = "raise the learning rate 10-100x (--lr), or find one wi
 
 const MORE_EPOCHS: &str = "more epochs or a higher learning rate (find one with `strata lr-find`)";
 
+const UNDERFIT_FIXES: &str = "more epochs (or a schedule that keeps the rate up longer) and a learning rate tuned \
+                              with `strata lr-find`; then a larger model (wider or more layers) or less \
+                              regularisation (dropout, weight decay); if the labels are noisy, this may be the \
+                              data's limit";
+
 const THEN_RATE: &str = "; then a learning rate found with `strata lr-find`";
 
 const CHECK_LABELS: &str =
@@ -430,6 +435,7 @@ const CHECK_LABELS: &str =
 /// ([`Diagnosis::without_helper_commands`]).
 const HELPER_CLAUSES: &[(&str, &str)] = &[
     (", or find one with `strata lr-find`", ""),
+    (" a learning rate tuned with `strata lr-find`", " a tuned learning rate (--lr)"),
     (" (find one with `strata lr-find`)", ""),
     ("; then a learning rate found with `strata lr-find`", ""),
     (" and run `strata doctor` (it checks the feature scales and the loss at initialisation)", ""),
@@ -674,12 +680,9 @@ fn underfitting(e: &Evidence<'_>, t: &Thresholds) -> Option<Finding> {
         accuracy_words(last),
         100.0 * improvement
     );
-    let fixes = "more epochs (or a schedule that keeps the rate up longer) and a learning rate tuned with `strata \
-                 lr-find`; then a larger model (wider or more layers) or less regularisation (dropout, weight \
-                 decay); if the labels are noisy, this may be the data's limit";
     let suggestion = match initial_far_above(e, t) {
-        Some(_) => format!("{SCALE_INPUTS}; {fixes}"),
-        None => fixes.to_string(),
+        Some(_) => format!("{SCALE_INPUTS}; {UNDERFIT_FIXES}"),
+        None => UNDERFIT_FIXES.to_string(),
     };
     Some(warning(Verdict::Underfitting, evidence, &suggestion))
 }
@@ -758,7 +761,15 @@ mod tests {
             MORE_EPOCHS.to_string(),
             format!("{SCALE_INPUTS}{THEN_RATE}"),
             format!("{CHECK_LABELS}; then {MORE_EPOCHS}"),
+            format!("{SCALE_INPUTS}; {UNDERFIT_FIXES}"),
         ];
+        // Every suggestion that names a command is in the list above: the
+        // source names one 8 times in those 7 constants (RAISE_RATE twice),
+        // twice in the doc of `without_helper_commands`, and once in each
+        // clause of HELPER_CLAUSES.
+        let source = include_str!("diagnosis.rs");
+        let named = source[..source.find("#[cfg(test)]").expect("a test module")].matches("`strata").count();
+        assert_eq!(named, 8 + 2 + HELPER_CLAUSES.len(), "a suggestion naming a command is missing from this test");
         for s in &suggestions {
             assert!(s.contains("`strata "), "names a command: {s}");
             let plain = without_helper_clauses(s);
