@@ -5,7 +5,7 @@
 use crate::args::{LrFindArgs, TaskArg, TrainArgs};
 use std::error::Error;
 use std::path::Path;
-use strata::data::{Dataset, InMemoryDataset};
+use strata::data::InMemoryDataset;
 use strata::layers::Registry;
 use strata::loss::LossKind;
 use strata::model::Model;
@@ -56,7 +56,8 @@ pub(crate) fn diagnose_and_report(after: After<'_>, model: &mut Model, test: Tes
     let evidence =
         Evidence { history: after.history, observations: Some(&observations), baseline_loss: after.baseline };
     let mut diagnosis = diagnose(&evidence, &Thresholds::default());
-    if !helpers_check(after.args) {
+    if language_model(after.args) {
+        // `strata doctor` and `strata lr-find` check classifiers and regressions.
         diagnosis = diagnosis.without_helper_commands();
     }
     if !after.args.quiet {
@@ -143,16 +144,10 @@ fn language_model(a: &TrainArgs) -> bool {
     a.preset == crate::args::Preset::Charlm && a.model.is_none()
 }
 
-/// Whether `strata doctor` and `strata lr-find` check the run's model: a
-/// classifier's, not a regression's or the language model's.
-fn helpers_check(a: &TrainArgs) -> bool {
-    a.task != TaskArg::Regression && !language_model(a)
-}
-
 /// Doctor and lr-find check classifiers of the MLP, CNN and transformer presets or a spec.
 fn check_supported(a: &TrainArgs, command: &str) -> Result<()> {
-    if !helpers_check(a) {
-        return Err(format!("{command} checks classifiers (--task classification, not --preset charlm) for now").into());
+    if language_model(a) {
+        return Err(format!("{command} checks classifiers and regressions (not --preset charlm) for now").into());
     }
     // The flags of `train` that these commands would silently ignore.
     let ignored = [
@@ -177,16 +172,34 @@ fn check_supported(a: &TrainArgs, command: &str) -> Result<()> {
     crate::checks::architecture_flags(a)
 }
 
+/// What doctor and lr-find check: a classifier's or a regression's model as
+/// `train` would build it, its training and test parts as the network sees
+/// them, and its loss.
+struct Subject {
+    model: Model,
+    train: InMemoryDataset,
+    test: Option<InMemoryDataset>,
+    loss: LossKind,
+}
+
+fn subject(a: &mut TrainArgs, registry: &Registry) -> Result<Subject> {
+    if a.task == TaskArg::Regression {
+        crate::regression::resolve_defaults(a);
+        let p = crate::regression::prepare(a, registry)?;
+        let test = p.scaled_test()?;
+        return Ok(Subject { model: p.model, train: p.train, test, loss: p.loss });
+    }
+    a.resolve_defaults();
+    let setup = crate::run::setup(a, registry)?;
+    Ok(Subject { model: setup.model, train: setup.parts.train, test: setup.parts.test, loss: LossKind::CrossEntropy })
+}
+
 /// `strata doctor`: the checklist, and a failure exit code when a check failed.
 pub fn doctor(mut a: TrainArgs, registry: &Registry) -> Result<()> {
     check_supported(&a, "doctor")?;
-    a.resolve_defaults();
-    let mut setup = crate::run::setup(&a, registry)?;
-    let parts = &setup.parts;
+    let Subject { mut model, train, test, loss } = subject(&mut a, registry)?;
     let config = DoctorConfig { batch_size: a.batch_size, seed: a.seed, ..DoctorConfig::default() };
-    let network = setup.model.network_mut();
-    let checklist =
-        strata::report::doctor(network, &parts.train, parts.test.as_ref(), LossKind::CrossEntropy, &config)?;
+    let checklist = strata::report::doctor(model.network_mut(), &train, test.as_ref(), loss, &config)?;
     out!("{checklist}");
     let failed = checklist.checks.iter().filter(|c| c.status == strata::report::Status::Fail).count();
     if failed > 0 {
@@ -217,9 +230,8 @@ pub fn lr_find(mut a: LrFindArgs, registry: &Registry) -> Result<()> {
         ];
         crate::checks::output("--plot", plot, &inputs)?;
     }
-    a.train.resolve_defaults();
+    let Subject { mut model, train, loss, .. } = subject(&mut a.train, registry)?;
     let t = &a.train;
-    let mut setup = crate::run::setup(t, registry)?;
     let config = LrFindConfig {
         start: a.start_lr,
         end: a.end_lr,
@@ -229,8 +241,7 @@ pub fn lr_find(mut a: LrFindArgs, registry: &Registry) -> Result<()> {
         optimizer: t.optimizer.clone(),
         ..LrFindConfig::default()
     };
-    let train: &dyn Dataset = &setup.parts.train;
-    let sweep = strata::report::lr_find(setup.model.network_mut(), train, LossKind::CrossEntropy, &config)?;
+    let sweep = strata::report::lr_find(model.network_mut(), &train, loss, &config)?;
     let (first, last) = (sweep.rates.first().copied().unwrap_or(0.0), sweep.rates.last().copied().unwrap_or(0.0));
     outln!("swept {} steps of {} from learning rate {first:.1e} to {last:.1e}", sweep.rates.len(), t.optimizer);
     if let Some(why) = &sweep.stopped {

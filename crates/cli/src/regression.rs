@@ -8,7 +8,7 @@ use crate::dataset;
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
 use strata::activation::ActivationKind;
-use strata::data::{Dataset, InMemoryDataset, LabelColumn, Task, split_three};
+use strata::data::{Dataset, InMemoryDataset, LabelColumn, Normalizer, Task, split_three};
 use strata::layers::Registry;
 use strata::loss::LossKind;
 use strata::model::Model;
@@ -70,8 +70,47 @@ pub fn metrics(predicted: &[f64], actual: &[f32]) -> (f64, f64, f64) {
     ((se / n).sqrt(), ae / n, r2)
 }
 
-pub fn train(a: TrainArgs, registry: &Registry, mut run: Run) -> Result<()> {
-    let started = Instant::now();
+/// A regression ready to train or check: its parts (features scaled and
+/// targets standardised on the training part; the test part as read, for
+/// the model's own preprocessing), the MLP and the loss.
+pub(crate) struct Prepared {
+    pub name: String,
+    pub label_column: LabelColumn,
+    pub n_rows: usize,
+    pub n_features: usize,
+    pub train: InMemoryDataset,
+    pub val: Option<InMemoryDataset>,
+    pub test: Option<InMemoryDataset>,
+    pub normalizer: Normalizer,
+    pub scaling: TargetScaling,
+    pub model: Model,
+    pub loss: LossKind,
+}
+
+impl Prepared {
+    /// The test part as the network sees it: features scaled, targets standardised.
+    pub fn scaled_test(&self) -> Result<Option<InMemoryDataset>> {
+        let Some(test) = &self.test else { return Ok(None) };
+        let mut test = test.clone();
+        self.normalizer.transform(test.features_mut())?;
+        Ok(Some(self.scaling.standardised(test)?))
+    }
+}
+
+/// The defaults of a regression: the MLP preset's, without dropout unless
+/// `--dropout` is given.
+pub(crate) fn resolve_defaults(a: &mut TrainArgs) {
+    let dropout = a.dropout.take();
+    a.resolve_defaults();
+    a.dropout = Some(dropout.unwrap_or(0.0));
+}
+
+/// Read, split, scale and standardise the data, and build the MLP
+/// (`--layers`, default `features,64,64,1`) and the loss (`--loss`).
+pub(crate) fn prepare(a: &TrainArgs, registry: &Registry) -> Result<Prepared> {
+    if a.preset != crate::args::Preset::Mlp || a.model.is_some() {
+        return Err("--task regression trains an MLP (--layers); --preset and --model are for classifiers".into());
+    }
     let label_column = dataset::label_column(&a.data)?;
     if label_column == LabelColumn::None {
         return Err("--task regression needs a target: --label-column cannot be none".into());
@@ -114,27 +153,57 @@ pub fn train(a: TrainArgs, registry: &Registry, mut run: Run) -> Result<()> {
     let scaling = TargetScaling::fit(train.targets());
     let train = scaling.standardised(train)?;
     let val = val.map(|v| scaling.standardised(v)).transpose()?;
-    let widths = a.layers.clone().unwrap_or_else(|| vec![n_features, 64, 64, 1]);
-    if widths.first() != Some(&n_features) || widths.last() != Some(&1) {
-        let given: Vec<String> = widths.iter().map(usize::to_string).collect();
-        return Err(format!(
-            "--layers {}: a regression on {} takes {n_features} inputs and gives 1 output",
-            given.join(","),
-            loaded.name
-        )
-        .into());
-    }
-    let activation: ActivationKind = a.activation.parse()?;
-    let spec = strata::training::presets::mlp(&widths, activation, a.dropout.unwrap_or(0.0))?;
-    crate::checks::parameter_budget(&a, &spec)?;
-    let mut network = registry.build(&spec, &mut init_rng)?;
-    crate::run::check_trainable(network.as_mut())?;
-    let mut model = Model::new(network)?.with_providers_from(registry).with_preprocessing(normalizer.clone());
+    let model = build_model(a, registry, (&loaded.name, n_features), &normalizer, &mut init_rng)?;
     let loss: LossKind = match a.loss.as_str() {
         "mse" => LossKind::Mse,
         "huber" => LossKind::Huber,
         other => return Err(format!("--loss must be mse or huber for a regression, got '{other}'").into()),
     };
+    let n_rows = loaded.dataset.len();
+    Ok(Prepared {
+        name: loaded.name,
+        label_column,
+        n_rows,
+        n_features,
+        train,
+        val,
+        test,
+        normalizer,
+        scaling,
+        model,
+        loss,
+    })
+}
+
+/// The MLP of `--layers` (default `features,64,64,1`), `--activation` and `--dropout`.
+fn build_model(
+    a: &TrainArgs,
+    registry: &Registry,
+    (name, n_features): (&str, usize),
+    normalizer: &Normalizer,
+    init_rng: &mut StrataRng,
+) -> Result<Model> {
+    let widths = a.layers.clone().unwrap_or_else(|| vec![n_features, 64, 64, 1]);
+    if widths.first() != Some(&n_features) || widths.last() != Some(&1) {
+        let given: Vec<String> = widths.iter().map(usize::to_string).collect();
+        return Err(format!(
+            "--layers {}: a regression on {name} takes {n_features} inputs and gives 1 output",
+            given.join(",")
+        )
+        .into());
+    }
+    let activation: ActivationKind = a.activation.parse()?;
+    let spec = strata::training::presets::mlp(&widths, activation, a.dropout.unwrap_or(0.0))?;
+    crate::checks::parameter_budget(a, &spec)?;
+    let mut network = registry.build(&spec, init_rng)?;
+    crate::run::check_trainable(network.as_mut())?;
+    Ok(Model::new(network)?.with_providers_from(registry).with_preprocessing(normalizer.clone()))
+}
+
+pub fn train(a: TrainArgs, registry: &Registry, mut run: Run) -> Result<()> {
+    let started = Instant::now();
+    let Prepared { name, label_column, n_rows, n_features, train, val, test, scaling, mut model, loss, .. } =
+        prepare(&a, registry)?;
     let mut trainer = crate::run::make_trainer(&a, loss, train.len(), val.is_some())?;
     if let Some(cb) = crate::checkpoint::callback(&a, &run, &train, val.is_some())? {
         trainer.add_callback(cb)?;
@@ -144,8 +213,8 @@ pub fn train(a: TrainArgs, registry: &Registry, mut run: Run) -> Result<()> {
     if !a.quiet {
         outln!(
             "data: {} ({} samples, {n_features} features, a real-valued target): train {}, validation {}, test {}",
-            loaded.name,
-            loaded.dataset.len(),
+            name,
+            n_rows,
             train.len(),
             val.as_ref().map_or(0, InMemoryDataset::len),
             test.as_ref().map_or(0, InMemoryDataset::len),
@@ -156,7 +225,7 @@ pub fn train(a: TrainArgs, registry: &Registry, mut run: Run) -> Result<()> {
     let fitted = trainer.fit(model.network_mut(), &train, val.as_ref().map(|v| v as &dyn Dataset));
     let after = crate::insight::After {
         args: &a,
-        name: &loaded.name,
+        name: &name,
         n_train: train.len(),
         history: &trainer.state().history,
         observations: &observations,

@@ -247,17 +247,11 @@ pub(crate) fn train(mut a: TrainArgs, registry: &Registry, mut run: Run) -> Resu
     if let Some(dir) = &a.report {
         crate::checks::report_dir(dir, a.out.as_deref(), &inputs)?;
     }
-    let dropout_given = a.dropout.is_some();
-    a.resolve_defaults();
     if a.task == crate::args::TaskArg::Regression {
-        if a.preset != Preset::Mlp || a.model.is_some() {
-            return Err("--task regression trains an MLP (--layers); --preset and --model are for classifiers".into());
-        }
-        if !dropout_given {
-            a.dropout = Some(0.0);
-        }
+        crate::regression::resolve_defaults(&mut a);
         return crate::regression::train(a, registry, run);
     }
+    a.resolve_defaults();
     if a.preset == Preset::Charlm && a.model.is_none() {
         if a.checkpoint_every.is_some() || a.checkpoint_dir.is_some() {
             return Err("--checkpoint-every and --checkpoint-dir are not supported with --preset charlm yet".into());

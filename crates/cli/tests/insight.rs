@@ -92,13 +92,49 @@ fn lr_find_refuses_a_range_that_falls() {
 }
 
 #[test]
-fn doctor_and_lr_find_refuse_a_regression() {
+fn doctor_checks_a_regression_and_finds_targets_unrelated_to_the_inputs() {
     let o = strata(&["doctor", "--data", &data("diabetes.csv"), "--header", "--task", "regression"]);
-    assert!(!o.status.success());
-    assert_eq!(text(&o), "error: doctor checks classifiers (--task classification, not --preset charlm) for now\n");
-    let o = strata(&["lr-find", "--data", &data("diabetes.csv"), "--header", "--task", "regression"]);
-    assert!(!o.status.success());
-    assert_eq!(text(&o), "error: lr-find checks classifiers (--task classification, not --preset charlm) for now\n");
+    assert!(o.status.success(), "{}", text(&o));
+    // Seven checks (no class balance for a real-valued target), every one passed on the diabetes data.
+    let out = text(&o);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 7, "{out}");
+    assert!(lines.iter().all(|l| l.starts_with("[pass] ")), "{out}");
+    assert!(out.contains("[pass] input-independent baseline: held-out loss "), "{out}");
+    // The same features with a target drawn at random (an LCG): the inputs
+    // say nothing of it, and the baseline check says so.
+    let dir = temp_dir("doctor-regression-noise");
+    let csv = std::fs::read_to_string(data("diabetes.csv")).unwrap();
+    let mut state = 12345u64;
+    let mut noise = String::new();
+    for (i, line) in csv.lines().enumerate() {
+        let (features, _) = line.rsplit_once(',').unwrap();
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        let target = if i == 0 { "progression".to_string() } else { ((state >> 33) % 300).to_string() };
+        noise.push_str(&format!("{features},{target}\n"));
+    }
+    let file = dir.join("noise.csv");
+    std::fs::write(&file, noise).unwrap();
+    let o = strata(&["doctor", "--data", file.to_str().unwrap(), "--header", "--task", "regression"]);
+    assert!(o.status.success(), "a warning is no failure: {}", text(&o));
+    assert!(text(&o).contains("[warn] input-independent baseline: "), "{}", text(&o));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn lr_find_suggests_a_rate_a_regression_trains_well_with() {
+    let diabetes = data("diabetes.csv");
+    let o = strata(&["lr-find", "--data", &diabetes, "--header", "--task", "regression"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = text(&o);
+    let lr: f64 = out.split("suggested learning rate: ").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap();
+    // Seed 0 suggested 2.9e-3 when this was written; training with it gave R² 0.53 (0.585 at the default 1e-3).
+    assert!((1e-4..3e-2).contains(&lr), "{out}");
+    let lr = lr.to_string();
+    let o = strata(&["train", "--data", &diabetes, "--header", "--task", "regression", "--lr", &lr, "--quiet"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let r2: f64 = text(&o).split("R² ").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap();
+    assert!(r2 > 0.45, "R² {r2} at the suggested rate {lr}");
 }
 
 #[test]
@@ -165,21 +201,6 @@ fn a_language_model_report_has_its_validation_curves_and_no_test_part() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-#[test]
-fn a_regression_is_not_sent_to_the_helpers_that_check_classifiers() {
-    // A rate of 1e-6 leaves the loss where it started, above the baseline (1.2190 against 1.0, measured): the
-    // classifier's suggestion names `strata doctor` and `strata lr-find`, which refuse a regression.
-    let args = ["train", "--data", &data("diabetes.csv"), "--header", "--task", "regression", "--epochs", "5"];
-    let o = strata(&[&args[..], &["--lr", "1e-6"]].concat());
-    assert!(o.status.success(), "{}", text(&o));
-    let log = text(&o);
-    assert!(log.contains("diagnosis, warning: worse than predicting without the inputs"), "{log}");
-    assert!(log.contains("  suggestion: scale the inputs (--normalize standard)\n"), "{log}");
-    assert!(!log.contains("`strata "), "{log}");
-}
-
-/// The flags of `train` that doctor and lr-find would not use are refused by
-/// name, not ignored with exit code 0 (a user expecting a model or a report).
 #[test]
 fn doctor_and_lr_find_refuse_the_flags_of_train_they_do_not_use() {
     for (command, flag, value) in [

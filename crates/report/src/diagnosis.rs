@@ -181,7 +181,7 @@ impl Diagnosis {
 
     /// The same findings with suggestions that do not send the user to
     /// `strata lr-find` or `strata doctor`: for a run those commands do not
-    /// check (they check classifiers: not a regression or the language model).
+    /// check (they check classifiers and regressions, not the language model).
     pub fn without_helper_commands(mut self) -> Self {
         for finding in &mut self.findings {
             finding.suggestion = without_helper_clauses(&finding.suggestion);
