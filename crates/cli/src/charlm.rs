@@ -6,7 +6,9 @@ use std::error::Error;
 use std::path::Path;
 use std::time::Instant;
 use strata::attention::{Sampling, generate as sample_items, generate_from, presets};
-use strata::data::{BigramBaseline, CharVocab, Dataset, next_id_dataset, read_lines, read_lines_bytes};
+use strata::data::{
+    BigramBaseline, CharVocab, Dataset, InMemoryDataset, next_id_dataset, read_lines, read_lines_bytes,
+};
 use strata::layers::Registry;
 use strata::loss::CrossEntropy;
 use strata::model::Model;
@@ -173,26 +175,51 @@ fn fit_config(a: &TrainArgs, n_train: usize) -> Result<FitConfig> {
     })
 }
 
-pub fn train(a: TrainArgs, registry: &Registry) -> Result<()> {
-    let started = Instant::now();
-    let corpus = load_corpus(&a)?;
+/// The language model `train` builds for `--data` (within the parameter
+/// budget), its corpus, and the training and validation parts as next ids.
+struct Prepared {
+    corpus: Corpus,
+    model: Model,
+    train: InMemoryDataset,
+    val: InMemoryDataset,
+}
+
+fn prepare(a: &TrainArgs, registry: &Registry) -> Result<Prepared> {
+    let corpus = load_corpus(a)?;
     let (d_model, heads, d_ff, blocks) = SHAPE;
     let dropout = a.dropout.unwrap_or(0.1);
     let spec = presets::language_model(corpus.vocab.len(), corpus.max_len, d_model, heads, d_ff, blocks, dropout)?;
-    crate::checks::parameter_budget(&a, &spec)?;
+    crate::checks::parameter_budget(a, &spec)?;
     let mut root = StrataRng::seed_from_u64(a.seed);
     let network = registry.build(&spec, &mut root.fork())?;
-    let mut model = Model::new(network)?
+    let model = Model::new(network)?
         .with_providers_from(registry)
         .with_metadata(VOCAB_KEY, corpus.vocab.chars())
         .with_metadata(MAX_LEN_KEY, corpus.max_len.to_string());
-    let bigram = BigramBaseline::fit(&corpus.train, corpus.vocab.len()).nats_per_token(&corpus.val);
     let (train, val) =
         (next_id_dataset(&corpus.train, corpus.vocab.len())?, next_id_dataset(&corpus.val, corpus.vocab.len())?);
-    let loss = CrossEntropy::new().with_ignore_index(CharVocab::PAD);
+    Ok(Prepared { corpus, model, train, val })
+}
+
+/// The language model's loss: the cross-entropy of the next ids, padding left out.
+pub(crate) fn loss() -> CrossEntropy {
+    CrossEntropy::new().with_ignore_index(CharVocab::PAD)
+}
+
+/// What `strata lr-find` sweeps for `--preset charlm`: the model `train`
+/// would build and its training part.
+pub(crate) fn sweep_subject(a: &TrainArgs, registry: &Registry) -> Result<(Model, InMemoryDataset)> {
+    let Prepared { model, train, .. } = prepare(a, registry)?;
+    Ok((model, train))
+}
+
+pub fn train(a: TrainArgs, registry: &Registry) -> Result<()> {
+    let started = Instant::now();
+    let Prepared { corpus, mut model, train, val } = prepare(&a, registry)?;
+    let bigram = BigramBaseline::fit(&corpus.train, corpus.vocab.len()).nats_per_token(&corpus.val);
     let mut trainer = Trainer::new(
         fit_config(&a, train.len())?,
-        loss,
+        loss(),
         OptimizerConfig::from_name(&a.optimizer, a.lr.unwrap_or(1e-3))?,
     )?;
     if a.patience > 0 {

@@ -57,8 +57,8 @@ pub(crate) fn diagnose_and_report(after: After<'_>, model: &mut Model, test: Tes
         Evidence { history: after.history, observations: Some(&observations), baseline_loss: after.baseline };
     let mut diagnosis = diagnose(&evidence, &Thresholds::default());
     if language_model(after.args) {
-        // `strata doctor` and `strata lr-find` check classifiers and regressions.
-        diagnosis = diagnosis.without_helper_commands();
+        // `strata doctor` checks classifiers and regressions.
+        diagnosis = diagnosis.without_commands(&["doctor"]);
     }
     if !after.args.quiet {
         out!("{diagnosis}");
@@ -146,8 +146,8 @@ fn language_model(a: &TrainArgs) -> bool {
 
 /// Doctor and lr-find check classifiers of the MLP, CNN and transformer presets or a spec.
 fn check_supported(a: &TrainArgs, command: &str) -> Result<()> {
-    if language_model(a) {
-        return Err(format!("{command} checks classifiers and regressions (not --preset charlm) for now").into());
+    if language_model(a) && command == "doctor" {
+        return Err("doctor checks classifiers and regressions (not --preset charlm) for now".into());
     }
     // The flags of `train` that these commands would silently ignore.
     let ignored = [
@@ -230,18 +230,15 @@ pub fn lr_find(mut a: LrFindArgs, registry: &Registry) -> Result<()> {
         ];
         crate::checks::output("--plot", plot, &inputs)?;
     }
-    let Subject { mut model, train, loss, .. } = subject(&mut a.train, registry)?;
-    let t = &a.train;
-    let config = LrFindConfig {
-        start: a.start_lr,
-        end: a.end_lr,
-        steps: a.steps,
-        batch_size: t.batch_size,
-        seed: t.seed,
-        optimizer: t.optimizer.clone(),
-        ..LrFindConfig::default()
+    let sweep = if language_model(&a.train) {
+        a.train.resolve_defaults();
+        let (mut model, train) = crate::charlm::sweep_subject(&a.train, registry)?;
+        strata::report::lr_find(model.network_mut(), &train, crate::charlm::loss(), &sweep_config(&a))?
+    } else {
+        let Subject { mut model, train, loss, .. } = subject(&mut a.train, registry)?;
+        strata::report::lr_find(model.network_mut(), &train, loss, &sweep_config(&a))?
     };
-    let sweep = strata::report::lr_find(model.network_mut(), &train, loss, &config)?;
+    let t = &a.train;
     let (first, last) = (sweep.rates.first().copied().unwrap_or(0.0), sweep.rates.last().copied().unwrap_or(0.0));
     outln!("swept {} steps of {} from learning rate {first:.1e} to {last:.1e}", sweep.rates.len(), t.optimizer);
     if let Some(why) = &sweep.stopped {
@@ -258,6 +255,19 @@ pub fn lr_find(mut a: LrFindArgs, registry: &Registry) -> Result<()> {
     };
     outln!("suggested learning rate: {lr:.1e} (fastai's valley: two thirds down the longest fall of the loss)");
     Ok(())
+}
+
+/// The sweep `strata lr-find` asks for, with `train`'s batch size, seed and optimizer.
+fn sweep_config(a: &LrFindArgs) -> LrFindConfig {
+    LrFindConfig {
+        start: a.start_lr,
+        end: a.end_lr,
+        steps: a.steps,
+        batch_size: a.train.batch_size,
+        seed: a.train.seed,
+        optimizer: a.train.optimizer.clone(),
+        ..LrFindConfig::default()
+    }
 }
 
 fn write_plot(path: &Path, sweep: &strata::report::LrSweep) -> Result<()> {

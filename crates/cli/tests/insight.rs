@@ -184,9 +184,10 @@ fn a_language_model_report_has_its_validation_curves_and_no_test_part() {
     let o = strata(&args);
     assert!(o.status.success(), "{}", text(&o));
     // Two epochs end while the loss still falls 18% an epoch (seed 0, measured): the suggestion
-    // names no `strata lr-find` or `strata doctor`, which check classifiers only.
-    assert!(text(&o).contains("diagnosis, warning: still improving"), "{}", text(&o));
-    assert!(!text(&o).contains("`strata "), "{}", text(&o));
+    // names `strata lr-find`, which sweeps a language model, and not `strata doctor`, which does not check one.
+    let out = text(&o);
+    assert!(out.contains("diagnosis, warning: still improving"), "{out}");
+    assert!(out.contains("(find one with `strata lr-find`)") && !out.contains("strata doctor"), "{out}");
     assert_eq!(png_size(&std::fs::read(report.join("curves.png")).unwrap()), (1200, 480));
     assert!(report.join("gradients.png").is_file() && !report.join("confusion.png").exists());
     let md = std::fs::read_to_string(report.join("report.md")).unwrap();

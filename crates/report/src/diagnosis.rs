@@ -179,19 +179,23 @@ impl Diagnosis {
         self.findings.iter().any(|f| f.verdict == verdict)
     }
 
-    /// The same findings with suggestions that do not send the user to
-    /// `strata lr-find` or `strata doctor`: for a run those commands do not
-    /// check (they check classifiers and regressions, not the language model).
-    pub fn without_helper_commands(mut self) -> Self {
+    /// The same findings with suggestions that do not send the user to the
+    /// helper `commands` (`"doctor"`, `"lr-find"`): for a run they do not
+    /// check (`strata doctor` checks classifiers and regressions, not the
+    /// language model).
+    pub fn without_commands(mut self, commands: &[&str]) -> Self {
         for finding in &mut self.findings {
-            finding.suggestion = without_helper_clauses(&finding.suggestion);
+            finding.suggestion = without_clauses(&finding.suggestion, commands);
         }
         self
     }
 }
 
-fn without_helper_clauses(suggestion: &str) -> String {
-    HELPER_CLAUSES.iter().fold(suggestion.to_string(), |s, (clause, instead)| s.replace(clause, instead))
+fn without_clauses(suggestion: &str, commands: &[&str]) -> String {
+    HELPER_CLAUSES
+        .iter()
+        .filter(|(command, _, _)| commands.contains(command))
+        .fold(suggestion.to_string(), |s, (_, clause, instead)| s.replace(clause, instead))
 }
 
 impl std::fmt::Display for Diagnosis {
@@ -431,16 +435,16 @@ const CHECK_LABELS: &str =
     "check that the labels match the inputs (`strata doctor` compares the loss with and without the inputs)";
 
 /// The clauses of the suggestions above that send the user to a helper
-/// command, and what stands in their place where it does not apply
-/// ([`Diagnosis::without_helper_commands`]).
-const HELPER_CLAUSES: &[(&str, &str)] = &[
-    (", or find one with `strata lr-find`", ""),
-    (" a learning rate tuned with `strata lr-find`", " a tuned learning rate (--lr)"),
-    (" (find one with `strata lr-find`)", ""),
-    ("; then a learning rate found with `strata lr-find`", ""),
-    (" and run `strata doctor` (it checks the feature scales and the loss at initialisation)", ""),
-    (" (`strata doctor`)", ""),
-    (" (`strata doctor` compares the loss with and without the inputs)", ""),
+/// command (`doctor`, `lr-find`), and what stands in their place where it
+/// does not apply ([`Diagnosis::without_commands`]).
+const HELPER_CLAUSES: &[(&str, &str, &str)] = &[
+    ("lr-find", ", or find one with `strata lr-find`", ""),
+    ("lr-find", " a learning rate tuned with `strata lr-find`", " a tuned learning rate (--lr)"),
+    ("lr-find", " (find one with `strata lr-find`)", ""),
+    ("lr-find", "; then a learning rate found with `strata lr-find`", ""),
+    ("doctor", " and run `strata doctor` (it checks the feature scales and the loss at initialisation)", ""),
+    ("doctor", " (`strata doctor`)", ""),
+    ("doctor", " (`strata doctor` compares the loss with and without the inputs)", ""),
 ];
 
 const SCALE_INPUTS: &str = "scale the inputs (--normalize standard) and run `strata doctor` (it checks the feature \
@@ -765,20 +769,24 @@ mod tests {
         ];
         // Every suggestion that names a command is in the list above: the
         // source names one 8 times in those 7 constants (RAISE_RATE twice),
-        // twice in the doc of `without_helper_commands`, and once in each
-        // clause of HELPER_CLAUSES.
+        // once in the doc of `without_commands`, and once in each clause of
+        // HELPER_CLAUSES.
         let source = include_str!("diagnosis.rs");
         let named = source[..source.find("#[cfg(test)]").expect("a test module")].matches("`strata").count();
-        assert_eq!(named, 8 + 2 + HELPER_CLAUSES.len(), "a suggestion naming a command is missing from this test");
+        assert_eq!(named, 8 + 1 + HELPER_CLAUSES.len(), "a suggestion naming a command is missing from this test");
         for s in &suggestions {
             assert!(s.contains("`strata "), "names a command: {s}");
-            let plain = without_helper_clauses(s);
+            let plain = without_clauses(s, &["doctor", "lr-find"]);
             assert!(!plain.contains("strata ") && !plain.contains("()"), "{plain}");
+            let no_doctor = without_clauses(s, &["doctor"]);
+            assert!(!no_doctor.contains("strata doctor"), "{no_doctor}");
+            assert_eq!(no_doctor.contains("strata lr-find"), s.contains("strata lr-find"), "{no_doctor}");
         }
-        assert_eq!(without_helper_clauses(MORE_EPOCHS), "more epochs or a higher learning rate");
+        assert_eq!(without_clauses(MORE_EPOCHS, &["lr-find"]), "more epochs or a higher learning rate");
         assert_eq!(
-            without_helper_clauses(RAISE_RATE),
-            "raise the learning rate 10-100x (--lr); if it does not help, check that the inputs carry the signal"
+            without_clauses(RAISE_RATE, &["doctor"]),
+            "raise the learning rate 10-100x (--lr), or find one with `strata lr-find`; if it does not help, check \
+             that the inputs carry the signal"
         );
     }
 }

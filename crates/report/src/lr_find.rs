@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use std::sync::{Arc, Mutex, PoisonError};
 use strata_data::Dataset;
 use strata_layers::{Layer, counters, load_counters, load_state_dict, state_dict};
-use strata_loss::LossKind;
+use strata_loss::Loss;
 use strata_optimizer::OptimizerConfig;
 use strata_training::{BatchLogs, Callback, CallbackContext, CallbackResult, FitConfig, Progress, Trainer};
 
@@ -126,8 +126,10 @@ impl Callback for Sweeper {
     }
 }
 
-/// Sweep the learning rate on `model` over `data`; the model's weights and
-/// counters are restored afterwards, whatever happened.
+/// Sweep the learning rate on `model` over `data` with `loss` (a
+/// [`strata_loss::LossKind`], or any [`Loss`]: a cross-entropy that ignores
+/// padding for a language model); the model's weights and counters are
+/// restored afterwards, whatever happened.
 ///
 /// ```
 /// use strata_activation::ActivationKind;
@@ -146,7 +148,12 @@ impl Callback for Sweeper {
 /// assert!(sweep.rates.len() <= 50 && sweep.rates[0] == 1e-7);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub fn lr_find(model: &mut dyn Layer, data: &dyn Dataset, loss: LossKind, config: &LrFindConfig) -> Result<LrSweep> {
+pub fn lr_find(
+    model: &mut dyn Layer,
+    data: &dyn Dataset,
+    loss: impl Loss + 'static,
+    config: &LrFindConfig,
+) -> Result<LrSweep> {
     check(config, data)?;
     let (weights, counts) = (state_dict(model), counters(model));
     let result = sweep(model, data, loss, config);
@@ -178,7 +185,12 @@ fn check(config: &LrFindConfig, data: &dyn Dataset) -> Result<()> {
     Ok(())
 }
 
-fn sweep(model: &mut dyn Layer, data: &dyn Dataset, loss: LossKind, config: &LrFindConfig) -> Result<LrSweep> {
+fn sweep(
+    model: &mut dyn Layer,
+    data: &dyn Dataset,
+    loss: impl Loss + 'static,
+    config: &LrFindConfig,
+) -> Result<LrSweep> {
     let batches_per_epoch = data.len().div_ceil(config.batch_size);
     let fit = FitConfig {
         epochs: config.steps.div_ceil(batches_per_epoch),
