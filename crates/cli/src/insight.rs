@@ -144,7 +144,8 @@ fn language_model(a: &TrainArgs) -> bool {
     a.preset == crate::args::Preset::Charlm && a.model.is_none()
 }
 
-/// Doctor and lr-find check classifiers of the MLP, CNN and transformer presets or a spec.
+/// Doctor checks classifiers (the MLP, CNN and transformer presets or a
+/// spec) and regressions; lr-find those and the language model.
 fn check_supported(a: &TrainArgs, command: &str) -> Result<()> {
     if language_model(a) && command == "doctor" {
         return Err("doctor checks classifiers and regressions (not --preset charlm) for now".into());
