@@ -2,7 +2,7 @@
 //! gets a clear error (the exit code and the message are in the snapshot
 //! `files_bad_input`), and never a nonsense result with exit code 0.
 
-use crate::{data, strata, temp_dir, text};
+use crate::{data, strata, temp_dir, text, val_losses};
 use std::path::Path;
 use strata::io::SavedModel;
 
@@ -428,11 +428,7 @@ fn a_regression_stopped_early_says_which_epoch_it_restored() {
     let out = strata(&[&args[..], &["--patience", "2", "--lr", "0.05", "--schedule", "constant"]].concat());
     assert!(out.status.success(), "{}", text(&out));
     let log = text(&out);
-    let val: Vec<f64> = log
-        .lines()
-        .filter(|l| l.starts_with("epoch "))
-        .map(|l| l.split("val_loss ").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap())
-        .collect();
+    let val = val_losses(&log);
     assert!(val.len() < 200, "nothing stopped early: {val:?}");
     let best = (0..val.len()).min_by(|&a, &b| val[a].total_cmp(&val[b])).unwrap();
     assert_eq!(best + 3, val.len(), "patience 2 stops two epochs after the best: {val:?}");

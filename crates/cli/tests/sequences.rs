@@ -2,7 +2,7 @@
 //! its bigram baseline, generation is fixed by its seed, and attention maps
 //! are written for both kinds of model.
 
-use crate::{data, strata, temp_dir, text};
+use crate::{data, strata, temp_dir, text, val_losses};
 
 /// `validation: X nats per character; add-one bigram baseline Y (...)`.
 fn nats(log: &str) -> (f64, f64) {
@@ -174,11 +174,7 @@ fn the_language_model_stops_early_with_patience_and_keeps_its_best_epoch() {
     let out = strata(&[&args[..], &["--lr", "0.05", "--schedule", "constant", "--seed", "0"]].concat());
     assert!(out.status.success(), "{}", text(&out));
     let log = text(&out);
-    let val: Vec<f64> = log
-        .lines()
-        .filter(|l| l.starts_with("epoch "))
-        .map(|l| l.split("val_loss ").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap())
-        .collect();
+    let val = val_losses(&log);
     // Patience 1: training ends at the first epoch that does not improve on
     // the best before it, and the weights of the best epoch are restored.
     let worse = (1..val.len()).find(|&e| val[e] >= val[..e].iter().copied().fold(f64::INFINITY, f64::min));

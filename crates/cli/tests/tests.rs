@@ -26,6 +26,14 @@ fn data(name: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data").join(name).display().to_string()
 }
 
+/// The validation losses of the `epoch ...  val_loss X ...` lines of a run's log.
+fn val_losses(log: &str) -> Vec<f64> {
+    log.lines()
+        .filter(|l| l.starts_with("epoch "))
+        .map(|l| l.split("val_loss ").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap())
+        .collect()
+}
+
 fn temp_dir(tag: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("strata-cli-{tag}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
