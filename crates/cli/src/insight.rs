@@ -58,7 +58,7 @@ pub(crate) fn diagnose_and_report(after: After<'_>, model: &mut Model, test: Tes
     let mut diagnosis = diagnose(&evidence, &Thresholds::default());
     if language_model(after.args) {
         // `strata doctor` checks classifiers and regressions.
-        diagnosis = diagnosis.without_commands(&["doctor"]);
+        diagnosis = diagnosis.without_doctor();
     }
     if !after.args.quiet {
         out!("{diagnosis}");

@@ -2,7 +2,7 @@
 //! gets a clear error (the exit code and the message are in the snapshot
 //! `files_bad_input`), and never a nonsense result with exit code 0.
 
-use crate::{data, strata, temp_dir, text, val_losses};
+use crate::{data, r2, strata, temp_dir, text, val_losses};
 use std::path::Path;
 use strata::io::SavedModel;
 
@@ -380,11 +380,6 @@ fn files_as_people_have_them_train_and_predict() {
     assert!(p.status.success(), "{}", text(&p));
     assert_eq!(String::from_utf8_lossy(&p.stdout).lines().count(), 2);
     std::fs::remove_dir_all(&tmp).ok();
-}
-
-/// R² of a diabetes run (`test RMSE .., MAE .., R² 0.58 (88 rows)`).
-fn r2(log: &str) -> f64 {
-    log.split("R² ").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap()
 }
 
 #[test]

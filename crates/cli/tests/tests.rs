@@ -26,6 +26,17 @@ fn data(name: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data").join(name).display().to_string()
 }
 
+/// R² of a regression run (`test RMSE .., MAE .., R² 0.58 (88 rows)`).
+fn r2(log: &str) -> f64 {
+    log.split("R² ").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap()
+}
+
+/// The rate of `strata lr-find`'s line `suggested learning rate: 9.5e-4 (...)`.
+fn suggested_lr(log: &str) -> f64 {
+    let line = log.lines().find(|l| l.starts_with("suggested learning rate: ")).unwrap_or_else(|| panic!("{log}"));
+    line["suggested learning rate: ".len()..].split(' ').next().unwrap().parse().unwrap()
+}
+
 /// The validation losses of the `epoch ...  val_loss X ...` lines of a run's log.
 fn val_losses(log: &str) -> Vec<f64> {
     log.lines()

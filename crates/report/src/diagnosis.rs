@@ -179,23 +179,19 @@ impl Diagnosis {
         self.findings.iter().any(|f| f.verdict == verdict)
     }
 
-    /// The same findings with suggestions that do not send the user to the
-    /// helper `commands` (`"doctor"`, `"lr-find"`): for a run they do not
-    /// check (`strata doctor` checks classifiers and regressions, not the
-    /// language model).
-    pub fn without_commands(mut self, commands: &[&str]) -> Self {
+    /// The same findings with suggestions that do not send the user to
+    /// `strata doctor`, for a run it does not check (it checks classifiers
+    /// and regressions, not the language model).
+    pub fn without_doctor(mut self) -> Self {
         for finding in &mut self.findings {
-            finding.suggestion = without_clauses(&finding.suggestion, commands);
+            finding.suggestion = without_doctor_clauses(&finding.suggestion);
         }
         self
     }
 }
 
-fn without_clauses(suggestion: &str, commands: &[&str]) -> String {
-    HELPER_CLAUSES
-        .iter()
-        .filter(|(command, _, _)| commands.contains(command))
-        .fold(suggestion.to_string(), |s, (_, clause, instead)| s.replace(clause, instead))
+fn without_doctor_clauses(suggestion: &str) -> String {
+    DOCTOR_CLAUSES.iter().fold(suggestion.to_string(), |s, clause| s.replace(clause, ""))
 }
 
 impl std::fmt::Display for Diagnosis {
@@ -434,17 +430,12 @@ const THEN_RATE: &str = "; then a learning rate found with `strata lr-find`";
 const CHECK_LABELS: &str =
     "check that the labels match the inputs (`strata doctor` compares the loss with and without the inputs)";
 
-/// The clauses of the suggestions above that send the user to a helper
-/// command (`doctor`, `lr-find`), and what stands in their place where it
-/// does not apply ([`Diagnosis::without_commands`]).
-const HELPER_CLAUSES: &[(&str, &str, &str)] = &[
-    ("lr-find", ", or find one with `strata lr-find`", ""),
-    ("lr-find", " a learning rate tuned with `strata lr-find`", " a tuned learning rate (--lr)"),
-    ("lr-find", " (find one with `strata lr-find`)", ""),
-    ("lr-find", "; then a learning rate found with `strata lr-find`", ""),
-    ("doctor", " and run `strata doctor` (it checks the feature scales and the loss at initialisation)", ""),
-    ("doctor", " (`strata doctor`)", ""),
-    ("doctor", " (`strata doctor` compares the loss with and without the inputs)", ""),
+/// The clauses of the suggestions above that send the user to `strata
+/// doctor` ([`Diagnosis::without_doctor`]).
+const DOCTOR_CLAUSES: &[&str] = &[
+    " and run `strata doctor` (it checks the feature scales and the loss at initialisation)",
+    " (`strata doctor`)",
+    " (`strata doctor` compares the loss with and without the inputs)",
 ];
 
 const SCALE_INPUTS: &str = "scale the inputs (--normalize standard) and run `strata doctor` (it checks the feature \
@@ -758,33 +749,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_suggestion_has_a_form_without_helper_commands() {
+    fn every_suggestion_that_names_doctor_has_a_form_without_it() {
         let suggestions = [
-            LOWER_RATE.to_string(),
             RAISE_RATE.to_string(),
-            MORE_EPOCHS.to_string(),
             format!("{SCALE_INPUTS}{THEN_RATE}"),
             format!("{CHECK_LABELS}; then {MORE_EPOCHS}"),
             format!("{SCALE_INPUTS}; {UNDERFIT_FIXES}"),
         ];
-        // Every suggestion that names a command is in the list above: the
-        // source names one 8 times in those 7 constants (RAISE_RATE twice),
-        // once in the doc of `without_commands`, and once in each clause of
-        // HELPER_CLAUSES.
+        // Every suggestion that names doctor is in the list above: the source
+        // names it in those 3 constants (RAISE_RATE, SCALE_INPUTS,
+        // CHECK_LABELS), once in the doc of `without_doctor`, and once in
+        // each clause of DOCTOR_CLAUSES.
         let source = include_str!("diagnosis.rs");
-        let named = source[..source.find("#[cfg(test)]").expect("a test module")].matches("`strata").count();
-        assert_eq!(named, 8 + 1 + HELPER_CLAUSES.len(), "a suggestion naming a command is missing from this test");
+        let named = source[..source.find("#[cfg(test)]").expect("a test module")].matches("`strata doctor").count();
+        assert_eq!(named, 3 + 1 + DOCTOR_CLAUSES.len(), "a suggestion naming doctor is missing from this test");
         for s in &suggestions {
-            assert!(s.contains("`strata "), "names a command: {s}");
-            let plain = without_clauses(s, &["doctor", "lr-find"]);
-            assert!(!plain.contains("strata ") && !plain.contains("()"), "{plain}");
-            let no_doctor = without_clauses(s, &["doctor"]);
-            assert!(!no_doctor.contains("strata doctor"), "{no_doctor}");
-            assert_eq!(no_doctor.contains("strata lr-find"), s.contains("strata lr-find"), "{no_doctor}");
+            let plain = without_doctor_clauses(s);
+            assert!(!plain.contains("strata doctor") && !plain.contains("()"), "{plain}");
+            assert_eq!(plain.matches("`strata lr-find`").count(), s.matches("`strata lr-find`").count(), "{plain}");
         }
-        assert_eq!(without_clauses(MORE_EPOCHS, &["lr-find"]), "more epochs or a higher learning rate");
         assert_eq!(
-            without_clauses(RAISE_RATE, &["doctor"]),
+            without_doctor_clauses(RAISE_RATE),
             "raise the learning rate 10-100x (--lr), or find one with `strata lr-find`; if it does not help, check \
              that the inputs carry the signal"
         );
