@@ -36,7 +36,10 @@ fn gemm_matches_a_naive_loop_for_every_transpose_case_and_size() {
     // Thin shapes go through the small kernel, the others through the `gemm`
     // crate; 16x196 (W3's forward, depth 72) and 37x50 (depth 200) are cut
     // before their last 4 and 2 columns (`aligned_split` in linalg.rs) when
-    // the right operand is not transposed.
+    // the right operand is not transposed. 40x270 (depth 600, two blocks of
+    // depth) and 270x300 have more than 256 outputs along the side the crate
+    // runs its vectors on: on AVX2 it packs the broadcast operand there
+    // (`strata_rhs_packing_rows` in vendor/gemm-common).
     let shapes = [
         (1, 1, 1),
         (1, 10, 7),
@@ -47,6 +50,8 @@ fn gemm_matches_a_naive_loop_for_every_transpose_case_and_size() {
         (64, 10, 128),
         (16, 196, 72),
         (37, 50, 200),
+        (40, 270, 600),
+        (270, 300, 40),
     ];
     for &(m, n, k) in &shapes {
         for (ta, tb) in [(false, false), (false, true), (true, false), (true, true)] {
@@ -59,7 +64,7 @@ fn gemm_matches_a_naive_loop_for_every_transpose_case_and_size() {
                 gemm(alpha, av, bv, beta, MatMut::new(&mut c, m, n).unwrap()).unwrap();
                 let want = naive(alpha, a.data(), ta, b.data(), tb, beta, c0.data(), m, n, k);
                 for (got, want) in c.iter().zip(&want) {
-                    // f32 accumulation over k <= 200 terms of size ~1: error well below 1e-4 * k.
+                    // f32 accumulation over k <= 600 terms of size ~1: error well below 1e-4 * k.
                     assert!((got - want).abs() <= 1e-4 * (k as f32), "m{m} n{n} k{k} ta{ta} tb{tb}: {got} vs {want}");
                 }
             }

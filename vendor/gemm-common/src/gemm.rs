@@ -262,6 +262,24 @@ pub fn set_lhs_packing_threshold_multi_thread(value: usize) {
     LHS_PACKING_THRESHOLD_MULTI_THREAD.store(value.min(256), Ordering::Relaxed);
 }
 
+/// Strata: from how many rows of the output the operand whose values the
+/// micro-kernel broadcasts is packed when it is contiguous along the depth.
+/// Upstream packs it from `128 * MR` rows (2048 for `f32` on AVX2). Packed, its
+/// values sit at fixed offsets and the micro-kernel reads them without a chain
+/// of address additions (`microkernel.rs`, `main_loop(1)`); Strata measured on
+/// AMD Zen 3 (AVX2, one thread, alternated batches): 1024^3 1.18x, 1040^3
+/// 1.17x, 512^3 1.06x, and no change it could tell from noise at 256 rows.
+/// So on 256-bit vectors it packs from 256 rows; other widths keep upstream's
+/// threshold (not measured).
+#[inline]
+fn strata_rhs_packing_rows<T, const N: usize, const MR: usize>() -> usize {
+    if N * core::mem::size_of::<T>() == 32 {
+        256
+    } else {
+        get_rhs_packing_threshold() * MR
+    }
+}
+
 #[cfg(feature = "rayon")]
 pub fn par_for_each(n_threads: usize, func: impl Fn(usize) + Send + Sync) {
     fn inner(n_threads: usize, func: &(dyn Fn(usize) + Send + Sync)) {
@@ -516,7 +534,7 @@ pub unsafe fn gemm_basic_generic<
     // no need to pack if the lhs is already contiguous-ish
     #[cfg(not(target_arch = "aarch64"))]
     let do_pack_rhs = (rhs_rs.unsigned_abs() != 1 && m > 2 * MR)
-        || (rhs_rs.unsigned_abs() == 1 && m > get_rhs_packing_threshold() * MR);
+        || (rhs_rs.unsigned_abs() == 1 && m > strata_rhs_packing_rows::<T, N, MR>());
     let do_prepack_lhs = m <= 2 * mc && ((m % N != 0) || lhs_rs != 1);
 
     let mut mem = if do_pack_rhs || do_prepack_lhs {

@@ -499,7 +499,7 @@ macro_rules! microkernel {
 
             let mut main_loop = {
                 #[inline(always)]
-                || {
+                |rhs_cs: isize| {
                     loop {
                         $(
                         let _ = $nr_div_n;
@@ -623,10 +623,14 @@ macro_rules! microkernel {
                 }
             };
 
-            if rhs_rs == 1 {
-                main_loop();
+            // Strata: a constant 1 for a packed right operand, so that its values
+            // are read at fixed offsets rather than through a chain of address
+            // additions (upstream: `if rhs_rs == 1 { main_loop() } else { main_loop() }`,
+            // two identical calls the compiler merged). Same arithmetic.
+            if rhs_cs == 1 {
+                main_loop(1);
             } else {
-                main_loop();
+                main_loop(rhs_cs);
             }
 
             if m == $mr_div_n * N && n == $nr && dst_rs == 1  {
