@@ -213,6 +213,13 @@ pub(crate) fn sweep_subject(a: &TrainArgs, registry: &Registry) -> Result<(Model
     Ok((model, train))
 }
 
+/// What `strata doctor` checks for `--preset charlm`: the model `train`
+/// would build, its training and validation parts.
+pub(crate) fn doctor_subject(a: &TrainArgs, registry: &Registry) -> Result<(Model, InMemoryDataset, InMemoryDataset)> {
+    let Prepared { model, train, val, .. } = prepare(a, registry)?;
+    Ok((model, train, val))
+}
+
 pub fn train(a: TrainArgs, registry: &Registry) -> Result<()> {
     let started = Instant::now();
     let Prepared { corpus, mut model, train, val } = prepare(&a, registry)?;

@@ -57,8 +57,7 @@ pub(crate) fn diagnose_and_report(after: After<'_>, model: &mut Model, test: Tes
         Evidence { history: after.history, observations: Some(&observations), baseline_loss: after.baseline };
     let mut diagnosis = diagnose(&evidence, &Thresholds::default());
     if language_model(after.args) {
-        // `strata doctor` checks classifiers and regressions.
-        diagnosis = diagnosis.without_doctor();
+        diagnosis = diagnosis.for_token_ids();
     }
     if !after.args.quiet {
         out!("{diagnosis}");
@@ -144,12 +143,10 @@ fn language_model(a: &TrainArgs) -> bool {
     a.preset == crate::args::Preset::Charlm && a.model.is_none()
 }
 
-/// Doctor checks classifiers (the MLP, CNN and transformer presets or a
-/// spec) and regressions; lr-find those and the language model.
+/// Doctor and lr-find check classifiers (the MLP, CNN and transformer
+/// presets or a spec), regressions and the language model: refuse the flags
+/// of `train` they would ignore.
 fn check_supported(a: &TrainArgs, command: &str) -> Result<()> {
-    if language_model(a) && command == "doctor" {
-        return Err("doctor checks classifiers and regressions (not --preset charlm) for now".into());
-    }
     // The flags of `train` that these commands would silently ignore.
     let ignored = [
         ("--out", a.out.is_some()),
@@ -198,9 +195,17 @@ fn subject(a: &mut TrainArgs, registry: &Registry) -> Result<Subject> {
 /// `strata doctor`: the checklist, and a failure exit code when a check failed.
 pub fn doctor(mut a: TrainArgs, registry: &Registry) -> Result<()> {
     check_supported(&a, "doctor")?;
-    let Subject { mut model, train, test, loss } = subject(&mut a, registry)?;
-    let config = DoctorConfig { batch_size: a.batch_size, seed: a.seed, ..DoctorConfig::default() };
-    let checklist = strata::report::doctor(model.network_mut(), &train, test.as_ref(), loss, &config)?;
+    let checklist = if language_model(&a) {
+        a.resolve_defaults();
+        let config = DoctorConfig { batch_size: a.batch_size, seed: a.seed, ..DoctorConfig::default() };
+        let (mut model, train, val) = crate::charlm::doctor_subject(&a, registry)?;
+        let (loss, pad) = (crate::charlm::loss(), strata::data::CharVocab::PAD);
+        strata::report::doctor_language_model(model.network_mut(), &train, Some(&val), loss, pad, &config)?
+    } else {
+        let Subject { mut model, train, test, loss } = subject(&mut a, registry)?;
+        let config = DoctorConfig { batch_size: a.batch_size, seed: a.seed, ..DoctorConfig::default() };
+        strata::report::doctor(model.network_mut(), &train, test.as_ref(), loss, &config)?
+    };
     out!("{checklist}");
     let failed = checklist.checks.iter().filter(|c| c.status == strata::report::Status::Fail).count();
     if failed > 0 {

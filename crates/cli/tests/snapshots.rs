@@ -132,7 +132,10 @@ fn error_messages_one_per_class_of_bad_input() {
         ("generating from a model that is not a language model", vec!["generate", "--model", &mlp]),
         ("a negative temperature", vec!["generate", "--model", &lm, "--temperature", "-1"]),
         ("no samples", vec!["generate", "--model", &lm, "--count", "0"]),
-        ("the doctor of the language model preset", vec!["doctor", "--preset", "charlm"]),
+        (
+            "the doctor of the language model with a flag of train",
+            vec!["doctor", "--preset", "charlm", "--epochs", "2"],
+        ),
         ("too many samples", vec!["generate", "--model", &lm, "--count", "100001"]),
         ("an attention map of a model without attention", vec!["attention-map", "--model", &mlp, "--out", &png]),
         (

@@ -36,7 +36,7 @@ mod report;
 
 pub use confusion::{ClassScores, Confusion};
 pub use diagnosis::{Diagnosis, Evidence, Finding, Severity, Thresholds, Verdict, class_prior_loss, diagnose};
-pub use doctor::{Check, Checklist, DoctorConfig, Status, doctor, names as checks};
+pub use doctor::{Check, Checklist, DoctorConfig, Status, doctor, doctor_language_model, names as checks};
 pub use error::{ReportError, Result};
 pub use lr_find::{LrFindConfig, LrSweep, lr_find};
 pub use observe::{ActivationStats, BatchPoint, Observations, ObservationsHandle, Observer, activation_stats};
